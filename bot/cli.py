@@ -1,0 +1,317 @@
+"""The `archivebot` command line. Engine errors are translated here, once, into a message and exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import click
+
+from index import Archive, ArchivebotError, Progress, QuestionError, Settings
+
+from . import render
+
+logger = logging.getLogger("archivebot")
+
+
+def _settings(context: click.Context) -> Settings:
+    return context.obj["settings"]
+
+
+def _run(coroutine_function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Run an async command; translate engine errors into `error: …` and exit code 1 (2 for bad questions)."""
+
+    @functools.wraps(coroutine_function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return asyncio.run(coroutine_function(*args, **kwargs))
+        except QuestionError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        except ArchivebotError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+async def _open(context: click.Context) -> Archive:
+    return await Archive.open(_settings(context), embedder=context.obj.get("embedder"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Index directory (default $ARCHIVEBOT_DATA_DIR or ./data).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.pass_context
+def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
+    """Archivebot: answers about a news archive, in verbatim quotes with citations."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    context.ensure_object(dict)
+    if "settings" not in context.obj:
+        try:
+            settings = Settings.from_env()
+        except ArchivebotError as error:
+            raise click.ClickException(str(error)) from error
+        context.obj["settings"] = settings
+    if data_dir is not None:
+        from dataclasses import replace
+
+        context.obj["settings"] = replace(context.obj["settings"], data_dir=data_dir)
+
+
+class _ProgressBar:
+    """A tqdm bar with ETA on a terminal; silent otherwise (the summary still prints)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._phase = ""
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if progress.phase != self._phase:
+            self.close()
+            self._phase = progress.phase
+            if progress.phase in {"scan", "embed"}:
+                label = {"scan": "scanning files", "embed": "embedding"}[progress.phase]
+                self._bar = tqdm(total=progress.total, desc=label, unit=" texts" if progress.phase == "embed" else " files",
+                                 file=sys.stderr, dynamic_ncols=True)
+        if self._bar is not None:
+            self._bar.total = progress.total
+            self._bar.n = progress.done
+            self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@cli.command("index")
+@click.argument("roots", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+@_run
+async def index_command(context: click.Context, roots: tuple[Path, ...], as_json: bool) -> None:
+    """Build or update the index from archive folders (default: the folders indexed last time, else seeds/).
+
+    Incremental: unchanged articles are not embedded again; deleted files disappear from the index."""
+    archive = await _open(context)
+    bar = _ProgressBar(sys.stderr.isatty() and not as_json)
+    try:
+        summary = await archive.reindex(list(roots) or None, progress=bar)
+    finally:
+        bar.close()
+        await archive.close()
+    if as_json:
+        data = summary.to_dict()
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(render.summary_text(summary))
+
+
+def _answer_json(answer: Any, latency_ms: float) -> str:
+    data = answer.to_dict()
+    data["latency_ms"] = round(latency_ms, 2)
+    return json.dumps(data, ensure_ascii=False)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per answer.")
+@click.option("--source", help="Only articles whose source contains this text.")
+@click.option("--after", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--before", help="Only articles published on or before this date (YYYY-MM-DD).")
+@click.pass_context
+@_run
+async def ask(context: click.Context, question: str, as_json: bool, source: str | None, after: str | None, before: str | None) -> None:
+    """Answer QUESTION with quotes from the archive. QUESTION '-' reads one question a line from stdin."""
+    archive = await _open(context)
+    try:
+        questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
+        await archive.warm_up()  # latency_ms measures answering, not loading the model
+        failed = False
+        for item in questions:
+            started = time.perf_counter()
+            try:
+                answer = await archive.ask(item, source=source, after=after, before=before)
+            except QuestionError as error:
+                if question != "-":
+                    raise
+                failed = True
+                click.echo(json.dumps({"question": item, "error": str(error)}) if as_json else f"error: {error}")
+                continue
+            latency = (time.perf_counter() - started) * 1000
+            click.echo(_answer_json(answer, latency) if as_json else render.answer_text(answer))
+        if failed:
+            sys.exit(2)
+    finally:
+        await archive.close()
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--source")
+@click.option("--after")
+@click.option("--before")
+@click.option("--limit", default=10, show_default=True)
+@click.pass_context
+@_run
+async def search(context: click.Context, query: str, as_json: bool, source: str | None, after: str | None, before: str | None, limit: int) -> None:
+    """Rank articles for QUERY."""
+    archive = await _open(context)
+    try:
+        hits = await archive.search(query, source=source, after=after, before=before, limit=limit)
+    finally:
+        await archive.close()
+    if as_json:
+        click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False))
+    else:
+        click.echo(render.hits_text(hits))
+
+
+@cli.command()
+@click.argument("id_or_title")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_run
+async def article(context: click.Context, id_or_title: str, as_json: bool) -> None:
+    """Show one article: metadata and clean text."""
+    archive = await _open(context)
+    try:
+        found = await archive.article(id_or_title)
+    finally:
+        await archive.close()
+    click.echo(json.dumps(found.to_dict(), ensure_ascii=False) if as_json else render.article_text(found))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_run
+async def stats(context: click.Context, as_json: bool) -> None:
+    """Articles, passages, model, index type, last indexed, sizes."""
+    archive = await _open(context)
+    try:
+        figures = await archive.stats()
+    finally:
+        await archive.close()
+    click.echo(json.dumps(figures.to_dict()) if as_json else render.stats_text(figures))
+
+
+@cli.command("eval")
+@click.argument("questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--failures/--no-failures", default=False, help="Include the failed questions in the output.")
+@click.pass_context
+@_run
+async def eval_command(context: click.Context, questions_file: Path, as_json: bool, failures: bool) -> None:
+    """Quality figures over a {"q","answers","article"} JSONL file."""
+    from index._eval import evaluate, load_questions
+
+    archive = await _open(context)
+    try:
+        await archive.warm_up()
+        result = await evaluate(archive, load_questions(questions_file))
+    finally:
+        await archive.close()
+    if not failures:
+        result.pop("failures")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:20} {json.dumps(value, ensure_ascii=False) if key == 'failures' else value}")
+
+
+@cli.command("eval-sentences")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_run
+async def eval_sentences_command(context: click.Context, csv_file: Path, as_json: bool) -> None:
+    """MAP/MRR of the sentence scorer on a qtext,label,atext CSV."""
+    from index import make_embedder
+    from index._eval import evaluate_sentences, load_sentence_pairs
+
+    embedder = context.obj.get("embedder") or make_embedder(_settings(context))
+    result = await asyncio.to_thread(evaluate_sentences, load_sentence_pairs(csv_file), embedder)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"questions {result['questions']}  MAP {result['map']}  MRR {result['mrr']}")
+
+
+@cli.command("eval-headlines")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, help="Only the first N files.")
+@click.pass_context
+@_run
+async def eval_headlines_command(context: click.Context, directory: Path, as_json: bool, limit: int | None) -> None:
+    """Search each article's headline (first line): is the article ranked first?"""
+    from index._eval import evaluate_headlines
+
+    archive = await _open(context)
+    try:
+        await archive.warm_up()
+        result = await evaluate_headlines(archive, directory, limit)
+    finally:
+        await archive.close()
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(f"articles {result['articles']}  hit@1 {result['hit_at_1']}  hit@10 {result['hit_at_10']}")
+
+
+@cli.command()
+@click.pass_context
+@_run
+async def console(context: click.Context) -> None:
+    """The local console front end (questions on stdin)."""
+    from .console import run_console
+
+    archive = await _open(context)
+    try:
+        await run_console(archive)
+    finally:
+        await archive.close()
+
+
+@cli.command()
+@click.pass_context
+def run(context: click.Context) -> None:
+    """Start the Discord bot when DISCORD_TOKEN is set, else the local console."""
+    if os.environ.get("DISCORD_TOKEN", "").strip():
+        from .app import main as discord_main
+
+        sys.exit(discord_main())
+    context.invoke(console)
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

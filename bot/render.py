@@ -1,0 +1,78 @@
+"""Plain-text rendering of engine results, shared by the CLI and the console front end."""
+
+from __future__ import annotations
+
+import textwrap
+
+from index import Answer, Article, ArticleHit, IndexSummary, Stats
+
+
+def citation(title: str, source: str | None, date: str | None, article_id: str) -> str:
+    parts = [title]
+    if source:
+        parts.append(source)
+    if date:
+        parts.append(date)
+    return " — ".join(parts) + f" [{article_id}]"
+
+
+def answer_text(answer: Answer, width: int = 100) -> str:
+    lines: list[str] = []
+    if answer.answered:
+        for number, quote in enumerate(answer.quotes, start=1):
+            body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
+            lines.append(f"{number}.{body[1:]}" if number < 10 else body)
+            lines.append(f"     — {citation(quote.title, quote.source, quote.date, quote.article_id)}, chars {quote.start}–{quote.end}")
+        lines.append(f"(confidence {answer.confidence:.0%})")
+    else:
+        lines.append("Not found in the archive.")
+        if answer.closest:
+            lines.append("Closest articles:")
+            for hit in answer.closest:
+                lines.append(f"  • {citation(hit.title, hit.source, hit.date, hit.article_id)}")
+    return "\n".join(lines)
+
+
+def hits_text(hits: list[ArticleHit]) -> str:
+    if not hits:
+        return "No matching articles."
+    return "\n".join(
+        f"{number:>2}. {citation(hit.title, hit.source, hit.date, hit.article_id)}  (score {hit.score:.3f})"
+        for number, hit in enumerate(hits, start=1)
+    )
+
+
+def article_text(article: Article) -> str:
+    header = [
+        article.title + (" (title derived from the lede)" if article.title_derived else ""),
+        " · ".join(filter(None, [article.source, article.published, article.dateline, article.byline])),
+        f"id {article.article_id} · {article.location}",
+    ]
+    if article.url:
+        header.append(article.url)
+    return "\n".join(header) + "\n\n" + article.body
+
+
+def summary_text(summary: IndexSummary) -> str:
+    text = (
+        f"{summary.added} added, {summary.updated} updated, {summary.removed} removed, {summary.unchanged} unchanged,"
+        f" {summary.skipped} skipped; {summary.passages_embedded} passages ({summary.sentences_embedded} new texts"
+        f" embedded) in {summary.seconds:.1f}s"
+    )
+    if summary.warnings:
+        text += f"\n{len(summary.warnings)} warning(s):\n" + "\n".join(f"  ! {w}" for w in summary.warnings)
+    return text
+
+
+def stats_text(stats: Stats) -> str:
+    return "\n".join([
+        f"articles      {stats.articles:,}",
+        f"passages      {stats.passages:,}",
+        f"sentences     {stats.sentences:,}",
+        f"model         {stats.model} ({stats.dimension} dims)",
+        f"index type    {stats.index_type}",
+        f"last indexed  {stats.last_indexed or 'never'}",
+        f"roots         {', '.join(stats.roots) or '-'}",
+        f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB",
+        f"feedback      👍 {stats.feedback.get('helpful', 0)}  👎 {stats.feedback.get('unhelpful', 0)}",
+    ])

@@ -1,0 +1,34 @@
+"""Archivebot's engine: index a news archive and answer questions with verbatim, cited quotes.
+
+The public surface is small::
+
+    from index import Archive, Settings
+    archive = await Archive.open(Settings.from_env())
+    summary = await archive.reindex([Path("seeds")])
+    answer = await archive.ask("What did Obama propose to North Korea?")
+
+No Discord code lives here; every front end (CLI, console, bot) uses this package.
+"""
+
+from ._config import BUNDLED_MODEL, Settings
+from ._embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
+from ._engine import Archive, Filters
+from ._errors import (
+    ArchiveError,
+    ArchivebotError,
+    ArticleNotFoundError,
+    ConfigurationError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotBuiltError,
+    QuestionError,
+)
+from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
+
+__all__ = [
+    "Answer", "Archive", "ArchiveError", "ArchivebotError", "Article", "ArticleHit", "ArticleNotFoundError",
+    "BUNDLED_MODEL", "ConfigurationError", "Embedder", "FileWarning", "Filters", "HashEmbedder", "IndexBusyError",
+    "IndexCorruptError", "IndexMismatchError", "IndexNotBuiltError", "IndexSummary", "Progress", "QuestionError",
+    "Quote", "SentenceTransformerEmbedder", "Settings", "Stats", "make_embedder",
+]

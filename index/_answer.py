@@ -1,0 +1,130 @@
+"""Sentence selection: which sentences of the retrieved passages answer the question, and how sure we are.
+
+Each candidate sentence gets features that are cheap at query time (its vector was stored at index
+time, so no encoding happens here):
+
+- `dense`: cosine of question and sentence vectors;
+- `lexical`: IDF-weighted share of the question's content words found in the sentence;
+- `context`: the same share over the sentence, its predecessor and the article title (a sentence that
+  answers only with its neighbour's or headline's subject);
+- `answer_type`: the sentence holds the kind of thing asked for (an amount for "how much", a date for
+  "when", a name for "who"…) that the question does not already contain;
+- `retrieval`: how highly its passage ranked in hybrid retrieval; `lede`: early in the article.
+
+`score` is a fixed linear blend; `confidence` maps the best candidate's evidence to [0, 1]. The
+weights were set on our own fixtures and the development questions (README, "Answer quality").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._lexical import answer_type, content_terms, has_answer_type, stem, words
+
+WEIGHTS = {"dense": 0.40, "lexical": 0.30, "context": 0.15, "answer_type": 0.10, "retrieval": 0.05, "lede": 0.02}
+_ANAPHOR = re.compile(
+    r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
+    r"move|deal|film|band|player|star|minister|government|report|survey|figures?)|But|However|Yet)\b"
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that may answer, with where it stands."""
+
+    key: tuple[int, int]  # (article row, sentence ordinal)
+    text: str
+    vector: np.ndarray | None
+    previous_text: str = ""
+    title: str = ""
+    retrieval: float = 0.0  # 0..1, 1 for the best passage
+    ordinal: int = 0
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    score: float
+    dense: float
+    lexical: float
+    context: float
+    typed: bool
+
+
+class QuestionAnalysis:
+    """The question's content words with their IDF weights and the answer type it asks for."""
+
+    def __init__(self, question: str, idf: dict[str, float] | None = None) -> None:
+        self.question = question
+        self.terms = content_terms(question)
+        self.stems = [stem(term) for term in self.terms]
+        default = max(idf.values()) if idf else 1.0
+        self.weights = {
+            stem(term): (idf.get(term, default) if idf else 1.0) for term in self.terms
+        }
+        self.total_weight = sum(self.weights.values()) or 1.0
+        self.kind = answer_type(question)
+
+    def coverage(self, *texts: str) -> float:
+        present = {stem(word) for text in texts for word in words(text)}
+        return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
+
+
+def idf_weights(frequencies: dict[str, int], total: int, terms: list[str]) -> dict[str, float]:
+    """BM25-style IDF, floored at a small positive value (a word in every passage still counts a little)."""
+    result = {}
+    for term in terms:
+        frequency = frequencies.get(term, 0)
+        result[term] = max(0.05, math.log(1 + (total - frequency + 0.5) / (frequency + 0.5)))
+    return result
+
+
+def score_candidates(
+    analysis: QuestionAnalysis, question_vector: np.ndarray | None, candidates: list[Candidate]
+) -> list[Scored]:
+    """Every candidate scored, best first (ties keep the given order, i.e. retrieval order)."""
+    scored = []
+    for candidate in candidates:
+        dense = float(np.dot(question_vector, candidate.vector)) if question_vector is not None and candidate.vector is not None else 0.0
+        lexical = analysis.coverage(candidate.text)
+        context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title)
+        typed = has_answer_type(analysis.kind, candidate.text, analysis.question)
+        lede = 1.0 / (1.0 + candidate.ordinal)
+        score = (
+            WEIGHTS["dense"] * dense
+            + WEIGHTS["lexical"] * lexical
+            + WEIGHTS["context"] * context
+            + WEIGHTS["answer_type"] * (1.0 if typed else 0.0)
+            + WEIGHTS["retrieval"] * candidate.retrieval
+            + WEIGHTS["lede"] * lede
+        )
+        scored.append(Scored(candidate, score, dense, lexical, context, typed))
+    scored.sort(key=lambda item: -item.score)
+    return scored
+
+
+def confidence(best: Scored, analysis: QuestionAnalysis) -> float:
+    """How sure we are that the best sentence answers: a logistic blend of its evidence.
+
+    Uses the share of the question's (IDF-weighted) words found around the sentence and its dense
+    similarity. Unanswerable questions lack their rare words in every candidate; that is what moves
+    confidence, not raw cosine (whose ranges overlap for answerable and unanswerable questions).
+    """
+    evidence = 4.0 * best.context + 3.0 * best.dense + (0.5 if best.typed else 0.0) - 3.2
+    return 1.0 / (1.0 + math.exp(-3.0 * evidence))
+
+
+def needs_predecessor(text: str) -> bool:
+    """A sentence whose subject is only in the sentence before it ("He said…", "The firm…")."""
+    return bool(_ANAPHOR.match(text.strip()))
+
+
+def near_duplicate(first: str, second: str) -> bool:
+    a, b = set(words(first)), set(words(second))
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= 0.6

@@ -1,0 +1,86 @@
+"""Settings from the environment (and `.env`), with sane defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import ConfigurationError
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+HASH_MODEL = "hash"
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from error
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine settings. Build with `Settings.from_env()`; every field has a default."""
+
+    data_dir: Path = Path("data")
+    archive_roots: tuple[Path, ...] = (Path("seeds"),)
+    model: str = BUNDLED_MODEL
+    precision: str = "auto"  # auto | fp32 | bf16
+    torch_threads: int = 0  # 0: let torch decide
+    batch_size: int = 64
+    min_confidence: float = 0.45
+    max_file_bytes: int = 5_000_000
+    max_question_chars: int = 1_000
+    faiss_factory: str = "auto"  # auto, or a FAISS index_factory string such as "HNSW32" or "IVF1024,SQ8"
+    passage_sentences: int = 3
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
+        """Read `ARCHIVEBOT_*` variables (after loading `.env` from the working directory, if present)."""
+        if environ is None:
+            if load_dotenv:
+                try:
+                    from dotenv import load_dotenv as _load
+                except ImportError:  # pragma: no cover - python-dotenv is a dependency
+                    pass
+                else:
+                    _load(override=False)
+            environ = dict(os.environ)
+        env = environ
+        precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
+        if precision not in {"auto", "fp32", "bf16"}:
+            raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32 or bf16, got {precision!r}")
+        roots_raw = env.get("ARCHIVEBOT_ARCHIVE", "").strip()
+        roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
+        return cls(
+            data_dir=Path(env.get("ARCHIVEBOT_DATA_DIR", "").strip() or "data"),
+            archive_roots=roots,
+            model=env.get("ARCHIVEBOT_MODEL", "").strip() or BUNDLED_MODEL,
+            precision=precision,
+            torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
+            batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 64, minimum=1),
+            min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
+            max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
+            max_question_chars=_int(env, "ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
+            faiss_factory=env.get("ARCHIVEBOT_FAISS_FACTORY", "").strip() or "auto",
+            passage_sentences=_int(env, "ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
+            extra={k: v for k, v in env.items() if k.startswith(("ARCHIVEBOT_", "DISCORD_"))},
+        )

@@ -1,0 +1,410 @@
+"""Incremental, crash-safe reindexing.
+
+1. Scan: stat every archive file; a file whose size and mtime match what is stored is unchanged and
+   is not even read. Changed files are parsed; an article whose content hash is unchanged is kept.
+2. Embed: only sentences (and titles) whose text was never embedded before, length-sorted, in batches,
+   off the event loop. Each finished batch is saved in `staging.sqlite3`, so a run that is killed
+   resumes without embedding the same text again.
+3. Commit: in one SQLite transaction, delete the removed and changed articles, insert the new ones,
+   write the next FAISS generation beside the current one, and record its number; then COMMIT. Readers
+   keep using the old generation until they see the new number. A crash before COMMIT leaves the old
+   database and vector file untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ._embed import Embedder
+from ._errors import ArchiveError, IndexBusyError
+from ._models import FileWarning, IndexSummary, ParsedArticle, Progress
+from ._parse import ArchiveFile, discover, file_fingerprint, parse_file
+from ._store import SCHEMA_VERSION, NewPassage, NewSentence, Store, blob_to_vector, vector_to_blob
+from ._text import build_passages, split_sentences
+from ._vectors import VectorIndex, default_factory, passage_vector
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
+TITLE_WEIGHT = 0.5
+EMBED_BATCH = 256
+
+DATABASE_FILE = "archive.sqlite3"
+STAGING_FILE = "staging.sqlite3"
+LOCK_FILE = "index.lock"
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha1(re.sub(r"\W+", " ", body.lower()).strip().encode("utf-8")).hexdigest()
+
+
+def prepare_data_dir(data_dir: Path) -> Path:
+    """Create the data directory with owner-only permissions."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(data_dir, 0o700)
+    return data_dir
+
+
+@contextlib.contextmanager
+def index_lock(data_dir: Path) -> Iterator[None]:
+    """An exclusive, non-blocking lock on `index.lock`: one reindex at a time, across processes too."""
+    prepare_data_dir(data_dir)
+    handle = open(data_dir / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise IndexBusyError("another reindex is already running on this data directory") from error
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+class _Staging:
+    """Vectors embedded by an unfinished run, keyed by text hash (cleared after a successful commit)."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self._connection = sqlite3.connect(str(path), check_same_thread=False)
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute(
+            "CREATE TABLE IF NOT EXISTS staged (text_hash TEXT PRIMARY KEY, model TEXT NOT NULL, vector BLOB NOT NULL)"
+        )
+        self._connection.commit()
+        self._model = model
+
+    def get(self, hashes: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            rows = self._connection.execute(
+                f"SELECT text_hash, vector FROM staged WHERE model = ? AND text_hash IN ({','.join('?' * len(chunk))})",
+                [self._model, *chunk],
+            ).fetchall()
+            found.update(dict(rows))
+        return found
+
+    def put(self, items: dict[str, bytes]) -> None:
+        self._connection.executemany(
+            "INSERT OR REPLACE INTO staged (text_hash, model, vector) VALUES (?, ?, ?)",
+            [(key, self._model, value) for key, value in items.items()],
+        )
+        self._connection.commit()
+
+    def clear(self) -> None:
+        self._connection.execute("DELETE FROM staged")
+        self._connection.commit()
+        self._connection.execute("VACUUM")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@dataclass
+class _Plan:
+    unchanged: int = 0
+    skipped: int = 0
+    remove_rows: list[int] = field(default_factory=list)
+    new_articles: list[tuple[ParsedArticle, str, bool]] = field(default_factory=list)  # (article, fingerprint, is_update)
+    fingerprint_updates: dict[int, str] = field(default_factory=dict)
+    warnings: list[FileWarning] = field(default_factory=list)
+
+
+class _Reporter:
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self._callback = callback
+        self._started = time.monotonic()
+        self._phase_started = self._started
+        self._phase = ""
+
+    def __call__(self, phase: str, done: int, total: int, detail: str = "") -> None:
+        if self._callback is None:
+            return
+        now = time.monotonic()
+        if phase != self._phase:
+            self._phase, self._phase_started = phase, now
+        elapsed_phase = now - self._phase_started
+        eta = (elapsed_phase / done * (total - done)) if done and total >= done else None
+        try:
+            self._callback(Progress(phase, done, total, now - self._started, eta, detail))
+        except Exception:  # a broken progress display must never break indexing
+            logger.exception("progress callback failed")
+
+
+async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: bool, report: _Reporter) -> _Plan:
+    plan = _Plan()
+    files, warnings = await asyncio.to_thread(discover, list(roots))
+    plan.warnings.extend(warnings)
+    states = await store.article_states()
+    by_path: dict[str, list] = {}
+    for state in states:
+        by_path.setdefault(state.path, []).append(state)
+    by_id = {state.article_id: state for state in states}
+    seen_paths = {str(file.path) for file in files}
+    for state in states:
+        if state.path not in seen_paths:
+            plan.remove_rows.append(state.row)
+
+    def parse_changed() -> list[tuple[ArchiveFile, str, list[ParsedArticle], list[FileWarning]]]:
+        results = []
+        for number, file in enumerate(files, start=1):
+            if number % 200 == 0 or number == len(files):
+                report("scan", number, len(files))
+            try:
+                fingerprint = file_fingerprint(file.path)
+            except OSError:
+                results.append((file, "", [], [FileWarning(str(file.path), "file vanished while indexing")]))
+                continue
+            stored = by_path.get(str(file.path), [])
+            if stored and not full and all(state.fingerprint == fingerprint for state in stored):
+                results.append((file, fingerprint, None, []))  # type: ignore[arg-type]
+                continue
+            articles, file_warnings = parse_file(file, max_file_bytes)
+            results.append((file, fingerprint, articles, file_warnings))
+        return results
+
+    seen_ids: set[str] = set()
+    for file, fingerprint, articles, file_warnings in await asyncio.to_thread(parse_changed):
+        stored = by_path.get(str(file.path), [])
+        if articles is None:
+            plan.unchanged += len(stored)
+            seen_ids.update(state.article_id for state in stored)
+            continue
+        plan.warnings.extend(file_warnings)
+        if not articles:
+            plan.skipped += 1
+        produced = set()
+        for article in articles:
+            if article.article_id in seen_ids:
+                plan.warnings.append(FileWarning(article.path, f"duplicate location {article.location} (skipped)"))
+                continue
+            seen_ids.add(article.article_id)
+            produced.add(article.article_id)
+            previous = by_id.get(article.article_id)
+            if previous and previous.content_hash == article.content_hash and not full:
+                plan.unchanged += 1
+                if previous.fingerprint != fingerprint or previous.path != article.path:
+                    plan.fingerprint_updates[previous.row] = fingerprint
+                continue
+            if previous:
+                plan.remove_rows.append(previous.row)
+            plan.new_articles.append((article, fingerprint, previous is not None))
+        for state in stored:
+            if state.article_id not in produced and state.row not in plan.remove_rows:
+                plan.remove_rows.append(state.row)
+    # An article that moved to another path was removed above by path and re-added: dedupe the removals.
+    plan.remove_rows = list(dict.fromkeys(plan.remove_rows))
+    return plan
+
+
+async def reindex(
+    store: Store,
+    data_dir: Path,
+    roots: Sequence[Path],
+    embedder: Embedder,
+    *,
+    max_file_bytes: int,
+    passage_sentences: int = 3,
+    faiss_factory: str = "auto",
+    progress: ProgressCallback | None = None,
+    current: VectorIndex | None = None,
+) -> tuple[IndexSummary, VectorIndex | None]:
+    """Bring the index in `data_dir` in line with `roots`. Returns the summary and the new vector index
+    (None when nothing had to change). The caller holds `index_lock`."""
+    started = time.monotonic()
+    report = _Reporter(progress)
+    for root in roots:
+        if not Path(root).is_dir():
+            raise ArchiveError(f"archive folder not found: {root}")
+    meta = await store.get_meta()
+    full = bool(meta) and (
+        meta.get("model") != embedder.name
+        or int(meta.get("dimension", embedder.dimension)) != embedder.dimension
+        or int(meta.get("schema_version", SCHEMA_VERSION)) != SCHEMA_VERSION
+    )
+    if full:
+        logger.warning(
+            "the index was built with model %s; re-embedding everything with %s", meta.get("model"), embedder.name
+        )
+    plan = await _plan(store, roots, max_file_bytes, full, report)
+
+    staging = _Staging(data_dir / STAGING_FILE, embedder.name)
+    try:
+        prepared, embedded = await _embed_articles(store, staging, embedder, plan.new_articles, passage_sentences, report)
+        generation = int(meta.get("generation", "0"))
+        changed = bool(plan.remove_rows or prepared) or full or "generation" not in meta
+        new_index: VectorIndex | None = None
+        roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        report("commit", 0, 1)
+        async with store.transaction():
+            await store.update_fingerprints(plan.fingerprint_updates)
+            if changed:
+                removed_passages = await store.delete_articles(plan.remove_rows)
+                added_ids: list[int] = []
+                added_vectors: list[np.ndarray] = []
+                for article, fingerprint, sentences, passages, title_vector in prepared:
+                    passage_ids = await store.insert_article(
+                        article, fingerprint=fingerprint, body_hash=body_hash(article.body), title_vector=title_vector,
+                        indexed_at=now, sentences=sentences, passages=passages,
+                    )
+                    for passage_id, passage in zip(passage_ids, passages):
+                        vectors = [sentences[i].vector for i in range(passage.first_sentence, passage.last_sentence + 1)]
+                        added_ids.append(passage_id)
+                        added_vectors.append(passage_vector(vectors, title_vector, TITLE_WEIGHT))
+                counts = await store.counts()
+                new_index = await _next_index(
+                    store, data_dir, meta, embedder.dimension, faiss_factory, counts["passages"], full, current,
+                    removed_passages, added_ids, added_vectors,
+                )
+                generation += 1
+                await asyncio.to_thread(new_index.save, data_dir, generation)
+                await store.set_meta({
+                    "generation": generation, "model": embedder.name, "dimension": embedder.dimension,
+                    "schema_version": SCHEMA_VERSION, "index_factory": new_index.factory,
+                })
+            await store.set_meta({"roots": roots_value, "last_indexed": now})
+        if changed:
+            await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, {generation, generation - 1})
+        await asyncio.to_thread(staging.clear)
+    finally:
+        staging.close()
+    added = sum(1 for _, _, is_update in plan.new_articles if not is_update)
+    updated = len(plan.new_articles) - added
+    summary = IndexSummary(
+        added=added,
+        updated=updated,
+        removed=len(plan.remove_rows) - updated,
+        unchanged=plan.unchanged,
+        skipped=plan.skipped,
+        passages_embedded=sum(len(item[3]) for item in prepared),
+        sentences_embedded=embedded,
+        seconds=time.monotonic() - started,
+        warnings=tuple(plan.warnings),
+    )
+    for warning in plan.warnings:
+        logger.warning("%s", warning)
+    report("done", 1, 1)
+    return summary, new_index
+
+
+async def _embed_articles(
+    store: Store,
+    staging: _Staging,
+    embedder: Embedder,
+    articles: list[tuple[ParsedArticle, str, bool]],
+    passage_sentences: int,
+    report: _Reporter,
+) -> tuple[list[tuple[ParsedArticle, str, list[NewSentence], list[NewPassage], np.ndarray]], int]:
+    """Split, find or compute every sentence and title vector. Returns the prepared articles and how many
+    texts were actually embedded."""
+    layouts = []
+    wanted: dict[str, str] = {}  # text hash -> text
+    for article, fingerprint, _ in articles:
+        spans = split_sentences(article.body)
+        hashes = [text_hash(article.body[s.start:s.end]) for s in spans]
+        title_key = text_hash("title\x1f" + article.title)
+        layouts.append((article, fingerprint, spans, hashes, title_key))
+        for span, key in zip(spans, hashes):
+            wanted.setdefault(key, article.body[span.start:span.end])
+        wanted.setdefault(title_key, article.title)
+    known = await store.vectors_by_text_hash(list(wanted))
+    known.update(await asyncio.to_thread(staging.get, [key for key in wanted if key not in known]))
+    missing = [key for key in wanted if key not in known]
+    missing.sort(key=lambda key: len(wanted[key]))  # length-sorted batches waste no padding
+    total = len(missing)
+    done = 0
+    report("embed", 0, total)
+    for start in range(0, total, EMBED_BATCH):
+        keys = missing[start:start + EMBED_BATCH]
+        vectors = await asyncio.to_thread(embedder.embed, [wanted[key] for key in keys])
+        blobs = {key: vector_to_blob(vector) for key, vector in zip(keys, vectors)}
+        await asyncio.to_thread(staging.put, blobs)
+        known.update(blobs)
+        done += len(keys)
+        report("embed", done, total)
+    prepared = []
+    for article, fingerprint, spans, hashes, title_key in layouts:
+        sentences = [
+            NewSentence(i, span.start, span.end, key, blob_to_vector(known[key]))
+            for i, (span, key) in enumerate(zip(spans, hashes))
+        ]
+        passages = [
+            NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, article.body[p.start:p.end])
+            for i, p in enumerate(build_passages(spans, passage_sentences))
+        ]
+        if not sentences:
+            continue
+        prepared.append((article, fingerprint, sentences, passages, blob_to_vector(known[title_key])))
+    return prepared, total
+
+
+async def _next_index(
+    store: Store,
+    data_dir: Path,
+    meta: dict[str, str],
+    dimension: int,
+    faiss_factory: str,
+    total_passages: int,
+    full: bool,
+    current: VectorIndex | None,
+    removed: list[int],
+    added_ids: list[int],
+    added_vectors: list[np.ndarray],
+) -> VectorIndex:
+    factory = faiss_factory if faiss_factory != "auto" else default_factory(total_passages)
+    base: VectorIndex | None = None
+    if not full and meta.get("generation") and meta.get("index_factory") == factory:
+        if current is not None and current.generation == int(meta["generation"]):
+            base = await asyncio.to_thread(current.clone)
+        else:
+            try:
+                base = await asyncio.to_thread(VectorIndex.load, data_dir, int(meta["generation"]), factory)
+            except Exception as error:  # missing or unreadable: rebuild from the stored sentence vectors
+                logger.warning("vector file for generation %s unusable (%s); rebuilding", meta["generation"], error)
+    if base is not None and (base.supports_remove or not removed):
+        base.remove(removed)
+        if added_ids:
+            base.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
+        return base
+    return await rebuild_vectors(store, dimension, factory)
+
+
+async def rebuild_vectors(store: Store, dimension: int, factory: str) -> VectorIndex:
+    """A new vector index from the sentence vectors stored in SQLite (no re-embedding)."""
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    async for passage_id, sentence_blobs, title_blob in store.passage_vector_sources():
+        title = blob_to_vector(title_blob) if title_blob is not None else None
+        ids.append(passage_id)
+        vectors.append(passage_vector([blob_to_vector(b) for b in sentence_blobs], title, TITLE_WEIGHT))
+    index = VectorIndex.create(dimension, factory)
+    if ids:
+        matrix = np.stack(vectors)
+        if index.needs_training():
+            await asyncio.to_thread(index.train, matrix)
+        await asyncio.to_thread(index.add, np.asarray(ids, dtype=np.int64), matrix)
+    return index

@@ -1,0 +1,138 @@
+"""Words: tokenising, stop words, a light stemmer, FTS5 query building and answer-type cues."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    say said says tell told according did does do also get got would many much one ever
+    """.split()
+)
+
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+
+def clean_text(text: str) -> str:
+    """NFKC-normalise, drop zero-width and bidi control characters, collapse white space."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ZERO_WIDTH.sub("", text)
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match "sales"/"sale", "suspended"/"suspend", "growing"/"grow"."""
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement in (
+        ("ies", "y"), ("sses", "ss"), ("ments", "ment"), ("ings", ""), ("ing", ""), ("edly", ""),
+        ("ed", ""), ("es", ""), ("s", ""), ("ly", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                continue
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
+                word = word[:-1]
+                break
+            word = word[: len(word) - len(suffix)] + replacement
+            break
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]  # "propose" and "proposed" meet at "propos"
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """The question's searchable words, in order, without stop words (duplicates removed)."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+            continue
+        seen.setdefault(word, None)
+    return list(seen)
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 OR-query of quoted terms (quoting neutralises FTS syntax in user input)."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def fts_prefix_query(text: str) -> str:
+    terms = words(text)
+    if not terms:
+        return ""
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+# ---- answer types ---------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:%|bn|m\b|k\b|billion|million|thousand|per cent|percent)|\b\d[\d,.]*\b)")
+_MONEY = re.compile(r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b(?:billion|million|dollars|pounds|euros|francs|yen)\b)", re.I)
+_PERCENT = re.compile(r"\d\s?(?:%|per ?cent)", re.I)
+_YEAR_OR_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow|last week|"
+    r"next week|last year|next year)\b",
+    re.I,
+)
+_SCORE = re.compile(r"\b\d{1,3}\s?[-–]\s?\d{1,3}\b")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z'’]+(?:\s+(?:[A-Z][a-z'’]+|van|de|der|von|du))*")
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of answer the question wants: money, percent, number, date, score, name, place or None."""
+    q = question.lower()
+    if re.search(r"\b(score|scoreline|result)\b", q) and re.search(r"\b(what|final)\b", q):
+        return "score"
+    if re.search(r"\b(what share|what proportion|what percentage|how many per ?cent|what rate)\b", q):
+        return "percent"
+    if re.search(r"\bhow much\b|\bwhat (?:price|value|amount|sum|fee|salary|cost)\b|\bhow (?:expensive|costly)\b", q):
+        return "money"
+    if re.search(r"\bhow (?:many|fast|far|long|big|large|high|old)\b|\bwhat (?:growth|number)\b|\bby how much\b", q):
+        return "number"
+    if re.search(r"^\s*when\b|\bwhat (?:year|month|day|date)\b|\bin which year\b", q):
+        return "date"
+    if re.search(r"^\s*where\b|\bwhich (?:city|country|town|constituency|club|team|stadium|county)\b", q):
+        return "place"
+    if re.search(r"^\s*(?:who|whom|whose)\b|\bwhich (?:\w+ )?(?:player|players|man|woman|person|people|minister|director|actor|actress|singer|band|company|firm|magazine|newspaper)\b", q):
+        return "name"
+    return None
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether the sentence holds something of that kind which the question itself does not mention."""
+    if kind is None:
+        return False
+    question_lower = question.lower()
+    if kind == "money":
+        return any(m.group(0).lower() not in question_lower for m in _MONEY.finditer(sentence)) or bool(_PERCENT.search(sentence))
+    if kind == "percent":
+        return bool(_PERCENT.search(sentence))
+    if kind == "number":
+        return any(m.group(0).lower().strip() not in question_lower for m in _NUMBER.finditer(sentence))
+    if kind == "date":
+        return any(m.group(0).lower() not in question_lower for m in _YEAR_OR_DATE.finditer(sentence))
+    if kind == "score":
+        return bool(_SCORE.search(sentence))
+    if kind in {"name", "place"}:
+        return any(
+            not set(words(m.group(0))) <= set(words(question_lower)) for m in _NAME.finditer(sentence)
+        )
+    return False

@@ -1,0 +1,180 @@
+"""Frozen dataclasses: the data that crosses the engine's public surface."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParsedArticle:
+    """One article as read from the archive, before it is stored (no database id yet)."""
+
+    article_id: str  # stable public id: derived from the article's location in the archive
+    location: str  # "<root name>/<relative path>[#record]"
+    path: str  # the file on disk
+    title: str
+    title_derived: bool
+    source: str | None
+    published: str | None  # ISO date YYYY-MM-DD
+    dateline: str | None
+    byline: str | None
+    url: str | None
+    body: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """A stored article with its clean body text."""
+
+    article_id: str
+    location: str
+    path: str
+    title: str
+    title_derived: bool
+    source: str | None
+    published: str | None
+    dateline: str | None
+    byline: str | None
+    url: str | None
+    body: str
+    content_hash: str
+    indexed_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["id"] = data.pop("article_id")
+        data["date"] = data.pop("published")
+        return data
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim quote: `text == article.body[start:end]`."""
+
+    text: str
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    """An article ranked for a query (search results, or the closest articles when nothing answers)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    score: float
+    location: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date,
+            "score": round(self.score, 4),
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The engine's answer: quotes when it is confident, otherwise `answered=False` and the closest articles."""
+
+    question: str
+    answered: bool
+    confidence: float
+    quotes: tuple[Quote, ...] = ()
+    closest: tuple[ArticleHit, ...] = ()
+    filters: dict[str, str] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "quotes": [quote.to_dict() for quote in self.quotes],
+            "closest": [hit.to_dict() for hit in self.closest],
+            "filters": dict(self.filters),
+        }
+
+
+@dataclass(frozen=True)
+class FileWarning:
+    """A file (or record) that was skipped or handled specially, with the reason."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    passages_embedded: int = 0
+    sentences_embedded: int = 0
+    seconds: float = 0.0
+    warnings: tuple[FileWarning, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "passages_embedded": self.passages_embedded,
+            "sentences_embedded": self.sentences_embedded,
+            "seconds": round(self.seconds, 3),
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report from a long operation (reindex): `done` of `total` in `phase`."""
+
+    phase: str  # "scan" | "embed" | "commit" | "done"
+    done: int
+    total: int
+    elapsed: float
+    eta: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Stats:
+    articles: int
+    passages: int
+    sentences: int
+    model: str
+    dimension: int
+    index_type: str
+    last_indexed: str | None
+    database_bytes: int
+    vector_bytes: int
+    roots: tuple[str, ...] = ()
+    feedback: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["roots"] = list(self.roots)
+        return data

@@ -1,0 +1,65 @@
+"""Shared fixtures: a deterministic fake embedder, the seed archive, temporary data directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from index import Archive, HashEmbedder, Settings  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT / "seeds"
+SEED_FILE = SEEDS / "000_b9ba399012d8b909.txt"
+SHARED = PROJECT.parent / "shared"
+CORPUS = SHARED / "corpus" / "bbc-news"
+DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder(256)
+
+
+@pytest.fixture
+def seed_archive_dir(tmp_path: Path) -> Path:
+    """A writable copy of seeds/ (tests may change or delete files in it)."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", model="hash:256", archive_roots=(SEEDS,))
+
+
+@pytest.fixture
+async def archive(settings: Settings, hash_embedder: HashEmbedder):
+    """An empty archive (nothing indexed yet) using the fake embedder."""
+    opened = await Archive.open(settings, embedder=hash_embedder)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def seeded(archive: Archive, seed_archive_dir: Path) -> Archive:
+    """The fake-embedder archive with the seed article indexed."""
+    await archive.reindex([seed_archive_dir])
+    return archive
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from index import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(threads=2)

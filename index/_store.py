@@ -386,14 +386,16 @@ class Store:
             return []
 
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many passages contain each (FTS-tokenised) term, and the passage count."""
+        """How many passages contain each term (FTS5 applies its own stemmer to the term), and the passage count."""
         frequencies: dict[str, int] = {}
-        if terms:
-            marks = ",".join("?" * len(terms))
-            async with self._db.execute(
-                f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})", list(terms)
-            ) as cursor:
-                frequencies = {term: doc for term, doc in await cursor.fetchall()}
+        for term in terms:
+            try:
+                async with self._db.execute(
+                    "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", ('"' + term.replace('"', '""') + '"',)
+                ) as cursor:
+                    (frequencies[term],) = await cursor.fetchone()
+            except sqlite3.OperationalError:
+                frequencies[term] = 0
         async with self._db.execute("SELECT count(*) FROM passages") as cursor:
             (total,) = await cursor.fetchone()
         return frequencies, total

@@ -85,6 +85,16 @@ class VectorIndex:
         scores, ids = self.index.search(queries, k)
         return scores, ids
 
+    def reconstruct(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors by passage id (approximate for compressed index types); unknown ids are left out."""
+        found: dict[int, np.ndarray] = {}
+        for passage_id in ids:
+            try:
+                found[passage_id] = self.index.reconstruct(int(passage_id))
+            except RuntimeError:
+                continue
+        return found
+
     def clone(self) -> "VectorIndex":
         return VectorIndex(faiss.clone_index(self.index), self.generation, self.factory)
 

@@ -25,7 +25,10 @@ import numpy as np
 
 from ._lexical import answer_type, content_terms, has_answer_type, stem, words
 
-WEIGHTS = {"dense": 0.40, "lexical": 0.30, "context": 0.15, "answer_type": 0.10, "retrieval": 0.05, "lede": 0.02}
+WEIGHTS = {
+    "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.15, "focus": 0.10, "retrieval": 0.20,
+    "lede": 0.04,
+}
 _ANAPHOR = re.compile(
     r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
     r"move|deal|film|band|player|star|minister|government|report|survey|figures?)|But|However|Yet)\b"
@@ -66,12 +69,36 @@ class QuestionAnalysis:
         self.weights = {
             stem(term): (idf.get(term, default) if idf else 1.0) for term in self.terms
         }
+        self.focus = question_focus(question)
+        self.focus_stem = stem(self.focus) if self.focus else ""
+        if self.focus and stem(self.focus) in self.weights:
+            self.weights[stem(self.focus)] *= FOCUS_BOOST
         self.total_weight = sum(self.weights.values()) or 1.0
         self.kind = answer_type(question)
 
     def coverage(self, *texts: str) -> float:
         present = {stem(word) for text in texts for word in words(text)}
         return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
+
+
+FOCUS_BOOST = 2.0
+_FOCUS = re.compile(r"\b(?:[Ww]hich|[Ww]hat)\s+((?:[A-Z][\w'’-]*\s+){0,3})([a-z][\w-]+)")
+
+
+def question_focus(question: str) -> str | None:
+    """The noun a which/what question asks about ("Which banned stimulant…" → "stimulant"): the answer
+    sentence usually names it next to the answer."""
+    match = _FOCUS.search(question)
+    if not match:
+        return None
+    candidate = match.group(2).lower()
+    following = question[match.end():].lstrip()
+    # "which banned stimulant": an adjective or participle before the noun; take the next lower-case word.
+    if candidate.endswith(("ed", "al", "ic", "ous", "ive")) and following and following.split()[0][:1].islower():
+        candidate = re.sub(r"\W+$", "", following.split()[0].lower())
+    if candidate in {"is", "was", "are", "were", "did", "does", "do", "has", "have", "had", "will", "would", "can"}:
+        return None
+    return candidate
 
 
 def idf_weights(frequencies: dict[str, int], total: int, terms: list[str]) -> dict[str, float]:
@@ -93,12 +120,14 @@ def score_candidates(
         lexical = analysis.coverage(candidate.text)
         context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title)
         typed = has_answer_type(analysis.kind, candidate.text, analysis.question)
+        focused = bool(analysis.focus_stem) and analysis.focus_stem in {stem(w) for w in words(candidate.text)}
         lede = 1.0 / (1.0 + candidate.ordinal)
         score = (
             WEIGHTS["dense"] * dense
             + WEIGHTS["lexical"] * lexical
             + WEIGHTS["context"] * context
             + WEIGHTS["answer_type"] * (1.0 if typed else 0.0)
+            + WEIGHTS["focus"] * (1.0 if focused else 0.0)
             + WEIGHTS["retrieval"] * candidate.retrieval
             + WEIGHTS["lede"] * lede
         )

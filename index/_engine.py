@@ -23,6 +23,7 @@ from ._answer import (
     score_candidates,
 )
 from ._config import Settings
+from ._dates import DateRange, parse_question
 from ._embed import Embedder, make_embedder
 from ._errors import (
     ArticleNotFoundError,
@@ -42,7 +43,10 @@ logger = logging.getLogger(__name__)
 DENSE_K = 64
 LEXICAL_K = 64
 RRF_K = 60
-CANDIDATE_PASSAGES = 12
+CANDIDATE_PASSAGES = 16
+DENSE_WEIGHT = 0.5
+FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
+LEXICAL_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -240,8 +244,11 @@ class Archive:
         max_quotes: int = 3,
     ) -> Answer:
         """Answer with verbatim quotes and citations, or say the archive does not hold the answer."""
-        cleaned = self._validate(question)
-        filters = Filters(source or None, _iso(after, "after"), _iso(before, "before"))
+        options = parse_question(self._validate(question))
+        cleaned = options.text
+        filters = Filters(
+            source or options.source, _iso(after, "after") or options.after, _iso(before, "before") or options.before
+        )
         timings: dict[str, float] = {}
         started = time.perf_counter()
         meta = self._meta if self.built else await self._store.get_meta()
@@ -254,7 +261,7 @@ class Archive:
             snapshot = await self._store.get_meta()
             vectors = await self._ensure_vectors(snapshot)
             mark = time.perf_counter()
-            ranked, articles, terms = await self._retrieve(cleaned, question_vector, vectors, filters)
+            ranked, articles, terms = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
             timings["retrieve"] = (time.perf_counter() - mark) * 1000
             mark = time.perf_counter()
             frequencies, total = await self._store.document_frequencies(terms)
@@ -270,28 +277,50 @@ class Archive:
         )
 
     async def _retrieve(
-        self, question: str, question_vector: np.ndarray, vectors: VectorIndex, filters: Filters
+        self,
+        question: str,
+        question_vector: np.ndarray,
+        vectors: VectorIndex,
+        filters: Filters,
+        period: DateRange | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, ArticleRow], list[str]]:
-        """Hybrid retrieval: FAISS and FTS5 rankings fused by reciprocal rank. Returns passages best first
-        with their fused score, the articles they belong to (by row) and the question's content terms."""
+        """Hybrid retrieval. FAISS and FTS5 each propose passages; every proposed passage then gets both
+        scores (its cosine is read back from the index, its BM25 is 0 if FTS did not match it) and the two
+        are blended after scaling each to [0, 1]. Returns passages best first with the blended score, the
+        articles they belong to (by row) and the question's content terms."""
         terms = content_terms(question)
         widen = 8 if filters else 1
-        scores, ids = await asyncio.to_thread(vectors.search, question_vector[None, :], DENSE_K * widen)
-        dense = [int(i) for i in ids[0] if i >= 0]
-        lexical = [pid for pid, _ in await self._store.fts_passages(fts_query(terms), LEXICAL_K * widen)] if terms else []
-        fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
-            for rank, passage_id in enumerate(ranking):
-                fused[passage_id] = fused.get(passage_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        passages = await self._store.passages(list(fused))
+        _, ids = await asyncio.to_thread(vectors.search, question_vector[None, :], DENSE_K * widen)
+        dense_ids = [int(i) for i in ids[0] if i >= 0]
+        lexical = await self._store.fts_passages(fts_query(terms), LEXICAL_K * widen) if terms else []
+        bm25 = dict(lexical)
+        proposed = list(dict.fromkeys(dense_ids + [pid for pid, _ in lexical]))
+        stored = await asyncio.to_thread(vectors.reconstruct, proposed)
+        cosine = {pid: float(np.dot(vector, question_vector)) for pid, vector in stored.items()}
+        passages = await self._store.passages(proposed)
         articles = await self._store.articles_by_rows([p.article_row for p in passages.values()])
         self._passage_article = {pid: p.article_row for pid, p in passages.items()}
         self._passage_rows = passages
-        ranked = sorted(
-            ((pid, score) for pid, score in fused.items()
-             if pid in passages and filters.allows(articles[passages[pid].article_row])),
-            key=lambda item: -item[1],
-        )
+        if not proposed:
+            return [], articles, terms
+        low = min(cosine.values(), default=0.0)
+        high = max(cosine.values(), default=1.0)
+        spread = (high - low) or 1.0
+        best_bm25 = max(bm25.values(), default=0.0) or 1.0
+        fused: dict[int, float] = {}
+        for pid in proposed:
+            if pid not in passages:
+                continue  # a vector whose row is gone (another process's reindex in between): never quoted
+            article = articles[passages[pid].article_row]
+            if not filters.allows(article):
+                continue
+            score = DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
+            if period is not None:
+                inside = period.contains(article.published)
+                if inside is not None:
+                    score *= 1.15 if inside else 0.6
+            fused[pid] = score
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
         return ranked, articles, terms
 
     def _select(
@@ -347,7 +376,7 @@ class Archive:
         for item in scored:
             if len(quotes) >= max_quotes:
                 break
-            if quotes and item.score < best * 0.9:
+            if quotes and item.score < best * FOLLOWING_QUOTE_SHARE:
                 break
             row, ordinal = item.candidate.key
             article = articles[row]
@@ -400,8 +429,11 @@ class Archive:
         limit: int = 10,
     ) -> list[ArticleHit]:
         """Articles ranked for a query (hybrid retrieval, one hit per article, syndicated copies once)."""
-        cleaned = self._validate(query)
-        filters = Filters(source or None, _iso(after, "after"), _iso(before, "before"))
+        options = parse_question(self._validate(query))
+        cleaned = options.text
+        filters = Filters(
+            source or options.source, _iso(after, "after") or options.after, _iso(before, "before") or options.before
+        )
         meta = self._meta if self.built else await self._store.get_meta()
         if "generation" not in meta:
             raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
@@ -409,7 +441,7 @@ class Archive:
         question_vector = (await asyncio.to_thread(embedder.embed, [cleaned]))[0]
         async with self._read_lock, self._store.transaction(write=False):
             vectors = await self._ensure_vectors(await self._store.get_meta())
-            ranked, articles, _ = await self._retrieve(cleaned, question_vector, vectors, filters)
+            ranked, articles, _ = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
             title_hits = await self._store.fts_titles(fts_query(content_terms(cleaned)), 20)
         # Articles whose title matches get a title-rank bonus, the same reciprocal-rank way.
         by_article: dict[int, float] = {}

@@ -136,15 +136,21 @@ def score_candidates(
     return scored
 
 
-def confidence(best: Scored, analysis: QuestionAnalysis) -> float:
-    """How sure we are that the best sentence answers: a logistic blend of its evidence.
+CONFIDENCE_SLOPE = 12.0
+CONFIDENCE_MIDPOINT = 0.585
 
-    Uses the share of the question's (IDF-weighted) words found around the sentence and its dense
-    similarity. Unanswerable questions lack their rare words in every candidate; that is what moves
-    confidence, not raw cosine (whose ranges overlap for answerable and unanswerable questions).
+
+def confidence(best: Scored, analysis: QuestionAnalysis, article_text: str) -> float:
+    """How sure we are that the best sentence answers, in [0, 1].
+
+    Evidence = 0.6 × the share of the question's IDF-weighted words found anywhere in the best
+    sentence's article (title included) + 0.4 × the sentence's cosine similarity to the question,
+    mapped through a logistic curve centred on CONFIDENCE_MIDPOINT. An archive that does not hold the
+    answer lacks the question's rare words ("moons", "boiling") even in its closest article; raw cosine
+    alone can't tell (its ranges overlap for answerable and unanswerable questions).
     """
-    evidence = 4.0 * best.context + 3.0 * best.dense + (0.5 if best.typed else 0.0) - 3.2
-    return 1.0 / (1.0 + math.exp(-3.0 * evidence))
+    evidence = 0.6 * analysis.coverage(article_text) + 0.4 * best.dense
+    return 1.0 / (1.0 + math.exp(-CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT)))
 
 
 def needs_predecessor(text: str) -> bool:

@@ -45,7 +45,7 @@ class Settings:
     precision: str = "auto"  # auto | fp32 | bf16
     torch_threads: int = 0  # 0: let torch decide
     batch_size: int = 64
-    min_confidence: float = 0.45
+    min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 1_000
     faiss_factory: str = "auto"  # auto, or a FAISS index_factory string such as "HNSW32" or "IVF1024,SQ8"

@@ -21,6 +21,9 @@ _ABBREVIATIONS = frozenset(
     vs v etc cf al inc corp co ltd plc llc mt ft
     """.split()
 )
+# Abbreviations that only abbreviate before a number ("No. 10", "vol. 2"); before a word they end a
+# sentence ("The answer was no. Then he left.", '"No. Definitely not."').
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "vol", "vols", "fig", "figs", "pp"})
 # Abbreviations that may legitimately end a sentence ("... of Acme Inc. The company said").
 _TERMINAL_ABBREVIATIONS = frozenset({"etc", "inc", "corp", "co", "ltd", "plc", "llc", "bros"})
 # Common sentence openers: after a dotted acronym ("U.S.") these mean a new sentence began.
@@ -80,13 +83,17 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     before = _WORD_BEFORE.search(text[max(0, match.start() - 40):match.start()])
     word = before.group(1) if before else ""
     bare = word.rstrip(".").lower()
+    if bare in _NUMBER_ABBREVIATIONS:
+        return not following.lstrip("#(")[:1].isdigit()
     if bare in _ABBREVIATIONS:
         if bare in _TERMINAL_ABBREVIATIONS and following.lower().strip(_CLOSERS) in _OPENERS:
             return True
         return False
     if _DOTTED_ACRONYM.match(word + ".") or _DOTTED_ACRONYM.match(word):
-        # "U.S." or an initial ("J. K. Rowling"): a boundary only if a typical opener follows.
-        return following.lower().strip(_CLOSERS + ",") in _OPENERS and len(word) > 1
+        # "U.S." or an initial ("J. K. Rowling"): a boundary only if a typical opener follows. After a
+        # single capital ("World War I. But", "R&B. She") the opener must be a word, not another initial.
+        opener = following.strip(_CLOSERS + ",")
+        return opener.lower() in _OPENERS and len(opener) > 1
     return True
 
 

@@ -45,7 +45,8 @@ LEXICAL_K = 64
 RRF_K = 60
 CANDIDATE_PASSAGES = 16
 DENSE_WEIGHT = 0.5
-FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
+FOLLOWING_QUOTE_SHARE = 0.8
+SAME_ARTICLE_PENALTY = 0.03  # a second or third quote must score at least this share of the best
 LEXICAL_WEIGHT = 0.5
 
 
@@ -374,11 +375,16 @@ class Archive:
         used: list[tuple[int, int, int]] = []  # (article row, start, end)
         seen_bodies: dict[str, int] = {}
         best = scored[0].score
-        for item in scored:
+        # Later quotes: a small penalty for repeating an article already quoted, so a broad question
+        # draws on several articles when they are about as good (maximal marginal relevance, lite).
+        ordered = [scored[0]] + sorted(
+            scored[1:], key=lambda s: -(s.score - (SAME_ARTICLE_PENALTY if s.candidate.key[0] == scored[0].candidate.key[0] else 0.0))
+        )
+        for item in ordered:
             if len(quotes) >= max_quotes:
                 break
             if quotes and item.score < best * FOLLOWING_QUOTE_SHARE:
-                break
+                continue
             row, ordinal = item.candidate.key
             article = articles[row]
             if seen_bodies.setdefault(article.body_hash, row) != row:

@@ -1,0 +1,83 @@
+"""Regression guard for answer quality: the real model over a fixed small archive, with metric floors.
+
+The archive is the seed plus a fixed slice of the BBC corpus: every article the development and
+held-out questions refer to, and a deterministic sample of others as distractors. The floors sit a
+little under the figures measured when they were set (README, "Answer quality"), so a change that
+quietly lowers quality fails here; the full-corpus figures come from `archivebot eval`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import Archive, Settings
+from index._eval import evaluate, evaluate_sentences, load_questions, load_sentence_pairs
+
+from conftest import CORPUS, DEV_QUESTIONS, SEEDS, needs_corpus
+
+DATA = Path(__file__).parent / "data"
+HELDOUT = DATA / "heldout_questions.jsonl"
+SELECTION_CSV = DATA / "answer_selection.csv"
+
+pytestmark = [pytest.mark.integration]
+
+
+def _referenced(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    return {
+        record["article"]
+        for record in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if record.get("article") and record["article"] != "seeds"
+    }
+
+
+@pytest.fixture(scope="module")
+async def quality_archive(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Archive:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    root = tmp_path_factory.mktemp("quality")
+    shutil.copytree(SEEDS, root / "seeds")
+    corpus = root / "bbc-news"
+    every = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.txt"))
+    chosen = _referenced(DEV_QUESTIONS) | _referenced(HELDOUT) | set(every[::20])
+    for relative in sorted(chosen):
+        target = corpus / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(CORPUS / relative, target)
+    archive = await Archive.open(Settings(data_dir=root / "data"), embedder=real_embedder)
+    await archive.reindex([root / "seeds", corpus])
+    yield archive
+    await archive.close()
+
+
+@needs_corpus
+@pytest.mark.skipif(not DEV_QUESTIONS.exists(), reason="../shared/eval is absent")
+async def test_development_questions_floor(quality_archive: Archive) -> None:
+    result = await evaluate(quality_archive, load_questions(DEV_QUESTIONS))
+    assert result["answer_in_quote"] >= 0.90, result["failures"]
+    assert result["citation_at_1"] >= 0.90, result["failures"]
+    assert result["abstain_recall"] == 1.0, result["failures"]
+    assert result["declined_answerable"] <= 1, result["failures"]
+
+
+@needs_corpus
+@pytest.mark.skipif(not HELDOUT.exists(), reason="no held-out questions")
+async def test_heldout_questions_floor(quality_archive: Archive) -> None:
+    result = await evaluate(quality_archive, load_questions(HELDOUT))
+    assert result["answer_in_quote"] >= 0.80, result["failures"]
+    assert result["citation_at_1"] >= 0.85, result["failures"]
+    assert result["abstain_recall"] >= 0.75, result["failures"]
+    assert result["declined_answerable"] <= 0.1 * result["answerable"], result["failures"]
+
+
+@pytest.mark.skipif(not SELECTION_CSV.exists(), reason="no answer-selection fixture")
+def test_sentence_scorer_floor(real_embedder) -> None:
+    result = evaluate_sentences(load_sentence_pairs(SELECTION_CSV), real_embedder)
+    assert result["questions"] >= 20
+    assert result["map"] >= 0.80, result
+    assert len(result["scores"]) == len(load_sentence_pairs(SELECTION_CSV))

@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 # Index seeds/ (incremental) and start the bot: Discord when DISCORD_TOKEN is set, else the local console.
 run: $(STAMP)
-	$(VENV)/bin/archivebot index seeds/
+	$(VENV)/bin/archivebot index
 	$(VENV)/bin/archivebot run
 
 test: $(STAMP)

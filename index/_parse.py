@@ -377,7 +377,10 @@ def parse_html(file: ArchiveFile, text: str, default_source: str | None) -> Pars
         import trafilatura
 
         extracted = trafilatura.bare_extraction(
-            text, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
+            text, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True,
+            # Only dates the page states as such (meta tags, <time>, URL): htmldate's extensive search
+            # otherwise "finds" 2020-01-01 in a "Copyright 2020" footer, a wrong date on every citation.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
         if extracted is not None:
             data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -33,6 +34,7 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match "sales"/"sale", "suspended"/"suspend", "growing"/"grow"."""
     word = word.lower().replace("’", "'")

@@ -221,8 +221,7 @@ class Store:
     # ---- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self) -> dict[str, str]:
-        async with self._db.execute("SELECT key, value FROM meta") as cursor:
-            return {key: value for key, value in await cursor.fetchall()}
+        return {key: value for key, value in await self._db.execute_fetchall("SELECT key, value FROM meta")}
 
     async def set_meta(self, values: dict[str, Any]) -> None:
         await self._db.executemany(
@@ -364,12 +363,12 @@ class Store:
     async def fts_passages(self, match: str, limit: int) -> list[tuple[int, float]]:
         """Passages matching an FTS5 expression, best first, with a positive BM25 score (title weighs 2x)."""
         try:
-            async with self._db.execute(
+            rows = await self._db.execute_fetchall(
                 "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS score FROM passages_fts"
                 " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
                 (match, limit),
-            ) as cursor:
-                return [(row, score) for row, score in await cursor.fetchall()]
+            )
+            return [(row, score) for row, score in rows]
         except sqlite3.OperationalError:
             return []
 
@@ -386,54 +385,49 @@ class Store:
             return []
 
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many passages contain each term (FTS5 applies its own stemmer to the term), and the passage count."""
-        frequencies: dict[str, int] = {}
-        for term in terms:
-            try:
-                async with self._db.execute(
-                    "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", ('"' + term.replace('"', '""') + '"',)
-                ) as cursor:
-                    (frequencies[term],) = await cursor.fetchone()
-            except sqlite3.OperationalError:
-                frequencies[term] = 0
-        async with self._db.execute("SELECT count(*) FROM passages") as cursor:
-            (total,) = await cursor.fetchone()
-        return frequencies, total
+        """How many passages contain each term (FTS5 applies its own stemmer to the term), and the passage
+        count, in one round trip."""
+        parts = ["(SELECT count(*) FROM passages)"]
+        parts += ["(SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?)"] * len(terms)
+        params = ['"' + term.replace('"', '""') + '"' for term in terms]
+        try:
+            rows = await self._db.execute_fetchall("SELECT " + ", ".join(parts), params)
+        except sqlite3.OperationalError:
+            return {term: 0 for term in terms}, 0
+        total, *counts = rows[0]
+        return dict(zip(terms, counts)), total
 
     async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
         found: dict[int, PassageRow] = {}
         for chunk in _chunks(list(passage_ids), 500):
             marks = ",".join("?" * len(chunk))
-            async with self._db.execute(
+            for row in await self._db.execute_fetchall(
                 f"SELECT id, article_row, start, end, first_sentence, last_sentence FROM passages WHERE id IN ({marks})",
                 chunk,
-            ) as cursor:
-                for row in await cursor.fetchall():
-                    found[row[0]] = PassageRow(*row)
+            ):
+                found[row[0]] = PassageRow(*row)
         return found
 
     async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]:
         found: dict[int, ArticleRow] = {}
         for chunk in _chunks(list(dict.fromkeys(rows)), 500):
             marks = ",".join("?" * len(chunk))
-            async with self._db.execute(
+            for row in await self._db.execute_fetchall(
                 f"SELECT a.id, {ARTICLE_COLUMNS}, a.body_hash FROM articles a WHERE a.id IN ({marks})", chunk
-            ) as cursor:
-                for row in await cursor.fetchall():
-                    found[row[0]] = _article_row(row)
+            ):
+                found[row[0]] = _article_row(row)
         return found
 
     async def sentences_of(self, article_rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
         found: dict[int, list[SentenceRow]] = {}
         for chunk in _chunks(list(dict.fromkeys(article_rows)), 500):
             marks = ",".join("?" * len(chunk))
-            async with self._db.execute(
+            for sid, row, ordinal, start, end, vector in await self._db.execute_fetchall(
                 f"SELECT id, article_row, ordinal, start, end, vector FROM sentences"
                 f" WHERE article_row IN ({marks}) ORDER BY article_row, ordinal",
                 chunk,
-            ) as cursor:
-                for sid, row, ordinal, start, end, vector in await cursor.fetchall():
-                    found.setdefault(row, []).append(SentenceRow(sid, row, ordinal, start, end, blob_to_vector(vector)))
+            ):
+                found.setdefault(row, []).append(SentenceRow(sid, row, ordinal, start, end, blob_to_vector(vector)))
         return found
 
     async def article(self, article_id: str) -> ArticleRow | None:

@@ -253,7 +253,13 @@ async def reindex(
 
     staging = _Staging(data_dir / STAGING_FILE, embedder.name)
     try:
-        prepared, embedded = await _embed_articles(store, staging, embedder, plan.new_articles, passage_sentences, report)
+        # Vectors stored by another model (or dimension) must not be reused for the same text.
+        same_model = not meta or (
+            meta.get("model") == embedder.name and int(meta.get("dimension", embedder.dimension)) == embedder.dimension
+        )
+        prepared, embedded = await _embed_articles(
+            store, staging, embedder, plan.new_articles, passage_sentences, report, reuse_stored=same_model
+        )
         generation = int(meta.get("generation", "0"))
         changed = bool(plan.remove_rows or prepared) or full or "generation" not in meta
         new_index: VectorIndex | None = None
@@ -318,6 +324,8 @@ async def _embed_articles(
     articles: list[tuple[ParsedArticle, str, bool]],
     passage_sentences: int,
     report: _Reporter,
+    *,
+    reuse_stored: bool = True,
 ) -> tuple[list[tuple[ParsedArticle, str, list[NewSentence], list[NewPassage], np.ndarray]], int]:
     """Split, find or compute every sentence and title vector. Returns the prepared articles and how many
     texts were actually embedded."""
@@ -331,7 +339,7 @@ async def _embed_articles(
         for span, key in zip(spans, hashes):
             wanted.setdefault(key, article.body[span.start:span.end])
         wanted.setdefault(title_key, article.title)
-    known = await store.vectors_by_text_hash(list(wanted))
+    known = await store.vectors_by_text_hash(list(wanted)) if reuse_stored else {}
     known.update(await asyncio.to_thread(staging.get, [key for key in wanted if key not in known]))
     missing = [key for key in wanted if key not in known]
     missing.sort(key=lambda key: len(wanted[key]))  # length-sorted batches waste no padding

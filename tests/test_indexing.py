@@ -1,0 +1,419 @@
+"""Storage and incremental reindexing: rows, offsets, FTS and FAISS agree; only changed articles are embedded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from conftest import SEED_FILE
+from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Settings
+from index._indexer import DATABASE_FILE
+from index._store import Store
+from index._text import build_passages, split_sentences
+from index._vectors import VectorIndex
+
+SUMMARY_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "passages_embedded", "seconds"}
+
+ARTICLES = {
+    "business/rates.txt": (
+        "Bank holds interest rates\n\n"
+        "The Bank of England kept interest rates at 4.75% on Thursday. Economists had expected the decision.\n\n"
+        "The central bank said inflation remained close to its target. Mortgage lenders welcomed the news."
+    ),
+    "sport/marathon.txt": (
+        "Runner wins city marathon\n\n"
+        "Kenyan runner Paul Tergat won the city marathon in two hours and five minutes. He broke the course record.\n\n"
+        "Thousands of spectators lined the route along the river. Organisers praised the volunteers."
+    ),
+    "tech/phones.txt": (
+        "Phone sales climb again\n\n"
+        "Sales of mobile phones with cameras rose sharply last year, a survey found. Nokia remained the market leader.\n\n"
+        "Analysts said cheaper handsets drove the growth in Asia. Battery life is still the main complaint."
+    ),
+    "entertainment/film.txt": (
+        "Fantasy film tops box office\n\n"
+        "The wizard fantasy film took $40m in its opening weekend at the North American box office.\n\n"
+        "The studio said a sequel was already being filmed in New Zealand. Critics gave it mixed reviews."
+    ),
+}
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path) -> Path:
+    """A small writable archive: four BBC-shaped articles and the seed."""
+    root = tmp_path / "archive"
+    for relative, text in ARTICLES.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    (root / "seeds").mkdir()
+    shutil.copy(SEED_FILE, root / "seeds" / SEED_FILE.name)
+    return root
+
+
+@pytest.fixture
+async def indexed(archive: Archive, archive_dir: Path) -> Archive:
+    await archive.reindex([archive_dir])
+    return archive
+
+
+async def consistency(settings: Settings) -> dict:
+    """Open the data directory independently and check that SQLite, FTS and FAISS agree. Returns figures."""
+    store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
+    try:
+        meta = await store.get_meta()
+        passage_ids = await store.all_passage_ids()
+        fts_ids = await store.fts_passage_ids()
+        vectors = VectorIndex.load(settings.data_dir, int(meta["generation"]), meta.get("index_factory", "Flat"))
+        faiss_ids = sorted(int(i) for i in vectors.ids())
+        assert faiss_ids == passage_ids, "FAISS ids are not the passage row ids"
+        assert fts_ids == passage_ids, "FTS rows are not the passage rows"
+        assert vectors.dimension == int(meta["dimension"])
+        states = await store.article_states()
+        rows = [state.row for state in states]
+        articles = await store.articles_by_rows(rows)
+        sentences = await store.sentences_of(rows)
+        passages = await store.passages(passage_ids)
+        for row, article in articles.items():
+            spans = sentences.get(row, [])
+            assert spans, f"article {article.article_id} has no sentences"
+            assert [s.ordinal for s in spans] == list(range(len(spans)))
+            expected = split_sentences(article.body)
+            assert [(s.start, s.end) for s in spans] == [(e.start, e.end) for e in expected]
+            for sentence in spans:
+                text = article.body[sentence.start:sentence.end]
+                assert text and text == text.strip()
+        for passage in passages.values():
+            article = articles[passage.article_row]
+            spans = sentences[passage.article_row]
+            assert passage.start == spans[passage.first_sentence].start
+            assert passage.end == spans[passage.last_sentence].end
+        texts = await store.passage_texts(passage_ids)
+        for passage_id, title, text in texts:
+            passage = passages[passage_id]
+            assert text == articles[passage.article_row].body[passage.start:passage.end]
+            assert title == articles[passage.article_row].title
+        return {
+            "meta": meta,
+            "articles": {a.article_id: a for a in articles.values()},
+            "passages_by_article": {
+                articles[row].article_id: sorted(pid for pid, p in passages.items() if p.article_row == row) for row in rows
+            },
+            "faiss": vectors,
+        }
+    finally:
+        await store.close()
+
+
+async def fts_hits(settings: Settings, word: str) -> list[int]:
+    store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
+    try:
+        return [pid for pid, _ in await store.fts_passages(f'"{word}"', 100)]
+    finally:
+        await store.close()
+
+
+# ---- storage -----------------------------------------------------------------------------------------------
+
+
+async def test_first_index_stores_every_article_consistently(archive: Archive, archive_dir: Path, settings: Settings) -> None:
+    summary = await archive.reindex([archive_dir])
+    data = summary.to_dict()
+    assert SUMMARY_KEYS <= set(data)
+    assert (summary.added, summary.updated, summary.removed, summary.unchanged, summary.skipped) == (5, 0, 0, 0, 0)
+    state = await consistency(settings)
+    assert len(state["articles"]) == 5
+    total_passages = sum(len(ids) for ids in state["passages_by_article"].values())
+    assert summary.passages_embedded == total_passages > 5
+    assert state["meta"]["model"] == "hash:256"
+    assert state["meta"]["dimension"] == "256"
+    assert "schema_version" in state["meta"]
+    stats = await archive.stats()
+    assert (stats.articles, stats.passages) == (5, total_passages)
+    assert stats.model == "hash:256" and stats.dimension == 256
+    assert stats.last_indexed
+
+
+async def test_passages_follow_the_configured_size(archive: Archive, archive_dir: Path, settings: Settings) -> None:
+    await archive.reindex([archive_dir])
+    state = await consistency(settings)
+    seed = next(a for a in state["articles"].values() if a.location.endswith(SEED_FILE.name))
+    expected = build_passages(split_sentences(seed.body), settings.passage_sentences)
+    assert len(state["passages_by_article"][seed.article_id]) == len(expected)
+
+
+async def test_fts_and_vectors_find_the_right_passage(indexed: Archive, settings: Settings) -> None:
+    state = await consistency(settings)
+    marathon = next(a for a in state["articles"].values() if a.title == "Runner wins city marathon")
+    hits = await fts_hits(settings, "Tergat")
+    assert hits and set(hits) <= set(state["passages_by_article"][marathon.article_id])
+    embedder = HashEmbedder(256)
+    query = embedder.embed(["Kenyan runner Paul Tergat won the city marathon"])
+    _, ids = state["faiss"].search(query, 1)
+    assert int(ids[0][0]) in state["passages_by_article"][marathon.article_id]
+
+
+async def test_boilerplate_is_not_indexed(indexed: Archive, settings: Settings) -> None:
+    for word in ("Copyright", "Spot.im", "reprint", "permission", "Hide"):
+        assert await fts_hits(settings, word) == [], word
+
+
+async def test_article_lookup_by_id_and_title(indexed: Archive, settings: Settings) -> None:
+    state = await consistency(settings)
+    for article_id, stored in state["articles"].items():
+        article = await indexed.article(article_id)
+        assert article.body == stored.body
+        assert article.title == stored.title
+    assert (await indexed.article("Runner wins city marathon")).title == "Runner wins city marathon"
+    with pytest.raises(ArticleNotFoundError):
+        await indexed.article("0000000000000000")
+
+
+async def test_asking_before_indexing_is_a_typed_error(archive: Archive) -> None:
+    with pytest.raises(IndexNotBuiltError):
+        await archive.ask("What did Obama propose to North Korea?")
+    with pytest.raises(IndexNotBuiltError):
+        await archive.search("north korea")
+
+
+# ---- incremental reindexing --------------------------------------------------------------------------------
+
+
+async def test_unchanged_archive_embeds_nothing(
+    indexed: Archive, archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder
+) -> None:
+    before = await consistency(settings)
+    texts_before = hash_embedder.texts_embedded
+    summary = await indexed.reindex([archive_dir])
+    assert hash_embedder.texts_embedded == texts_before
+    assert (summary.added, summary.updated, summary.removed, summary.unchanged, summary.passages_embedded) == (0, 0, 0, 5, 0)
+    after = await consistency(settings)
+    assert after["passages_by_article"] == before["passages_by_article"]
+    assert after["meta"]["generation"] == before["meta"]["generation"]
+
+
+async def test_touched_but_unchanged_file_embeds_nothing(
+    indexed: Archive, archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder
+) -> None:
+    path = archive_dir / "sport" / "marathon.txt"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    texts_before = hash_embedder.texts_embedded
+    summary = await indexed.reindex([archive_dir])
+    assert hash_embedder.texts_embedded == texts_before
+    assert (summary.unchanged, summary.updated, summary.passages_embedded) == (5, 0, 0)
+    # The new fingerprint was recorded: the next run does not even read the file.
+    assert (await indexed.reindex([archive_dir])).unchanged == 5
+
+
+async def test_changing_one_file_re_embeds_only_that_article(
+    indexed: Archive, archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder
+) -> None:
+    before = await consistency(settings)
+    path = archive_dir / "tech" / "phones.txt"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Battery life is still the main complaint.",
+                                                 "Screen quality is now the main complaint."),
+        encoding="utf-8",
+    )
+    texts_before = hash_embedder.texts_embedded
+    summary = await indexed.reindex([archive_dir])
+    embedded = hash_embedder.texts_embedded - texts_before
+    after = await consistency(settings)
+    phones = next(a for a in after["articles"].values() if a.title == "Phone sales climb again")
+    assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (0, 1, 0, 4)
+    assert summary.passages_embedded == len(after["passages_by_article"][phones.article_id])
+    # Only the changed sentence is new text (the title may be embedded again): the other sentences are reused.
+    assert 1 <= embedded <= 2
+    for article_id, ids in before["passages_by_article"].items():
+        if article_id != phones.article_id:
+            assert after["passages_by_article"][article_id] == ids  # untouched rows, untouched vectors
+    assert not set(after["passages_by_article"][phones.article_id]) & set(before["passages_by_article"][phones.article_id])
+    assert await fts_hits(settings, "Battery") == []
+    assert await fts_hits(settings, "Screen")
+    answer = await indexed.ask("What is now the main complaint about phones?")
+    assert any("Screen quality" in quote.text for quote in answer.quotes)
+    assert not any("Battery" in quote.text for quote in answer.quotes)
+
+
+async def test_deleting_a_file_removes_it_everywhere(
+    indexed: Archive, archive_dir: Path, settings: Settings
+) -> None:
+    before = await consistency(settings)
+    seed = next(a for a in before["articles"].values() if a.location.endswith(SEED_FILE.name))
+    question = "What did Obama propose to North Korea?"
+    assert any(q.article_id == seed.article_id for q in (await indexed.ask(question)).quotes)
+    assert seed.article_id in [hit.article_id for hit in await indexed.search("Obama liaison office North Korea")]
+
+    (archive_dir / "seeds" / SEED_FILE.name).unlink()
+    summary = await indexed.reindex([archive_dir])
+    assert (summary.removed, summary.unchanged, summary.added, summary.passages_embedded) == (1, 4, 0, 0)
+
+    after = await consistency(settings)
+    assert seed.article_id not in after["articles"]
+    faiss_ids = set(int(i) for i in after["faiss"].ids())
+    assert not faiss_ids & set(before["passages_by_article"][seed.article_id])
+    assert await fts_hits(settings, "Pyongyang") == []
+    answer = await indexed.ask(question)
+    assert all(q.article_id != seed.article_id for q in answer.quotes)
+    assert all(hit.article_id != seed.article_id for hit in answer.closest)
+    assert seed.article_id not in [hit.article_id for hit in await indexed.search("Obama liaison office North Korea")]
+    with pytest.raises(ArticleNotFoundError):
+        await indexed.article(seed.article_id)
+
+
+async def test_a_second_archive_object_sees_the_deletion(
+    indexed: Archive, archive_dir: Path, settings: Settings
+) -> None:
+    """Another process (here: another Archive on the same data directory) answers from the new state."""
+    other = await Archive.open(settings, embedder=HashEmbedder(256))
+    try:
+        question = "Who won the city marathon?"
+        assert any("Tergat" in q.text for q in (await other.ask(question)).quotes)
+        (archive_dir / "sport" / "marathon.txt").unlink()
+        await indexed.reindex([archive_dir])
+        answer = await other.ask(question)
+        assert not any("Tergat" in q.text for q in answer.quotes)
+        assert all(hit.title != "Runner wins city marathon" for hit in await other.search("marathon runner"))
+    finally:
+        await other.close()
+
+
+async def test_adding_and_renaming_files(
+    indexed: Archive, archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder
+) -> None:
+    (archive_dir / "sport" / "marathon.txt").rename(archive_dir / "sport" / "marathon-2005.txt")
+    new = archive_dir / "politics" / "vote.txt"
+    new.parent.mkdir()
+    new.write_text("Parliament passes budget\n\nParliament passed the budget by 320 votes to 200 on Monday.\n")
+    texts_before = hash_embedder.texts_embedded
+    summary = await indexed.reindex([archive_dir])
+    assert (summary.added, summary.removed, summary.unchanged) == (2, 1, 4)
+    # The renamed file's sentences were embedded before: only the new article's title and sentence, and at
+    # most the renamed article's title, are embedded (re-embedding the renamed article would be 7 texts).
+    assert 2 <= hash_embedder.texts_embedded - texts_before <= 3
+    state = await consistency(settings)
+    assert {a.location.split("/", 1)[1] for a in state["articles"].values()} >= {
+        "sport/marathon-2005.txt", "politics/vote.txt"
+    }
+    assert any("320 votes" in q.text for q in (await indexed.ask("How many votes did the budget get?")).quotes)
+
+
+async def test_a_file_that_becomes_empty_is_removed(indexed: Archive, archive_dir: Path, settings: Settings) -> None:
+    (archive_dir / "entertainment" / "film.txt").write_text("")
+    summary = await indexed.reindex([archive_dir])
+    assert summary.skipped == 1
+    state = await consistency(settings)
+    assert "Fantasy film tops box office" not in {a.title for a in state["articles"].values()}
+    assert len(state["articles"]) == 4
+
+
+class OtherModel(HashEmbedder):
+    """Another model with the same dimension: same texts, different vectors."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.name = "other-model"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return -super().embed(texts)[:, ::-1].copy()
+
+
+@pytest.mark.parametrize("make_other", [lambda: HashEmbedder(128), OtherModel], ids=["new-dimension", "same-dimension"])
+async def test_a_new_model_re_embeds_everything(
+    indexed: Archive, archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder, make_other
+) -> None:
+    first_run_texts = hash_embedder.texts_embedded
+    other_embedder = make_other()
+    other = await Archive.open(settings, embedder=other_embedder)
+    try:
+        summary = await other.reindex([archive_dir])
+        assert summary.updated == 5 and summary.unchanged == 0
+        assert other_embedder.texts_embedded == first_run_texts  # every text again, none reused from the old model
+        state = await consistency(settings)
+        assert state["meta"]["model"] == other_embedder.name
+        assert state["faiss"].dimension == other_embedder.dimension
+        store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
+        try:
+            rows = [s.row for s in await store.article_states()]
+            articles = await store.articles_by_rows(rows)
+            for row, sentences in (await store.sentences_of(rows)).items():
+                body = articles[row].body
+                texts = [body[s.start:s.end] for s in sentences]
+                expected = other_embedder.embed(texts)
+                stored = np.stack([s.vector for s in sentences])
+                assert np.allclose(stored, expected, atol=1e-2)
+        finally:
+            await store.close()
+        assert any("Tergat" in q.text for q in (await other.ask("Who won the city marathon?")).quotes)
+    finally:
+        await other.close()
+
+
+async def test_reindex_without_roots_reuses_the_last_ones(indexed: Archive, archive_dir: Path) -> None:
+    (archive_dir / "business" / "rates.txt").unlink()
+    summary = await indexed.reindex()
+    assert (summary.removed, summary.unchanged) == (1, 4)
+
+
+# ---- queries during a reindex ------------------------------------------------------------------------------
+
+
+class GatedEmbedder(HashEmbedder):
+    """Blocks reindex batches (more than one text) until released; questions (one text) pass through."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.gate_closed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.gate_closed and len(texts) > 1:
+            self.entered.set()
+            if not self.release.wait(30):
+                raise TimeoutError("the test never released the embedder")
+        return super().embed(texts)
+
+
+async def test_questions_are_answered_from_the_old_index_during_a_reindex(
+    settings: Settings, archive_dir: Path
+) -> None:
+    embedder = GatedEmbedder()
+    archive = await Archive.open(settings, embedder=embedder)
+    try:
+        await archive.reindex([archive_dir])
+        new = archive_dir / "politics" / "vote.txt"
+        new.parent.mkdir()
+        new.write_text(
+            "Parliament passes budget\n\nParliament passed the budget by 320 votes to 200 on Monday. "
+            "The finance minister said taxes would not rise.\n"
+        )
+        (archive_dir / "sport" / "marathon.txt").unlink()
+        embedder.gate_closed = True
+        task = asyncio.create_task(archive.reindex([archive_dir]))
+        try:
+            assert await asyncio.to_thread(embedder.entered.wait, 30)
+            assert archive.reindexing
+            # The old index still answers, including about the article the reindex is removing.
+            answer = await archive.ask("Who won the city marathon?")
+            assert any("Tergat" in q.text for q in answer.quotes)
+            hits = await archive.search("parliament budget votes")
+            assert "Parliament passes budget" not in [hit.title for hit in hits]
+            assert (await archive.stats()).articles == 5
+        finally:
+            embedder.release.set()
+            summary = await task
+        assert (summary.added, summary.removed) == (1, 1)
+        assert any("320 votes" in q.text for q in (await archive.ask("How many votes did the budget get?")).quotes)
+        assert not any("Tergat" in q.text for q in (await archive.ask("Who won the city marathon?")).quotes)
+        await consistency(settings)
+    finally:
+        await archive.close()

@@ -183,6 +183,19 @@ async def test_asking_before_indexing_is_a_typed_error(archive: Archive) -> None
         await archive.search("north korea")
 
 
+@pytest.mark.xfail(
+    raises=ZeroDivisionError, strict=True,
+    reason="index/_engine.py _select divides by the best fused score, 0 when no passage matches (reported)",
+)
+async def test_unrelated_question_on_a_one_passage_archive_is_not_answered(archive: Archive, tmp_path: Path) -> None:
+    root = tmp_path / "tiny"
+    root.mkdir()
+    (root / "a.txt").write_text("Bank holds rates\n\nThe Bank of England kept interest rates at 4.75 percent.\n")
+    await archive.reindex([root])
+    answer = await archive.ask("Who won the football match?")
+    assert answer.answered is False and answer.quotes == ()
+
+
 # ---- incremental reindexing --------------------------------------------------------------------------------
 
 

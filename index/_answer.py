@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lexical import answer_type, content_terms, has_answer_type, stem, words
+from ._lexical import STOPWORDS, answer_type, content_terms, has_answer_type, stem, words
 
 WEIGHTS = {
     "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.15, "focus": 0.10, "retrieval": 0.20,
-    "lede": 0.04,
+    "lede": 0.04, "phrase": 0.10,
 }
 _ANAPHOR = re.compile(
     r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
@@ -75,10 +75,22 @@ class QuestionAnalysis:
             self.weights[stem(self.focus)] *= FOCUS_BOOST
         self.total_weight = sum(self.weights.values()) or 1.0
         self.kind = answer_type(question)
+        self.bigrams = _bigrams(question)
+
+    def phrase_share(self, text: str) -> float:
+        """Share of the question's adjacent word pairs ("best actress") found adjacent in the text."""
+        if not self.bigrams:
+            return 0.0
+        return len(self.bigrams & _bigrams(text)) / len(self.bigrams)
 
     def coverage(self, *texts: str) -> float:
         present = {stem(word) for text in texts for word in words(text)}
         return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    tokens = [stem(word) for word in words(text)]
+    return {(a, b) for a, b in zip(tokens, tokens[1:]) if a not in STOPWORDS and b not in STOPWORDS}
 
 
 FOCUS_BOOST = 2.0
@@ -122,6 +134,7 @@ def score_candidates(
         typed = has_answer_type(analysis.kind, candidate.text, analysis.question)
         focused = bool(analysis.focus_stem) and analysis.focus_stem in {stem(w) for w in words(candidate.text)}
         lede = 1.0 / (1.0 + candidate.ordinal)
+        phrase = analysis.phrase_share(candidate.text)
         score = (
             WEIGHTS["dense"] * dense
             + WEIGHTS["lexical"] * lexical
@@ -130,6 +143,7 @@ def score_candidates(
             + WEIGHTS["focus"] * (1.0 if focused else 0.0)
             + WEIGHTS["retrieval"] * candidate.retrieval
             + WEIGHTS["lede"] * lede
+            + WEIGHTS["phrase"] * phrase
         )
         scored.append(Scored(candidate, score, dense, lexical, context, typed))
     scored.sort(key=lambda item: -item.score)

@@ -35,14 +35,14 @@ from ._errors import (
 from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_dir, reindex
 from ._lexical import clean_text, content_terms, fts_prefix_query, fts_query
 from ._models import Answer, Article, ArticleHit, IndexSummary, Quote, Stats
-from ._store import ArticleRow, FeedbackStore, SCHEMA_VERSION, Store
+from ._store import SCHEMA_VERSION, ArticleRow, FeedbackStore, PassageRow, Store
 from ._vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
 DENSE_K = 64
 LEXICAL_K = 64
-RRF_K = 60
+TITLE_RANK_K = 60  # search: an article whose title matches gets 1 / (TITLE_RANK_K + rank) on top of its best passage
 CANDIDATE_PASSAGES = 16
 DENSE_WEIGHT = 0.5
 FOLLOWING_QUOTE_SHARE = 0.8
@@ -72,6 +72,14 @@ class Filters:
 
     def to_dict(self) -> dict[str, str]:
         return {k: v for k, v in (("source", self.source), ("after", self.after), ("before", self.before)) if v}
+
+
+@dataclass(frozen=True)
+class _Retrieval:
+    ranked: list[tuple[int, float]]  # passage id, blended score; best first
+    passages: dict[int, PassageRow]
+    articles: dict[int, ArticleRow]  # by article row
+    terms: list[str]
 
 
 def _iso(value: str | date | None, name: str) -> str | None:
@@ -262,14 +270,14 @@ class Archive:
             snapshot = await self._store.get_meta()
             vectors = await self._ensure_vectors(snapshot)
             mark = time.perf_counter()
-            ranked, articles, terms = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
+            retrieval = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
             timings["retrieve"] = (time.perf_counter() - mark) * 1000
             mark = time.perf_counter()
-            frequencies, total = await self._store.document_frequencies(terms)
-            candidate_rows = [articles[self._passage_article[pid]].row for pid, _ in ranked[:CANDIDATE_PASSAGES]]
+            frequencies, total = await self._store.document_frequencies(retrieval.terms)
+            candidate_rows = [retrieval.passages[pid].article_row for pid, _ in retrieval.ranked[:CANDIDATE_PASSAGES]]
             sentences = await self._store.sentences_of(candidate_rows)
-        analysis = QuestionAnalysis(cleaned, idf_weights(frequencies, total, terms))
-        answer = self._select(cleaned, analysis, question_vector, ranked, articles, sentences, filters, max_quotes)
+        analysis = QuestionAnalysis(cleaned, idf_weights(frequencies, total, retrieval.terms))
+        answer = self._select(analysis, question_vector, retrieval, sentences, max_quotes)
         timings["select"] = (time.perf_counter() - mark) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(
@@ -284,7 +292,7 @@ class Archive:
         vectors: VectorIndex,
         filters: Filters,
         period: DateRange | None = None,
-    ) -> tuple[list[tuple[int, float]], dict[int, ArticleRow], list[str]]:
+    ) -> "_Retrieval":
         """Hybrid retrieval. FAISS and FTS5 each propose passages; every proposed passage then gets both
         scores (its cosine is read back from the index, its BM25 is 0 if FTS did not match it) and the two
         are blended after scaling each to [0, 1]. Returns passages best first with the blended score, the
@@ -300,10 +308,8 @@ class Archive:
         cosine = {pid: float(np.dot(vector, question_vector)) for pid, vector in stored.items()}
         passages = await self._store.passages(proposed)
         articles = await self._store.articles_by_rows([p.article_row for p in passages.values()])
-        self._passage_article = {pid: p.article_row for pid, p in passages.items()}
-        self._passage_rows = passages
         if not proposed:
-            return [], articles, terms
+            return _Retrieval([], passages, articles, terms)
         low = min(cosine.values(), default=0.0)
         high = max(cosine.values(), default=1.0)
         spread = (high - low) or 1.0
@@ -322,26 +328,24 @@ class Archive:
                     score *= 1.15 if inside else 0.6
             fused[pid] = score
         ranked = sorted(fused.items(), key=lambda item: -item[1])
-        return ranked, articles, terms
+        return _Retrieval(ranked, passages, articles, terms)
 
     def _select(
         self,
-        question: str,
         analysis: QuestionAnalysis,
         question_vector: np.ndarray,
-        ranked: list[tuple[int, float]],
-        articles: dict[int, ArticleRow],
+        retrieval: "_Retrieval",
         sentences: dict[int, list],
-        filters: Filters,
         max_quotes: int,
     ) -> tuple[bool, float, tuple[Quote, ...], tuple[ArticleHit, ...]]:
-        closest = self._closest(ranked, articles)
+        ranked, articles = retrieval.ranked, retrieval.articles
+        closest = self._closest(retrieval)
         if not ranked:
             return False, 0.0, (), closest
         best_fused = ranked[0][1]
         candidates: dict[tuple[int, int], Candidate] = {}
         for passage_id, fused in ranked[:CANDIDATE_PASSAGES]:
-            passage = self._passage_rows[passage_id]
+            passage = retrieval.passages[passage_id]
             article = articles[passage.article_row]
             article_sentences = sentences.get(passage.article_row, [])
             for sentence in article_sentences[passage.first_sentence:passage.last_sentence + 1]:
@@ -406,12 +410,13 @@ class Archive:
             )
         return tuple(quotes)
 
-    def _closest(self, ranked: list[tuple[int, float]], articles: dict[int, ArticleRow], limit: int = 5) -> tuple[ArticleHit, ...]:
+    def _closest(self, retrieval: "_Retrieval", limit: int = 5) -> tuple[ArticleHit, ...]:
+        articles = retrieval.articles
         hits: list[ArticleHit] = []
         seen_rows: set[int] = set()
         seen_bodies: set[str] = set()
-        for passage_id, score in ranked:
-            row = self._passage_article[passage_id]
+        for passage_id, score in retrieval.ranked:
+            row = retrieval.passages[passage_id].article_row
             if row in seen_rows:
                 continue
             seen_rows.add(row)
@@ -448,18 +453,19 @@ class Archive:
         question_vector = (await asyncio.to_thread(embedder.embed, [cleaned]))[0]
         async with self._read_lock, self._store.transaction(write=False):
             vectors = await self._ensure_vectors(await self._store.get_meta())
-            ranked, articles, _ = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
+            retrieval = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
             title_hits = await self._store.fts_titles(fts_query(content_terms(cleaned)), 20)
         # Articles whose title matches get a title-rank bonus, the same reciprocal-rank way.
         by_article: dict[int, float] = {}
-        for passage_id, score in ranked:
-            row = self._passage_article[passage_id]
+        articles = retrieval.articles
+        for passage_id, score in retrieval.ranked:
+            row = retrieval.passages[passage_id].article_row
             by_article[row] = max(by_article.get(row, 0.0), score)
         rows_by_id = {article.article_id: row for row, article in articles.items()}
         for rank, (article_id, _) in enumerate(title_hits):
             if article_id in rows_by_id:
                 row = rows_by_id[article_id]
-                by_article[row] = by_article.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+                by_article[row] = by_article.get(row, 0.0) + 1.0 / (TITLE_RANK_K + rank + 1)
         hits: list[ArticleHit] = []
         seen_bodies: set[str] = set()
         for row, score in sorted(by_article.items(), key=lambda item: -item[1]):

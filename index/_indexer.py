@@ -204,7 +204,9 @@ async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: 
             seen_ids.add(article.article_id)
             produced.add(article.article_id)
             previous = by_id.get(article.article_id)
-            if previous and previous.content_hash == article.content_hash and not full:
+            # Same content at another path (the archive folder moved): its old row was queued for removal
+            # by path above, so it is re-inserted (sentence vectors are reused), never counted unchanged.
+            if previous and previous.content_hash == article.content_hash and not full and previous.path == article.path:
                 plan.unchanged += 1
                 if previous.fingerprint != fingerprint or previous.path != article.path:
                     plan.fingerprint_updates[previous.row] = fingerprint

@@ -319,6 +319,27 @@ async def test_adding_and_renaming_files(
     assert any("320 votes" in q.text for q in (await indexed.ask("How many votes did the budget get?")).quotes)
 
 
+async def test_moving_the_archive_folder_keeps_every_article(
+    indexed: Archive, archive_dir: Path, settings: Settings, tmp_path: Path, hash_embedder: HashEmbedder
+) -> None:
+    before = await consistency(settings)
+    moved = tmp_path / "moved" / archive_dir.name  # same folder name, so the same article ids
+    moved.parent.mkdir()
+    shutil.move(str(archive_dir), str(moved))
+    sentences_before = hash_embedder.texts_embedded
+    summary = await indexed.reindex([moved])
+    assert summary.removed == 0 and summary.added == 0
+    assert summary.updated + summary.unchanged == 5
+    assert hash_embedder.texts_embedded - sentences_before <= 5  # at most the titles: sentence vectors are reused
+    after = await consistency(settings)
+    assert set(after["articles"]) == set(before["articles"])
+    assert all(a.path.startswith(str(moved)) for a in after["articles"].values())
+    assert (await indexed.stats()).articles == 5
+    assert any("Tergat" in q.text for q in (await indexed.ask("Who won the city marathon?")).quotes)
+    again = await indexed.reindex([moved])
+    assert (again.unchanged, again.passages_embedded) == (5, 0)
+
+
 async def test_a_file_that_becomes_empty_is_removed(indexed: Archive, archive_dir: Path, settings: Settings) -> None:
     (archive_dir / "entertainment" / "film.txt").write_text("")
     summary = await indexed.reindex([archive_dir])

@@ -73,8 +73,9 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     if not following:
         return True
     first = following[0]
-    # Lower-case continuation ("e.g. the", "U.S. envoy", "said Friday. he"): not a boundary.
-    if first.islower():
+    # Lower-case continuation ("e.g. the", "U.S. envoy", "said Friday. he"): not a boundary. A brand
+    # written in camel case ("iPod", "eBay") counts as a capitalised word.
+    if first.islower() and not (len(following) > 1 and following[1].isupper()):
         return False
     if not punctuation.startswith("."):
         return True  # ! ? … followed by a capital or digit

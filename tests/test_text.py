@@ -57,6 +57,7 @@ def test_seed_sentence_with_honorifics_acronyms_and_abbreviated_month() -> None:
         "Acme Inc. in London said it would hire 200 people.",
         "The meeting ended at 5 p.m. on Friday without a deal.",
         "He won the No. 1 spot and vol. 2 sold out.",
+        "Sales of the U.S. iPod rose, e.g. eBay listings.",
     ],
 )
 def test_abbreviations_initials_and_decimals_do_not_end_a_sentence(text: str) -> None:
@@ -78,6 +79,7 @@ def test_abbreviations_initials_and_decimals_do_not_end_a_sentence(text: str) ->
         ("It spans the 15th century to World War I. But experts disagree.",
          ["It spans the 15th century to World War I.", "But experts disagree."]),
         ("She used to sing R&B. She now sings jazz.", ["She used to sing R&B.", "She now sings jazz."]),
+        ("Apple launched the iPod. iTunes followed. eBay grew.", ["Apple launched the iPod.", "iTunes followed.", "eBay grew."]),
     ],
 )
 def test_real_sentence_ends_are_found(text: str, expected: list[str]) -> None:

@@ -438,7 +438,15 @@ class Store:
         return _article_row(row) if row else None
 
     async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
-        """Titles containing `text` (case-insensitive), shortest first; exact matches first."""
+        """Titles containing `text` (case-insensitive), shortest first; exact matches first. Empty text: the
+        latest articles (by publication date, then the most recently indexed)."""
+        if not text.strip():
+            async with self._db.execute(
+                f"SELECT a.id, {ARTICLE_COLUMNS}, a.body_hash FROM articles a"
+                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT ?",
+                (limit,),
+            ) as cursor:
+                return [_article_row(row) for row in await cursor.fetchall()]
         async with self._db.execute(
             f"SELECT a.id, {ARTICLE_COLUMNS}, a.body_hash FROM articles a WHERE a.title LIKE ? ESCAPE '\\'"
             " ORDER BY (lower(a.title) = lower(?)) DESC, (lower(a.title) LIKE lower(?) ESCAPE '\\') DESC,"

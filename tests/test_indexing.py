@@ -176,6 +176,35 @@ async def test_article_lookup_by_id_and_title(indexed: Archive, settings: Settin
         await indexed.article("0000000000000000")
 
 
+async def test_title_lookup_treats_like_wildcards_literally(archive: Archive, tmp_path: Path) -> None:
+    root = tmp_path / "titles"
+    root.mkdir()
+    (root / "a.txt").write_text("Rates rise 50% in a year\n\nRates rose by half over the year.\n")
+    (root / "b.txt").write_text("Rates rise 50 points in a year\n\nRates rose by fifty points.\n")
+    (root / "c.txt").write_text("snake_case names spread\n\nProgrammers like underscores.\n")
+    (root / "d.txt").write_text("snakeXcase names spread\n\nAnother story entirely.\n")
+    await archive.reindex([root])
+    assert (await archive.article("rise 50%")).title == "Rates rise 50% in a year"
+    assert (await archive.article("snake_case")).title == "snake_case names spread"
+    assert [hit.title for hit in await archive.suggest_titles("50%")] == ["Rates rise 50% in a year"]
+    with pytest.raises(ArticleNotFoundError):
+        await archive.article("rise %")  # as a LIKE pattern it would match both "rise 50..." titles
+
+
+async def test_title_suggestions_with_no_text_list_the_latest_articles(archive: Archive, tmp_path: Path) -> None:
+    root = tmp_path / "dated"
+    root.mkdir()
+    for name, date, title in [("a", "2001-05-01", "Old story"), ("b", "2010-01-02", "Newest story"),
+                              ("c", None, "Undated story"), ("d", "2005-03-04", "Middle story")]:
+        front = f"---\ntitle: {title}\n" + (f"date: {date}\n" if date else "") + "---\n\n"
+        (root / f"{name}.md").write_text(front + f"The {title.lower()} happened.\n")
+    await archive.reindex([root])
+    titles = [hit.title for hit in await archive.suggest_titles("")]
+    assert titles == ["Newest story", "Middle story", "Old story", "Undated story"]
+    assert [hit.title for hit in await archive.suggest_titles("", limit=2)] == ["Newest story", "Middle story"]
+    assert [hit.title for hit in await archive.suggest_titles("story", limit=10)][:1] != []
+
+
 async def test_asking_before_indexing_is_a_typed_error(archive: Archive) -> None:
     with pytest.raises(IndexNotBuiltError):
         await archive.ask("What did Obama propose to North Korea?")

@@ -187,7 +187,7 @@ async def test_title_lookup_treats_like_wildcards_literally(archive: Archive, tm
     assert (await archive.article("rise 50%")).title == "Rates rise 50% in a year"
     assert (await archive.article("snake_case")).title == "snake_case names spread"
     assert [hit.title for hit in await archive.suggest_titles("50%")] == ["Rates rise 50% in a year"]
-    with pytest.raises(ArticleNotFoundError):
+    with pytest.raises(ArticleNotFoundError, match="no article"):
         await archive.article("rise %")  # as a LIKE pattern it would match both "rise 50..." titles
 
 

@@ -285,6 +285,29 @@ async def eval_headlines_command(context: click.Context, directory: Path, as_jso
 
 
 @cli.command()
+@click.option("--repair", is_flag=True, help="Fix what is repairable (FTS rows, vectors from stored sentence vectors).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@_run
+async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
+    """Check that SQLite, FAISS and FTS agree (exit 1 when they don't); --repair fixes what it can."""
+    from index import make_embedder
+    from index._doctor import check_index, expected_model_name, repair_index
+
+    settings = _settings(context)
+    model = expected_model_name(settings)
+    if repair:
+        embedder = context.obj.get("embedder") or (lambda: make_embedder(settings))  # loaded only if needed
+        report = await repair_index(settings.data_dir, expected_model=model, embedder=embedder,
+                                    passage_sentences=settings.passage_sentences)
+    else:
+        report = await check_index(settings.data_dir, expected_model=model)
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.text())
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
 @click.pass_context
 @_run
 async def console(context: click.Context) -> None:

@@ -13,6 +13,7 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 from ._config import BUNDLED_MODEL, Settings
 from ._embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
 from ._engine import Archive, Filters
+from ._doctor import DoctorReport, Problem, check_index, repair_index
 from ._errors import (
     ArchiveError,
     ArchivebotError,
@@ -27,7 +28,7 @@ from ._errors import (
 from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
 
 __all__ = [
-    "Answer", "Archive", "ArchiveError", "ArchivebotError", "Article", "ArticleHit", "ArticleNotFoundError",
+    "Answer", "Archive", "DoctorReport", "Problem", "check_index", "repair_index", "ArchiveError", "ArchivebotError", "Article", "ArticleHit", "ArticleNotFoundError",
     "BUNDLED_MODEL", "ConfigurationError", "Embedder", "FileWarning", "Filters", "HashEmbedder", "IndexBusyError",
     "IndexCorruptError", "IndexMismatchError", "IndexNotBuiltError", "IndexSummary", "Progress", "QuestionError",
     "Quote", "SentenceTransformerEmbedder", "Settings", "Stats", "make_embedder",

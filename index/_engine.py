@@ -158,7 +158,9 @@ class Archive:
         await asyncio.to_thread(embedder.embed, ["warm up"])
         if self.built:
             async with self._read_lock:
-                await self._ensure_vectors(await self._store.get_meta())
+                meta = await self._store.get_meta()
+                await self._check_model(meta)  # a foreign-model index fails at start-up, clearly
+                await self._ensure_vectors(meta)
 
     async def _ensure_vectors(self, meta: dict[str, str]) -> VectorIndex:
         """The vector index matching the snapshot's generation (loaded again after another process's reindex)."""
@@ -167,7 +169,7 @@ class Archive:
         generation = int(meta["generation"])
         if self._vectors is None or self._vectors.generation != generation:
             try:
-                self._vectors = await asyncio.to_thread(
+                loaded = await asyncio.to_thread(
                     VectorIndex.load, self.settings.data_dir, generation, meta.get("index_factory", "Flat")
                 )
             except Exception as error:
@@ -175,6 +177,10 @@ class Archive:
                     f"the vector file for index generation {generation} is missing or unreadable ({error});"
                     " run `archivebot doctor --repair`"
                 ) from error
+            from ._doctor import verify_loaded
+
+            await verify_loaded(self._store, loaded, meta)  # IndexCorruptError rather than wrong answers
+            self._vectors = loaded
             self._meta = meta
         return self._vectors
 

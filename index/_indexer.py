@@ -56,19 +56,49 @@ def body_hash(body: str) -> str:
     return hashlib.sha1(re.sub(r"\W+", " ", body.lower()).strip().encode("utf-8")).hexdigest()
 
 
+PRIVATE_FILES = (DATABASE_FILE, STAGING_FILE, "feedback.sqlite3")
+
+
 def prepare_data_dir(data_dir: Path) -> Path:
-    """Create the data directory with owner-only permissions."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    """Create the data directory with owner-only permissions (0700) and its database files as 0600.
+
+    The database files are created empty (a valid empty SQLite database) before SQLite opens them, because
+    SQLite gives its -wal and -shm files the permissions of the database file: created by SQLite under the
+    usual umask they would be world-readable. Files left group- or world-readable by an older version are
+    tightened too."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         os.chmod(data_dir, 0o700)
+    for name in PRIVATE_FILES:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(data_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(data_dir):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mode & 0o077:
+                os.chmod(entry.path, 0o600)
     return data_dir
+
+
+def _pause_for_tests(point: str) -> None:
+    """Test hook for the crash-safety tests, inert unless `ARCHIVEBOT_TEST_PAUSE_AT` names `point`.
+
+    Points: `embed` (after the first embedded batch was staged), `commit:rows` (inside the commit
+    transaction, rows written), `commit:vectors` (the next vector file written and the generation recorded,
+    not yet committed) and `committed` (after COMMIT, before clean-up). When it matches, the process writes
+    its pid to `ARCHIVEBOT_TEST_PAUSE_FILE` and sleeps, so the test can SIGKILL it exactly there."""
+    if os.environ.get("ARCHIVEBOT_TEST_PAUSE_AT") != point:
+        return
+    marker = os.environ.get("ARCHIVEBOT_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(f"{os.getpid()}\n")
+    time.sleep(float(os.environ.get("ARCHIVEBOT_TEST_PAUSE_SECONDS", "600")))
 
 
 @contextlib.contextmanager
 def index_lock(data_dir: Path) -> Iterator[None]:
     """An exclusive, non-blocking lock on `index.lock`: one reindex at a time, across processes too."""
     prepare_data_dir(data_dir)
-    handle = open(data_dir / LOCK_FILE, "a+")
+    handle = open(os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600), "r+")
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,6 +117,8 @@ class _Staging:
     """Vectors embedded by an unfinished run, keyed by text hash (cleared after a successful commit)."""
 
     def __init__(self, path: Path, model: str) -> None:
+        with contextlib.suppress(FileExistsError):  # owner-only before SQLite creates -wal/-shm beside it
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._connection = sqlite3.connect(str(path), check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode = WAL")
         self._connection.execute(
@@ -187,6 +219,7 @@ async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: 
         return results
 
     seen_ids: set[str] = set()
+    duplicates: dict[str, list[str]] = {}
     for file, fingerprint, articles, file_warnings in await asyncio.to_thread(parse_changed):
         stored = by_path.get(str(file.path), [])
         if articles is None:
@@ -199,7 +232,7 @@ async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: 
         produced = set()
         for article in articles:
             if article.article_id in seen_ids:
-                plan.warnings.append(FileWarning(article.path, f"duplicate location {article.location} (skipped)"))
+                duplicates.setdefault(article.path, []).append(article.location)
                 continue
             seen_ids.add(article.article_id)
             produced.add(article.article_id)
@@ -217,6 +250,11 @@ async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: 
         for state in stored:
             if state.article_id not in produced and state.row not in plan.remove_rows:
                 plan.remove_rows.append(state.row)
+    for path, locations in duplicates.items():  # one warning per file, however many records repeat
+        more = f" (and {len(locations) - 3} more)" if len(locations) > 3 else ""
+        plan.warnings.append(
+            FileWarning(path, f"{len(locations)} duplicate record(s) skipped: {', '.join(locations[:3])}{more}")
+        )
     # An article that moved to another path was removed above by path and re-added: dedupe the removals.
     plan.remove_rows = list(dict.fromkeys(plan.remove_rows))
     return plan
@@ -283,18 +321,23 @@ async def reindex(
                         vectors = [sentences[i].vector for i in range(passage.first_sentence, passage.last_sentence + 1)]
                         added_ids.append(passage_id)
                         added_vectors.append(passage_vector(vectors, title_vector, TITLE_WEIGHT))
+                _pause_for_tests("commit:rows")
                 counts = await store.counts()
                 new_index = await _next_index(
                     store, data_dir, meta, embedder.dimension, faiss_factory, counts["passages"], full, current,
                     removed_passages, added_ids, added_vectors,
                 )
                 generation += 1
-                await asyncio.to_thread(new_index.save, data_dir, generation)
+                saved = await asyncio.to_thread(new_index.save, data_dir, generation)
+                with contextlib.suppress(OSError):
+                    os.chmod(saved, 0o600)
                 await store.set_meta({
                     "generation": generation, "model": embedder.name, "dimension": embedder.dimension,
                     "schema_version": SCHEMA_VERSION, "index_factory": new_index.factory,
                 })
             await store.set_meta({"roots": roots_value, "last_indexed": now})
+            _pause_for_tests("commit:vectors")
+        _pause_for_tests("committed")
         if changed:
             await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, {generation, generation - 1})
         await asyncio.to_thread(staging.clear)
@@ -356,6 +399,7 @@ async def _embed_articles(
         known.update(blobs)
         done += len(keys)
         report("embed", done, total)
+        _pause_for_tests("embed")
     prepared = []
     for article, fingerprint, spans, hashes, title_key in layouts:
         sentences = [

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import stat as stat_module
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,10 @@ from ._text import split_sentences
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".json", ".jsonl", ".html", ".htm"})
+# An article with more sentences than this is not a news article (a log dump, a word list, a book): it is
+# skipped with a warning, so one hostile file can't cost hours of embedding and gigabytes of vectors.
+# `ARCHIVEBOT_MAX_ARTICLE_SENTENCES` overrides it.
+MAX_ARTICLE_SENTENCES = 10_000
 
 _MONTHS = {
     name: number
@@ -84,7 +89,11 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
     for root in roots:
         root = Path(root).resolve()
         resolved_root = root
-        for directory, subdirectories, names in os.walk(root, followlinks=False):
+
+        def unreadable(error: OSError) -> None:
+            warnings.append(FileWarning(str(error.filename), f"unreadable folder ({error.strerror or error})"))
+
+        for directory, subdirectories, names in os.walk(root, onerror=unreadable, followlinks=False):
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
             for name in sorted(names):
                 if name.startswith("."):
@@ -100,10 +109,20 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
                     if not target.is_file():
                         warnings.append(FileWarning(str(path), "broken symbolic link"))
                         continue
+                elif not _is_regular(path):
+                    warnings.append(FileWarning(str(path), "not a regular file (skipped)"))
+                    continue
                 files.append(ArchiveFile(root, path))
         for directory_path in _symlinked_directories(root, resolved_root):
             warnings.append(FileWarning(str(directory_path), "symbolic link to a folder (not followed)"))
     return files, warnings
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat_module.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return True  # vanished: parse_file reports it
 
 
 def _symlinked_directories(root: Path, resolved_root: Path) -> Iterator[Path]:
@@ -131,6 +150,10 @@ def decode(data: bytes, path: str) -> tuple[str | None, FileWarning | None]:
             return None, FileWarning(path, "invalid UTF-16 text")
     if b"\x00" in data[:8192]:
         return None, FileWarning(path, "binary file (contains NUL bytes)")
+    head = data[:8192]
+    controls = sum(1 for byte in head if byte < 0x20 and byte not in b"\t\n\r\f") + head.count(0x7F)
+    if controls > max(8, len(head) // 50):
+        return None, FileWarning(path, "binary file (control characters)")
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as error:
@@ -167,7 +190,9 @@ def _iso(year: int, month: int, day: int) -> str | None:
 
 def _paragraphs(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [re.sub(r"[ \t\u00a0]+", " ", p).strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    # Every run of whitespace other than a line break becomes one space (Unicode spaces too): the header
+    # and dateline patterns then never backtrack over long runs of exotic whitespace.
+    return [re.sub(r"[^\S\n]+", " ", p).strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 def _strip_boilerplate(paragraphs: list[str]) -> list[str]:
@@ -244,7 +269,7 @@ def parse_text(file: ArchiveFile, text: str, default_source: str | None) -> Pars
     if not paragraphs:
         return None
     source, published, title, dateline, byline = default_source, None, None, None, None
-    header = _HEADER.match(paragraphs[0]) if "\n" not in paragraphs[0] else None
+    header = _HEADER.match(paragraphs[0]) if "\n" not in paragraphs[0] and len(paragraphs[0]) <= 300 else None
     if header and header.group("month").lower() in _MONTHS:
         source = header.group("source").strip(" -–—")
         published = f"{header.group('month')} {header.group('day')}, {header.group('year')}"
@@ -295,8 +320,9 @@ def parse_markdown(file: ArchiveFile, text: str, default_source: str | None) -> 
                 title = heading.group(1)
                 continue
             line = heading.group(1)
-        line = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", line)  # images
-        line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links keep their text
+        # Bracket classes exclude "[" so a line of thousands of "[" is scanned once, not once per bracket.
+        line = re.sub(r"!\[[^\[\]]{0,1000}\]\([^()]{0,2000}\)", "", line)  # images
+        line = re.sub(r"\[([^\[\]]{1,1000})\]\([^()]{0,2000}\)", r"\1", line)  # links keep their text
         line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line)
         kept.append(line)
     paragraphs = _strip_boilerplate(_paragraphs("\n".join(kept)))
@@ -331,6 +357,14 @@ def _from_record(file: ArchiveFile, record: Any, number: int, default_source: st
     )
 
 
+def _record_problem(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, json.JSONDecodeError):
+        return f"malformed JSON ({error.msg} at column {error.colno})"
+    return str(error).split("\n")[0][:80] or type(error).__name__
+
+
 def parse_json(
     file: ArchiveFile, text: str, default_source: str | None
 ) -> tuple[list[ParsedArticle], list[FileWarning]]:
@@ -344,7 +378,7 @@ def parse_json(
             try:
                 article = _from_record(file, json.loads(line), number, default_source)
             except (ValueError, RecursionError) as error:
-                bad.append((number, str(error).split("\n")[0][:80] or type(error).__name__))
+                bad.append((number, _record_problem(error)))
                 continue
             if article:
                 articles.append(article)
@@ -360,14 +394,19 @@ def parse_json(
     except ValueError as error:
         return [], [FileWarning(str(file.path), f"malformed JSON ({error})")]
     records = data if isinstance(data, list) else [data]
+    bad = []
     for number, record in enumerate(records, start=1):
         try:
             article = _from_record(file, record, number, default_source)
         except (ValueError, RecursionError) as error:
-            warnings.append(FileWarning(f"{file.path}#{number}", f"skipped record: {error}"))
+            bad.append((number, _record_problem(error)))
             continue
         if article:
             articles.append(article)
+    if bad:  # one warning for the file, however many records are bad
+        shown = ", ".join(f"record {n}: {reason}" for n, reason in bad[:3])
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        warnings.append(FileWarning(str(file.path), f"{len(bad)} malformed record(s) skipped: {shown}{more}"))
     return articles, warnings
 
 
@@ -439,26 +478,86 @@ def _strip_tags(html: str) -> tuple[str | None, str]:
     return parser.title, "".join(parser.parts)
 
 
+def _read(file: ArchiveFile, limit: int) -> tuple[bytes | None, str | None]:
+    """At most `limit` bytes of a regular file, or a reason it can't be read. Never blocks on a FIFO or a
+    device, never follows a symbolic link that now leads outside the archive, and notices a file that grows
+    past the limit or changes while it is read."""
+    path = file.path
+    try:
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(file.root.resolve()):
+                return None, "symbolic link leading outside the archive (not followed)"
+            path = target
+        before = path.stat()
+        if stat_module.S_ISREG(before.st_mode) and before.st_size > limit:
+            return None, f"file is {before.st_size:,} bytes, over the {limit:,}-byte limit (ARCHIVEBOT_MAX_FILE_BYTES)"
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None, "file vanished while indexing"
+    except OSError as error:
+        return None, f"unreadable ({error.strerror or error})"
+    with os.fdopen(descriptor, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat_module.S_ISREG(opened.st_mode):
+            return None, "not a regular file (skipped)"
+        try:
+            data = _read_bytes(handle, limit + 1)
+        except OSError as error:
+            return None, f"unreadable ({error.strerror or error})"
+        if len(data) > limit:
+            return None, f"file is over the {limit:,}-byte limit (ARCHIVEBOT_MAX_FILE_BYTES)"
+        after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
+        return data, "changed while being read (indexed as read; it is read again on the next run)"
+    return data, None
+
+
+def _read_bytes(handle: Any, count: int) -> bytes:
+    return handle.read(count)
+
+
+def _too_many_sentences(body: str, limit: int) -> bool:
+    # Each sentence takes at least two characters (text and a separator), so short bodies need no count;
+    # a prefix with too many sentences settles it without splitting a huge body whole.
+    if len(body) <= 2 * limit:
+        return False
+    if len(split_sentences(body[: 50 * limit])) > limit + 1:
+        return True
+    return len(body) > 50 * limit and len(split_sentences(body)) > limit
+
+
+def _sentence_limit() -> int:
+    raw = os.environ.get("ARCHIVEBOT_MAX_ARTICLE_SENTENCES", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_ARTICLE_SENTENCES
+
+
 def parse_file(
     file: ArchiveFile, max_file_bytes: int, default_source: str | None = None
 ) -> tuple[list[ParsedArticle], list[FileWarning]]:
-    """Parse one archive file. Never raises for bad content: problems come back as warnings."""
+    """Parse one archive file. Never raises for bad content: problems come back as at most one warning
+    for the file, naming it and every reason."""
+    articles, reasons = _parse_file(file, max_file_bytes, default_source)
+    if not reasons:
+        return articles, []
+    return articles, [FileWarning(str(file.path), "; ".join(dict.fromkeys(reasons)))]
+
+
+def _parse_file(
+    file: ArchiveFile, max_file_bytes: int, default_source: str | None
+) -> tuple[list[ParsedArticle], list[str]]:
     path = str(file.path)
-    try:
-        size = file.path.stat().st_size
-        if size > max_file_bytes:
-            return [], [FileWarning(path, f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit (ARCHIVEBOT_MAX_FILE_BYTES)")]
-        data = file.path.read_bytes()
-    except FileNotFoundError:
-        return [], [FileWarning(path, "file vanished while indexing")]
-    except OSError as error:
-        return [], [FileWarning(path, f"unreadable ({error.strerror or error})")]
+    data, problem = _read(file, max_file_bytes)
+    reasons = [problem] if problem else []
+    if data is None:
+        return [], reasons
     if not data.strip():
-        return [], [FileWarning(path, "empty file")]
+        return [], reasons + ["empty file"]
     text, warning = decode(data, path)
-    warnings = [warning] if warning else []
+    if warning:
+        reasons.append(warning.reason)
     if text is None:
-        return [], warnings
+        return [], reasons
     text = text.replace("\x00", "")
     suffix = file.path.suffix.lower()
     if default_source is None:
@@ -466,13 +565,24 @@ def parse_file(
     try:
         if suffix in {".json", ".jsonl"}:
             articles, record_warnings = parse_json(file, text, default_source)
-            warnings.extend(record_warnings)
+            reasons.extend(w.reason for w in record_warnings)
         else:
             parser = {".md": parse_markdown, ".markdown": parse_markdown, ".html": parse_html, ".htm": parse_html}
             article = parser.get(suffix, parse_text)(file, text, default_source)
             articles = [article] if article else []
     except RecursionError:
-        return [], warnings + [FileWarning(path, "content nested too deeply to parse")]
-    if not articles and not any(w.path == path for w in warnings):
-        warnings.append(FileWarning(path, "no article text found"))
-    return articles, warnings
+        return [], reasons + ["content nested too deeply to parse"]
+    except Exception as error:  # a parser bug or a pathological file must never stop the archive
+        logger.debug("parsing %s failed", path, exc_info=True)
+        return [], reasons + [f"could not be parsed ({type(error).__name__}: {str(error)[:120]})"]
+    limit = _sentence_limit()
+    kept = []
+    for article in articles:
+        if _too_many_sentences(article.body, limit):
+            where = f" (record {article.location.rsplit('#', 1)[1]})" if "#" in article.location else ""
+            reasons.append(f"more than {limit:,} sentences{where}: too long for one article (skipped)")
+            continue
+        kept.append(article)
+    if not kept and not reasons:
+        reasons.append("no article text found")
+    return kept, reasons

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lexical import STOPWORDS, answer_type, content_terms, has_answer_type, stem, words
+from ._lexical import STOPWORDS, STRONG_TYPES, answer_type, content_terms, has_answer_type, stem, words
 
 WEIGHTS = {
-    "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.15, "focus": 0.10, "retrieval": 0.20,
+    "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.30, "focus": 0.10, "retrieval": 0.20,
     "lede": 0.04, "phrase": 0.10,
 }
 _ANAPHOR = re.compile(
@@ -44,6 +44,7 @@ class Candidate:
     vector: np.ndarray | None
     previous_text: str = ""
     title: str = ""
+    lede_text: str = ""  # the article's first sentence: with the title, it names the article's subject
     retrieval: float = 0.0  # 0..1, 1 for the best passage
     ordinal: int = 0
 
@@ -94,6 +95,7 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
 
 
 FOCUS_BOOST = 2.0
+MISSING_TYPE_FACTOR = 0.8
 _FOCUS = re.compile(r"\b(?:[Ww]hich|[Ww]hat)\s+((?:[A-Z][\w'’-]*\s+){0,3})([a-z][\w-]+)")
 
 
@@ -130,7 +132,7 @@ def score_candidates(
     for candidate in candidates:
         dense = float(np.dot(question_vector, candidate.vector)) if question_vector is not None and candidate.vector is not None else 0.0
         lexical = analysis.coverage(candidate.text)
-        context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title)
+        context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title, candidate.lede_text)
         typed = has_answer_type(analysis.kind, candidate.text, analysis.question)
         focused = bool(analysis.focus_stem) and analysis.focus_stem in {stem(w) for w in words(candidate.text)}
         lede = 1.0 / (1.0 + candidate.ordinal)
@@ -139,12 +141,14 @@ def score_candidates(
             WEIGHTS["dense"] * dense
             + WEIGHTS["lexical"] * lexical
             + WEIGHTS["context"] * context
-            + WEIGHTS["answer_type"] * (1.0 if typed else 0.0)
+            + WEIGHTS["answer_type"] * (1.0 if typed else 0.0) * (1.0 if analysis.kind in STRONG_TYPES else 0.5)
             + WEIGHTS["focus"] * (1.0 if focused else 0.0)
             + WEIGHTS["retrieval"] * candidate.retrieval
             + WEIGHTS["lede"] * lede
             + WEIGHTS["phrase"] * phrase
         )
+        if analysis.kind in STRONG_TYPES and not typed:
+            score *= MISSING_TYPE_FACTOR  # "how much" with no amount, "when" with no date: rarely the answer
         scored.append(Scored(candidate, score, dense, lexical, context, typed))
     scored.sort(key=lambda item: -item.score)
     return scored

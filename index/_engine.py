@@ -365,6 +365,7 @@ class Archive:
                     vector=sentence.vector,
                     previous_text=article.body[previous.start:previous.end] if previous else "",
                     title=article.title,
+                    lede_text=article.body[article_sentences[0].start:article_sentences[0].end] if sentence.ordinal > 1 else "",
                     retrieval=fused / best_fused,
                     ordinal=sentence.ordinal,
                 )

@@ -43,7 +43,7 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix, replacement in (
-        ("ies", "y"), ("sses", "ss"), ("ments", "ment"), ("ings", ""), ("ing", ""), ("edly", ""),
+        ("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ments", "ment"), ("ings", ""), ("ing", ""), ("edly", ""),
         ("ed", ""), ("es", ""), ("s", ""), ("ly", ""),
     ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -107,7 +107,7 @@ def answer_type(question: str) -> str | None:
         return "percent"
     if re.search(r"\bhow much\b|\bwhat (?:price|value|amount|sum|fee|salary|cost)\b|\bhow (?:expensive|costly)\b", q):
         return "money"
-    if re.search(r"\bhow (?:many|fast|far|long|big|large|high|old)\b|\bwhat (?:growth|number)\b|\bby how much\b", q):
+    if re.search(r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b", q):
         return "number"
     if re.search(r"^\s*when\b|\bwhat (?:year|month|day|date)\b|\bin which year\b", q):
         return "date"
@@ -134,7 +134,16 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "score":
         return bool(_SCORE.search(sentence))
     if kind in {"name", "place"}:
-        return any(
-            not set(words(m.group(0))) <= set(words(question_lower)) for m in _NAME.finditer(sentence)
-        )
+        question_words = set(words(question_lower))
+        for match in _NAME.finditer(sentence):
+            name_words = set(words(match.group(0))) - _CALENDAR - STOPWORDS
+            if name_words and not name_words <= question_words:
+                return True
     return False
+
+
+STRONG_TYPES = frozenset({"money", "percent", "number", "date", "score"})
+_CALENDAR = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december mr mrs ms dr sir".split()
+)

@@ -243,6 +243,8 @@ class Archive:
         cleaned = clean_text(question)
         if not cleaned:
             raise QuestionError("the question is empty")
+        if not any(ch.isalnum() for ch in cleaned):
+            raise QuestionError("the question has no words to search for")
         if len(cleaned) > self.settings.max_question_chars:
             raise QuestionError(
                 f"the question is too long ({len(cleaned)} characters; the limit is {self.settings.max_question_chars})"
@@ -366,7 +368,7 @@ class Archive:
                     previous_text=article.body[previous.start:previous.end] if previous else "",
                     title=article.title,
                     lede_text=article.body[article_sentences[0].start:article_sentences[0].end] if sentence.ordinal > 1 else "",
-                    retrieval=fused / best_fused,
+                    retrieval=fused / best_fused if best_fused > 0 else 0.0,
                     ordinal=sentence.ordinal,
                 )
         scored = score_candidates(analysis, question_vector, list(candidates.values()))

@@ -184,10 +184,6 @@ def test_ask_empty_question_fails_clearly(built: Cli, question: str) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.xfail(
-    raises=ZeroDivisionError, strict=True,
-    reason="index/_engine.py _select divides by the best fused score, 0 when no passage matches (reported)",
-)
 def test_ask_punctuation_only_question_gets_a_clear_answer_or_error(built: Cli) -> None:
     result = built("ask", "?!", "--json")
     if result.exit_code == 0:

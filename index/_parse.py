@@ -227,6 +227,19 @@ def _content_hash(*parts: str | None) -> str:
     return digest.hexdigest()
 
 
+# Control characters (terminal escape sequences among them) and lone surrogates (from JSON "\ud800"
+# escapes; they can't be stored as UTF-8) never reach the index, a terminal or a Discord message.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+
+
+# Terminal escape sequences go whole (CSI "ESC [ 31 m", OSC "ESC ] … BEL"), not just their ESC byte.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def _scrub(value: str | None) -> str | None:
+    return _UNSAFE.sub("", _ANSI.sub("", value)) if value else value
+
+
 def _make(
     file: ArchiveFile,
     *,
@@ -239,7 +252,10 @@ def _make(
     url: str | None = None,
     record: str | None = None,
 ) -> ParsedArticle | None:
-    body = body.strip()
+    body, title, source, dateline, byline, url, record = (
+        _scrub(value) for value in (body, title, source, dateline, byline, url, record)
+    )
+    body = (body or "").strip()
     if not body or not any(ch.isalnum() for ch in body):
         return None
     location = file.location + (f"#{record}" if record is not None else "")

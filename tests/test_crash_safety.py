@@ -1,0 +1,176 @@
+"""Crash safety: a real `archivebot index` process is SIGKILLed at several points of a reindex.
+
+The indexer pauses at a named point when `ARCHIVEBOT_TEST_PAUSE_AT` is set (see `_pause_for_tests` in
+index/_indexer.py), writes its pid to a marker file, and the test kills it there. After each kill the
+previous index must still answer, the database must be consistent (doctor's check), and the next run must
+finish the work without embedding again what the staging cache kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from index import Archive, HashEmbedder, IndexNotBuiltError, Settings, check_index
+from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
+
+HARBOUR_Q = "What did the harbour authority approve?"
+NEW_Q = "What did the lighthouse number 7 keepers paint?"
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, model="hash:256", min_confidence=0.05)
+
+
+async def _ask(data_dir: Path, question: str):
+    archive = await Archive.open(_settings(data_dir), embedder=HashEmbedder(256))
+    try:
+        return await archive.ask(question)
+    finally:
+        await archive.close()
+
+
+def _quoted(answer) -> str:
+    return " ".join(quote.text for quote in answer.quotes)
+
+
+def _change_archive(root: Path) -> None:
+    """v1 → v2: one article deleted, one changed, forty added (several embedding batches of new text)."""
+    (root / "harbour.txt").unlink()
+    (root / "orchard.txt").write_text("Orchard news\n\nThe orchard was sold to a cooperative of cider makers.\n")
+    for number in range(40):
+        sentences = " ".join(
+            f"The lighthouse number {number} keepers painted the tower {colour} in week {week}."
+            for week, colour in enumerate(["red", "white", "blue", "green", "gold", "grey", "black", "pink"])
+        )
+        (root / f"lighthouse_{number}.txt").write_text(f"Lighthouse {number}\n\n{sentences}\n")
+
+
+def _wait_for_pause(process, marker: Path, deadline: float = 90.0) -> None:
+    """Block until the indexer reached its pause point (a deadline, not a timing assertion)."""
+    stop = time.monotonic() + deadline
+    while not marker.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"indexer exited before pausing: {process.stderr.read()}")
+        if time.monotonic() > stop:
+            process.kill()
+            raise AssertionError("indexer never reached the pause point")
+        time.sleep(0.02)
+
+
+def _kill(process) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stdout.close()
+    process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+
+def _staged(data_dir: Path) -> int:
+    connection = sqlite3.connect(data_dir / "staging.sqlite3")
+    try:
+        return connection.execute("SELECT count(*) FROM staged").fetchone()[0]
+    finally:
+        connection.close()
+
+
+async def _reference_embeddings(data_dir: Path, root: Path, tmp_path: Path) -> int:
+    """How many texts a clean, uninterrupted run of the same change embeds (on a copy of the index)."""
+    copy = tmp_path / "reference-data"
+    shutil.copytree(data_dir, copy)
+    (copy / "staging.sqlite3").unlink(missing_ok=True)
+    archive = await Archive.open(_settings(copy), embedder=HashEmbedder(256))
+    try:
+        return (await archive.reindex([root])).sentences_embedded
+    finally:
+        await archive.close()
+
+
+@pytest.mark.parametrize("point", ["embed", "commit:rows", "commit:vectors", "committed"])
+async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finishes(tmp_path: Path, point: str) -> None:
+    data_dir = tmp_path / "data"
+    root = write_archive(tmp_path / "news")
+    archive = await Archive.open(_settings(data_dir), embedder=HashEmbedder(256))
+    await archive.reindex([root])
+    await archive.close()
+    assert "ferry terminal" in _quoted(await _ask(data_dir, HARBOUR_Q))
+
+    _change_archive(root)
+    reference = await _reference_embeddings(data_dir, root, tmp_path)
+    marker = tmp_path / "paused"
+    env = cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    process = start_cli(["index", str(root), "--json"], env)
+    try:
+        _wait_for_pause(process, marker)
+        # While the indexer is stopped mid-way, questions are answered from a complete index.
+        during = await _ask(data_dir, HARBOUR_Q)
+        if point == "committed":
+            assert "ferry terminal" not in _quoted(during)
+        else:
+            assert "ferry terminal" in _quoted(during)
+    finally:
+        _kill(process)
+
+    # After the kill: consistent, and still the old index unless the commit had happened.
+    await assert_consistent(data_dir)
+    after_kill = await _ask(data_dir, HARBOUR_Q)
+    assert ("ferry terminal" in _quoted(after_kill)) == (point != "committed")
+    staged = _staged(data_dir)
+    assert staged > 0  # the embedded vectors survived the kill
+
+    # The next run completes the work, embedding only what the staging cache did not keep.
+    result = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    if point == "committed":
+        assert summary["added"] == summary["removed"] == summary["sentences_embedded"] == 0
+    else:
+        assert summary["added"] == 40 and summary["updated"] == 1 and summary["removed"] == 1
+        assert summary["sentences_embedded"] == max(reference - staged, 0)
+        assert summary["sentences_embedded"] < reference
+    await assert_consistent(data_dir)
+    assert "ferry terminal" not in _quoted(await _ask(data_dir, HARBOUR_Q))
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(data_dir, NEW_Q))
+    report = await check_index(data_dir)
+    assert report.counts["articles"] == len(TOPICS) - 1 + 40
+    assert _staged(data_dir) == 0  # cleared after a successful commit
+
+
+async def test_sigkill_during_the_very_first_build(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    root = tmp_path / "news"
+    root.mkdir()
+    _change_archive(write_archive(root))
+    marker = tmp_path / "paused"
+    process = start_cli(
+        ["index", str(root)], cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    )
+    try:
+        _wait_for_pause(process, marker)
+    finally:
+        _kill(process)
+    with pytest.raises(IndexNotBuiltError):  # a clear "not built yet", not a half-built index
+        await _ask(data_dir, NEW_Q)
+    asked = run_cli(["ask", NEW_Q], cli_env(data_dir))
+    assert asked.returncode == 1 and "archivebot index" in asked.stderr
+    result = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sentences_embedded"] == 0  # everything came from the staging cache
+    await assert_consistent(data_dir)
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(data_dir, NEW_Q))
+
+
+def test_the_pause_hook_is_inert_without_its_variable(monkeypatch) -> None:
+    from index._indexer import _pause_for_tests
+
+    monkeypatch.delenv("ARCHIVEBOT_TEST_PAUSE_AT", raising=False)
+    _pause_for_tests("embed")  # returns at once
+    monkeypatch.setenv("ARCHIVEBOT_TEST_PAUSE_AT", "commit:rows")
+    _pause_for_tests("embed")  # another point: returns at once
+    assert os.environ["ARCHIVEBOT_TEST_PAUSE_AT"] == "commit:rows"

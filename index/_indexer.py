@@ -85,13 +85,15 @@ def _pause_for_tests(point: str) -> None:
     Points: `embed` (after the first embedded batch was staged), `commit:rows` (inside the commit
     transaction, rows written), `commit:vectors` (the next vector file written and the generation recorded,
     not yet committed) and `committed` (after COMMIT, before clean-up). When it matches, the process writes
-    its pid to `ARCHIVEBOT_TEST_PAUSE_FILE` and sleeps, so the test can SIGKILL it exactly there."""
+    its pid to the file `ARCHIVEBOT_TEST_PAUSE_FILE` and waits (at most 10 minutes) until that file is
+    deleted: the test can SIGKILL it exactly there, or delete the file to let it go on."""
     if os.environ.get("ARCHIVEBOT_TEST_PAUSE_AT") != point:
         return
-    marker = os.environ.get("ARCHIVEBOT_TEST_PAUSE_FILE")
-    if marker:
-        Path(marker).write_text(f"{os.getpid()}\n")
-    time.sleep(float(os.environ.get("ARCHIVEBOT_TEST_PAUSE_SECONDS", "600")))
+    marker = Path(os.environ.get("ARCHIVEBOT_TEST_PAUSE_FILE", "archivebot-test-pause"))
+    marker.write_text(f"{os.getpid()}\n")
+    deadline = time.monotonic() + 600
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ TOPICS = [
 
 def article_text(topic: str, lede: str, marker: str = "", sentences: int = 6) -> str:
     """A small BBC-shaped article (headline line, blank line, paragraphs)."""
-    body = [lede]
+    body = [lede[:-1] + f" in the {marker} edition." if marker else lede]
     for number in range(sentences):
         body.append(f"Officials said the {topic} plan number {number} {marker} would be reviewed again next week.")
     return f"{topic.title()} news {marker}".strip() + "\n\n" + "\n\n".join(" ".join(body[i:i + 2]) for i in range(0, len(body), 2)) + "\n"

@@ -94,6 +94,7 @@ _YEAR_OR_DATE = re.compile(
     r"next week|last year|next year)\b",
     re.I,
 )
+_TIME = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}[:.]?\d{2}\s?(?:GMT|BST|CET|EST|PST|hours|hrs)\b|\b(?:midnight|noon|midday)\b", re.I)
 _SCORE = re.compile(r"\b\d{1,3}\s?[-–]\s?\d{1,3}\b")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z'’]+(?:\s+(?:[A-Z][a-z'’]+|van|de|der|von|du))*")
 
@@ -109,6 +110,8 @@ def answer_type(question: str) -> str | None:
         return "money"
     if re.search(r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b", q):
         return "number"
+    if re.search(r"\b(?:at )?what time\b", q):
+        return "time"
     if re.search(r"^\s*when\b|\bwhat (?:year|month|day|date)\b|\bin which year\b", q):
         return "date"
     if re.search(r"^\s*where\b|\bwhich (?:city|country|town|constituency|club|team|stadium|county)\b", q):
@@ -131,6 +134,8 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
         return any(m.group(0).lower().strip() not in question_lower for m in _NUMBER.finditer(sentence))
     if kind == "date":
         return any(m.group(0).lower() not in question_lower for m in _YEAR_OR_DATE.finditer(sentence))
+    if kind == "time":
+        return bool(_TIME.search(sentence))
     if kind == "score":
         return bool(_SCORE.search(sentence))
     if kind in {"name", "place"}:
@@ -142,7 +147,7 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     return False
 
 
-STRONG_TYPES = frozenset({"money", "percent", "number", "date", "score"})
+STRONG_TYPES = frozenset({"money", "percent", "number", "date", "score", "time"})
 _CALENDAR = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
     "august september october november december mr mrs ms dr sir".split()

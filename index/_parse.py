@@ -8,6 +8,7 @@ becomes one `FileWarning` with the reason; it never stops the rest of the archiv
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -101,8 +102,14 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
                 path = Path(directory) / name
                 if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                     continue
+                if not _valid_name(path):  # undecodable bytes: can't be stored, printed or sent
+                    warnings.append(FileWarning(printable_path(path), "file name is not valid UTF-8 (skipped)"))
+                    continue
                 if path.is_symlink():
-                    target = path.resolve()
+                    target, problem = _link_target(path)
+                    if target is None:
+                        warnings.append(FileWarning(str(path), problem))
+                        continue
                     if not target.is_relative_to(resolved_root):
                         warnings.append(FileWarning(str(path), "symbolic link leading outside the archive (not followed)"))
                         continue
@@ -116,6 +123,31 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
         for directory_path in _symlinked_directories(root, resolved_root):
             warnings.append(FileWarning(str(directory_path), "symbolic link to a folder (not followed)"))
     return files, warnings
+
+
+def _valid_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: Path | str) -> str:
+    """A path whose undecodable bytes are shown as U+FFFD (for warnings and logs)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _link_target(path: Path) -> tuple[Path | None, str]:
+    """Where a symbolic link leads, or None and why it leads nowhere (a loop, or a missing target)."""
+    try:
+        return Path(os.path.realpath(path, strict=True)), ""
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, "symbolic link loop (not followed)"
+        return None, "broken symbolic link"
+    except RuntimeError:  # pathlib's own loop detection on some versions
+        return None, "symbolic link loop (not followed)"
 
 
 def _is_regular(path: Path) -> bool:
@@ -501,7 +533,9 @@ def _read(file: ArchiveFile, limit: int) -> tuple[bytes | None, str | None]:
     path = file.path
     try:
         if path.is_symlink():
-            target = path.resolve()
+            target, problem = _link_target(path)
+            if target is None:
+                return None, problem
             if not target.is_relative_to(file.root.resolve()):
                 return None, "symbolic link leading outside the archive (not followed)"
             path = target

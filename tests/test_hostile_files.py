@@ -64,6 +64,17 @@ def _hostile_files(root: Path, outside: Path) -> dict[str, str]:
     expected["linked_folder"] = "not followed"
     os.mkfifo(root / "pipe.txt")  # reading it naively would block forever
     expected["pipe.txt"] = "not a regular file"
+    os.symlink("loop_b.txt", root / "loop_a.txt")  # pathlib's resolve() raised RuntimeError on these
+    os.symlink("loop_a.txt", root / "loop_b.txt")
+    os.symlink("self.txt", root / "self.txt")
+    expected.update({"loop_a.txt": "loop", "loop_b.txt": "loop", "self.txt": "loop"})
+    os.symlink(root / "missing.txt", root / "dangling.txt")
+    expected["dangling.txt"] = "broken symbolic link"
+    os.symlink(root / "harbour.txt", root / "inside_link.txt")  # inside the archive: followed, no warning
+    # A name with bytes that are not UTF-8 can't be stored, logged or sent; it is skipped by name.
+    with open(os.path.join(os.fsencode(root), b"bad\xff name.txt"), "wb") as handle:
+        handle.write(b"Bad name\n\nAn article whose file name is not UTF-8.\n")
+    expected["bad\ufffd name.txt"] = "not valid UTF-8"
     return expected
 
 
@@ -128,8 +139,9 @@ async def test_hostile_files_warn_once_each_and_never_damage_the_index(tmp_path:
             assert str(root) in warning.path  # the warning names the file itself
 
         # Good and odd-but-readable files were indexed; the hostile ones contributed nothing else.
-        # cp1252, utf16, escapes, surrogate, spaces, brackets, page, mixed#good-1, many_bad#1001, duplicates#same
-        assert summary.added == 10, summary
+        # cp1252, utf16, escapes, surrogate, spaces, brackets, page, mixed#good-1, many_bad#1001, duplicates#same,
+        # inside_link
+        assert summary.added == 11, summary
         assert summary.unchanged == GOOD_ARTICLES
 
         for question, word in [

@@ -262,3 +262,23 @@ async def test_reindex_after_repair_stays_consistent(built, tmp_path: Path) -> N
         await archive.close()
     assert summary.removed == 1
     await assert_consistent(settings.data_dir)
+
+
+async def test_starting_up_on_a_bad_index_fails_clearly(built) -> None:
+    """What a front end does at start-up (`warm_up`): a clear typed error, before any question."""
+    settings, _ = built
+    vectors = _vectors(settings)
+    vectors.remove([int(vectors.ids()[0])])
+    _save(settings, vectors)
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
+    try:
+        with pytest.raises(IndexCorruptError, match="doctor --repair"):
+            await archive.warm_up()
+    finally:
+        await archive.close()
+    archive = await Archive.open(settings, embedder=HashEmbedder(128))
+    try:
+        with pytest.raises(IndexMismatchError, match="hash:256"):
+            await archive.warm_up()
+    finally:
+        await archive.close()

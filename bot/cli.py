@@ -75,16 +75,24 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
         context.obj["settings"] = replace(context.obj["settings"], data_dir=data_dir)
 
 
-class _ProgressBar:
-    """A tqdm bar with ETA on a terminal; silent otherwise (the summary still prints)."""
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+
+class _ProgressBar:
+    """A tqdm bar with ETA on a terminal; elsewhere (logs, pipes) a line on stderr every tenth of a phase
+    that takes a while, so long runs are never silent."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
         self._bar: Any = None
         self._phase = ""
+        self._next_share = 0.0
 
     def __call__(self, progress: Progress) -> None:
-        if not self.enabled:
+        if not self.terminal:
+            self._line(progress)
             return
         from tqdm import tqdm
 
@@ -99,6 +107,19 @@ class _ProgressBar:
             self._bar.total = progress.total
             self._bar.n = progress.done
             self._bar.refresh()
+
+    def _line(self, progress: Progress) -> None:
+        if progress.phase not in {"scan", "embed"} or not progress.total:
+            return
+        if progress.phase != self._phase:
+            self._phase, self._next_share = progress.phase, 0.1
+        share = progress.done / progress.total
+        if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
+            eta = f", about {_duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
+            label = "embedding new texts" if progress.phase == "embed" else "scanning files"
+            click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
+            while self._next_share <= share:
+                self._next_share += 0.1
 
     def close(self) -> None:
         if self._bar is not None:
@@ -116,7 +137,7 @@ async def index_command(context: click.Context, roots: tuple[Path, ...], as_json
 
     Incremental: unchanged articles are not embedded again; deleted files disappear from the index."""
     archive = await _open(context)
-    bar = _ProgressBar(sys.stderr.isatty() and not as_json)
+    bar = _ProgressBar(terminal=sys.stderr.isatty())
     try:
         summary = await archive.reindex(list(roots) or None, progress=bar)
     finally:

@@ -27,7 +27,7 @@ from ._lexical import STOPWORDS, STRONG_TYPES, answer_type, content_terms, has_a
 
 WEIGHTS = {
     "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.30, "focus": 0.10, "retrieval": 0.20,
-    "lede": 0.04, "phrase": 0.10,
+    "lede": 0.04, "phrase": 0.10, "article": 0.15,
 }
 _ANAPHOR = re.compile(
     r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
@@ -45,6 +45,7 @@ class Candidate:
     previous_text: str = ""
     title: str = ""
     lede_text: str = ""  # the article's first sentence: with the title, it names the article's subject
+    article_coverage: float = 0.0  # share of the question's (IDF-weighted) words anywhere in the article
     retrieval: float = 0.0  # 0..1, 1 for the best passage
     ordinal: int = 0
 
@@ -146,6 +147,7 @@ def score_candidates(
             + WEIGHTS["retrieval"] * candidate.retrieval
             + WEIGHTS["lede"] * lede
             + WEIGHTS["phrase"] * phrase
+            + WEIGHTS["article"] * candidate.article_coverage
         )
         if analysis.kind in STRONG_TYPES and not typed:
             score *= MISSING_TYPE_FACTOR  # "how much" with no amount, "when" with no date: rarely the answer

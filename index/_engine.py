@@ -352,9 +352,12 @@ class Archive:
             return False, 0.0, (), closest
         best_fused = ranked[0][1]
         candidates: dict[tuple[int, int], Candidate] = {}
+        coverage_of: dict[int, float] = {}
         for passage_id, fused in ranked[:CANDIDATE_PASSAGES]:
             passage = retrieval.passages[passage_id]
             article = articles[passage.article_row]
+            if passage.article_row not in coverage_of:
+                coverage_of[passage.article_row] = analysis.coverage(article.title, article.body)
             article_sentences = sentences.get(passage.article_row, [])
             for sentence in article_sentences[passage.first_sentence:passage.last_sentence + 1]:
                 key = (passage.article_row, sentence.ordinal)
@@ -369,6 +372,7 @@ class Archive:
                     title=article.title,
                     lede_text=article.body[article_sentences[0].start:article_sentences[0].end] if sentence.ordinal > 1 else "",
                     retrieval=fused / best_fused if best_fused > 0 else 0.0,
+                    article_coverage=coverage_of[passage.article_row],
                     ordinal=sentence.ordinal,
                 )
         scored = score_candidates(analysis, question_vector, list(candidates.values()))

@@ -1,0 +1,129 @@
+"""The Discord bot: `main()` builds the archive and the configuration and hands them to `ArchiveBot`.
+
+In the style of discord.py's `examples/advanced_startup.py`: resources are created in `main`, passed into the
+bot, and `setup_hook` loads the cog and syncs the slash commands (to `DISCORD_GUILD_ID` only, when set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index import Archive, ArchivebotError, Settings
+
+from .config import BotConfig, apply_endpoints
+
+logger = logging.getLogger("archivebot.bot")
+
+
+class ArchiveTree(app_commands.CommandTree):
+    """Check failures are answered by the cog; only real errors are logged with a traceback."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return
+        name = interaction.command.name if interaction.command else "?"
+        logger.error("error in /%s", name, exc_info=error)
+
+
+class ArchiveBot(commands.Bot):
+    def __init__(self, archive: Archive, config: BotConfig, **options) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: questions in ARCHIVEBOT_CHANNELS are read without a mention
+        intents.members = False
+        intents.presences = False
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        options.setdefault("tree_cls", ArchiveTree)
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
+        self.archive = archive
+        self.config = config
+        self.synced: list[app_commands.AppCommand] = []
+
+    async def setup_hook(self) -> None:
+        from .cog import ArchiveCog
+
+        await self.add_cog(ArchiveCog(self, self.archive, self.config))
+        if self.config.guild_id:
+            guild = discord.Object(self.config.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            self.synced = await self.tree.sync(guild=guild)
+        else:
+            self.synced = await self.tree.sync()
+        logger.info("synced %d slash commands%s", len(self.synced),
+                    f" to server {self.config.guild_id}" if self.config.guild_id else " globally")
+
+    async def on_message(self, message: discord.Message) -> None:
+        # No prefix commands: questions are handled by the cog's listener (a mention is not a command).
+        return
+
+    async def on_ready(self) -> None:
+        logger.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("ARCHIVEBOT_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("discord").setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
+
+
+async def run(config: BotConfig, settings: Settings) -> None:
+    """Open the archive, connect, serve until cancelled or signalled, then close everything."""
+    apply_endpoints(config)
+    archive = await Archive.open(settings)
+    try:
+        if archive.built:
+            await archive.warm_up()  # load the model now, not on the first question
+        else:
+            logger.warning("the archive is not indexed yet: run `archivebot index` or /reindex")
+        async with ArchiveBot(archive, config) as bot:
+            loop = asyncio.get_running_loop()
+            for signame in ("SIGINT", "SIGTERM"):
+                try:
+                    loop.add_signal_handler(getattr(signal, signame), lambda: asyncio.ensure_future(bot.close()))
+                except (NotImplementedError, RuntimeError, AttributeError):  # pragma: no cover - not on Windows
+                    pass
+            await bot.start(config.require_token())
+    finally:
+        await archive.close()
+
+
+def main() -> int:
+    """Start the Discord bot. Returns the process exit code (0 after a clean shutdown)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _configure_logging()
+    try:
+        config = BotConfig.from_env()
+        settings = Settings.from_env()
+        config.require_token()
+    except ArchivebotError as error:
+        logger.error("configuration: %s", error)
+        return 2
+    try:
+        asyncio.run(run(config, settings))
+    except KeyboardInterrupt:
+        return 0
+    except discord.LoginFailure:
+        logger.error("Discord refused the token (DISCORD_TOKEN): check it in the developer portal")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        logger.error("enable the Message Content intent for the bot in the developer portal (Bot → Privileged Gateway Intents)")
+        return 1
+    except ArchivebotError as error:
+        logger.error("%s", error)
+        return 1
+    except Exception:  # noqa: BLE001 - one clear line and an exit code rather than a crash
+        logger.exception("the bot stopped on an unexpected error")
+        return 1
+    return 0

@@ -1,0 +1,144 @@
+"""The Discord bot's configuration, read once from the environment (and `.env`) into a frozen dataclass.
+
+The token is kept out of `repr()` so it never reaches a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from index import ConfigurationError
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` requests per `seconds` (0 disables the limit)."""
+
+    count: int
+    seconds: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.count > 0 and self.seconds > 0
+
+    @classmethod
+    def parse(cls, name: str, raw: str, default: "RateLimit") -> "RateLimit":
+        raw = raw.strip()
+        if not raw:
+            return default
+        if raw in {"0", "off", "none"}:
+            return cls(0, 0.0)
+        count, sep, seconds = raw.partition("/")
+        try:
+            parsed = cls(int(count), float(seconds) if sep else 60.0)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must look like 5/60 (requests per seconds), got {raw!r}") from error
+        if parsed.count < 0 or parsed.seconds < 0:
+            raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+        return parsed
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds:g}s" if self.enabled else "off"
+
+
+def _ids(name: str, raw: str) -> frozenset[int]:
+    values = [part.strip() for part in raw.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
+    try:
+        return frozenset(int(value) for value in values)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}") from error
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _float(name: str, raw: str, default: float) -> float:
+    if not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Everything the Discord front end reads from the environment. Build with `BotConfig.from_env()`."""
+
+    token: str = field(default="", repr=False)
+    guild_id: int | None = None  # sync the slash commands to this server only (instant; global sync can take an hour)
+    channels: frozenset[int] = frozenset()  # channels where every message is a question (no mention needed)
+    admin_role_ids: frozenset[int] = frozenset()  # when set, /reindex also needs one of these roles
+    threads: bool = False  # answer mentions in a new thread rather than in the channel
+    user_rate: RateLimit = RateLimit(5, 60.0)
+    guild_rate: RateLimit = RateLimit(30, 60.0)
+    api_base: str = DISCORD_API_BASE
+    gateway_url: str = DISCORD_GATEWAY_URL
+    progress_interval: float = 2.0  # seconds between two edits of the /reindex progress message
+    max_quotes: int = 3
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "BotConfig":
+        if environ is None:
+            if load_dotenv:
+                try:
+                    from dotenv import load_dotenv as _load
+                except ImportError:  # pragma: no cover - python-dotenv is a dependency
+                    pass
+                else:
+                    _load(override=False)
+            environ = dict(os.environ)
+        env = environ
+        guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
+        if guild_raw and not guild_raw.isdigit():
+            raise ConfigurationError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
+        max_quotes_raw = env.get("ARCHIVEBOT_MAX_QUOTES", "").strip() or "3"
+        if not max_quotes_raw.isdigit() or not 1 <= int(max_quotes_raw) <= 10:
+            raise ConfigurationError(f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes_raw!r}")
+        return cls(
+            token=env.get("DISCORD_TOKEN", "").strip(),
+            guild_id=int(guild_raw) if guild_raw else None,
+            channels=_ids("ARCHIVEBOT_CHANNELS", env.get("ARCHIVEBOT_CHANNELS", "")),
+            admin_role_ids=_ids("ARCHIVEBOT_ADMIN_ROLE_IDS", env.get("ARCHIVEBOT_ADMIN_ROLE_IDS", "")),
+            threads=_bool("ARCHIVEBOT_THREADS", env.get("ARCHIVEBOT_THREADS", "")),
+            user_rate=RateLimit.parse("ARCHIVEBOT_USER_RATE", env.get("ARCHIVEBOT_USER_RATE", ""), cls.user_rate),
+            guild_rate=RateLimit.parse("ARCHIVEBOT_GUILD_RATE", env.get("ARCHIVEBOT_GUILD_RATE", ""), cls.guild_rate),
+            api_base=(env.get("DISCORD_API_BASE", "").strip() or DISCORD_API_BASE).rstrip("/"),
+            gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or DISCORD_GATEWAY_URL,
+            progress_interval=_float(
+                "ARCHIVEBOT_PROGRESS_SECONDS", env.get("ARCHIVEBOT_PROGRESS_SECONDS", ""), cls.progress_interval
+            ),
+            max_quotes=int(max_quotes_raw),
+        )
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigurationError("DISCORD_TOKEN is not set: put the bot token in the environment or .env")
+        return self.token
+
+
+def apply_endpoints(config: BotConfig) -> None:
+    """Point discord.py at `config.api_base` / `config.gateway_url` (Discord's own by default).
+
+    discord.py reads both from class attributes: `Route.BASE` (REST and interaction webhooks) and
+    `DiscordWebSocket.DEFAULT_GATEWAY`. Setting them is process-wide, like discord.py's own `_set_api_version`.
+    """
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    discord.http.Route.BASE = config.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)

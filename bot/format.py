@@ -1,0 +1,182 @@
+"""Engine results as Discord embeds that always fit Discord's limits (plain functions, tested without Discord).
+
+Quotes are shown verbatim between quotation marks; when one must be shortened it is cut at a sentence (else
+word) boundary and ends with "…", so what is shown is always a verbatim prefix of the article's text.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import discord
+
+from index import Answer, Article, ArticleHit, IndexSummary, Progress, Stats
+
+from . import limits
+
+ANSWER_COLOUR = discord.Colour(0x2B6CB0)
+NOT_FOUND_COLOUR = discord.Colour(0x718096)
+ERROR_COLOUR = discord.Colour(0xC53030)
+HITS_PER_PAGE = 5
+ARTICLE_PAGE_CHARS = 3500
+
+
+def citation(title: str, source: str | None, date: str | None) -> str:
+    return " · ".join(part for part in (title, source, date) if part)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _code(article_id: str) -> str:
+    return f"`{article_id.replace('`', '')}`"
+
+
+def hit_line(hit: ArticleHit, number: int | None = None) -> str:
+    prefix = f"**{number}.** " if number is not None else "• "
+    title = limits.trim(_one_line(hit.title), 200)
+    meta = " · ".join(part for part in (hit.source, hit.date) if part)
+    return f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """The reply to a question: quotes with citations, or "not found" with the closest articles."""
+    if not answer.answered:
+        return not_found_embed(answer)
+    title = limits.trim(_one_line(answer.question), limits.EMBED_TITLE)
+    footer = f"Confidence {answer.confidence:.0%} · verbatim quotes from the archive · 👍/👎 below helps"
+    blocks: list[str] = []
+    room = limits.EMBED_DESCRIPTION
+    # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
+    quotes = list(answer.quotes)
+    for position, quote in enumerate(quotes):
+        cite = f"— {limits.trim(_one_line(citation(quote.title, quote.source, quote.date)), 300)} · id {_code(quote.article_id)}"
+        share = room // (len(quotes) - position) - len(cite) - 8
+        if share < 40:
+            break
+        text = limits.trim(quote.text.strip(), share)
+        block = f"“{text}”\n{cite}"
+        blocks.append(block)
+        room -= len(block) + 2
+    embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
+    embed.set_footer(text=footer)
+    return embed
+
+
+def not_found_embed(answer: Answer) -> discord.Embed:
+    lines = [f"I couldn't find the answer to “{limits.trim(_one_line(answer.question), 300)}” in the archive."]
+    if answer.closest:
+        lines.append("")
+        lines.append("Closest articles:")
+        lines.extend(hit_line(hit) for hit in answer.closest[:10])
+    embed = discord.Embed(
+        title="Not found in the archive", description=limits.trim("\n".join(lines), limits.EMBED_DESCRIPTION),
+        colour=NOT_FOUND_COLOUR,
+    )
+    embed.set_footer(text=f"Confidence {answer.confidence:.0%} · try /search or other words")
+    return embed
+
+
+def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PAGE) -> list[discord.Embed]:
+    title = limits.trim(f"Search: {_one_line(query)}", limits.EMBED_TITLE)
+    if not hits:
+        return [discord.Embed(title=title, description="No matching articles.", colour=NOT_FOUND_COLOUR)]
+    chunks = [hits[start:start + per_page] for start in range(0, len(hits), per_page)]
+    pages: list[discord.Embed] = []
+    for page_number, chunk in enumerate(chunks, start=1):
+        first = (page_number - 1) * per_page + 1
+        body = "\n".join(hit_line(hit, first + offset) for offset, hit in enumerate(chunk))
+        embed = discord.Embed(title=title, description=limits.trim(body, limits.EMBED_DESCRIPTION), colour=ANSWER_COLOUR)
+        embed.set_footer(text=f"Page {page_number}/{len(chunks)} · {len(hits)} articles · /article <id> shows one")
+        pages.append(embed)
+    return pages
+
+
+def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> list[discord.Embed]:
+    title = limits.trim(_one_line(article.title), limits.EMBED_TITLE)
+    meta = " · ".join(filter(None, [article.source, article.published, article.dateline, article.byline]))
+    texts = limits.split_pages(article.body or "(no text)", page_chars)
+    pages: list[discord.Embed] = []
+    for number, text in enumerate(texts, start=1):
+        embed = discord.Embed(title=title, description=text, colour=ANSWER_COLOUR)
+        if number == 1:
+            if meta:
+                embed.add_field(name="Published", value=limits.trim(_one_line(meta), limits.FIELD_VALUE), inline=False)
+            embed.add_field(name="Id", value=_code(article.article_id), inline=True)
+            if article.url and article.url.startswith(("http://", "https://")) and len(article.url) <= 1000:
+                embed.add_field(name="Link", value=article.url, inline=True)
+        embed.set_footer(text=limits.trim(f"Page {number}/{len(texts)} · {article.location}", limits.FOOTER))
+        pages.append(embed)
+    return pages
+
+
+def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
+    embed = discord.Embed(title="Archive statistics", colour=ANSWER_COLOUR)
+    embed.add_field(name="Articles", value=f"{stats.articles:,}")
+    embed.add_field(name="Passages", value=f"{stats.passages:,}")
+    embed.add_field(name="Sentences", value=f"{stats.sentences:,}")
+    embed.add_field(name="Model", value=limits.trim(f"{stats.model} ({stats.dimension} dims)", limits.FIELD_VALUE))
+    embed.add_field(name="Index", value=limits.trim(stats.index_type, limits.FIELD_VALUE))
+    embed.add_field(name="Last reindex", value=(stats.last_indexed or "never") + (" (reindexing now)" if reindexing else ""))
+    embed.add_field(
+        name="Feedback", value=f"👍 {stats.feedback.get('helpful', 0):,}  👎 {stats.feedback.get('unhelpful', 0):,}"
+    )
+    return embed
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
+
+
+def progress_text(progress: Progress) -> str:
+    phase = PHASES.get(progress.phase, progress.phase)
+    share = f" ({progress.done / progress.total:.0%})" if progress.total else ""
+    text = f"Reindexing… {phase}: {progress.done:,}/{progress.total:,}{share} · elapsed {_duration(progress.elapsed)}"
+    if progress.phase != "done":
+        text += f" · ETA {_duration(progress.eta)}"
+    return limits.trim(text, limits.CONTENT)
+
+
+def summary_text(summary: IndexSummary) -> str:
+    text = (
+        f"Reindex finished in {_duration(summary.seconds)}: {summary.added:,} added, {summary.updated:,} updated,"
+        f" {summary.removed:,} removed, {summary.unchanged:,} unchanged, {summary.skipped:,} skipped;"
+        f" {summary.passages_embedded:,} passages embedded."
+    )
+    if summary.warnings:
+        shown = "\n".join(f"• {limits.trim(_one_line(str(w)), 180)}" for w in summary.warnings[:5])
+        more = f"\n…and {len(summary.warnings) - 5} more (see the log)" if len(summary.warnings) > 5 else ""
+        text += f"\n{len(summary.warnings)} warning(s):\n{shown}{more}"
+    return limits.trim(text, limits.CONTENT)
+
+
+@dataclass
+class ProgressThrottle:
+    """Decides when a progress report is worth a message edit: at most one per `interval` seconds, always
+    the first one, and always a phase change."""
+
+    interval: float
+    clock: object = time.monotonic
+    _last_time: float | None = None
+    _last_phase: str | None = None
+
+    def due(self, progress: Progress) -> bool:
+        now = self.clock()  # type: ignore[operator]
+        if self._last_time is None or progress.phase != self._last_phase or now - self._last_time >= self.interval:
+            self._last_time, self._last_phase = now, progress.phase
+            return True
+        return False

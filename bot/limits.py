@@ -1,0 +1,103 @@
+"""Discord's message limits, and trimming text to fit them at sentence (else word) boundaries.
+
+Discord rejects the whole message (HTTP 400, code 50035) when any limit is exceeded, and discord.py checks
+almost none of them; everything the bot sends is built to fit with these helpers.
+"""
+
+from __future__ import annotations
+
+import re
+
+CONTENT = 2000
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FIELDS = 25
+FOOTER = 2048
+AUTHOR = 256
+EMBED_TOTAL = 6000
+EMBEDS = 10
+AUTOCOMPLETE_CHOICES = 25
+CHOICE_NAME = 100
+THREAD_NAME = 100
+BUTTON_LABEL = 80
+
+ELLIPSIS = "…"
+# The end of a sentence: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
+_SPACE = re.compile(r"\s+")
+
+
+def trim(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """`text` if it fits in `limit` characters; otherwise its longest prefix that ends a sentence (when that
+    keeps at least half the room), else that ends a word, followed by `ellipsis`. Never longer than `limit`."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    room = limit - len(ellipsis)
+    if room <= 0:
+        return text[:limit]
+    head = text[: room + 1]  # one more character: a boundary right at the limit counts
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= room]
+    if ends and ends[-1] >= room // 2:
+        return text[: ends[-1]].rstrip() + ellipsis
+    spaces = [m.start() for m in _SPACE.finditer(head) if m.start() <= room]
+    if spaces and spaces[-1] > 0:
+        return text[: spaces[-1]].rstrip() + ellipsis
+    return text[:room] + ellipsis
+
+
+def split_pages(text: str, size: int) -> list[str]:
+    """Split text into pages of at most `size` characters, preferring paragraph, then sentence, then word breaks."""
+    if size <= 0:
+        raise ValueError("page size must be positive")
+    pages: list[str] = []
+    rest = text.strip()
+    while len(rest) > size:
+        window = rest[: size + 1]
+        cut = window.rfind("\n\n", 0, size)
+        if cut < size // 2:
+            ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() <= size]
+            cut = ends[-1] if ends and ends[-1] >= size // 2 else -1
+        if cut < size // 2:
+            cut = window.rfind(" ", 0, size)
+        if cut <= 0:
+            cut = size
+        pages.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pages:
+        pages.append(rest)
+    return pages
+
+
+def embed_length(data: dict) -> int:
+    """The characters Discord counts towards an embed's 6,000: title, description, field names and values,
+    footer text and author name."""
+    total = len(data.get("title") or "") + len(data.get("description") or "")
+    for item in data.get("fields") or []:
+        total += len(item.get("name") or "") + len(item.get("value") or "")
+    total += len((data.get("footer") or {}).get("text") or "")
+    total += len((data.get("author") or {}).get("name") or "")
+    return total
+
+
+def embed_problems(data: dict) -> list[str]:
+    """Every limit an embed (as a dict, `discord.Embed.to_dict()`) breaks; empty when it fits."""
+    problems: list[str] = []
+    checks = [
+        ("title", len(data.get("title") or ""), EMBED_TITLE),
+        ("description", len(data.get("description") or ""), EMBED_DESCRIPTION),
+        ("footer", len((data.get("footer") or {}).get("text") or ""), FOOTER),
+        ("author", len((data.get("author") or {}).get("name") or ""), AUTHOR),
+        ("fields", len(data.get("fields") or []), FIELDS),
+        ("total", embed_length(data), EMBED_TOTAL),
+    ]
+    for index, item in enumerate(data.get("fields") or []):
+        checks.append((f"fields[{index}].name", len(item.get("name") or ""), FIELD_NAME))
+        checks.append((f"fields[{index}].value", len(item.get("value") or ""), FIELD_VALUE))
+        if not (item.get("name") or "").strip() or not (item.get("value") or "").strip():
+            problems.append(f"fields[{index}] is blank")
+    problems.extend(f"{name} {size} > {limit}" for name, size, limit in checks if size > limit)
+    return problems

@@ -334,29 +334,33 @@ class Store:
     async def passage_vector_sources(
         self, passage_ids: Sequence[int] | None = None
     ) -> AsyncIterator[tuple[int, list[bytes], bytes | None]]:
-        """For each passage: its id, its sentences' vectors and its article's title vector."""
-        where = ""
-        params: list[Any] = []
-        if passage_ids is not None:
-            where = f"WHERE p.id IN ({','.join('?' * len(passage_ids))})"
-            params = list(passage_ids)
-        query = (
+        """For each passage (all of them, or those in `passage_ids`, in id order): its id, its sentences'
+        vectors and its article's title vector. Ids are queried in chunks (SQLite caps bound parameters)."""
+        select = (
             "SELECT p.id, s.vector, a.title_vector FROM passages p"
             " JOIN sentences s ON s.article_row = p.article_row AND s.ordinal BETWEEN p.first_sentence AND p.last_sentence"
-            f" JOIN articles a ON a.id = p.article_row {where} ORDER BY p.id, s.ordinal"
+            " JOIN articles a ON a.id = p.article_row"
         )
-        current: int | None = None
-        vectors: list[bytes] = []
-        title: bytes | None = None
-        async with self._db.execute(query, params) as cursor:
-            async for passage_id, vector, title_vector in cursor:
-                if passage_id != current:
-                    if current is not None:
-                        yield current, vectors, title
-                    current, vectors, title = passage_id, [], title_vector
-                vectors.append(vector)
-        if current is not None:
-            yield current, vectors, title
+        if passage_ids is None:
+            batches: Iterable[tuple[str, list[Any]]] = [(f"{select} ORDER BY p.id, s.ordinal", [])]
+        else:
+            batches = (
+                (f"{select} WHERE p.id IN ({','.join('?' * len(chunk))}) ORDER BY p.id, s.ordinal", chunk)
+                for chunk in _chunks(sorted(set(passage_ids)), 500)
+            )
+        for query, params in batches:
+            current: int | None = None
+            vectors: list[bytes] = []
+            title: bytes | None = None
+            async with self._db.execute(query, params) as cursor:
+                async for passage_id, vector, title_vector in cursor:
+                    if passage_id != current:
+                        if current is not None:
+                            yield current, vectors, title
+                        current, vectors, title = passage_id, [], title_vector
+                    vectors.append(vector)
+            if current is not None:
+                yield current, vectors, title
 
     # ---- queries ----------------------------------------------------------------------------------
 

@@ -51,8 +51,9 @@ _HEADER = re.compile(
 _DATELINE = re.compile(r"^(?P<dateline>[A-Z][A-Za-z .'’,-]{1,40}?)\s*\|\s+")
 _BYLINE = re.compile(r"^\s*By\s+(?P<name>[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4})\s*$")
 # A paragraph matching one of these starts the site footer: it and everything after it are dropped.
+# ("Copyright" only with ©, (c) or a year: "Copyright holders said..." is news.)
 _FOOTER = re.compile(
-    r"^\s*(?:Copyright\b|©|\(c\)\s*\d{4}|All rights reserved|Click to\b|Click here\b|"
+    r"^\s*(?:Copyright\s*(?:©|\(c\)|\d{4}\b)|©|\(c\)\s*\d{4}|All rights reserved|Click to\b|Click here\b|"
     r".{0,60}\bComment Policy\b|Please read our Comment Policy|Sign up for\b|Read more\b)",
     re.IGNORECASE,
 )

@@ -119,6 +119,21 @@ def test_seed_shape_with_a_byline_and_a_differently_spelled_header(tmp_path: Pat
     assert article.title_derived
 
 
+def test_a_paragraph_about_copyright_is_news_not_a_footer(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    path = write(
+        root / "music.txt",
+        "Music firms win download case\n\nA court ruled against the file-sharing network on Monday.\n\n"
+        "Copyright holders said the ruling would protect artists. The network said it would appeal.\n\n"
+        "Shares in record labels rose after the decision.\n\n"
+        "Copyright (c) 2005 Example News. All rights reserved.\n",
+    )
+    body = parse_one(root, path).body
+    assert "Copyright holders said the ruling would protect artists." in body
+    assert body.endswith("Shares in record labels rose after the decision.")
+    assert "All rights reserved" not in body
+
+
 # ---- the BBC shape -----------------------------------------------------------------------------------
 
 

@@ -344,7 +344,10 @@ def _looks_like_headline(paragraphs: list[str]) -> bool:
     first_line = paragraphs[0].split("\n", 1)[0].strip()
     if len(paragraphs) < 2 and "\n" not in paragraphs[0]:
         return False
-    return 0 < len(first_line) <= 200 and not re.search(r"[.!?,;:]$", first_line) and len(first_line.split()) <= 25
+    # A headline may ask or exclaim ("Could Yukos be a blessing in disguise?") or trail off ("... Apple..."),
+    # but does not end like a sentence or a clause.
+    ends_like_text = re.search(r"[.,;:]$", first_line) and not first_line.endswith(("...", "…"))
+    return 0 < len(first_line) <= 200 and not ends_like_text and len(first_line.split()) <= 25
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n", re.DOTALL)

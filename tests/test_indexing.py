@@ -142,6 +142,21 @@ async def test_first_index_stores_every_article_consistently(archive: Archive, a
     assert stats.last_indexed
 
 
+async def test_reindex_reports_progress_by_phase(archive: Archive, archive_dir: Path) -> None:
+    reports = []
+    await archive.reindex([archive_dir], progress=reports.append)
+    phases = [report.phase for report in reports]
+    assert phases[0] == "scan" and phases[-1] == "done"
+    assert {"scan", "embed", "commit"} <= set(phases)
+    embed = [report for report in reports if report.phase == "embed"]
+    assert embed[-1].done == embed[-1].total > 0
+    assert all(0 <= report.done <= report.total for report in reports)
+    scan = [report for report in reports if report.phase == "scan"]
+    assert scan[-1].done == scan[-1].total == 5
+    elapsed = [report.elapsed for report in reports]
+    assert elapsed == sorted(elapsed)
+
+
 async def test_passages_follow_the_configured_size(archive: Archive, archive_dir: Path, settings: Settings) -> None:
     await archive.reindex([archive_dir])
     state = await consistency(settings)

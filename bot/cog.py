@@ -144,7 +144,9 @@ class ArchiveCog(commands.Cog, name="Archive"):
         if not question:
             await message.reply(HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
-        verdict: Verdict = self.limiter.check(message.author.id, message.guild.id if message.guild else None)
+        verdict: Verdict = self.limiter.check(
+            message.author.id, message.guild.id if message.guild else None, warn_once=True
+        )
         if not verdict.allowed:
             if verdict.first_refusal:  # one warning per wait, so a flood doesn't get a flood of warnings
                 await message.reply(verdict.message(), allowed_mentions=NO_MENTIONS, mention_author=False,

@@ -89,14 +89,16 @@ class RateLimiter:
         self.users = SlidingWindow(user, clock)
         self.guilds = SlidingWindow(guild, clock)
 
-    def check(self, user_id: int, guild_id: int | None) -> Verdict:
+    def check(self, user_id: int, guild_id: int | None, *, warn_once: bool = False) -> Verdict:
+        """Allowed (and counted), or refused with the wait. With `warn_once`, `first_refusal` is False for
+        repeated refusals within one wait (channel messages warn once; ephemeral refusals may always answer)."""
         wait = self.users.retry_after(user_id)
         if wait > 0:
-            return Verdict(False, wait, "user", self.users.warn_once(user_id, wait))
+            return Verdict(False, wait, "user", not warn_once or self.users.warn_once(user_id, wait))
         if guild_id is not None:
             wait = self.guilds.retry_after(guild_id)
             if wait > 0:
-                return Verdict(False, wait, "server", self.guilds.warn_once((guild_id, user_id), wait))
+                return Verdict(False, wait, "server", not warn_once or self.guilds.warn_once((guild_id, user_id), wait))
         self.users.record(user_id)
         if guild_id is not None:
             self.guilds.record(guild_id)

@@ -30,21 +30,22 @@ NOT_FOUND_QUESTION = "zebra xylophone quantum marmalade?"
 
 
 def _article(source: str, day: str, title: str, body: str) -> str:
-    return f"{title}\n\n- {source} - {day}\n\n{body}\n"
+    """A Markdown article with front matter (title, source, ISO date)."""
+    return f"---\ntitle: {title}\nsource: {source}\ndate: {day}\n---\n\n{body}\n"
 
 
 def write_bot_archive(root: Path) -> Path:
     """seeds/ plus articles made for the bot tests: a sentence with @everyone and <@…>, eight articles about
     the harbour bridge (more than one /search page), and one very long article with a 5,000-character sentence."""
     shutil.copytree(SEEDS, root)
-    (root / "ping.txt").write_text(_article(
-        "The Daily Ping", "Thursday, March 3, 2011", "Mayor calls bridge vote",
+    (root / "ping.md").write_text(_article(
+        "The Daily Ping", "2011-03-03", "Mayor calls bridge vote",
         f"{PING_SENTENCE} Officials said <@123456789> and @here had been told about the vote. "
         "The bridge will cost three million dollars.",
     ))
     for number in range(1, 9):
-        (root / f"bridge_{number}.txt").write_text(_article(
-            "Harbour Gazette", f"Monday, April {number}, 2013", f"Harbour bridge report part {number}",
+        (root / f"bridge_{number}.md").write_text(_article(
+            "Harbour Gazette", f"2013-04-{number:02d}", f"Harbour bridge report part {number}",
             f"The harbour bridge council met for session {number}. Engineers inspected the harbour bridge cables "
             f"and found {number} rusty bolts. The harbour bridge stays open to traffic during the repairs.",
         ))
@@ -55,7 +56,7 @@ def write_bot_archive(root: Path) -> Path:
         f"Boats from station {i} were counted twice a day. Nobody reported damage at station {i}."
         for i in range(1, 60)
     ]
-    (root / "long.txt").write_text(_article("Coastal Times", "Friday, May 2, 2014", "Coastal survey", "\n\n".join(paragraphs)))
+    (root / "long.md").write_text(_article("Coastal Times", "2014-05-02", "Coastal survey", "\n\n".join(paragraphs)))
     return root
 
 

@@ -22,6 +22,7 @@ from bot_fixtures import (  # noqa: F401 - fixtures
     harness,
 )
 from conftest import SEED_FILE
+from bot.config import RateLimit
 from fake_discord import EPHEMERAL
 
 pytestmark = pytest.mark.e2e
@@ -56,3 +57,290 @@ async def test_mention_gets_a_reply_with_verbatim_quotes(harness: Harness):
     assert re.search(r"Confidence \d+%", embed["footer"]["text"])
     labels = [c.get("label") for row in reply["components"] for c in row["components"]]
     assert labels == ["Helpful", "Not helpful"]
+
+
+async def followup(h: Harness, interaction, count: int = 1) -> dict:
+    await h.fake.wait_for(lambda: len(interaction.followups) >= count)
+    return interaction.followups[count - 1]
+
+
+def buttons(message: dict) -> dict[str, dict]:
+    """Buttons by label (or emoji name when unlabelled)."""
+    return {(c.get("label") or c["emoji"]["name"]): c for row in message.get("components", []) for c in row["components"]}
+
+
+async def test_ask_defers_then_follows_up(harness: Harness):
+    h = harness
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    message = await followup(h, i)
+    assert i.response_type == 5  # deferred ("thinking…") first
+    assert not (i.responses[0].get("data") or {}).get("flags", 0) & EPHEMERAL
+    assert not message["flags"] & EPHEMERAL
+    quotes = quoted_sentences(message["embeds"][0]["description"])
+    assert quotes and all(q in SEED_TEXT for q in quotes)
+    assert message["allowed_mentions"]["parse"] == []
+    assert set(buttons(message)) == {"Helpful", "Not helpful"}
+
+
+async def test_ask_private_is_ephemeral(harness: Harness):
+    h = harness
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION, private=True)
+    message = await followup(h, i)
+    assert i.responses[0]["type"] == 5 and i.responses[0]["data"]["flags"] & EPHEMERAL
+    assert message["flags"] & EPHEMERAL
+    assert quoted_sentences(message["embeds"][0]["description"])
+
+
+async def test_not_found_lists_the_closest_articles(harness: Harness):
+    h = harness
+    asked = await h.fake.message(h.fake.member, NOT_FOUND_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    embed = reply["embeds"][0]
+    assert embed["title"] == "Not found in the archive"
+    assert "Closest articles:" in embed["description"]
+    assert not quoted_sentences(embed["description"])
+    i = await h.fake.slash(h.fake.member, "ask", question=NOT_FOUND_QUESTION)
+    assert (await followup(h, i))["embeds"][0]["title"] == "Not found in the archive"
+
+
+async def test_filters_reach_the_engine(harness: Harness):
+    h = harness
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION, source="Coastal Times")
+    embed = (await followup(h, i))["embeds"][0]
+    assert "liaison office" not in embed["description"]
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION, after="not a date")
+    message = await followup(h, i)
+    assert message["flags"] & EPHEMERAL and message["content"].startswith("Sorry: after must be a date")
+
+
+async def test_article_autocomplete_and_pages(harness: Harness):
+    h = harness
+    i = await h.fake.autocomplete(h.fake.member, "article", "id_or_title", "Coastal")
+    await h.fake.answered(i)
+    assert i.response_type == 8
+    choices = i.responses[0]["data"]["choices"]
+    assert [c["name"] for c in choices] == ["Coastal survey · 2014-05-02"]
+    article_id = choices[0]["value"]
+    i = await h.fake.slash(h.fake.member, "article", id_or_title=article_id)
+    message = await followup(h, i)
+    assert i.response_type == 5
+    first = message["embeds"][0]
+    assert first["title"] == "Coastal survey"
+    assert first["footer"]["text"].startswith("Page 1/")
+    pages = int(first["footer"]["text"].split("/")[1].split(" ")[0])
+    assert pages >= 3
+    assert {"field": f"`{article_id}`"} == {"field": next(f["value"] for f in first["fields"] if f["name"] == "Id")}
+    nav = buttons(message)
+    assert nav["◀"]["disabled"] and not nav["▶"]["disabled"]
+    click = await h.fake.click(h.fake.member, message, nav["▶"]["custom_id"])
+    await h.fake.answered(click)
+    assert click.response_type == 7  # the message is edited in place
+    second = click.responses[0]["data"]["embeds"][0]
+    assert second["footer"]["text"].startswith(f"Page 2/{pages}")
+    assert second["description"] != first["description"]
+    body = (await h.archive.article(article_id)).body
+    assert second["description"] in body  # pages are verbatim slices of the text
+    # by title, and an unknown one
+    i = await h.fake.slash(h.fake.member, "article", id_or_title="Coastal survey")
+    assert (await followup(h, i))["embeds"][0]["title"] == "Coastal survey"
+    i = await h.fake.slash(h.fake.member, "article", id_or_title="no such article anywhere")
+    missing = await followup(h, i)
+    assert missing["flags"] & EPHEMERAL and "no article" in missing["content"]
+
+
+async def test_search_pages_with_buttons(harness: Harness):
+    h = harness
+    hits = await h.archive.search("harbour bridge", limit=25)
+    pages = -(-len(hits) // 5)
+    assert pages >= 2
+    i = await h.fake.slash(h.fake.member, "search", query="harbour bridge")
+    message = await followup(h, i)
+    first = message["embeds"][0]
+    assert first["footer"]["text"].startswith(f"Page 1/{pages}")
+    assert first["description"].count("Harbour bridge report part") == 5
+    assert f"id `{hits[0].article_id}`" in first["description"].splitlines()[0]
+    nav = buttons(message)
+    assert nav[f"1/{pages}"]["disabled"] and nav["◀"]["disabled"]
+    # someone else can't turn the pages
+    other = await h.fake.click(h.fake.admin, message, nav["▶"]["custom_id"])
+    await h.fake.answered(other)
+    assert other.response_type == 4 and other.responses[0]["data"]["flags"] & EPHEMERAL
+    click = await h.fake.click(h.fake.member, message, nav["▶"]["custom_id"])
+    await h.fake.answered(click)
+    page = click.responses[0]["data"]
+    assert click.response_type == 7 and page["embeds"][0]["footer"]["text"].startswith(f"Page 2/{pages}")
+    assert page["embeds"][0]["description"].lstrip().startswith("**6.**")
+    assert f"id `{hits[5].article_id}`" in page["embeds"][0]["description"].splitlines()[0]
+    nav2 = {(c.get("label") or c["emoji"]["name"]): c for row in page["components"] for c in row["components"]}
+    assert nav2["▶"]["disabled"] == (pages == 2) and not nav2["◀"]["disabled"] and f"2/{pages}" in nav2
+    back = await h.fake.click(h.fake.member, h.fake.messages[message["id"]], nav["◀"]["custom_id"])
+    await h.fake.answered(back)
+    assert back.responses[0]["data"]["embeds"][0]["footer"]["text"].startswith(f"Page 1/{pages}")
+
+
+async def test_feedback_buttons_are_stored(harness: Harness):
+    h = harness
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    click = await h.fake.click(h.fake.admin, reply, buttons(reply)["Helpful"]["custom_id"])
+    await h.fake.answered(click)
+    assert click.response_type == 4 and click.responses[0]["data"]["flags"] & EPHEMERAL
+    click = await h.fake.click(h.fake.member, reply, buttons(reply)["Not helpful"]["custom_id"])
+    await h.fake.answered(click)
+    rows = await (await h.archive.feedback()).all()
+    assert [(r["user_id"], r["helpful"]) for r in rows] == [(h.fake.admin["id"], 1), (h.fake.member["id"], 0)]
+    seed = (await h.archive.search("Obama liaison office North Korea", limit=1))[0]
+    assert rows[0]["question"] == SEED_QUESTION and seed.article_id in rows[0]["article_ids"].split(",")
+    assert rows[0]["guild_id"] == h.fake.guild_id
+    i = await h.fake.slash(h.fake.member, "stats")
+    stats = await followup(h, i)
+    fields = {f["name"]: f["value"] for f in stats["embeds"][0]["fields"]}
+    assert fields["Feedback"] == "👍 1  👎 1"
+    assert fields["Articles"] == "11"
+
+
+async def test_reindex_refused_for_a_member(harness: Harness):
+    h = harness
+    synced = {c["name"]: c for c in h.fake.commands[h.fake.guild_id]}
+    assert int(synced["reindex"]["default_member_permissions"]) == 32  # Manage Server, hidden from others by Discord
+    assert synced["reindex"]["dm_permission"] is False
+    i = await h.fake.slash(h.fake.member, "reindex")
+    await h.fake.answered(i)
+    assert i.response_type == 4 and i.responses[0]["data"]["flags"] & EPHEMERAL
+    assert "Only server admins" in i.responses[0]["data"]["content"]
+    assert not h.archive.reindexing and h.bot.get_cog("Archive")._reindex_task is None
+
+
+async def test_reindex_for_an_admin_shows_progress_and_refuses_a_second(harness: Harness):
+    h = harness
+    (h.archive_dir / "new.md").write_text("---\ntitle: Lighthouse keeper retires\nsource: Coastal Times\ndate: 2014-06-02\n"
+                                          "---\n\nThe last lighthouse keeper on the coast retired after forty years.\n")
+    h.embedder.gate.clear()  # the reindex waits inside embedding until released
+    i = await h.fake.slash(h.fake.admin, "reindex")
+    await h.fake.answered(i)
+    assert i.response_type == 4 and not i.responses[0]["data"].get("flags", 0) & EPHEMERAL
+    await h.fake.wait_for(h.embedder.waiting.is_set)
+    second = await h.fake.slash(h.fake.admin, "reindex")
+    await h.fake.answered(second)
+    assert second.responses[0]["data"]["flags"] & EPHEMERAL
+    assert "already running" in second.responses[0]["data"]["content"]
+    # questions are still answered from the old index meanwhile
+    ask = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    assert quoted_sentences((await followup(h, ask))["embeds"][0]["description"])
+    h.embedder.gate.set()
+    await h.fake.wait_for(lambda: any("Reindex finished" in (e.get("content") or "") for e in i.edits), timeout=20)
+    contents = [e["content"] for e in i.edits]
+    assert any(re.search(r"Reindexing… .*: \d+/\d+ .*ETA", c) for c in contents), contents
+    assert "1 added" in contents[-1] and "Reindex finished" in contents[-1]
+    assert (await h.archive.article("Lighthouse keeper retires")).title == "Lighthouse keeper retires"
+
+
+@pytest.mark.parametrize("bot_overrides", [{"admin_role_ids": frozenset({42})}])
+async def test_reindex_needs_an_admin_role_when_configured(harness: Harness):
+    h = harness
+    i = await h.fake.slash(h.fake.admin, "reindex")  # Manage Server, but not role 42
+    await h.fake.answered(i)
+    assert i.responses[0]["data"]["flags"] & EPHEMERAL and "admin role" in i.responses[0]["data"]["content"]
+
+
+@pytest.mark.parametrize("bot_overrides", [{"user_rate": RateLimit(2, 3600.0), "guild_rate": RateLimit(3, 3600.0)}])
+async def test_rate_limits_per_user_and_per_server(harness: Harness):
+    h = harness
+    for _ in range(2):
+        i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+        await followup(h, i)
+        assert i.response_type == 5
+    slow = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    await h.fake.answered(slow)
+    data = slow.responses[0]["data"]
+    assert slow.response_type == 4 and data["flags"] & EPHEMERAL and data["content"].startswith("Slow down: You are")
+    # a mention over the limit gets one short warning, and a flood no more than that one
+    first = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    warning = await reply_to(h, first)
+    assert warning["content"].startswith("Slow down") and not warning["embeds"]
+    # the server's limit (3) catches another user after one more question
+    i = await h.fake.slash(h.fake.admin, "search", query="harbour bridge")
+    await followup(h, i)
+    slow = await h.fake.slash(h.fake.admin, "search", query="harbour bridge")
+    await h.fake.answered(slow)
+    assert slow.responses[0]["data"]["content"].startswith("Slow down: This server is")
+    again = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    marker = await h.fake.message(h.fake.member, "", mentions_bot=True)  # an empty mention gets the help text
+    await reply_to(h, marker)
+    assert not [m for m in h.fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == again["id"]]
+
+
+async def test_everyone_in_a_quote_pings_nobody(harness: Harness):
+    h = harness
+    asked = await h.fake.message(h.fake.member, PING_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    description = reply["embeds"][0]["description"]
+    assert PING_SENTENCE in quoted_sentences(description)
+    assert reply["allowed_mentions"] == {"parse": [], "replied_user": False}
+    i = await h.fake.slash(h.fake.member, "ask", question=PING_QUESTION)
+    message = await followup(h, i)
+    assert "@everyone" in message["embeds"][0]["description"]
+    assert message["allowed_mentions"]["parse"] == []
+
+
+async def test_long_quote_is_trimmed_at_a_boundary(harness: Harness):
+    h = harness
+    asked = await h.fake.message(h.fake.member, LONG_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    description = reply["embeds"][0]["description"]
+    assert len(description) <= 4096
+    quote = quoted_sentences(description)[0]
+    assert quote.endswith("…") and len(quote) > 500
+    body = (h.archive_dir / "long.md").read_text()
+    assert quote[:-1] in body and body[body.index(quote[:-1]) + len(quote) - 1] in " ,"  # cut at a word boundary
+
+
+async def test_dm_and_listed_channels_need_no_mention(harness: Harness):
+    h = harness
+    dm = await h.fake.message(h.fake.member, SEED_QUESTION, dm=True)
+    reply = await reply_to(h, dm)
+    assert quoted_sentences(reply["embeds"][0]["description"])
+    unlisted = await h.fake.message(h.fake.member, SEED_QUESTION)  # no mention, channel not listed: ignored
+    marker = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    await reply_to(h, marker)
+    assert not [m for m in h.fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == unlisted["id"]]
+
+
+@pytest.mark.parametrize("bot_overrides", [{"threads": True, "channels": frozenset()}])
+async def test_threads_when_configured(harness: Harness):
+    h = harness
+    await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    thread = await h.fake.wait_for(lambda: h.fake.threads and h.fake.threads[0])
+    answer = await h.fake.wait_for(lambda: h.fake.bot_messages(thread["id"]))
+    assert thread["name"] == SEED_QUESTION
+    assert quoted_sentences(answer[0]["embeds"][0]["description"])
+
+
+async def test_errors_reach_users_as_one_short_message(harness: Harness, caplog, monkeypatch):
+    h = harness
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database exploded: secret internals")
+
+    monkeypatch.setattr(h.archive, "ask", broken)
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    message = await followup(h, i)
+    assert message["flags"] & EPHEMERAL and "secret internals" not in message["content"]
+    assert message["content"] == "Sorry, something went wrong on my side; it has been logged."
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    assert reply["content"] == "Sorry, something went wrong on my side; it has been logged."
+    assert "secret internals" in caplog.text
+    assert h.config.token not in caplog.text
+
+
+async def test_a_late_first_response_is_refused_and_the_bot_carries_on(harness: Harness):
+    h = harness
+    h.fake.deadline = 0.0  # Discord: every first response is now "too late" (10062)
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    await h.fake.wait_for(lambda: any(r.path.endswith(f"{i.id}/{i.token}/callback") for r, _ in h.fake.rejections))
+    assert [body["code"] for r, body in h.fake.rejections] == [10062]
+    h.fake.rejections.clear()
+    h.fake.deadline = 3.0
+    i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    assert quoted_sentences((await followup(h, i))["embeds"][0]["description"])

@@ -297,7 +297,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
     async def _run_reindex(self, interaction: discord.Interaction) -> None:
         throttle = fmt.ProgressThrottle(self.config.progress_interval)
         edits: set[asyncio.Task] = set()
-        latest: list[Progress] = []
+        finished = False
 
         async def edit(text: str) -> None:
             try:
@@ -306,14 +306,19 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 # The interaction token lasts 15 minutes; a longer reindex reports in the channel instead.
                 logger.warning("could not edit the reindex message (%s)", error)
 
-        def on_progress(progress: Progress) -> None:
+        loop = asyncio.get_running_loop()
+
+        def show(progress: Progress) -> None:  # on the event loop
             self._reindex_progress = progress
-            latest[:] = [progress]
-            if not throttle.due(progress) or any(not task.done() for task in edits):
+            if finished or not throttle.due(progress) or any(not task.done() for task in edits):
                 return
-            task = asyncio.get_running_loop().create_task(edit(fmt.progress_text(progress)))
+            task = loop.create_task(edit(fmt.progress_text(progress)))
             edits.add(task)
             task.add_done_callback(edits.discard)
+
+        def on_progress(progress: Progress) -> None:
+            # The engine reports from the event loop or from its worker threads: hop onto the loop either way.
+            loop.call_soon_threadsafe(show, progress)
 
         try:
             summary = await self.archive.reindex(progress=on_progress)
@@ -329,6 +334,8 @@ class ArchiveCog(commands.Cog, name="Archive"):
             text = fmt.summary_text(summary)
         finally:
             self._reindex_progress = None
+            finished = True
+        await asyncio.sleep(0)  # let progress reports queued from worker threads run (they are ignored now)
         if edits:
             await asyncio.gather(*edits, return_exceptions=True)
         try:

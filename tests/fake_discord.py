@@ -357,14 +357,17 @@ class FakeDiscord:
         return interaction
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Wait until `predicate()` is truthy (re-checked after every request the bot makes) and return it."""
+        """Wait until `predicate()` is truthy (checked after every request the bot makes, and every 50 ms)."""
         async def waiter() -> Any:
             async with self._changed:
                 while True:
                     value = predicate()
                     if value:
                         return value
-                    await self._changed.wait()
+                    try:  # woken by each request; also polls, for conditions set outside the fake (threads)
+                        await asyncio.wait_for(self._changed.wait(), 0.05)
+                    except asyncio.TimeoutError:
+                        pass
         return await asyncio.wait_for(waiter(), timeout)
 
     async def answered(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:

@@ -1,0 +1,288 @@
+"""The bot's plain logic without Discord: configuration, trimming, embeds within limits, rate limits, progress."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot import limits
+from bot import format as fmt
+from bot.cog import is_archive_admin, user_message
+from bot.config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotConfig, RateLimit, apply_endpoints
+from bot.ratelimit import RateLimiter, SlidingWindow
+from index import (
+    Answer,
+    Article,
+    ArticleHit,
+    ArticleNotFoundError,
+    ConfigurationError,
+    IndexNotBuiltError,
+    IndexSummary,
+    Progress,
+    QuestionError,
+    Quote,
+    Stats,
+)
+
+# ---- configuration ------------------------------------------------------------------------------
+
+
+def test_config_defaults_point_at_discord():
+    config = BotConfig.from_env({})
+    assert config.api_base == DISCORD_API_BASE == "https://discord.com/api/v10"
+    assert config.gateway_url == DISCORD_GATEWAY_URL
+    assert config.guild_id is None and not config.channels and not config.threads
+    assert config.user_rate.enabled and config.guild_rate.enabled
+    with pytest.raises(ConfigurationError, match="DISCORD_TOKEN"):
+        config.require_token()
+
+
+def test_config_from_env():
+    config = BotConfig.from_env({
+        "DISCORD_TOKEN": " secret-token ", "DISCORD_GUILD_ID": "123", "ARCHIVEBOT_CHANNELS": "1, 2,3",
+        "ARCHIVEBOT_ADMIN_ROLE_IDS": "9", "ARCHIVEBOT_THREADS": "1", "ARCHIVEBOT_USER_RATE": "2/10",
+        "ARCHIVEBOT_GUILD_RATE": "off", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10/",
+        "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway", "ARCHIVEBOT_PROGRESS_SECONDS": "0.5",
+    })
+    assert config.token == "secret-token" and config.require_token() == "secret-token"
+    assert config.guild_id == 123 and config.channels == {1, 2, 3} and config.admin_role_ids == {9}
+    assert config.threads is True
+    assert config.user_rate == RateLimit(2, 10.0) and not config.guild_rate.enabled
+    assert config.api_base == "http://127.0.0.1:9/api/v10"
+    assert config.progress_interval == 0.5
+    assert "secret-token" not in repr(config)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("DISCORD_GUILD_ID", "my-server"), ("ARCHIVEBOT_CHANNELS", "general"), ("ARCHIVEBOT_THREADS", "maybe"),
+    ("ARCHIVEBOT_USER_RATE", "five"), ("ARCHIVEBOT_GUILD_RATE", "-1/60"), ("ARCHIVEBOT_MAX_QUOTES", "0"),
+])
+def test_config_errors_name_the_variable(name, value):
+    with pytest.raises(ConfigurationError, match=name):
+        BotConfig.from_env({name: value})
+
+
+def test_apply_endpoints_redirects_discord_py():
+    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        apply_endpoints(BotConfig(api_base="http://127.0.0.1:1/api/v10", gateway_url="ws://127.0.0.1:1/gw"))
+        assert discord.http.Route("GET", "/users/@me").url == "http://127.0.0.1:1/api/v10/users/@me"
+        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:1/gw"
+    finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+# ---- trimming ------------------------------------------------------------------------------------
+
+
+def test_trim_keeps_short_text():
+    assert limits.trim("Short.", 10) == "Short."
+
+
+def test_trim_prefers_a_sentence_boundary():
+    text = "First sentence is here. Second one is a bit longer than that. Third."
+    assert limits.trim(text, 45) == "First sentence is here.…"  # "…that." would need 63 characters
+    assert limits.trim(text, 64) == "First sentence is here. Second one is a bit longer than that.…"
+    # a sentence end that would waste more than half the room loses to a word boundary
+    assert limits.trim(text, 50) == "First sentence is here. Second one is a bit…"
+
+
+def test_trim_falls_back_to_a_word_boundary():
+    text = "one two three four five six seven eight nine ten"
+    trimmed = limits.trim(text, 20)
+    assert trimmed == "one two three four…" and len(trimmed) <= 20
+
+
+def test_trim_handles_abbreviations_without_cutting_words():
+    text = "Mr. Obama’s envoy went to Pyongyang last week for talks about the U.N. sanctions and more besides."
+    for limit in range(5, len(text)):
+        trimmed = limits.trim(text, limit)
+        assert len(trimmed) <= limit
+        assert text.startswith(trimmed[:-1])
+        assert trimmed[-1] == "…"
+
+
+def test_trim_a_word_longer_than_the_limit():
+    assert limits.trim("x" * 50, 10) == "x" * 9 + "…"
+    assert limits.trim("anything", 0) == ""
+
+
+def test_split_pages_covers_the_text_in_order():
+    text = "\n\n".join(f"Paragraph {i}. " + "Words and more words. " * 30 for i in range(20))
+    pages = limits.split_pages(text, 1000)
+    assert all(0 < len(p) <= 1000 for p in pages)
+    assert " ".join(" ".join(pages).split()) == " ".join(text.split())
+    assert limits.split_pages("", 10) == [""]
+
+
+# ---- embeds -------------------------------------------------------------------------------------
+
+
+def _quote(text: str, n: int = 1) -> Quote:
+    return Quote(text, f"id{n}", f"Title {n}", "The Source", "2020-01-02", 0, len(text), 1.0)
+
+
+def _fits(embed: discord.Embed) -> None:
+    assert limits.embed_problems(embed.to_dict()) == []
+
+
+def test_answer_embed_quotes_and_cites():
+    answer = Answer("What happened?", True, 0.81, (_quote("It happened.", 1), _quote("Then more.", 2)))
+    embed = fmt.answer_embed(answer)
+    _fits(embed)
+    assert embed.title == "What happened?"
+    assert "“It happened.”\n— Title 1 · The Source · 2020-01-02 · id `id1`" in embed.description
+    assert "“Then more.”\n— Title 2" in embed.description
+    assert embed.footer.text.startswith("Confidence 81%")
+
+
+def test_huge_answer_fits_with_every_quote_a_verbatim_prefix():
+    sentence = "Word " * 2000 + "end."
+    quotes = tuple(_quote(sentence.strip(), n) for n in range(1, 4))
+    answer = Answer("q" * 400, True, 0.5, quotes)
+    embed = fmt.answer_embed(answer)
+    _fits(embed)
+    assert len(embed.title) <= 256
+    shown = embed.description.split("\n\n")
+    assert len(shown) == 3
+    for block in shown:
+        body = block.split("”\n—")[0].lstrip("“")
+        assert body.endswith("…") and sentence.startswith(body[:-1])
+
+
+def test_not_found_embed_lists_closest():
+    hits = tuple(ArticleHit(f"a{n}", "T" * 500, "S", "2021-01-01", 0.1) for n in range(30))
+    embed = fmt.answer_embed(Answer("Where?", False, 0.02, (), hits))
+    _fits(embed)
+    assert embed.title == "Not found in the archive"
+    assert "`a0`" in embed.description
+
+
+def test_search_pages_split_five_per_page():
+    hits = [ArticleHit(f"a{n}", f"Title {n}", "S", None, 1.0) for n in range(12)]
+    pages = fmt.search_pages("bridge", hits)
+    assert len(pages) == 3 and pages[2].description.startswith("**11.**")
+    for page in pages:
+        _fits(page)
+    assert fmt.search_pages("x", [])[0].description == "No matching articles."
+
+
+def test_article_pages_fit_and_cover_the_body():
+    body = "\n\n".join("Sentence number %d is here. " % i * 20 for i in range(40))
+    article = Article("abc", "root/x.txt", "/x.txt", "T" * 400, False, "Src", "2020-01-01", None, None,
+                      "https://example.org/" + "p" * 2000, body, "h", "now")
+    pages = fmt.article_pages(article)
+    assert len(pages) > 1
+    for page in pages:
+        _fits(page)
+    assert all(field.name != "Link" for field in pages[0].fields)  # an over-long URL is left out
+
+
+def test_stats_embed_fits():
+    stats = Stats(10, 20, 30, "m" * 2000, 384, "Flat", None, 1, 2, feedback={"helpful": 3, "unhelpful": 1})
+    embed = fmt.stats_embed(stats, reindexing=True)
+    _fits(embed)
+    assert any(f.value == "👍 3  👎 1" for f in embed.fields)
+
+
+def test_progress_and_summary_texts():
+    text = fmt.progress_text(Progress("embed", 40, 100, 12.0, 18.4))
+    assert text == "Reindexing… Embedding passages: 40/100 (40%) · elapsed 12s · ETA 18s"
+    assert "ETA estimating" in fmt.progress_text(Progress("embed", 0, 100, 1.0, None))
+    warnings = tuple(f"file{n}: bad" for n in range(500))
+    summary = IndexSummary(added=1, warnings=warnings, seconds=75)  # type: ignore[arg-type]
+    text = fmt.summary_text(summary)
+    assert len(text) <= limits.CONTENT and "1 added" in text and "1m 15s" in text and "495 more" in text
+
+
+def test_progress_throttle():
+    now = [0.0]
+    throttle = fmt.ProgressThrottle(2.0, clock=lambda: now[0])
+    assert throttle.due(Progress("scan", 0, 1, 0))
+    assert not throttle.due(Progress("scan", 1, 1, 0))
+    assert throttle.due(Progress("embed", 0, 9, 0))  # a new phase always shows
+    now[0] = 1.0
+    assert not throttle.due(Progress("embed", 3, 9, 0))
+    now[0] = 2.5
+    assert throttle.due(Progress("embed", 5, 9, 0))
+
+
+# ---- rate limits --------------------------------------------------------------------------------
+
+
+def test_sliding_window():
+    now = [100.0]
+    window = SlidingWindow(RateLimit(2, 10.0), clock=lambda: now[0])
+    assert window.retry_after("u") == 0
+    window.record("u")
+    window.record("u")
+    assert window.retry_after("u") == pytest.approx(10.0)
+    now[0] = 105.0
+    assert window.retry_after("u") == pytest.approx(5.0)
+    now[0] = 110.0
+    assert window.retry_after("u") == 0
+
+
+def test_rate_limiter_user_then_server():
+    now = [0.0]
+    limiter = RateLimiter(RateLimit(2, 60.0), RateLimit(3, 60.0), clock=lambda: now[0])
+    assert limiter.check(1, 10).allowed and limiter.check(1, 10).allowed
+    refused = limiter.check(1, 10)
+    assert not refused.allowed and refused.scope == "user" and refused.retry_after == pytest.approx(60.0)
+    assert "You are" in refused.message() and "60 s" in refused.message()
+    assert limiter.check(2, 10).allowed  # the refusal did not count against the server
+    server = limiter.check(3, 10)
+    assert not server.allowed and server.scope == "server" and "This server" in server.message()
+    assert limiter.check(3, 11).allowed  # another server is unaffected
+    assert limiter.check(4, None).allowed  # DMs have no server window
+    now[0] = 61.0
+    assert limiter.check(1, 10).allowed
+
+
+def test_rate_limiter_warns_once_per_wait():
+    now = [0.0]
+    limiter = RateLimiter(RateLimit(1, 30.0), RateLimit(0, 0), clock=lambda: now[0])
+    assert limiter.check(1, 5, warn_once=True).allowed
+    assert limiter.check(1, 5, warn_once=True).first_refusal
+    assert not limiter.check(1, 5, warn_once=True).first_refusal
+    assert limiter.check(1, 5).first_refusal  # ephemeral refusals always answer
+    now[0] = 31.0
+    assert limiter.check(1, 5, warn_once=True).allowed
+
+
+def test_rate_limiter_forgets_idle_users():
+    now = [0.0]
+    window = SlidingWindow(RateLimit(1, 1.0), clock=lambda: now[0], max_keys=100)
+    for user in range(100):
+        window.record(user)
+    now[0] = 5.0
+    window.record("new")
+    assert len(window) == 1
+
+
+# ---- errors and permissions ---------------------------------------------------------------------
+
+
+def test_user_messages_are_short_and_hide_internals():
+    assert user_message(QuestionError("the question is empty")) == "Sorry: the question is empty."
+    assert "/reindex" in user_message(IndexNotBuiltError("x"))
+    assert user_message(ArticleNotFoundError("no article with id or title 'x'")).startswith("Sorry: no article")
+    hidden = user_message(RuntimeError("/secret/path/db.sqlite3 is locked"))
+    assert "secret" not in hidden and len(hidden) < 100
+
+
+class _Member:
+    def __init__(self, *role_ids: int) -> None:
+        self.roles = [discord.Object(role_id) for role_id in role_ids]
+
+
+def test_admin_needs_manage_guild_and_a_role_when_configured():
+    manage = discord.Permissions(manage_guild=True)
+    plain = discord.Permissions(send_messages=True)
+    assert is_archive_admin(_Member(), manage, BotConfig())
+    assert is_archive_admin(_Member(), discord.Permissions(administrator=True), BotConfig())
+    assert not is_archive_admin(_Member(), plain, BotConfig())
+    with_roles = BotConfig(admin_role_ids=frozenset({7}))
+    assert is_archive_admin(_Member(7), manage, with_roles)
+    assert not is_archive_admin(_Member(8), manage, with_roles)
+    assert not is_archive_admin(_Member(7), plain, with_roles)

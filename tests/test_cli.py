@@ -205,6 +205,27 @@ def test_never_built_index_fails_clearly(run: Cli, command: list[str]) -> None:
     assert "Traceback" not in result.output + result.stderr
 
 
+def test_ask_and_search_filters(built: Cli) -> None:
+    seed_only = built.json("ask", QUESTION, "--json", "--source", "washington times")
+    assert seed_only["quotes"] and {q["source"] for q in seed_only["quotes"]} == {"The Washington Times"}
+    assert seed_only["filters"] == {"source": "washington times"}
+    others = built.json("ask", QUESTION, "--json", "--source", "archive")
+    assert all(q["source"] == "archive" for q in others["quotes"])
+    later = built.json("ask", QUESTION, "--json", "--after", "2010-01-01")
+    assert all(q["date"] and q["date"] >= "2010-01-01" for q in later["quotes"])
+    assert all(hit["date"] != "2009-12-19" for hit in later["closest"])
+    earlier = built.json("ask", QUESTION, "--json", "--before", "2009-12-31", "--after", "2009-12-01")
+    assert earlier["quotes"] and all(q["date"] == "2009-12-19" for q in earlier["quotes"])
+    hits = built.json("search", "north korea", "--json", "--after", "2010-01-01")
+    assert all(hit["date"] != "2009-12-19" for hit in hits)
+
+
+def test_a_bad_date_filter_fails_clearly(built: Cli) -> None:
+    result = built("ask", QUESTION, "--after", "last tuesday")
+    assert result.exit_code != 0
+    assert "error:" in result.stderr and "last tuesday" in result.stderr
+
+
 # ---- search, article, stats ---------------------------------------------------------------------------------
 
 

@@ -42,8 +42,10 @@ class Settings:
     data_dir: Path = Path("data")
     archive_roots: tuple[Path, ...] = (Path("seeds"),)
     model: str = BUNDLED_MODEL
-    precision: str = "auto"  # auto | fp32 | bf16
+    precision: str = "auto"  # auto | fp32 | bf16 | int8 (int8: ONNX Runtime backend only)
     torch_threads: int = 0  # 0: let torch decide
+    embed_backend: str = "torch"  # torch (sentence-transformers) | onnx (ONNX Runtime, needs the `onnx` extra)
+    embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (one per core, max 2), 1 = in-process
     batch_size: int = 64
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
@@ -66,8 +68,13 @@ class Settings:
             environ = dict(os.environ)
         env = environ
         precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
-        if precision not in {"auto", "fp32", "bf16"}:
-            raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32 or bf16, got {precision!r}")
+        if precision not in {"auto", "fp32", "bf16", "int8"}:
+            raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32, bf16 or int8, got {precision!r}")
+        backend = env.get("ARCHIVEBOT_EMBED_BACKEND", "").strip().lower() or "torch"
+        if backend not in {"torch", "onnx"}:
+            raise ConfigurationError(f"ARCHIVEBOT_EMBED_BACKEND must be torch or onnx, got {backend!r}")
+        if precision == "int8" and backend != "onnx":
+            raise ConfigurationError("ARCHIVEBOT_PRECISION=int8 needs ARCHIVEBOT_EMBED_BACKEND=onnx")
         roots_raw = env.get("ARCHIVEBOT_ARCHIVE", "").strip()
         roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
         return cls(
@@ -76,6 +83,8 @@ class Settings:
             model=env.get("ARCHIVEBOT_MODEL", "").strip() or BUNDLED_MODEL,
             precision=precision,
             torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
+            embed_backend=backend,
+            embed_workers=_int(env, "ARCHIVEBOT_EMBED_WORKERS", 0),
             batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 64, minimum=1),
             min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
             max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),

@@ -5,12 +5,19 @@ An embedder turns texts into L2-normalised float32 vectors; cosine similarity is
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import logging
+import multiprocessing
 import os
 import re
 import threading
-from typing import Protocol, Sequence, runtime_checkable
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -149,11 +156,353 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+# ---- ONNX Runtime backend (optional: `pip install archivebot[onnx]`) ------------------------------------------
+
+ONNX_EXPORT_VERSION = "1"  # bump when the export recipe changes: cached files are keyed by it
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _model_key(model_path: Path) -> str:
+    """A cache key for an exported model: the recipe version and the model files' names, sizes and mtimes."""
+    digest = hashlib.sha1(ONNX_EXPORT_VERSION.encode())
+    for file in sorted(model_path.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.relative_to(model_path)}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def ensure_onnx_model(model_path: str | Path, cache_dir: Path, *, quantized: bool = True) -> Path:
+    """The bundled model exported to ONNX (mean pooling and L2 normalisation inside the graph), optimised with
+    the ONNX Runtime transformer optimizer and, when `quantized`, dynamically quantised to int8 per channel.
+    Built once (about 10 s) and cached in `cache_dir`; concurrent callers wait for one export (file lock)."""
+    model_path = Path(model_path)
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stem = f"minilm-{_model_key(model_path)}"
+    target = cache_dir / f"{stem}.{'int8' if quantized else 'fp32'}.onnx"
+    if target.exists():
+        return target
+    with open(os.open(cache_dir / f"{stem}.lock", os.O_RDWR | os.O_CREAT, 0o600), "r+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        started = time.monotonic()
+        fp32 = cache_dir / f"{stem}.fp32.onnx"
+        if not fp32.exists():
+            _export_fp32(model_path, fp32)
+        if quantized:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            temporary = target.with_suffix(".onnx.tmp")
+            from onnx import TensorProto
+
+            # Fused (com.microsoft) ops from the optimizer defeat ONNX shape inference: name the float type.
+            quantize_dynamic(str(fp32), str(temporary), per_channel=True, weight_type=QuantType.QInt8,
+                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
+            os.replace(temporary, target)
+        logger.info("exported %s to %s in %.1f s", model_path, target.name, time.monotonic() - started)
+    return target
+
+
+def _export_fp32(model_path: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_path)).eval()
+
+    class _Pooled(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dummy = torch.ones(2, 16, dtype=torch.long)
+    raw = target.with_suffix(".raw.tmp")
+    import warnings
+
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Pooled(model), (dummy, dummy, torch.zeros_like(dummy)), str(raw), input_names=names,
+            output_names=["embedding"], dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                                                      "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    temporary = target.with_suffix(".onnx.tmp")
+    try:  # fuse attention/layer-norm/GELU: ~1.3x faster on CPU; the plain export works too
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = json.loads((model_path / "config.json").read_text())
+        optimized = optimize_model(str(raw), model_type="bert", num_heads=int(config["num_attention_heads"]),
+                                   hidden_size=int(config["hidden_size"]))
+        optimized.save_model_to_file(str(temporary))
+        raw.unlink()
+    except Exception as error:  # noqa: BLE001 - optimizer is best effort
+        logger.warning("ONNX transformer optimizer failed (%s); using the plain export", error)
+        os.replace(raw, temporary)
+    os.replace(temporary, target)
+
+
+class OnnxEmbedder:
+    """The bundled model on ONNX Runtime: int8 per-channel (default) or fp32, length-sorted batches.
+
+    int8 vectors differ slightly from fp32 (cosine ~0.99), so an int8 index records its own model name
+    (`…#int8`): switching backend re-embeds instead of mixing vector spaces."""
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        *,
+        precision: str = "auto",
+        batch_size: int = 32,
+        threads: int = 0,
+        cache_dir: Path | None = None,
+    ) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise ConfigurationError(
+                "ARCHIVEBOT_EMBED_BACKEND=onnx needs onnxruntime and onnx (pip install 'archivebot[onnx]')"
+            ) from error
+        if precision == "auto":
+            precision = "int8"
+        if precision not in {"int8", "fp32"}:
+            raise ConfigurationError(f"the onnx backend supports precision int8 or fp32, not {precision!r}")
+        path = Path(resolve_model_path(model))
+        if not (path / "tokenizer.json").exists():
+            raise ConfigurationError(f"the onnx backend needs a model folder with tokenizer.json: {path}")
+        onnx_path = ensure_onnx_model(path, cache_dir or Path("data") / "models", quantized=precision == "int8")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        max_length = 256
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            max_length = int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.no_padding()
+        self.precision = precision
+        self.name = model if precision == "fp32" else f"{model}#int8"
+        self.batch_size = batch_size
+        self.dimension = int(self._run(["dimension probe"]).shape[1])
+        self._lock = threading.Lock()
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n] = encoding.ids
+            mask[row, :n] = encoding.attention_mask
+            types[row, :n] = encoding.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        (vectors,) = self._session.run(["embedding"], {k: v for k, v in feed.items() if k in self._inputs})
+        return vectors
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start:start + self.batch_size]
+                result[chunk] = self._run([texts[i] for i in chunk])
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return result / norms
+
+
+# ---- worker processes ---------------------------------------------------------------------------------
+
+_worker_embedder: Embedder | None = None
+
+
+def _build(spec: dict[str, Any]) -> Embedder:
+    kind = spec["kind"]
+    if kind == "hash":
+        return HashEmbedder(int(spec["dimension"]))
+    if kind == "onnx":
+        return OnnxEmbedder(spec["model"], precision=spec["precision"], batch_size=spec["batch_size"],
+                            threads=spec["threads"], cache_dir=Path(spec["cache_dir"]))
+    return SentenceTransformerEmbedder(spec["model"], precision=spec["precision"], batch_size=spec["batch_size"],
+                                       threads=spec["threads"])
+
+
+def _watch_parent(parent: int) -> None:
+    while True:  # a SIGKILLed indexer must not leave its workers behind
+        if os.getppid() != parent:
+            os._exit(0)
+        time.sleep(1.0)
+
+
+def _worker_init(spec: dict[str, Any], parent: int) -> None:
+    global _worker_embedder
+    os.environ["OMP_NUM_THREADS"] = str(spec.get("threads", 1))
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _worker_embedder = _build(spec)
+
+
+def _worker_embed(texts: list[str]) -> np.ndarray:
+    assert _worker_embedder is not None
+    return _worker_embedder.embed(texts)
+
+
+def _worker_name() -> tuple[str, int]:
+    assert _worker_embedder is not None
+    return _worker_embedder.name, os.getpid()
+
+
+class ParallelEmbedder:
+    """An in-process embedder plus worker processes (one thread each) for large calls such as indexing batches.
+
+    On these 2-core machines 2 processes x 1 thread embed ~1.4x faster than 1 process x 2 threads (less
+    synchronisation, better cache use). Workers start in the background on the first large call (importing
+    torch takes seconds), the in-process embedder serves until they are ready, and they exit after
+    `idle_seconds` without work, so a serving process holds no extra memory between reindexes. Small calls
+    (a question) always stay in-process. Any worker failure falls back to in-process embedding."""
+
+    def __init__(self, local: Embedder, spec: dict[str, Any], workers: int = 2, *, min_parallel: int = 64,
+                 idle_seconds: float = 120.0) -> None:
+        self.local = local
+        self.name = local.name
+        self.dimension = local.dimension
+        self.precision = getattr(local, "precision", "fp32")
+        self.workers = workers
+        self.min_parallel = min_parallel
+        self.idle_seconds = idle_seconds
+        self._spec = spec
+        self._pool: ProcessPoolExecutor | None = None
+        self._ready: list[Future] = []
+        self._failed = False
+        self._timer: threading.Timer | None = None
+        self._state = threading.Lock()
+        self._lock = threading.Lock()  # one embedding job at a time, like the in-process embedders
+
+    def start(self) -> None:
+        """Start the workers now (in the background)."""
+        with self._state:
+            if self._pool is None and not self._failed:
+                context = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init,
+                                                 initargs=(self._spec, os.getpid()))
+                self._ready = [self._pool.submit(_worker_name) for _ in range(self.workers)]
+
+    def ready(self, timeout: float | None = 0) -> bool:
+        if self._pool is None or self._failed:
+            return False
+        try:
+            for future in self._ready:
+                future.result(timeout=timeout)
+        except TimeoutError:
+            return False
+        except Exception as error:  # noqa: BLE001 - a worker could not load the model
+            logger.warning("embedding workers failed to start (%s); embedding in-process", error)
+            self._failed = True
+            self.close()
+            return False
+        return True
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) < self.min_parallel or self.workers < 2 or self._failed:
+            return self.local.embed(texts)
+        with self._lock:
+            self._cancel_timer()
+            try:
+                if self._pool is None:
+                    self.start()
+                if not self.ready():
+                    return self.local.embed(texts)
+                return self._embed_parallel(list(texts))
+            finally:
+                self._arm_timer()
+
+    def _embed_parallel(self, texts: list[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        shares = [order[w::self.workers] for w in range(self.workers)]  # interleaved: equal work per worker
+        try:
+            assert self._pool is not None
+            futures = [self._pool.submit(_worker_embed, [texts[i] for i in share]) for share in shares if share]
+            parts = [future.result() for future in futures]
+        except Exception as error:  # noqa: BLE001 - broken pool, killed worker: degrade, don't fail
+            logger.warning("embedding workers failed (%s); embedding in-process", error)
+            self._failed = True
+            self.close()
+            return self.local.embed(texts)
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for share, part in zip(shares, parts):
+            result[share] = part
+        return result
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm_timer(self) -> None:
+        if self._pool is not None and self.idle_seconds > 0:
+            self._timer = threading.Timer(self.idle_seconds, self.close)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def close(self) -> None:
+        """Stop the workers (they start again on the next large call)."""
+        with self._state:
+            self._cancel_timer()
+            pool, self._pool, self._ready = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def default_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
+
+
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name: `hash[:DIM]` for the fake, otherwise a sentence-transformers model."""
+    """The embedder the settings name: `hash[:DIM]` for the fake, otherwise the model on the configured backend
+    (sentence-transformers or ONNX Runtime), with worker processes for large jobs unless `embed_workers` is 1."""
     if settings.model == HASH_MODEL or settings.model.startswith(HASH_MODEL + ":"):
         _, _, dimension = settings.model.partition(":")
         return HashEmbedder(int(dimension) if dimension else 256)
-    return SentenceTransformerEmbedder(
-        settings.model, precision=settings.precision, batch_size=settings.batch_size, threads=settings.torch_threads
-    )
+    workers = settings.embed_workers or default_workers()
+    cache_dir = str(Path(settings.data_dir) / "models")
+    if settings.embed_backend == "onnx":
+        local: Embedder = OnnxEmbedder(settings.model, precision=settings.precision, threads=settings.torch_threads,
+                                       cache_dir=Path(cache_dir))
+        spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
+                "batch_size": 32, "threads": 1, "cache_dir": cache_dir}
+    else:
+        local = SentenceTransformerEmbedder(
+            settings.model, precision=settings.precision, batch_size=settings.batch_size, threads=settings.torch_threads
+        )
+        spec = {"kind": "torch", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
+                "batch_size": settings.batch_size, "threads": 1}
+    if workers < 2:
+        return local
+    return ParallelEmbedder(local, spec, workers)

@@ -1,0 +1,99 @@
+"""`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale] [--sizes 100000,1000000]`
+
+Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Thread pools are sized deliberately: an oversubscribed 2-core machine measures nothing useful.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _targets(report: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    targets: dict[str, Any] = {}
+    indexing = report.get("indexing", {})
+    for label, result in indexing.get("pipelines", {}).items():
+        targets[f"indexing_{label}_speedup_ge_2x"] = {"value": result["speedup_vs_baseline"],
+                                                      "met": result["speedup_vs_baseline"] >= 2}
+        targets[f"indexing_{label}_overhead_le_10pct"] = {"value": result["overhead_share"],
+                                                          "met": result["overhead_share"] <= 0.10}
+        targets[f"indexing_{label}_unchanged_reindex_le_5s"] = {"value": result["unchanged_reindex_s"],
+                                                                "met": result["unchanged_reindex_s"] <= 5}
+    for backend in ("torch", "onnx"):
+        answering = report.get("answering", {}).get(backend)
+        if answering:
+            total = answering["total"]
+            targets[f"answer_{backend}_p50_le_30ms"] = {"value": total["p50"], "met": total["p50"] <= 30}
+            targets[f"answer_{backend}_p95_le_60ms"] = {"value": total["p95"], "met": total["p95"] <= 60}
+    million = report.get("scale", {}).get("1000000")
+    if million:
+        targets["1M_search_p95_le_50ms"] = {"value": million["search_ms"]["p95"], "met": million["search_ms"]["p95"] <= 50}
+        targets["1M_recall_at_10_ge_0.95"] = {"value": million["recall_at_10"], "met": million["recall_at_10"] >= 0.95}
+        serving = million["serving"]["rss_mb"]
+        model = max((report.get("answering", {}).get(b, {}).get("rss_mb", 0) for b in ("torch", "onnx")), default=0)
+        targets["1M_serving_rss_le_2GB"] = {
+            "value_mb": round(serving + model, 1), "met": serving + model <= 2048,
+            "note": "vector index process RSS + the answering process RSS (model + BBC archive), added",
+        }
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small run: 200 articles, 1 round, 100k vectors only")
+    parser.add_argument("--articles", type=int, default=None, help="index only N articles of the corpus (default all)")
+    parser.add_argument("--parts", default="indexing,answering,scale")
+    parser.add_argument("--backends", default="torch,onnx", help="indexing pipelines: torch, torch1 (1 process), onnx")
+    parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
+    parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
+    args = parser.parse_args(argv)
+    articles = args.articles if args.articles is not None else (200 if args.quick else None)
+    rounds = args.rounds or (1 if args.quick else 3)
+    sizes = tuple(int(s) for s in (args.sizes or ("100000" if args.quick else "100000,1000000")).split(",") if s)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+
+    from ._common import log, machine
+
+    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+                              "args": {"articles": articles, "rounds": rounds, "sizes": sizes, "parts": parts}}
+    started = time.monotonic()
+    if "answering" in parts:  # first: the model-load-free part, least disturbed by what the others leave behind
+        from . import answering
+
+        report["answering"] = answering.run(rounds=rounds)
+    if "indexing" in parts:
+        from . import indexing
+
+        report["indexing"] = indexing.run(articles, tuple(b for b in args.backends.split(",") if b))
+    if "scale" in parts:
+        from . import scale
+
+        report["scale"] = scale.run(sizes)
+    report["targets"] = _targets(report)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    text = json.dumps(report, indent=2)
+    print(text)
+    out = args.out or Path(__file__).resolve().parent / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        log(f"saved {out}")
+    except OSError as error:
+        log(f"could not save {out}: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Shared helpers: progress on stderr, percentiles, RSS, the shared corpus and prebuilt index locations."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ARCHIVEBOT_SHARED", REPO.parent / "shared"))
+CORPUS = Path(os.environ.get("ARCHIVEBOT_BENCH_CORPUS", SHARED / "corpus" / "bbc-news"))
+DEV_QUESTIONS = Path(os.environ.get("ARCHIVEBOT_BENCH_QUESTIONS", SHARED / "eval" / "dev_questions.jsonl"))
+# A prebuilt index of seeds + the BBC corpus (real model). Only read: the benches copy it first.
+PREBUILT = Path(os.environ.get("ARCHIVEBOT_BENCH_INDEX", REPO.parent / "cache" / "data-bbc"))
+
+_START = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - _START:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class Progress:
+    """`done/total`, rate and ETA on stderr, at most every `every` seconds."""
+
+    def __init__(self, what: str, total: int, every: float = 5.0) -> None:
+        self.what, self.total, self.every = what, total, every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every and done < self.total:
+            return
+        self.last = now
+        rate = done / (now - self.started) if now > self.started else 0.0
+        eta = (self.total - done) / rate if rate else float("nan")
+        log(f"{self.what}: {done}/{self.total} ({rate:.1f}/s, ETA {eta:.0f} s)")
+
+
+def percentiles(values: list[float] | np.ndarray) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64)
+    if not len(array):
+        return {"n": 0}
+    return {
+        "n": int(len(array)),
+        "p50": round(float(np.percentile(array, 50)), 3),
+        "p95": round(float(np.percentile(array, 95)), 3),
+        "max": round(float(array.max()), 3),
+    }
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MB."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except OSError:  # pragma: no cover - not Linux
+        return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """VmHWM (peak RSS of this process image; unlike ru_maxrss it is not inherited across exec)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def machine() -> dict[str, object]:
+    import platform
+
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        memory_gb = None
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": memory_gb, "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in load] if load else None}

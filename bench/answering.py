@@ -1,0 +1,125 @@
+"""Warm answer latency in-process: `Archive.ask` over the dev questions (encode / retrieve / select), and the
+same questions through the bot's /ask handler (`ArchiveCog.ask`) with a stub interaction (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import multiprocessing
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, log, percentiles, rss_mb
+
+
+def questions() -> list[str]:
+    return [json.loads(line)["q"] for line in DEV_QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
+    from index import Archive, Settings
+
+    settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), embed_backend=backend,
+                        precision="fp32" if backend == "onnx" else "auto")
+    archive = await Archive.open(settings)
+    started = time.perf_counter()
+    await archive.warm_up()
+    warm_s = time.perf_counter() - started
+    asked = questions()
+    for question in asked[:3]:  # first queries touch cold pages
+        await archive.ask(question)
+    parts: dict[str, list[float]] = {"encode": [], "retrieve": [], "select": [], "total": []}
+    wall: list[float] = []
+    for _ in range(rounds):
+        for question in asked:
+            started = time.perf_counter()
+            answer = await archive.ask(question)
+            wall.append((time.perf_counter() - started) * 1000)
+            for key in parts:
+                parts[key].append(answer.timings_ms.get(key, 0.0))
+    result: dict[str, Any] = {"backend": backend, "warm_up_s": round(warm_s, 2),
+                              "ask_wall_ms": percentiles(wall), **{k: percentiles(v) for k, v in parts.items()}}
+    result["bot_handler_ms"] = await _through_bot(archive, asked, rounds)
+    result["rss_mb"] = rss_mb()
+    await archive.close()
+    return result
+
+
+async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
+    """Per-request latency of the bot's /ask slash-command handler with a stub interaction."""
+    try:
+        from bot.cog import ArchiveCog
+        from bot.config import BotConfig, RateLimit
+    except Exception as error:  # noqa: BLE001 - the bot is optional for this bench
+        return {"skipped": f"bot handler not importable: {error}"}
+
+    class Response:
+        def __init__(self) -> None:
+            self.done = False
+
+        async def defer(self, **_: Any) -> None:
+            self.done = True
+
+        async def send_message(self, *_: Any, **__: Any) -> None:
+            self.done = True
+
+        def is_done(self) -> bool:
+            return self.done
+
+    sent: list[Any] = []
+
+    class Followup:
+        async def send(self, *args: Any, **kwargs: Any) -> None:
+            sent.append(kwargs.get("embed") or (args[0] if args else None))
+
+    try:
+        config = BotConfig(user_rate=RateLimit(10**9, 60.0), guild_rate=RateLimit(10**9, 60.0))
+        cog = ArchiveCog(None, archive, config)  # type: ignore[arg-type]
+        handler = ArchiveCog.ask.callback
+        latencies = []
+        for _ in range(rounds):
+            for question in asked:
+                interaction = SimpleNamespace(user=SimpleNamespace(id=1), guild_id=1, response=Response(),
+                                              followup=Followup())
+                started = time.perf_counter()
+                await handler(cog, interaction, question)
+                latencies.append((time.perf_counter() - started) * 1000)
+        if len(sent) != len(latencies) or any(item is None for item in sent):
+            return {"skipped": "the handler did not send one embed per question", **percentiles(latencies)}
+        return percentiles(latencies)
+    except Exception as error:  # noqa: BLE001 - the bot is being built concurrently; report, don't fail
+        return {"skipped": f"{type(error).__name__}: {error}"}
+
+
+def _measure_in_process(data_dir: str, backend: str, rounds: int) -> dict[str, Any]:
+    return asyncio.run(_measure(Path(data_dir), backend, rounds))
+
+
+def run(rounds: int = 3, backends: tuple[str, ...] = ("torch", "onnx")) -> dict[str, Any]:
+    from index._embed import onnx_available
+
+    if not (PREBUILT / "archive.sqlite3").exists():
+        return {"skipped": f"no prebuilt index at {PREBUILT} (set ARCHIVEBOT_BENCH_INDEX or run `archivebot index`)"}
+    work = Path(tempfile.mkdtemp(prefix="archivebot-bench-ask-"))
+    try:
+        data_dir = work / "data"
+        shutil.copytree(PREBUILT, data_dir, ignore=shutil.ignore_patterns("index.lock", "*.tmp"))
+        out: dict[str, Any] = {"index": str(PREBUILT), "questions": len(questions()), "rounds": rounds}
+        for backend in backends:
+            if backend == "onnx" and not onnx_available():
+                log("onnxruntime not installed: skipping onnx query encoding")
+                continue
+            log(f"answering: {backend} query encoder, {rounds} x {len(questions())} questions")
+            # A fresh process per backend: RSS is that backend's alone, nothing warm is shared.
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+                out[backend] = pool.submit(_measure_in_process, str(data_dir), backend, rounds).result()
+            log(f"answering: {backend}: total p50 {out[backend]['total']['p50']} ms, p95 {out[backend]['total']['p95']} ms")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,211 @@
+"""Indexing throughput: the full pipeline (`Archive.reindex`) vs plain sentence-transformers `encode()`.
+
+Both run in this process, in the same run, over the same articles: the baseline encodes the text of every
+passage the pipeline built, with sentence-transformers' defaults (`SentenceTransformer(path).encode(texts)`).
+The pipeline's own overhead is the share of its wall time spent outside `embed()` (scanning, parsing,
+splitting, SQLite, FAISS, staging). The worker processes are started before the clock starts, like the
+model load of the baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._common import CORPUS, DEV_QUESTIONS, Progress, log, rss_mb
+
+
+class TimedEmbedder:
+    """Wraps an embedder and adds up the wall time spent inside `embed()`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.seconds = 0.0
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.inner.embed(texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.texts += len(texts)
+
+
+def copy_corpus(target: Path, articles: int | None) -> int:
+    files = sorted(p for p in CORPUS.rglob("*.txt") if p.is_file())
+    if articles and articles < len(files):
+        step = len(files) / articles
+        files = [files[int(i * step)] for i in range(articles)]  # every k-th: all categories represented
+    for file in files:
+        destination = target / file.relative_to(CORPUS)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, destination)
+    return len(files)
+
+
+def passage_texts(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT substr(a.body, p.start + 1, p.end - p.start) FROM passages p JOIN articles a ON a.id = p.article_row"
+            " ORDER BY p.id"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def sentence_vectors(database: Path) -> dict[str, np.ndarray]:
+    from index._store import blob_to_vector
+
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT text_hash, vector FROM sentences").fetchall()
+    return {key: blob_to_vector(blob) for key, blob in rows}
+
+
+async def _pipeline(label: str, settings_kwargs: dict[str, Any], archive_dir: Path, work: Path) -> dict[str, Any]:
+    from index import Archive, Settings
+    from index._embed import ParallelEmbedder, make_embedder
+
+    data_dir = work / f"data-{label}"
+    settings = Settings(data_dir=data_dir, archive_roots=(archive_dir,), **settings_kwargs)
+    started = time.perf_counter()
+    embedder = make_embedder(settings)
+    if isinstance(embedder, ParallelEmbedder):
+        embedder.start()
+        embedder.ready(timeout=300)
+    embedder.embed(["warm up"])
+    load_seconds = time.perf_counter() - started
+    timed = TimedEmbedder(embedder)
+    archive = await Archive.open(settings, embedder=timed)
+    bars: dict[str, Progress] = {}
+
+    def progress(p: Any) -> None:
+        if p.phase in {"scan", "embed"} and p.total:
+            bar = bars.setdefault(p.phase, Progress(f"{label} {p.phase}", p.total))
+            bar(p.done)
+
+    log(f"{label}: full index of {archive_dir}")
+    started = time.perf_counter()
+    summary = await archive.reindex([archive_dir], progress=progress)
+    total = time.perf_counter() - started
+    embed_seconds, texts = timed.seconds, timed.texts
+    result: dict[str, Any] = {
+        "embedder": embedder.name, "precision": getattr(embedder, "precision", None),
+        "workers": getattr(embedder, "workers", 1), "model_load_s": round(load_seconds, 2),
+        "articles": summary.added, "passages": summary.passages_embedded, "texts_embedded": texts,
+        "seconds": round(total, 2), "embed_seconds": round(embed_seconds, 2),
+        "passages_per_s": round(summary.passages_embedded / total, 1),
+        "overhead_share": round(1 - embed_seconds / total, 3),
+        "rss_mb_main": rss_mb(),
+    }
+    log(f"{label}: {result['passages_per_s']} passages/s, overhead {result['overhead_share']:.1%}")
+
+    started = time.perf_counter()
+    unchanged = await archive.reindex([archive_dir])
+    result["unchanged_reindex_s"] = round(time.perf_counter() - started, 3)
+    assert unchanged.sentences_embedded == 0, unchanged
+
+    changed = sorted(archive_dir.rglob("*.txt"))[:10]
+    for number, file in enumerate(changed):
+        file.write_text(file.read_text(errors="ignore").rstrip() + f"\n\nBenchmark correction number {number} was added.\n")
+    started = time.perf_counter()
+    update = await archive.reindex([archive_dir])
+    result["ten_changed_reindex_s"] = round(time.perf_counter() - started, 3)
+    result["ten_changed_texts_embedded"] = update.sentences_embedded
+
+    result["search_hits"] = await _dev_searches(archive)
+    await archive.close()
+    if isinstance(embedder, ParallelEmbedder):
+        embedder.close()
+    return result
+
+
+async def _dev_searches(archive: Any) -> list[list[str]]:
+    import json
+
+    hits = []
+    for line in DEV_QUESTIONS.read_text().splitlines():
+        if line.strip():
+            found = await archive.search(json.loads(line)["q"], limit=10)
+            hits.append([h.article_id for h in found])
+    return hits
+
+
+def _baseline(texts: list[str]) -> dict[str, Any]:
+    from sentence_transformers import SentenceTransformer
+
+    from index._embed import resolve_model_path
+
+    model = SentenceTransformer(resolve_model_path("bundled:all-MiniLM-L6-v2"), device="cpu")
+    model.encode(["warm up"])
+    log(f"baseline: plain encode() of {len(texts)} passages (sentence-transformers defaults)")
+    started = time.perf_counter()
+    model.encode(texts)
+    seconds = time.perf_counter() - started
+    return {"passages": len(texts), "seconds": round(seconds, 2), "passages_per_s": round(len(texts) / seconds, 1)}
+
+
+def run(articles: int | None = None, backends: Sequence[str] = ("torch", "onnx")) -> dict[str, Any]:
+    from index._embed import onnx_available
+
+    work = Path(tempfile.mkdtemp(prefix="archivebot-bench-index-"))
+    try:
+        configurations: dict[str, dict[str, Any]] = {}
+        for backend in backends:
+            if backend == "torch":
+                configurations["torch_fp32_2proc"] = {"embed_backend": "torch", "precision": "auto"}
+            elif backend == "torch1":
+                configurations["torch_fp32_1proc"] = {"embed_backend": "torch", "embed_workers": 1}
+            elif backend == "onnx":
+                if not onnx_available():
+                    log("onnxruntime is not installed: skipping the onnx backend (pip install '.[onnx]')")
+                    continue
+                configurations["onnx_int8_2proc"] = {"embed_backend": "onnx", "precision": "int8"}
+        results: dict[str, Any] = {}
+        count = 0
+        for label, kwargs in configurations.items():
+            archive_dir = work / f"archive-{label}"
+            count = copy_corpus(archive_dir, articles)
+            results[label] = asyncio.run(_pipeline(label, kwargs, archive_dir, work))
+        first = next(iter(configurations))
+        texts = passage_texts(work / f"data-{first}" / "archive.sqlite3")
+        baseline = _baseline(texts)
+        out: dict[str, Any] = {"corpus": str(CORPUS), "articles": count, "baseline_encode": baseline}
+        for label, result in results.items():
+            result["speedup_vs_baseline"] = round(result["passages_per_s"] / baseline["passages_per_s"], 2)
+        if "torch_fp32_2proc" in results and "onnx_int8_2proc" in results:
+            out["int8_fidelity"] = _fidelity(work / "data-torch_fp32_2proc", work / "data-onnx_int8_2proc",
+                                             results["torch_fp32_2proc"], results["onnx_int8_2proc"])
+        for result in results.values():
+            result.pop("search_hits", None)
+        out["pipelines"] = results
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _fidelity(fp32_dir: Path, int8_dir: Path, fp32: dict[str, Any], int8: dict[str, Any]) -> dict[str, Any]:
+    reference = sentence_vectors(fp32_dir / "archive.sqlite3")
+    other = sentence_vectors(int8_dir / "archive.sqlite3")
+    common = [key for key in reference if key in other]
+    a = np.stack([reference[k] for k in common]).astype(np.float32)
+    b = np.stack([other[k] for k in common]).astype(np.float32)
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    overlaps = [len(set(x) & set(y)) / max(1, len(x)) for x, y in zip(fp32["search_hits"], int8["search_hits"])]
+    top1 = [bool(x and y and x[0] == y[0]) for x, y in zip(fp32["search_hits"], int8["search_hits"])]
+    return {
+        "sentences_compared": len(common),
+        "cosine_mean": round(float(cosine.mean()), 4),
+        "cosine_p1": round(float(np.percentile(cosine, 1)), 4),
+        "cosine_min": round(float(cosine.min()), 4),
+        "dev_search_top10_overlap": round(float(np.mean(overlaps)), 3) if overlaps else None,
+        "dev_search_top1_same": round(float(np.mean(top1)), 3) if top1 else None,
+    }

@@ -1,0 +1,198 @@
+"""Units of the performance work: worker-process embedding, the ONNX backend switch, FAISS index selection,
+and the approximate index's recall, removal and persistence. Deterministic; no timing asserts (speed
+figures belong to `python -m bench`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import HashEmbedder, Settings
+from index._config import Settings as _Settings
+from index._embed import ParallelEmbedder, make_embedder, onnx_available
+from index._errors import ConfigurationError
+from index._vectors import FLAT_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
+
+TEXTS = [f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
+         + " word" * (i % 17) for i in range(150)]
+
+
+# ---- worker processes ---------------------------------------------------------------------------------
+
+
+def test_parallel_embedder_returns_the_same_vectors_in_the_same_order() -> None:
+    local = HashEmbedder(64)
+    parallel = ParallelEmbedder(local, {"kind": "hash", "dimension": 64}, workers=2, min_parallel=8)
+    try:
+        parallel.start()
+        assert parallel.ready(timeout=120)
+        vectors = parallel.embed(TEXTS)
+        assert local.calls == 0  # the workers did the work
+        np.testing.assert_array_equal(vectors, HashEmbedder(64).embed(TEXTS))
+        assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 64)
+    finally:
+        parallel.close()
+
+
+def test_parallel_embedder_keeps_small_calls_and_cold_pools_in_process() -> None:
+    local = HashEmbedder(32)
+    parallel = ParallelEmbedder(local, {"kind": "hash", "dimension": 32}, workers=2, min_parallel=64)
+    try:
+        np.testing.assert_array_equal(parallel.embed(["one question"]), HashEmbedder(32).embed(["one question"]))
+        assert local.calls == 1 and parallel._pool is None  # a question never starts workers
+        first = parallel.embed(TEXTS)  # starts the workers, but doesn't wait for them
+        np.testing.assert_array_equal(first, HashEmbedder(32).embed(TEXTS))
+        assert parallel.name == local.name and parallel.dimension == 32
+    finally:
+        parallel.close()
+    assert parallel._pool is None
+
+
+def test_parallel_embedder_falls_back_when_workers_fail() -> None:
+    local = HashEmbedder(16)
+    parallel = ParallelEmbedder(local, {"kind": "no-such-kind", "model": "/nonexistent/model", "precision": "fp32",
+                                        "batch_size": 8, "threads": 1}, workers=2, min_parallel=4)
+    try:
+        parallel.start()
+        assert not parallel.ready(timeout=120)  # the model can't load in the workers
+        np.testing.assert_array_equal(parallel.embed(TEXTS), HashEmbedder(16).embed(TEXTS))
+    finally:
+        parallel.close()
+
+
+def test_hash_model_never_gets_workers() -> None:
+    assert isinstance(make_embedder(Settings(model="hash:32", embed_workers=2)), HashEmbedder)
+
+
+# ---- configuration --------------------------------------------------------------------------------------
+
+
+def test_backend_and_precision_settings() -> None:
+    settings = _Settings.from_env({}, load_dotenv=False)
+    assert settings.embed_backend == "torch" and settings.precision == "auto" and settings.embed_workers == 0
+    settings = _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "ONNX", "ARCHIVEBOT_PRECISION": "int8",
+                                   "ARCHIVEBOT_EMBED_WORKERS": "1"}, load_dotenv=False)
+    assert (settings.embed_backend, settings.precision, settings.embed_workers) == ("onnx", "int8", 1)
+    with pytest.raises(ConfigurationError):
+        _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "tensorrt"}, load_dotenv=False)
+    with pytest.raises(ConfigurationError):  # int8 exists only on ONNX Runtime
+        _Settings.from_env({"ARCHIVEBOT_PRECISION": "int8"}, load_dotenv=False)
+
+
+@pytest.mark.skipif(onnx_available(), reason="onnxruntime is installed")
+def test_onnx_backend_without_onnxruntime_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="onnx"):
+        make_embedder(Settings(data_dir=tmp_path, embed_backend="onnx"))
+
+
+# ---- index selection ------------------------------------------------------------------------------------
+
+
+def test_default_factory_is_flat_then_ivf_sq8() -> None:
+    assert default_factory(0) == "Flat"
+    assert default_factory(FLAT_LIMIT) == "Flat"
+    big = default_factory(FLAT_LIMIT + 1)
+    assert big.startswith("IVF") and big.endswith(",SQ8")
+    assert default_factory(1_000_000) == "IVF2048,SQ8"
+    for n in (FLAT_LIMIT + 1, 100_000, 1_000_000, 10_000_000):
+        lists = ivf_lists(n)
+        assert lists & (lists - 1) == 0 and n / lists >= 39  # a power of two, enough training points per list
+
+
+def test_default_factory_keeps_the_current_ivf_while_the_archive_grows() -> None:
+    assert default_factory(1_400_000, "IVF2048,SQ8") == "IVF2048,SQ8"  # no rebuild at every growth step
+    assert default_factory(1_000_000, "IVF256,SQ8") == "IVF2048,SQ8"  # far off: rebuilt
+    assert default_factory(1_000_000, "HNSW32") == "IVF2048,SQ8"
+    assert default_factory(10_000, "IVF2048,SQ8") == "Flat"
+
+
+def test_nprobe_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_nprobe(2048) == 32 and default_nprobe(512) == 16 and default_nprobe(8) == 8
+    monkeypatch.setenv("ARCHIVEBOT_FAISS_NPROBE", "64")
+    assert default_nprobe(2048) == 64
+
+
+# ---- the approximate index ------------------------------------------------------------------------------
+
+
+def _clustered(count: int, dimension: int = 64, seed: int = 0) -> np.ndarray:
+    """Real-ish vectors: topics (cluster centres), near-duplicate stories around them, normalised."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, dimension)).astype(np.float32)
+    rows = centres[rng.integers(0, 40, count)] + 0.6 * rng.standard_normal((count, dimension)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_ivf_sq8_recall_at_10_against_exact_search() -> None:
+    data = _clustered(6000)
+    queries = _clustered(100, seed=1)
+    ids = np.arange(6000, dtype=np.int64) * 7 + 3
+    exact = VectorIndex.create(64, "Flat")
+    exact.add(ids, data)
+    approximate = VectorIndex.create(64, "IVF64,SQ8")
+    approximate.train(data)
+    approximate.add(ids, data)
+    _, truth = exact.search(queries, 10)
+    _, found = approximate.search(queries, 10)
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+    assert recall >= 0.95
+
+
+def test_ivf_removes_reconstructs_lists_ids_and_survives_save_load_clone(tmp_path: Path) -> None:
+    data = _clustered(3000)
+    ids = np.arange(3000, dtype=np.int64) * 5 + 11
+    index = VectorIndex.create(64, "IVF32,SQ8")
+    assert index.needs_training() and index.supports_remove and index.is_ivf
+    index.train(data)
+    index.add(ids, data)
+    assert index.remove(ids[:10]) == 10 and index.size == 2990
+    assert sorted(index.ids().tolist()) == sorted(ids[10:].tolist())
+    stored = index.reconstruct([int(ids[20]), int(ids[0])])
+    assert int(ids[0]) not in stored  # removed
+    assert float(stored[int(ids[20])] @ data[20]) > 0.99  # SQ8: approximate, but close
+    _, found = index.search(data[20:21], 5)
+    assert found[0][0] == ids[20]
+    index.save(tmp_path, 3)
+    loaded = VectorIndex.load(tmp_path, 3, "IVF32,SQ8")
+    assert loaded.size == 2990 and sorted(loaded.ids().tolist()) == sorted(index.ids().tolist())
+    copy = loaded.clone()
+    copy.remove(ids[10:20])
+    copy.add(np.array([1, 2], dtype=np.int64), data[:2])
+    assert copy.size == 2982 and loaded.size == 2990  # the clone is independent
+    _, found = copy.search(data[:1], 1)
+    assert found[0][0] == 1
+
+
+def test_training_sample_is_bounded_and_deterministic() -> None:
+    data = _clustered(5000)
+    first = VectorIndex.create(64, "IVF4,Flat")
+    second = VectorIndex.create(64, "IVF4,Flat")
+    first.train(data)  # 4 lists x 50 = 200 training rows out of 5000
+    second.train(data)
+    import faiss
+
+    quantizers = [faiss.downcast_index(faiss.downcast_index(ix.index).quantizer) for ix in (first, second)]
+    centroids = [quantizer.reconstruct_n(0, 4) for quantizer in quantizers]
+    np.testing.assert_array_equal(centroids[0], centroids[1])
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+def test_onnx_int8_agrees_with_fp32(tmp_path: Path, real_embedder) -> None:
+    from index._embed import OnnxEmbedder
+
+    sentences = [
+        "Mr. Obama’s envoy met U.N. officials in Geneva on Tuesday.",
+        "Shares in the company fell 5% after the profit warning.",
+        "Chelsea's late winner came from a corner in the 89th minute.",
+        "The film took $19.1m on Christmas Day.",
+    ]
+    reference = real_embedder.embed(sentences)
+    int8 = OnnxEmbedder(precision="int8", cache_dir=tmp_path)
+    assert int8.name.endswith("#int8")  # an int8 index never mixes with fp32 vectors
+    assert np.mean(np.sum(int8.embed(sentences) * reference, axis=1)) >= 0.98
+    fp32 = OnnxEmbedder(precision="fp32", cache_dir=tmp_path)
+    assert fp32.name == real_embedder.name
+    assert np.min(np.sum(fp32.embed(sentences) * reference, axis=1)) >= 0.9999

@@ -431,7 +431,7 @@ async def _next_index(
     added_ids: list[int],
     added_vectors: list[np.ndarray],
 ) -> VectorIndex:
-    factory = faiss_factory if faiss_factory != "auto" else default_factory(total_passages)
+    factory = faiss_factory if faiss_factory != "auto" else default_factory(total_passages, meta.get("index_factory"))
     base: VectorIndex | None = None
     if not full and meta.get("generation") and meta.get("index_factory") == factory:
         if current is not None and current.generation == int(meta["generation"]):

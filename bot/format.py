@@ -30,6 +30,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _echo(question: str, limit: int) -> str:
+    """A user's question shown back: one line, markdown escaped (no masked links or formatting injected), trimmed."""
+    return limits.trim(discord.utils.escape_markdown(_one_line(question)), limit)
+
+
 def _code(article_id: str) -> str:
     return f"`{article_id.replace('`', '')}`"
 
@@ -45,7 +50,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     """The reply to a question: quotes with citations, or "not found" with the closest articles."""
     if not answer.answered:
         return not_found_embed(answer)
-    title = limits.trim(_one_line(answer.question), limits.EMBED_TITLE)
+    title = _echo(answer.question, limits.EMBED_TITLE)
     footer = f"Confidence {answer.confidence:.0%} · verbatim quotes from the archive · 👍/👎 below helps"
     blocks: list[str] = []
     room = limits.EMBED_DESCRIPTION
@@ -66,7 +71,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 
 def not_found_embed(answer: Answer) -> discord.Embed:
-    lines = [f"I couldn't find the answer to “{limits.trim(_one_line(answer.question), 300)}” in the archive."]
+    lines = [f"I couldn't find the answer to “{_echo(answer.question, 300)}” in the archive."]
     if answer.closest:
         lines.append("")
         lines.append("Closest articles:")
@@ -80,7 +85,7 @@ def not_found_embed(answer: Answer) -> discord.Embed:
 
 
 def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PAGE) -> list[discord.Embed]:
-    title = limits.trim(f"Search: {_one_line(query)}", limits.EMBED_TITLE)
+    title = limits.trim(f"Search: {_echo(query, limits.EMBED_TITLE)}", limits.EMBED_TITLE)
     if not hits:
         return [discord.Embed(title=title, description="No matching articles.", colour=NOT_FOUND_COLOUR)]
     chunks = [hits[start:start + per_page] for start in range(0, len(hits), per_page)]

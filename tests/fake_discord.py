@@ -38,6 +38,7 @@ CUSTOM_ID_LIMIT = 100
 INTERACTION_DEADLINE = 3.0  # seconds to give the first response to an interaction
 
 EPHEMERAL = 1 << 6
+MESSAGE_CONTENT_INTENT = 1 << 15
 MANAGE_GUILD = 1 << 5
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)  # view channel, send, read history, use app commands
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
@@ -172,6 +173,7 @@ class FakeDiscord:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}  # synced commands by guild id (None: global)
         self.identify: dict[str, Any] | None = None
         self.threads: list[dict[str, Any]] = []
+        self.replies: dict[str, dict[str, Any]] = {}  # the bot's first reply to each message, by that message's id
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self._ready = asyncio.Event()
@@ -289,6 +291,9 @@ class FakeDiscord:
         """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does."""
         if mentions_bot:
             content = f"<@{self.bot_user['id']}> {content}"
+        intents = (self.identify or {}).get("intents", 0)
+        if not intents & MESSAGE_CONTENT_INTENT and not mentions_bot and not dm:
+            content = ""  # Discord blanks other messages' content for bots without the message-content intent
         data = {
             "id": snowflake(), "channel_id": channel_id or self.channel_id, "author": author, "content": content,
             "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
@@ -453,6 +458,7 @@ class FakeDiscord:
             message["message_reference"] = reference
             message["type"] = 19
             message["referenced_message"] = self.messages.get(str(reference.get("message_id")))
+            self.replies.setdefault(reference["message_id"], message)
         message.update(extra)
         self.messages[message["id"]] = message
         self.sent.append(message)

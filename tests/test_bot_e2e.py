@@ -35,8 +35,7 @@ def quoted_sentences(description: str) -> list[str]:
 
 
 async def reply_to(h: Harness, message: dict) -> dict:
-    return await h.fake.wait_for(lambda: next(
-        (m for m in h.fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == message["id"]), None))
+    return await h.fake.wait_for(lambda: h.fake.replies.get(message["id"]))
 
 
 async def test_mention_gets_a_reply_with_verbatim_quotes(harness: Harness):
@@ -267,7 +266,7 @@ async def test_rate_limits_per_user_and_per_server(harness: Harness):
     again = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
     marker = await h.fake.message(h.fake.member, "", mentions_bot=True)  # an empty mention gets the help text
     await reply_to(h, marker)
-    assert not [m for m in h.fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == again["id"]]
+    assert again["id"] not in h.fake.replies
 
 
 async def test_everyone_in_a_quote_pings_nobody(harness: Harness):
@@ -303,7 +302,7 @@ async def test_dm_and_listed_channels_need_no_mention(harness: Harness):
     unlisted = await h.fake.message(h.fake.member, SEED_QUESTION)  # no mention, channel not listed: ignored
     marker = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
     await reply_to(h, marker)
-    assert not [m for m in h.fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == unlisted["id"]]
+    assert unlisted["id"] not in h.fake.replies
 
 
 @pytest.mark.parametrize("bot_overrides", [{"threads": True, "channels": frozenset()}])

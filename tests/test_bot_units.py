@@ -286,3 +286,13 @@ def test_admin_needs_manage_guild_and_a_role_when_configured():
     assert is_archive_admin(_Member(7), manage, with_roles)
     assert not is_archive_admin(_Member(8), manage, with_roles)
     assert not is_archive_admin(_Member(7), plain, with_roles)
+
+
+def test_questions_shown_back_cannot_inject_markdown():
+    question = "[free nitro](https://evil.example) **now** `x`"
+    embed = fmt.answer_embed(Answer(question, False, 0.0))
+    assert "“[free nitro]" not in embed.description  # an unescaped "[" would make a masked link
+    assert "“\\[free nitro]" in embed.description and "\\*\\*now\\*\\*" in embed.description
+    answered = fmt.answer_embed(Answer(question, True, 0.9, (_quote("Fine."),)))
+    assert answered.title.startswith("\\[free nitro]")
+    assert fmt.search_pages(question, [])[0].title.startswith("Search: \\[free nitro]")

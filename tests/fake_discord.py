@@ -323,6 +323,13 @@ class FakeDiscord:
             "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id}, "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+        if extra.pop("dm", False):  # a DM: no guild, no member, the user at top level
+            for key in ("guild_id", "member", "guild_locale"):
+                payload.pop(key)
+            channel_id = snowflake()
+            payload.update(user=user, channel_id=channel_id, context=1, app_permissions=str(MEMBER_PERMISSIONS),
+                           channel={"id": channel_id, "type": 1, "recipients": [user], "last_message_id": None},
+                           authorizing_integration_owners={"1": user["id"]})
         payload.update(extra)
         interaction = Interaction(payload["id"], payload["token"], kind, user, payload, time.monotonic())
         self.interactions[interaction.id] = interaction
@@ -335,14 +342,14 @@ class FakeDiscord:
                     return command
         raise KeyError(f"/{name} was not synced")
 
-    async def slash(self, user: dict[str, Any], name: str, **options: Any) -> Interaction:
+    async def slash(self, user: dict[str, Any], name: str, *, dm: bool = False, **options: Any) -> Interaction:
         command = self._command(name)
         types = {o["name"]: o["type"] for o in command.get("options", [])}
         data = {"id": command["id"], "name": name, "type": 1,
                 "options": [{"name": k, "type": types[k], "value": v} for k, v in options.items()]}
-        if command.get("guild_id"):
+        if command.get("guild_id") and not dm:
             data["guild_id"] = command["guild_id"]
-        interaction = self._interaction(2, user, data)
+        interaction = self._interaction(2, user, data, dm=dm)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 

@@ -234,6 +234,21 @@ async def test_reindex_for_an_admin_shows_progress_and_refuses_a_second(harness:
     assert (await h.archive.article("Lighthouse keeper retires")).title == "Lighthouse keeper retires"
 
 
+@pytest.mark.parametrize("bot_overrides", [{"guild_id": None}])
+async def test_no_route_to_reindex_for_a_member(harness: Harness):
+    h = harness  # commands synced globally here, so they exist in DMs too
+    assert {c["name"] for c in h.fake.commands[None]} >= {"ask", "reindex"}
+    dm = await h.fake.slash(h.fake.admin, "reindex", dm=True)  # even a server admin, from a DM
+    await h.fake.answered(dm)
+    assert dm.responses[0]["data"]["flags"] & EPHEMERAL and "Only server admins" in dm.responses[0]["data"]["content"]
+    ask = await h.fake.slash(h.fake.member, "ask", dm=True, question=SEED_QUESTION)
+    assert quoted_sentences((await followup(h, ask))["embeds"][0]["description"])  # other commands work in DMs
+    for text in ("reindex", "!reindex", "/reindex"):  # no prefix commands: a mention is a question
+        asked = await h.fake.message(h.fake.admin, text, mentions_bot=True)
+        assert (await reply_to(h, asked))["embeds"]
+    assert not h.archive.reindexing and h.bot.get_cog("Archive")._reindex_task is None
+
+
 @pytest.mark.parametrize("bot_overrides", [{"admin_role_ids": frozenset({42})}])
 async def test_reindex_needs_an_admin_role_when_configured(harness: Harness):
     h = harness

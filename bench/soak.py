@@ -80,6 +80,10 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     from fake_discord import FakeDiscord, message_problems
     from index import Archive, HashEmbedder, Settings, make_embedder
 
+    from bot.views import FeedbackView, PagerView
+
+    if args.view_timeout is not None:  # buttons live this long (default 15 min): memory is bounded by it
+        FeedbackView.timeout_seconds = PagerView.timeout_seconds = args.view_timeout
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="archivebot-soak-"))
     archive_dir = write_bot_archive(workdir / "archive")
@@ -227,6 +231,7 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             failures.append("reindex: no summary")
     check_sent()
     elapsed = time.monotonic() - soak_started
+    live_views = len(bot._connection._view_store._views)  # noqa: SLF001 - a figure for the report only
     gc.collect()
     rss["end"] = round(rss_mb(), 1)
     await bot.close()
@@ -250,6 +255,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
         "latency_ms": {kind: percentiles(values) for kind, values in sorted(latencies.items())},
         "rss_mb": rss,
         "rss_growth_mb_after_warmup": round(rss["end"] - checkpoints[0], 1) if checkpoints else None,
+        "live_button_views": live_views,
+        "button_timeout_s": FeedbackView.timeout_seconds,
         "reindex": reindex_done,
         "failures": len(failures),
         "failure_examples": failures[:10],
@@ -274,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-limit", type=int, default=300)
     parser.add_argument("--real-model", action="store_true", help="use the configured model instead of the fake embedder")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--view-timeout", type=float, help="seconds buttons stay live (default: the bot's 15 min)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     report = asyncio.run(soak(args))

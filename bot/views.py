@@ -16,13 +16,16 @@ VIEW_TIMEOUT = 15 * 60  # seconds; Discord shows "interaction failed" on buttons
 
 
 class FeedbackView(discord.ui.View):
-    """👍 / 👎 under an answer; each click is stored (one vote per user per answer; a second click changes it)."""
+    """👍 / 👎 under an answer; each click is stored (one vote per user per answer; a second click changes it).
+
+    The view lives in memory until its timeout, so memory is bounded by answers per `timeout_seconds`."""
+
+    timeout_seconds: float = VIEW_TIMEOUT
 
     def __init__(
         self, archive: Archive, *, answer_key: str, question: str, article_ids: Sequence[str], guild_id: int | None,
-        timeout: float | None = VIEW_TIMEOUT,
     ) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=self.timeout_seconds)
         self.archive = archive
         self.answer_key = answer_key
         self.question = question
@@ -61,8 +64,10 @@ class FeedbackView(discord.ui.View):
 class PagerView(discord.ui.View):
     """◀ page ▶ buttons over a list of embeds; only the person who ran the command turns the pages."""
 
-    def __init__(self, pages: Sequence[discord.Embed], owner_id: int, timeout: float | None = VIEW_TIMEOUT) -> None:
-        super().__init__(timeout=timeout)
+    timeout_seconds: float = VIEW_TIMEOUT
+
+    def __init__(self, pages: Sequence[discord.Embed], owner_id: int) -> None:
+        super().__init__(timeout=self.timeout_seconds)
         if not pages:
             raise ValueError("a pager needs at least one page")
         self.pages = list(pages)

@@ -105,3 +105,21 @@ async def test_the_fake_answers_like_discord():
                 assert (await response.json())["code"] == 10062
     finally:
         await fake.stop()
+
+
+async def test_python_m_bot_on_a_foreign_model_index_exits_with_a_clear_message(tmp_path: Path):
+    archive = await Archive.open(Settings(data_dir=tmp_path / "data", model="hash:256"), embedder=HashEmbedder(256))
+    await archive.reindex([write_bot_archive(tmp_path / "archive")])
+    await archive.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
+    env.update({"PYTHONPATH": str(PROJECT), "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": TOKEN,
+                "ARCHIVEBOT_MODEL": "hash:128", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
+                "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway"})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    log = stderr.decode()
+    assert "was built with model 'hash:256'" in log and "Traceback" not in log and TOKEN not in log

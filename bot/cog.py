@@ -127,22 +127,39 @@ class ArchiveCog(commands.Cog, name="Archive"):
         me = self.bot.user
         if me is None or message.author.bot or message.author.id == me.id:
             return None
-        mentioned = any(user.id == me.id for user in message.mentions)
+        # The bot's own role (people often pick it from the mention list) counts as mentioning the bot.
+        own_roles = [role.id for role in message.role_mentions if role.tags is not None and role.tags.bot_id == me.id]
+        mentioned = bool(own_roles) or any(user.id == me.id for user in message.mentions)
         in_dm = message.guild is None
-        channel_id = getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None
-        listed = message.channel.id in self.config.channels or (channel_id in self.config.channels)
+        parent_id = getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None
+        listed = message.channel.id in self.config.channels or parent_id in self.config.channels
         if not (mentioned or in_dm or listed):
             return None
         text = re.sub(rf"<@!?{me.id}>", " ", message.content or "")
-        return " ".join(text.split())
+        for role_id in own_roles:
+            text = text.replace(f"<@&{role_id}>", " ")
+        text = " ".join(text.split())
+        if not text and not (mentioned or in_dm):
+            return None  # an image or sticker posted in a listed channel is not a question
+        return text
+
+    async def _ask_typing(self, channel: discord.abc.Messageable, question: str) -> Answer:
+        """Answer while showing "typing…"; a channel where the bot may not type still gets its answer."""
+        typing = channel.typing()
+        try:
+            await typing.__aenter__()
+        except discord.HTTPException:
+            logger.debug("could not show typing", exc_info=True)
+            return await self.archive.ask(question, max_quotes=self.config.max_quotes)
+        try:
+            return await self.archive.ask(question, max_quotes=self.config.max_quotes)
+        finally:
+            await typing.__aexit__(None, None, None)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         question = self._question_in(message)
         if question is None:
-            return
-        if not question:
-            await message.reply(HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
         verdict: Verdict = self.limiter.check(
             message.author.id, message.guild.id if message.guild else None, warn_once=True
@@ -152,9 +169,11 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 await message.reply(verdict.message(), allowed_mentions=NO_MENTIONS, mention_author=False,
                                     delete_after=max(5.0, min(verdict.retry_after, 60.0)))
             return
+        if not question:
+            await message.reply(HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
+            return
         try:
-            async with message.channel.typing():
-                answer = await self.archive.ask(question, max_quotes=self.config.max_quotes)
+            answer = await self._ask_typing(message.channel, question)
         except Exception as error:  # noqa: BLE001 - every failure becomes one short reply
             if isinstance(error, (QuestionError,)):
                 logger.info("question refused: %s", error)

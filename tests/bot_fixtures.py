@@ -110,7 +110,7 @@ def bot_archive_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bot_overrides() -> dict[str, Any]:
-    """Override in a test module (or with @pytest.mark.parametrize indirect) to change the bot's config."""
+    """Parametrize to change the bot's config; a callable value gets the fake Discord (for its ids)."""
     return {}
 
 
@@ -123,7 +123,7 @@ async def harness(tmp_path: Path, bot_archive_dir: Path, bot_overrides: dict[str
                         min_confidence=0.05)
     archive = await Archive.open(settings, embedder=embedder)
     await archive.reindex([bot_archive_dir])
-    config = bot_config(fake, **bot_overrides)
+    config = bot_config(fake, **{k: v(fake) if callable(v) else v for k, v in bot_overrides.items()})
     apply_endpoints(config)
     bot = ArchiveBot(archive, config, guild_ready_timeout=0.01)
     runner: asyncio.Task | None = None

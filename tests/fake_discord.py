@@ -161,6 +161,8 @@ class FakeDiscord:
         self.channel_id = snowflake()
         self.other_channel_id = snowflake()
         self.admin_role_id = snowflake()
+        self.bot_role_id = snowflake()  # the bot's managed role (Discord creates one when a bot joins)
+        self.typing_forbidden = False  # True: typing answers 403 Missing Permissions (50013)
         self.admin = self.user("admin")
         self.member = self.user("member")
         self.member_roles: dict[str, list[str]] = {self.admin["id"]: [self.admin_role_id], self.member["id"]: []}
@@ -204,10 +206,12 @@ class FakeDiscord:
                     "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
         admin_role = dict(everyone, id=self.admin_role_id, name="archive-admins", position=1,
                           permissions=str(ADMIN_PERMISSIONS))
+        bot_role = dict(everyone, id=self.bot_role_id, name="Archivebot", position=2, managed=True,
+                        tags={"bot_id": self.bot_user["id"]})
         return {
             "id": self.guild_id, "name": "Test Newsroom", "icon": None, "owner_id": self.owner["id"],
             "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "roles": [everyone, admin_role], "emojis": [], "stickers": [],
+            "explicit_content_filter": 0, "roles": [everyone, admin_role, bot_role], "emojis": [], "stickers": [],
             "features": [], "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0,
             "rules_channel_id": None, "vanity_url_code": None, "description": None, "banner": None,
             "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
@@ -286,18 +290,23 @@ class FakeDiscord:
 
     async def message(
         self, author: dict[str, Any], content: str, *, channel_id: str | None = None, mentions_bot: bool = False,
-        dm: bool = False,
+        dm: bool = False, mentions_bot_role: bool = False,
     ) -> dict[str, Any]:
-        """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does."""
+        """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does
+        (`mentions_bot_role`: the bot's managed role instead, as people often pick by mistake)."""
         if mentions_bot:
             content = f"<@{self.bot_user['id']}> {content}"
+        if mentions_bot_role:
+            content = f"<@&{self.bot_role_id}> {content}"
+            mentions_bot = True  # for the content intent below: Discord treats it as a mention of the bot
         intents = (self.identify or {}).get("intents", 0)
         if not intents & MESSAGE_CONTENT_INTENT and not mentions_bot and not dm:
             content = ""  # Discord blanks other messages' content for bots without the message-content intent
         data = {
             "id": snowflake(), "channel_id": channel_id or self.channel_id, "author": author, "content": content,
             "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
-            "mentions": [self.bot_user] if mentions_bot else [], "mention_roles": [], "attachments": [],
+            "mentions": [self.bot_user] if mentions_bot and not mentions_bot_role else [],
+            "mention_roles": [self.bot_role_id] if mentions_bot_role else [], "attachments": [],
             "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
         }
         if dm:
@@ -482,6 +491,8 @@ class FakeDiscord:
     def _channel_route(self, r: Request, parts: list[str]) -> web.StreamResponse:
         channel_id, n, m = parts[1], len(parts), r.method
         if n == 3 and parts[2] == "typing" and m == "POST":
+            if self.typing_forbidden:
+                return error(50013, "Missing Permissions", 403)
             return web.Response(status=204)
         if n == 3 and parts[2] == "messages" and m == "POST":
             problems = message_problems(r.body or {})

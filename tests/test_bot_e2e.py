@@ -279,7 +279,7 @@ async def test_rate_limits_per_user_and_per_server(harness: Harness):
     await h.fake.answered(slow)
     assert slow.responses[0]["data"]["content"].startswith("Slow down: This server is")
     again = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
-    marker = await h.fake.message(h.fake.member, "", mentions_bot=True)  # an empty mention gets the help text
+    marker = await h.fake.message(h.fake.user("newcomer"), SEED_QUESTION, dm=True)  # DMs have no server window
     await reply_to(h, marker)
     assert again["id"] not in h.fake.replies
 
@@ -358,3 +358,30 @@ async def test_a_late_first_response_is_refused_and_the_bot_carries_on(harness: 
     h.fake.deadline = 3.0
     i = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
     assert quoted_sentences((await followup(h, i))["embeds"][0]["description"])
+
+
+async def test_role_mention_empty_mention_and_forbidden_typing(harness: Harness):
+    h = harness
+    h.fake.typing_forbidden = True  # the bot may not type here: it still answers
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot_role=True)
+    reply = await reply_to(h, asked)
+    assert quoted_sentences(reply["embeds"][0]["description"])
+    assert [body["code"] for _, body in h.fake.rejections] == [50013]
+    h.fake.rejections.clear()
+    empty = await h.fake.message(h.fake.member, "", mentions_bot=True)
+    help_reply = await reply_to(h, empty)
+    assert help_reply["content"].startswith("Ask me about the news archive") and not help_reply["embeds"]
+
+
+@pytest.mark.parametrize("bot_overrides", [{"channels": lambda fake: frozenset({int(fake.other_channel_id)})}])
+async def test_listed_channel_takes_every_message_as_a_question(harness: Harness):
+    h = harness
+    image_only = await h.fake.message(h.fake.member, "", channel_id=h.fake.other_channel_id)  # no text: ignored
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, channel_id=h.fake.other_channel_id)
+    reply = await reply_to(h, asked)
+    assert reply["channel_id"] == h.fake.other_channel_id and quoted_sentences(reply["embeds"][0]["description"])
+    assert image_only["id"] not in h.fake.replies
+    elsewhere = await h.fake.message(h.fake.member, SEED_QUESTION)  # the other channel still needs a mention
+    marker = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    await reply_to(h, marker)
+    assert elsewhere["id"] not in h.fake.replies

@@ -32,7 +32,7 @@ import numpy as np
 from ._embed import Embedder
 from ._errors import ArchiveError, IndexBusyError
 from ._models import FileWarning, IndexSummary, ParsedArticle, Progress
-from ._parse import ArchiveFile, discover, file_fingerprint, parse_file
+from ._parse import PARSER_VERSION, ArchiveFile, discover, file_fingerprint, parse_file
 from ._store import SCHEMA_VERSION, NewPassage, NewSentence, Store, blob_to_vector, vector_to_blob
 from ._text import build_passages, split_sentences
 from ._vectors import VectorIndex, default_factory, passage_vector
@@ -188,7 +188,9 @@ class _Reporter:
             logger.exception("progress callback failed")
 
 
-async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: bool, report: _Reporter) -> _Plan:
+async def _plan(
+    store: Store, roots: Sequence[Path], max_file_bytes: int, full: bool, report: _Reporter, reparse: bool = False
+) -> _Plan:
     plan = _Plan()
     files, warnings = await asyncio.to_thread(discover, list(roots))
     plan.warnings.extend(warnings)
@@ -213,7 +215,7 @@ async def _plan(store: Store, roots: Sequence[Path], max_file_bytes: int, full: 
                 results.append((file, "", [], [FileWarning(str(file.path), "file vanished while indexing")]))
                 continue
             stored = by_path.get(str(file.path), [])
-            if stored and not full and all(state.fingerprint == fingerprint for state in stored):
+            if stored and not full and not reparse and all(state.fingerprint == fingerprint for state in stored):
                 results.append((file, fingerprint, None, []))  # type: ignore[arg-type]
                 continue
             articles, file_warnings = parse_file(file, max_file_bytes)
@@ -291,7 +293,10 @@ async def reindex(
         logger.warning(
             "the index was built with model %s; re-embedding everything with %s", meta.get("model"), embedder.name
         )
-    plan = await _plan(store, roots, max_file_bytes, full, report)
+    # Parsing or splitting changed since this index was built: read every file again (articles whose
+    # content hash is unchanged stay as they are; changed ones reuse stored vectors by text hash).
+    reparse = bool(meta) and meta.get("parser_version") != str(PARSER_VERSION)
+    plan = await _plan(store, roots, max_file_bytes, full, report, reparse)
 
     staging = _Staging(data_dir / STAGING_FILE, embedder.name)
     try:
@@ -337,7 +342,7 @@ async def reindex(
                     "generation": generation, "model": embedder.name, "dimension": embedder.dimension,
                     "schema_version": SCHEMA_VERSION, "index_factory": new_index.factory,
                 })
-            await store.set_meta({"roots": roots_value, "last_indexed": now})
+            await store.set_meta({"roots": roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
             _pause_for_tests("commit:vectors")
         _pause_for_tests("committed")
         if changed:
@@ -387,6 +392,11 @@ async def _embed_articles(
             wanted.setdefault(key, article.body[span.start:span.end])
         wanted.setdefault(title_key, article.title)
     known = await store.vectors_by_text_hash(list(wanted)) if reuse_stored else {}
+    if reuse_stored:  # an updated article whose title did not change keeps its title vector
+        stored_titles = await store.title_vectors([article.article_id for article, _, _ in articles])
+        for article, _, _, _, title_key in layouts:
+            if title_key not in known and article.title in stored_titles:
+                known[title_key] = stored_titles[article.title]
     known.update(await asyncio.to_thread(staging.get, [key for key in wanted if key not in known]))
     missing = [key for key in wanted if key not in known]
     missing.sort(key=lambda key: len(wanted[key]))  # length-sorted batches waste no padding

@@ -25,6 +25,10 @@ from ._text import split_sentences
 
 logger = logging.getLogger(__name__)
 
+# Bump when parsing or sentence splitting changes what is stored: the next reindex reads every file
+# again (stored vectors are reused for sentences whose text did not change).
+PARSER_VERSION = 2
+
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".json", ".jsonl", ".html", ".htm"})
 # An article with more sentences than this is not a news article (a log dump, a word list, a book): it is
 # skipped with a warning, so one hostile file can't cost hours of embedding and gigabytes of vectors.

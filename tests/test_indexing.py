@@ -513,3 +513,32 @@ async def test_questions_are_answered_from_the_old_index_during_a_reindex(
         await consistency(settings)
     finally:
         await archive.close()
+
+
+async def test_a_new_parser_version_reads_every_file_again(
+    archive: Archive, seed_archive_dir: Path, settings: Settings, hash_embedder: HashEmbedder
+) -> None:
+    import os
+    import sqlite3
+
+    from index._parse import PARSER_VERSION
+
+    await archive.reindex([seed_archive_dir])
+    seed = next(seed_archive_dir.glob("*.txt"))
+    stat = seed.stat()
+    text = seed.read_text(encoding="utf-8")
+    # Same size and modification time, different text: the fingerprint can't see the change.
+    seed.write_text(text.replace("Yonhap news agency", "Yonhap News Agency"), encoding="utf-8")
+    os.utime(seed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (await archive.reindex([seed_archive_dir])).updated == 0
+
+    with sqlite3.connect(settings.data_dir / "archive.sqlite3") as connection:
+        connection.execute("UPDATE meta SET value = '0' WHERE key = 'parser_version'")
+    embedded_before = hash_embedder.texts_embedded
+    summary = await archive.reindex([seed_archive_dir])
+    assert summary.updated == 1
+    # Only the edited sentence (and nothing else) needed a new vector.
+    assert hash_embedder.texts_embedded - embedded_before == 1
+    with sqlite3.connect(settings.data_dir / "archive.sqlite3") as connection:
+        (version,) = connection.execute("SELECT value FROM meta WHERE key = 'parser_version'").fetchone()
+    assert version == str(PARSER_VERSION)

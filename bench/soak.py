@@ -110,8 +110,9 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     users = [fake.user(f"user{n}") for n in range(args.users)]
     for user in users:
         fake.member_roles[user["id"]] = []
-    answers: list[dict[str, Any]] = []  # bot messages with feedback buttons, for clicks
-    pagers: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (message, owner) with page buttons
+    answers: list[tuple[dict[str, Any], float]] = []  # (bot message with feedback buttons, when), for clicks
+    pagers: list[tuple[dict[str, Any], dict[str, Any], float]] = []  # (message with page buttons, owner, when)
+    fresh = FeedbackView.timeout_seconds / 2  # click only buttons well within their lifetime
     latencies: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
     failures: list[str] = []
@@ -139,22 +140,23 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             asked = await fake.message(user, rng.choice(QUESTIONS), mentions_bot=True)
             reply = await fake.wait_for(lambda: fake.replies.get(asked["id"]), timeout=args.timeout)
             if "Helpful" in buttons(reply):
-                answers.append(reply)
+                answers.append((reply, time.monotonic()))
         elif kind in ("ask", "ask_private"):
             extra = {"private": True} if kind == "ask_private" else {}
             i = await fake.slash(user, "ask", question=rng.choice(QUESTIONS), **extra)
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
             if i.followups and "Helpful" in buttons(i.followups[0]):
-                answers.append(i.followups[0])
+                answers.append((i.followups[0], time.monotonic()))
         elif kind == "search":
             i = await fake.slash(user, "search", query=rng.choice(SEARCHES))
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
             if i.followups and "▶" in buttons(i.followups[0]):
-                pagers.append((i.followups[0], user))
+                pagers.append((i.followups[0], user, time.monotonic()))
         elif kind == "page":
-            if not pagers:
+            live = [p for p in pagers if time.monotonic() - p[2] < fresh]
+            if not live:
                 return await one("search", user)
-            message, owner = rng.choice(pagers)
+            message, owner, _ = rng.choice(live)
             i = await fake.click(owner, fake.messages[message["id"]], buttons(message)[rng.choice(["▶", "◀"])])
             await fake.answered(i, timeout=args.timeout)
         elif kind == "autocomplete":
@@ -164,14 +166,15 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             i = await fake.slash(user, "article", id_or_title=rng.choice(["Coastal survey", "Mayor calls bridge vote", "nope"]))
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
             if i.followups and "▶" in buttons(i.followups[0]):
-                pagers.append((i.followups[0], user))
+                pagers.append((i.followups[0], user, time.monotonic()))
         elif kind == "stats":
             i = await fake.slash(user, "stats")
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
         elif kind == "feedback":
-            if not answers:
+            live = [a for a in answers if time.monotonic() - a[1] < fresh]
+            if not live:
                 return await one("mention", user)
-            message = rng.choice(answers)
+            message, _ = rng.choice(live)
             i = await fake.click(user, message, buttons(message)[rng.choice(["Helpful", "Not helpful"])])
             await fake.answered(i, timeout=args.timeout)
         counts[kind] = counts.get(kind, 0) + 1
@@ -212,7 +215,7 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             del fake.interactions[key]
         del answers[:-50]
         del pagers[:-50]
-        keep = {m["id"] for m in answers} | {m["id"] for m, _ in pagers}
+        keep = {m["id"] for m, _ in answers} | {m["id"] for m, _, _ in pagers}
         for key in [k for k in fake.messages if k not in keep]:
             del fake.messages[key]
         fake.replies.clear()

@@ -71,6 +71,9 @@ def _configure_logging() -> None:
     level = os.environ.get("ARCHIVEBOT_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Started from `archivebot run`, the CLI has configured logging already (WARNING): the bot's own
+    # messages (connected, commands synced, reindex summaries) still show at the configured level.
+    logging.getLogger("archivebot.bot").setLevel(getattr(logging, level, logging.INFO))
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("discord").setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)

@@ -21,7 +21,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 TOKEN = "process-test-token-do-not-log"
 
 
-async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path):
+@pytest.mark.parametrize("command", [["-m", "bot"], ["-m", "bot.cli", "run"]], ids=["python -m bot", "archivebot run"])
+async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: list[str]):
     archive_dir = write_bot_archive(tmp_path / "archive")
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir, model="hash:256")
@@ -37,7 +38,7 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path):
         "PYTHONPATH": str(PROJECT),
     })
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env,
+        sys.executable, *command, cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:

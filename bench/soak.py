@@ -80,10 +80,10 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     from fake_discord import FakeDiscord, message_problems
     from index import Archive, HashEmbedder, Settings, make_embedder
 
-    from bot.views import FeedbackView, PagerView
+    from bot.views import PagerView
 
-    if args.view_timeout is not None:  # buttons live this long (default 15 min): memory is bounded by it
-        FeedbackView.timeout_seconds = PagerView.timeout_seconds = args.view_timeout
+    if args.view_timeout is not None:  # page buttons live this long (default 15 min): memory is bounded by it
+        PagerView.timeout_seconds = args.view_timeout
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="archivebot-soak-"))
     archive_dir = write_bot_archive(workdir / "archive")
@@ -112,7 +112,7 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
         fake.member_roles[user["id"]] = []
     answers: list[tuple[dict[str, Any], float]] = []  # (bot message with feedback buttons, when), for clicks
     pagers: list[tuple[dict[str, Any], dict[str, Any], float]] = []  # (message with page buttons, owner, when)
-    fresh = FeedbackView.timeout_seconds / 2  # click only buttons well within their lifetime
+    fresh = PagerView.timeout_seconds / 2  # turn only pages well within their lifetime (👍/👎 are persistent)
     latencies: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
     failures: list[str] = []
@@ -171,10 +171,9 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             i = await fake.slash(user, "stats")
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
         elif kind == "feedback":
-            live = [a for a in answers if time.monotonic() - a[1] < fresh]
-            if not live:
+            if not answers:
                 return await one("mention", user)
-            message, _ = rng.choice(live)
+            message, _ = rng.choice(answers)
             i = await fake.click(user, message, buttons(message)[rng.choice(["Helpful", "Not helpful"])])
             await fake.answered(i, timeout=args.timeout)
         counts[kind] = counts.get(kind, 0) + 1
@@ -234,7 +233,7 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             failures.append("reindex: no summary")
     check_sent()
     elapsed = time.monotonic() - soak_started
-    live_views = len(bot._connection._view_store._views)  # noqa: SLF001 - a figure for the report only
+    live_views = len(bot._connection._view_store._views)  # noqa: SLF001 - a figure for the report only (page views)
     gc.collect()
     rss["end"] = round(rss_mb(), 1)
     await bot.close()
@@ -259,7 +258,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
         "rss_mb": rss,
         "rss_growth_mb_after_warmup": round(rss["end"] - checkpoints[0], 1) if checkpoints else None,
         "live_button_views": live_views,
-        "button_timeout_s": FeedbackView.timeout_seconds,
+        "page_buttons_timeout_s": PagerView.timeout_seconds,
+        "answers_remembered_for_feedback": len(bot.answers),
         "reindex": reindex_done,
         "failures": len(failures),
         "failure_examples": failures[:10],
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-limit", type=int, default=300)
     parser.add_argument("--real-model", action="store_true", help="use the configured model instead of the fake embedder")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--view-timeout", type=float, help="seconds buttons stay live (default: the bot's 15 min)")
+    parser.add_argument("--view-timeout", type=float, help="seconds page buttons stay live (default: the bot's 15 min)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     report = asyncio.run(soak(args))

@@ -19,6 +19,7 @@ from discord.ext import commands
 from index import Archive, ArchivebotError, Settings
 
 from .config import BotConfig, apply_endpoints
+from .views import AnswerRegistry, FeedbackButton
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -44,12 +45,14 @@ class ArchiveBot(commands.Bot):
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.archive = archive
         self.config = config
+        self.answers = AnswerRegistry()  # what recent answers quoted, for 👍/👎 clicks
         self.synced: list[app_commands.AppCommand] = []
 
     async def setup_hook(self) -> None:
         from .cog import ArchiveCog
 
         await self.add_cog(ArchiveCog(self, self.archive, self.config))
+        self.add_dynamic_items(FeedbackButton)  # 👍/👎 under answers sent before a restart keep working
         if self.config.guild_id:
             guild = discord.Object(self.config.guild_id)
             self.tree.copy_global_to(guild=guild)

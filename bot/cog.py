@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 from typing import TYPE_CHECKING, Optional
 
 import discord
@@ -31,7 +30,7 @@ from . import format as fmt
 from . import limits
 from .config import BotConfig
 from .ratelimit import RateLimiter, Verdict
-from .views import NO_MENTIONS, FeedbackView, PagerView
+from .views import NO_MENTIONS, PagerView, feedback_view
 
 if TYPE_CHECKING:
     from .app import ArchiveBot
@@ -91,12 +90,11 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     # ---- shared helpers -------------------------------------------------------------------------------
 
-    def _feedback_view(self, answer: Answer, guild_id: int | None) -> FeedbackView:
-        return FeedbackView(
-            self.archive, answer_key=secrets.token_hex(8), question=answer.question,
-            article_ids=[q.article_id for q in answer.quotes] or [h.article_id for h in answer.closest],
-            guild_id=guild_id,
+    def _feedback_view(self, answer: Answer, guild_id: int | None) -> discord.ui.View:
+        key = self.bot.answers.add(
+            answer.question, [q.article_id for q in answer.quotes] or [h.article_id for h in answer.closest], guild_id
         )
+        return feedback_view(key)
 
     async def _rate_limited(self, interaction: discord.Interaction) -> bool:
         """True (after telling the user, ephemerally) when the user or server is over its limit."""

@@ -1,8 +1,13 @@
-"""Buttons under the bot's messages: 👍/👎 feedback on answers, and page turning for /search and /article."""
+"""Buttons under the bot's messages: 👍/👎 feedback on answers (persistent), and page turning for /search and
+/article (live for 15 minutes)."""
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Sequence
 
 import discord
@@ -12,53 +17,109 @@ from index import Archive
 logger = logging.getLogger("archivebot.bot")
 
 NO_MENTIONS = discord.AllowedMentions.none()
-VIEW_TIMEOUT = 15 * 60  # seconds; Discord shows "interaction failed" on buttons clicked after this
+VIEW_TIMEOUT = 15 * 60  # seconds a page-turning view lives; Discord shows "interaction failed" after
 
 
-class FeedbackView(discord.ui.View):
-    """👍 / 👎 under an answer; each click is stored (one vote per user per answer; a second click changes it).
+@dataclass(frozen=True)
+class AnsweredQuestion:
+    question: str
+    article_ids: tuple[str, ...]
+    guild_id: int | None
 
-    The view lives in memory until its timeout, so memory is bounded by answers per `timeout_seconds`."""
 
-    timeout_seconds: float = VIEW_TIMEOUT
+class AnswerRegistry:
+    """What each recent answer was about (question, quoted article ids), by answer key, for feedback clicks.
 
-    def __init__(
-        self, archive: Archive, *, answer_key: str, question: str, article_ids: Sequence[str], guild_id: int | None,
-    ) -> None:
-        super().__init__(timeout=self.timeout_seconds)
-        self.archive = archive
-        self.answer_key = answer_key
-        self.question = question
-        self.article_ids = tuple(article_ids)
-        self.guild_id = guild_id
-        self.helpful.custom_id = f"archivebot:feedback:{answer_key}:1"
-        self.unhelpful.custom_id = f"archivebot:feedback:{answer_key}:0"
+    Bounded (least recently used answers are forgotten); a click on an answer no longer here, e.g. after a
+    restart, is still recorded from the message itself (see `FeedbackButton.recover`)."""
 
-    async def _record(self, interaction: discord.Interaction, helpful: bool) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, AnsweredQuestion] = OrderedDict()
+
+    def add(self, question: str, article_ids: Sequence[str], guild_id: int | None) -> str:
+        key = secrets.token_hex(8)
+        self._items[key] = AnsweredQuestion(question, tuple(article_ids), guild_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> AnsweredQuestion | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_ARTICLE_ID = re.compile(r"id `([^`]+)`")
+_NOT_FOUND_QUESTION = re.compile(r"find the answer to “(.*)” in the archive", re.S)
+_UNESCAPE = re.compile(r"\\([^\w\s])")
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"archivebot:fb:(?P<key>[0-9a-f]{16}):(?P<vote>[01])"):
+    """👍 or 👎 under an answer. Persistent: the answer key and the vote are in the button's custom id, so the
+    bot keeps nothing per message and clicks work for as long as the message exists, across restarts."""
+
+    def __init__(self, key: str, helpful: bool) -> None:
+        super().__init__(discord.ui.Button(
+            label="Helpful" if helpful else "Not helpful", emoji="👍" if helpful else "👎",
+            style=discord.ButtonStyle.secondary, custom_id=f"archivebot:fb:{key}:{int(helpful)}",
+        ))
+        self.key = key
+        self.helpful = helpful
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(match["key"], match["vote"] == "1")
+
+    @staticmethod
+    def recover(message: discord.Message | None) -> AnsweredQuestion | None:
+        """The question and article ids read back from the answer's embed (for answers the registry forgot)."""
+        if message is None or not message.embeds:
+            return None
+        embed = message.embeds[0]
+        description = embed.description or ""
+        found = _NOT_FOUND_QUESTION.search(description)
+        question = found.group(1) if found else (embed.title or "")
+        ids = tuple(dict.fromkeys(_ARTICLE_ID.findall(description)))
+        return AnsweredQuestion(_UNESCAPE.sub(r"\1", question), ids, message.guild.id if message.guild else None)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        archive: Archive = interaction.client.archive  # type: ignore[attr-defined]
+        registry: AnswerRegistry = interaction.client.answers  # type: ignore[attr-defined]
+        answered = registry.get(self.key) or self.recover(interaction.message)
+        if answered is None:
+            await interaction.response.send_message(
+                "Sorry, I can't tell which answer this was.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         try:
-            await self.archive.record_feedback(
-                answer_key=self.answer_key, user_id=str(interaction.user.id),
-                guild_id=str(self.guild_id) if self.guild_id else None, question=self.question,
-                article_ids=self.article_ids, helpful=helpful,
+            await archive.record_feedback(
+                answer_key=self.key, user_id=str(interaction.user.id),
+                guild_id=str(answered.guild_id) if answered.guild_id else None, question=answered.question,
+                article_ids=answered.article_ids, helpful=self.helpful,
             )
         except Exception:
-            logger.exception("storing feedback failed (answer %s)", self.answer_key)
+            logger.exception("storing feedback failed (answer %s)", self.key)
             await interaction.response.send_message(
                 "Sorry, I couldn't store your feedback.", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         await interaction.response.send_message(
-            "Thanks! Your feedback was recorded." if helpful else "Thanks, noted: this answer didn't help.",
+            "Thanks! Your feedback was recorded." if self.helpful else "Thanks, noted: this answer didn't help.",
             ephemeral=True, allowed_mentions=NO_MENTIONS,
         )
 
-    @discord.ui.button(label="Helpful", emoji="👍", style=discord.ButtonStyle.secondary)
-    async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._record(interaction, True)
 
-    @discord.ui.button(label="Not helpful", emoji="👎", style=discord.ButtonStyle.secondary)
-    async def unhelpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._record(interaction, False)
+def feedback_view(key: str) -> discord.ui.View:
+    """The 👍/👎 row under an answer: fully dynamic, so discord.py stores nothing for it."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton(key, True))
+    view.add_item(FeedbackButton(key, False))
+    return view
 
 
 class PagerView(discord.ui.View):

@@ -385,3 +385,24 @@ async def test_listed_channel_takes_every_message_as_a_question(harness: Harness
     marker = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
     await reply_to(h, marker)
     assert elsewhere["id"] not in h.fake.replies
+
+
+async def test_feedback_still_works_after_a_restart(harness: Harness):
+    h = harness
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    reply = await reply_to(h, asked)
+    h.bot.answers = type(h.bot.answers)()  # the bot forgot every answer (a restart)
+    assert not h.bot._connection._view_store._views  # and keeps no per-message state for 👍/👎
+    click = await h.fake.click(h.fake.member, reply, buttons(reply)["Helpful"]["custom_id"])
+    await h.fake.answered(click)
+    assert click.responses[0]["data"]["content"].startswith("Thanks")
+    not_found = await h.fake.message(h.fake.member, NOT_FOUND_QUESTION, mentions_bot=True)
+    reply2 = await reply_to(h, not_found)
+    h.bot.answers = type(h.bot.answers)()
+    click = await h.fake.click(h.fake.admin, reply2, buttons(reply2)["Not helpful"]["custom_id"])
+    await h.fake.answered(click)
+    rows = await (await h.archive.feedback()).all()
+    seed = (await h.archive.search("Obama liaison office North Korea", limit=1))[0]
+    assert rows[0]["question"] == SEED_QUESTION and rows[0]["article_ids"] == seed.article_id
+    assert rows[0]["helpful"] == 1 and rows[0]["guild_id"] == h.fake.guild_id
+    assert rows[1]["question"] == NOT_FOUND_QUESTION and rows[1]["helpful"] == 0 and rows[1]["article_ids"]

@@ -296,3 +296,14 @@ def test_questions_shown_back_cannot_inject_markdown():
     answered = fmt.answer_embed(Answer(question, True, 0.9, (_quote("Fine."),)))
     assert answered.title.startswith("\\[free nitro]")
     assert fmt.search_pages(question, [])[0].title.startswith("Search: \\[free nitro]")
+
+
+def test_answer_registry_is_bounded_lru():
+    from bot.views import AnswerRegistry
+
+    registry = AnswerRegistry(capacity=3)
+    keys = [registry.add(f"q{n}", [f"a{n}"], None) for n in range(3)]
+    assert registry.get(keys[0]).question == "q0"  # now the most recently used
+    registry.add("q3", ["a3"], 5)
+    assert len(registry) == 3 and registry.get(keys[1]) is None and registry.get(keys[0]) is not None
+    assert len(set(keys)) == 3 and all(len(k) == 16 for k in keys)

@@ -265,7 +265,10 @@ class FakeDiscord:
             packet = json.loads(frame.data)
             op = packet.get("op")
             if op == 1:
-                await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+                # ACK after a network-like delay: an instant ACK can overtake discord.py's keep-alive thread,
+                # which then measures its latency from the previous beat and warns "Can't keep up".
+                asyncio.get_running_loop().call_later(
+                    0.05, lambda: ws.closed or asyncio.ensure_future(ws.send_json({"op": 11, "d": None, "s": None, "t": None})))
             elif op == 2:
                 self.identify = packet["d"]
                 await self.dispatch("READY", {

@@ -315,19 +315,22 @@ class ArchiveCog(commands.Cog, name="Archive"):
         throttle = fmt.ProgressThrottle(self.config.progress_interval)
         edits: set[asyncio.Task] = set()
         finished = False
+        editable = [True]  # False once an edit failed (the interaction token lasts 15 minutes): stop trying
 
         async def edit(text: str) -> None:
             try:
                 await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as error:
-                # The interaction token lasts 15 minutes; a longer reindex reports in the channel instead.
-                logger.warning("could not edit the reindex message (%s)", error)
+                editable[0] = False
+                logger.warning("could not edit the reindex progress message (%s); the summary goes to the channel", error)
 
         loop = asyncio.get_running_loop()
 
         def show(progress: Progress) -> None:  # on the event loop
+            if finished:
+                return
             self._reindex_progress = progress
-            if finished or not throttle.due(progress) or any(not task.done() for task in edits):
+            if not editable[0] or any(not task.done() for task in edits) or not throttle.due(progress):
                 return
             task = loop.create_task(edit(fmt.progress_text(progress)))
             edits.add(task)

@@ -143,6 +143,7 @@ class Interaction:
     followups: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)  # PATCH payloads of the original response
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    expired: bool = False  # True: the token is past Discord's 15 minutes (webhook calls get 50027)
 
     @property
     def response_type(self) -> int | None:
@@ -578,6 +579,8 @@ class FakeDiscord:
             return error(10015, "Unknown Webhook", 404)
         if not interaction.responses:
             return error(10015, "Unknown Webhook", 404)  # Discord: no follow-up before the first response
+        if interaction.expired:
+            return error(50027, "Invalid Webhook Token", 401)
         body = r.body or {}
         if len(parts) == 3 and r.method == "POST":
             problems = message_problems(body)

@@ -406,3 +406,19 @@ async def test_feedback_still_works_after_a_restart(harness: Harness):
     assert rows[0]["question"] == SEED_QUESTION and rows[0]["article_ids"] == seed.article_id
     assert rows[0]["helpful"] == 1 and rows[0]["guild_id"] == h.fake.guild_id
     assert rows[1]["question"] == NOT_FOUND_QUESTION and rows[1]["helpful"] == 0 and rows[1]["article_ids"]
+
+
+async def test_reindex_longer_than_the_interaction_token_posts_its_summary_in_the_channel(harness: Harness):
+    h = harness
+    (h.archive_dir / "late.md").write_text("---\ntitle: Late article\nsource: Coastal Times\ndate: 2014-07-01\n---\n\n"
+                                           "A late article about the harbour ferry.\n")
+    h.embedder.gate.clear()
+    i = await h.fake.slash(h.fake.admin, "reindex")
+    await h.fake.wait_for(h.embedder.waiting.is_set)
+    i.expired = True  # 15 minutes later: the interaction token no longer works
+    h.embedder.gate.set()
+    summary = await h.fake.wait_for(lambda: next((m for m in h.fake.bot_messages(h.fake.channel_id)
+                                                  if "Reindex finished" in m["content"]), None))
+    assert "1 added" in summary["content"] and "webhook_id" not in summary
+    assert {body["code"] for _, body in h.fake.rejections} == {50027}
+    h.fake.rejections.clear()

@@ -102,6 +102,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
                         progress_interval=1.0)
     apply_endpoints(config)
     bot = ArchiveBot(archive, config, guild_ready_timeout=0.01)
+    if args.answers_capacity is not None:  # answers remembered for 👍/👎 (default 10,000): bounded memory
+        bot.answers.capacity = args.answers_capacity
     await bot.login(config.token)
     runner = asyncio.create_task(bot.connect(reconnect=False))
     await fake.wait_ready()
@@ -284,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-limit", type=int, default=300)
     parser.add_argument("--real-model", action="store_true", help="use the configured model instead of the fake embedder")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--answers-capacity", type=int, help="answers remembered for feedback (default 10,000)")
     parser.add_argument("--view-timeout", type=float, help="seconds page buttons stay live (default: the bot's 15 min)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -45,7 +45,7 @@ class Settings:
     precision: str = "auto"  # auto | fp32 | bf16 | int8 (int8: ONNX Runtime backend only)
     torch_threads: int = 0  # 0: let torch decide
     embed_backend: str = "torch"  # torch (sentence-transformers) | onnx (ONNX Runtime, needs the `onnx` extra)
-    embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (one per core, max 2), 1 = in-process
+    embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
     batch_size: int = 64
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000

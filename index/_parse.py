@@ -89,44 +89,59 @@ def article_id_for(location: str) -> str:
 
 
 def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], list[FileWarning]]:
-    """Every supported file under the roots, sorted; symbolic links leading outside a root are not followed."""
+    """Every supported file under the roots, sorted (a folder's files, then its sub-folders in order);
+    symbolic links leading outside a root and links to folders are not followed. The walk is iterative
+    (`os.walk` recurses, and an archive nested 1,000 folders deep made it raise RecursionError)."""
     files: list[ArchiveFile] = []
     warnings: list[FileWarning] = []
     for root in roots:
         root = Path(root).resolve()
-        resolved_root = root
-
-        def unreadable(error: OSError) -> None:
-            warnings.append(FileWarning(str(error.filename), f"unreadable folder ({error.strerror or error})"))
-
-        for directory, subdirectories, names in os.walk(root, onerror=unreadable, followlinks=False):
-            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
-            for name in sorted(names):
-                if name.startswith("."):
+        pending = [root]
+        while pending:
+            directory = pending.pop()
+            try:
+                with os.scandir(directory) as listing:
+                    entries = sorted(listing, key=lambda entry: entry.name)
+            except OSError as error:
+                warnings.append(FileWarning(printable_path(directory), f"unreadable folder ({error.strerror or error})"))
+                continue
+            subdirectories = []
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
-                path = Path(directory) / name
+                path = Path(entry.path)
+                try:
+                    is_directory = entry.is_dir(follow_symlinks=False)
+                    is_link = entry.is_symlink()
+                except OSError:
+                    is_directory = is_link = False
+                if is_directory:
+                    subdirectories.append(path)
+                    continue
+                if is_link and _link_target(path)[0] is not None and _link_target(path)[0].is_dir():
+                    warnings.append(FileWarning(printable_path(path), "symbolic link to a folder (not followed)"))
+                    continue
                 if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                     continue
                 if not _valid_name(path):  # undecodable bytes: can't be stored, printed or sent
                     warnings.append(FileWarning(printable_path(path), "file name is not valid UTF-8 (skipped)"))
                     continue
-                if path.is_symlink():
+                if is_link:
                     target, problem = _link_target(path)
                     if target is None:
                         warnings.append(FileWarning(str(path), problem))
                         continue
-                    if not target.is_relative_to(resolved_root):
+                    if not target.is_relative_to(root):
                         warnings.append(FileWarning(str(path), "symbolic link leading outside the archive (not followed)"))
                         continue
                     if not target.is_file():
-                        warnings.append(FileWarning(str(path), "broken symbolic link"))
+                        warnings.append(FileWarning(str(path), "not a regular file (skipped)"))
                         continue
                 elif not _is_regular(path):
                     warnings.append(FileWarning(str(path), "not a regular file (skipped)"))
                     continue
                 files.append(ArchiveFile(root, path))
-        for directory_path in _symlinked_directories(root, resolved_root):
-            warnings.append(FileWarning(str(directory_path), "symbolic link to a folder (not followed)"))
+            pending.extend(reversed(subdirectories))  # popped in sorted order
     return files, warnings
 
 
@@ -160,14 +175,6 @@ def _is_regular(path: Path) -> bool:
         return stat_module.S_ISREG(path.lstat().st_mode)
     except OSError:
         return True  # vanished: parse_file reports it
-
-
-def _symlinked_directories(root: Path, resolved_root: Path) -> Iterator[Path]:
-    for directory, subdirectories, _ in os.walk(root, followlinks=False):
-        for name in subdirectories:
-            candidate = Path(directory) / name
-            if candidate.is_symlink():
-                yield candidate
 
 
 def file_fingerprint(path: Path) -> str:

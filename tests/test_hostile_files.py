@@ -275,3 +275,21 @@ def test_pathological_text_parses_in_linear_time(tmp_path: Path) -> None:
         path.write_text(text, encoding="utf-8")
         articles, warnings = parse_module.parse_file(parse_module.ArchiveFile(root, path), 10_000_000)
         assert len(articles) == 1 and not warnings, (name, warnings)
+
+
+async def test_a_deeply_nested_archive_is_walked_without_recursion(tmp_path: Path, settings: Settings) -> None:
+    """1,200 nested folders: `os.walk` recursed and raised RecursionError, failing the whole reindex."""
+    root = write_archive(tmp_path / "news", count=2)
+    deep = root
+    for _ in range(1200):
+        deep = deep / "d"
+        os.mkdir(deep)  # one level at a time: Path.mkdir(parents=True) itself recurses
+    (deep / "owls.txt").write_text("Owls\n\nA deeply filed article about barn owls nesting in the old mill.\n")
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
+    try:
+        summary = await archive.reindex([root])
+        assert summary.added == 3 and not summary.warnings
+        answer = await archive.ask("Where are the barn owls nesting?")
+        assert answer.quotes and "barn owls" in answer.quotes[0].text
+    finally:
+        await archive.close()

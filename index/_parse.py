@@ -473,9 +473,24 @@ def parse_json(
     return articles, warnings
 
 
-def parse_html(file: ArchiveFile, text: str, default_source: str | None) -> ParsedArticle | None:
+# trafilatura is super-linear on pathological markup (4 MB of <b> tags: 30 s). A news page has a few
+# thousand tags; past this many, tags are stripped by the linear fallback instead, with a warning.
+MAX_HTML_TAGS = 50_000
+
+
+class _SkipExtraction(Exception):
+    pass
+
+
+def parse_html(
+    file: ArchiveFile, text: str, default_source: str | None, *, extract: bool = True
+) -> ParsedArticle | None:
+    """Main text through trafilatura; `extract=False` (or a trafilatura failure) strips the tags instead,
+    dropping scripts, styles, navigation and footers."""
     title = published = body = byline = url = source = None
     try:
+        if not extract:
+            raise _SkipExtraction
         import trafilatura
 
         extracted = trafilatura.bare_extraction(
@@ -489,6 +504,8 @@ def parse_html(file: ArchiveFile, text: str, default_source: str | None) -> Pars
             body, title = data.get("text"), data.get("title")
             published, byline = data.get("date"), data.get("author")
             url, source = data.get("url"), data.get("sitename")
+    except _SkipExtraction:
+        pass
     except Exception as error:  # trafilatura can fail on odd markup; fall back to plain tag stripping
         logger.debug("trafilatura failed on %s: %s", file.path, error)
     if not body:
@@ -633,7 +650,11 @@ def _parse_file(
             reasons.extend(w.reason for w in record_warnings)
         else:
             parser = {".md": parse_markdown, ".markdown": parse_markdown, ".html": parse_html, ".htm": parse_html}
-            article = parser.get(suffix, parse_text)(file, text, default_source)
+            if suffix in {".html", ".htm"} and (tags := text.count("<")) > MAX_HTML_TAGS:
+                reasons.append(f"{tags:,} tags, over {MAX_HTML_TAGS:,}: main-text extraction skipped, tags stripped")
+                article = parse_html(file, text, default_source, extract=False)
+            else:
+                article = parser.get(suffix, parse_text)(file, text, default_source)
             articles = [article] if article else []
     except RecursionError:
         return [], reasons + ["content nested too deeply to parse"]

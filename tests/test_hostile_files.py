@@ -293,3 +293,22 @@ async def test_a_deeply_nested_archive_is_walked_without_recursion(tmp_path: Pat
         assert answer.quotes and "barn owls" in answer.quotes[0].text
     finally:
         await archive.close()
+
+
+def test_html_with_a_flood_of_tags_is_stripped_linearly_without_scripts(tmp_path: Path) -> None:
+    """trafilatura took ~30 s on 4 MB of tags; past MAX_HTML_TAGS the linear tag stripper is used instead."""
+    root = tmp_path / "news"
+    root.mkdir()
+    path = root / "flood.html"
+    path.write_text(
+        "<html><head><title>Flood of tags</title><style>p { content: 'STYLESECRET' }</style></head><body>"
+        "<p>The river authority opened the flood gates on Tuesday morning.</p>"
+        + "<i></i>" * (parse_module.MAX_HTML_TAGS // 2 + 10)
+        + "<script>var x = 'SCRIPTSECRET';</script><p>Farmers moved their cattle to higher ground.</p></body></html>",
+        encoding="utf-8",
+    )
+    [article], [warning] = parse_module.parse_file(parse_module.ArchiveFile(root, path), 10_000_000)
+    assert warning.path == str(path) and "tags stripped" in warning.reason
+    assert "flood gates" in article.body and "higher ground" in article.body
+    assert "SCRIPTSECRET" not in article.body and "STYLESECRET" not in article.body
+    assert article.title == "Flood of tags"

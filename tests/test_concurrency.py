@@ -179,3 +179,29 @@ def test_two_index_processes_never_run_together(tmp_path: Path) -> None:
         first.stderr.close()
     third = run_cli(["index", str(root), "--json"], cli_env(data_dir))
     assert third.returncode == 0, third.stderr
+
+
+async def test_a_cancelled_reindex_leaves_the_old_index_and_releases_the_lock(tmp_path: Path) -> None:
+    """A front end shutting down cancels its reindex task mid-embedding: nothing half-done remains."""
+    root = write_archive(tmp_path / "news", marker="alpha")
+    embedder = GatedEmbedder()
+    settings = _settings(tmp_path)
+    archive = await Archive.open(settings, embedder=embedder)
+    try:
+        await archive.reindex([root])
+        write_archive(root, marker="omega")
+        reindex = asyncio.create_task(archive.reindex([root]))
+        assert await asyncio.to_thread(embedder.entered.wait, 60)
+        reindex.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reindex
+        embedder.gate.set()
+        assert not archive.reindexing
+        assert {_generation_of(a) for a in await _ask_all(archive)} == {"alpha"}
+        await assert_consistent(settings.data_dir)
+        summary = await archive.reindex([root])  # neither lock is left held
+        assert summary.updated == len(TOPICS)
+        assert {_generation_of(a) for a in await _ask_all(archive)} == {"omega"}
+    finally:
+        await archive.close()
+    await assert_consistent(settings.data_dir)

@@ -4,6 +4,7 @@ check). The files are generated here, in temporary folders."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -280,19 +281,26 @@ def test_pathological_text_parses_in_linear_time(tmp_path: Path) -> None:
 async def test_a_deeply_nested_archive_is_walked_without_recursion(tmp_path: Path, settings: Settings) -> None:
     """1,200 nested folders: `os.walk` recursed and raised RecursionError, failing the whole reindex."""
     root = write_archive(tmp_path / "news", count=2)
-    deep = root
-    for _ in range(1200):
-        deep = deep / "d"
-        os.mkdir(deep)  # one level at a time: Path.mkdir(parents=True) itself recurses
-    (deep / "owls.txt").write_text("Owls\n\nA deeply filed article about barn owls nesting in the old mill.\n")
-    archive = await Archive.open(settings, embedder=HashEmbedder(256))
+    levels = [root]
     try:
-        summary = await archive.reindex([root])
-        assert summary.added == 3 and not summary.warnings
-        answer = await archive.ask("Where are the barn owls nesting?")
-        assert answer.quotes and "barn owls" in answer.quotes[0].text
+        for _ in range(1200):
+            levels.append(levels[-1] / "d")
+            os.mkdir(levels[-1])  # one level at a time: Path.mkdir(parents=True) itself recurses
+        (levels[-1] / "owls.txt").write_text("Owls\n\nA deeply filed article about barn owls nesting in the old mill.\n")
+        archive = await Archive.open(settings, embedder=HashEmbedder(256))
+        try:
+            summary = await archive.reindex([root])
+            assert summary.added == 3 and not summary.warnings
+            answer = await archive.ask("Where are the barn owls nesting?")
+            assert answer.quotes and "barn owls" in answer.quotes[0].text
+        finally:
+            await archive.close()
     finally:
-        await archive.close()
+        # shutil.rmtree recurses too: pytest's clean-up of old temporary folders would fail on this one.
+        (levels[-1] / "owls.txt").unlink(missing_ok=True)
+        for level in reversed(levels[1:]):
+            with contextlib.suppress(OSError):
+                os.rmdir(level)
 
 
 def test_html_with_a_flood_of_tags_is_stripped_linearly_without_scripts(tmp_path: Path) -> None:

@@ -84,7 +84,14 @@ async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
 
     try:
         config = BotConfig(user_rate=RateLimit(10**9, 60.0), guild_rate=RateLimit(10**9, 60.0))
-        cog = ArchiveCog(None, archive, config)  # type: ignore[arg-type]
+        stub_bot: Any = SimpleNamespace(user=SimpleNamespace(id=2))
+        try:  # the bot keeps a registry of recent answers for the feedback buttons
+            from bot.views import AnswerRegistry
+
+            stub_bot.answers = AnswerRegistry()
+        except Exception:  # noqa: BLE001 - older or newer bot layout
+            pass
+        cog = ArchiveCog(stub_bot, archive, config)
         handler = ArchiveCog.ask.callback
         latencies = []
         for _ in range(rounds):

@@ -204,9 +204,18 @@ def ensure_onnx_model(model_path: str | Path, cache_dir: Path, *, quantized: boo
             from onnx import TensorProto
 
             # Fused (com.microsoft) ops from the optimizer defeat ONNX shape inference: name the float type.
-            quantize_dynamic(str(fp32), str(temporary), per_channel=True, weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" hint on the root logger
+            try:
+                quantize_dynamic(str(fp32), str(temporary), per_channel=True, weight_type=QuantType.QInt8,
+                                 extra_options={"DefaultTensorType": TensorProto.FLOAT})
+            finally:
+                root.setLevel(level)
             os.replace(temporary, target)
+        for file in (fp32, target):  # owner-only, like every other data file
+            with contextlib.suppress(OSError):
+                os.chmod(file, 0o600)
         logger.info("exported %s to %s in %.1f s", model_path, target.name, time.monotonic() - started)
     return target
 

@@ -196,3 +196,20 @@ def test_onnx_int8_agrees_with_fp32(tmp_path: Path, real_embedder) -> None:
     fp32 = OnnxEmbedder(precision="fp32", cache_dir=tmp_path)
     assert fp32.name == real_embedder.name
     assert np.min(np.sum(fp32.embed(sentences) * reference, axis=1)) >= 0.9999
+
+
+@pytest.mark.integration
+def test_worker_processes_give_the_vectors_of_the_in_process_model(real_embedder) -> None:
+    from index import BUNDLED_MODEL
+
+    parallel = ParallelEmbedder(real_embedder, {"kind": "torch", "model": BUNDLED_MODEL, "precision": "fp32",
+                                                "batch_size": 64, "threads": 1}, workers=2, min_parallel=8)
+    try:
+        parallel.start()
+        assert parallel.ready(timeout=300)
+        texts = TEXTS[:40] + ["Mr. Obama’s envoy met U.N. officials.", "Shares fell 5% on Tuesday."]
+        vectors = parallel.embed(texts)
+        assert parallel._pool is not None and not parallel._failed  # the workers did it
+        np.testing.assert_allclose(vectors, real_embedder.embed(texts), atol=1e-4)
+    finally:
+        parallel.close()

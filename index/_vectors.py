@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 FLAT_LIMIT = 50_000  # up to this many passages exact search is cheap (~5 ms at 50k); above, IVF-SQ8
 MIN_TRAINING_PER_LIST = 39  # FAISS warns below this many training points per IVF list
 TRAINING_PER_LIST = 50  # k-means sample per list (FAISS would take 256): training stays under a minute at 1M
+SQ8_LIMIT = 400_000  # above this many passages IVF stores 8-bit codes (float32 lists would pass ~0.6 GB)
+SQ_RANGE_MARGIN = 0.25  # headroom beyond the trained per-dimension range of SQ8 codes (see create)
 _FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
 _IVF = re.compile(r"^IVF(\d+)")
 
@@ -39,19 +41,21 @@ def default_factory(expected: int, current: str | None = None) -> str:
     """The FAISS index type for an archive of `expected` passages (see docs/performance.md).
 
     - up to FLAT_LIMIT: "Flat" (exact);
-    - above: "IVF<n>,SQ8": inverted lists over 8-bit scalar-quantised vectors (a quarter of the memory of
-      float32: ~0.4 GB per million passages), recall@10 0.99 at the default nprobe (bench), and it supports
-      removal, so an incremental reindex patches it in seconds instead of rebuilding (HNSW cannot remove).
+    - up to SQ8_LIMIT: "IVF<n>,Flat": inverted lists of float32 vectors (~1.5 GB per million; exact scores);
+    - above: "IVF<n>,SQ8": the same over 8-bit scalar-quantised vectors, a quarter of the memory (~0.4 GB per
+      million passages), recall@10 0.99 at the default nprobe in the bench.
+    IVF supports removal, so an incremental reindex patches it in seconds instead of rebuilding (HNSW can't).
 
-    `current` is the factory of the existing index: an IVF index is kept while its list count is within 2x of
-    the ideal one, so a growing archive is not rebuilt at every power of two."""
+    `current` is the factory of the existing index: an IVF index of the same kind is kept while its list count
+    is within 2x of the ideal one, so a growing archive is not rebuilt at every power of two."""
     if expected <= FLAT_LIMIT:
         return "Flat"
     lists = ivf_lists(expected)
+    codes = "SQ8" if expected > SQ8_LIMIT else "Flat"
     match = _IVF.match(current or "")
-    if match and current == f"IVF{match.group(1)},SQ8" and lists / 2 <= int(match.group(1)) <= lists * 2:
+    if match and current == f"IVF{match.group(1)},{codes}" and lists / 2 <= int(match.group(1)) <= lists * 2:
         return current
-    return f"IVF{lists},SQ8"
+    return f"IVF{lists},{codes}"
 
 
 def _env_int(name: str) -> int | None:
@@ -85,6 +89,21 @@ def _inner(index: faiss.Index) -> faiss.Index:
     return index
 
 
+def _widen_sq_ranges(index: faiss.IndexIVFScalarQuantizer) -> None:
+    """Give every dimension of an SQ8 quantizer at least the typical dimension's range, so a dimension the
+    training sample barely used doesn't clip the vectors of passages added later (the stored vector would
+    no longer match its passage)."""
+    trained = faiss.vector_to_array(index.sq.trained)
+    dimension = int(index.d)
+    if len(trained) != 2 * dimension:  # only the per-dimension (non-uniform) quantizers
+        return
+    low, span = trained[:dimension].copy(), trained[dimension:].copy()
+    high = low + span
+    floor = float(np.median(np.maximum(np.abs(low), np.abs(high))))
+    low, high = np.minimum(low, -floor), np.maximum(high, floor)
+    faiss.copy_array_to_vector(np.concatenate([low, high - low]).astype(np.float32), index.sq.trained)
+
+
 class VectorIndex:
     """Inner-product search over L2-normalised vectors, keyed by passage id.
 
@@ -102,6 +121,12 @@ class VectorIndex:
         inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
         if isinstance(inner, faiss.IndexIVF):
             inner.set_direct_map_type(faiss.DirectMap.Hashtable)
+            if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+                # SQ8 learns each dimension's [min, max] from the training sample and clips beyond it: a
+                # passage added later on a new topic could fall outside. Widen each range by SQ_RANGE_MARGIN
+                # of its span on both sides (a slightly coarser step; recall unchanged in the bench).
+                inner.sq.rangestat = faiss.ScalarQuantizer.RS_minmax
+                inner.sq.rangestat_arg = SQ_RANGE_MARGIN
             return cls(inner, generation, factory)
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efConstruction = 100  # 40 (FAISS's default) reached only 0.75-0.89 recall@10 at 1M
@@ -135,6 +160,8 @@ class VectorIndex:
                 rows = np.random.default_rng(0).choice(len(vectors), limit, replace=False)
                 vectors = vectors[np.sort(rows)]
         self.index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+        if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+            _widen_sq_ranges(inner)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):

@@ -13,7 +13,7 @@ from index import HashEmbedder, Settings
 from index._config import Settings as _Settings
 from index._embed import ParallelEmbedder, make_embedder, onnx_available
 from index._errors import ConfigurationError
-from index._vectors import FLAT_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
+from index._vectors import FLAT_LIMIT, SQ8_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
 
 TEXTS = [f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
          + " word" * (i % 17) for i in range(150)]
@@ -94,7 +94,8 @@ def test_default_factory_is_flat_then_ivf_sq8() -> None:
     assert default_factory(0) == "Flat"
     assert default_factory(FLAT_LIMIT) == "Flat"
     big = default_factory(FLAT_LIMIT + 1)
-    assert big.startswith("IVF") and big.endswith(",SQ8")
+    assert big.startswith("IVF") and big.endswith(",Flat")
+    assert default_factory(SQ8_LIMIT + 1).endswith(",SQ8")
     assert default_factory(1_000_000) == "IVF2048,SQ8"
     for n in (FLAT_LIMIT + 1, 100_000, 1_000_000, 10_000_000):
         lists = ivf_lists(n)
@@ -105,6 +106,7 @@ def test_default_factory_keeps_the_current_ivf_while_the_archive_grows() -> None
     assert default_factory(1_400_000, "IVF2048,SQ8") == "IVF2048,SQ8"  # no rebuild at every growth step
     assert default_factory(1_000_000, "IVF256,SQ8") == "IVF2048,SQ8"  # far off: rebuilt
     assert default_factory(1_000_000, "HNSW32") == "IVF2048,SQ8"
+    assert default_factory(1_000_000, "IVF2048,Flat") == "IVF2048,SQ8"  # grew past SQ8_LIMIT
     assert default_factory(10_000, "IVF2048,SQ8") == "Flat"
 
 
@@ -213,3 +215,41 @@ def test_worker_processes_give_the_vectors_of_the_in_process_model(real_embedder
         np.testing.assert_allclose(vectors, real_embedder.embed(texts), atol=1e-4)
     finally:
         parallel.close()
+
+
+async def test_incremental_reindex_patches_an_ivf_index_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
+    and the result agrees with the database (doctor)."""
+    from index import Archive, check_index
+    from index import _indexer
+
+    topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
+    archive_dir = tmp_path / "news"
+    archive_dir.mkdir()
+    for number in range(40):
+        topic = topics[number % len(topics)]
+        body = " ".join(f"Report {number} sentence {s} says the {topic} story moved on day {s}." for s in range(8))
+        (archive_dir / f"story-{number:02d}.txt").write_text(f"The {topic} story number {number}\n\n{body}\n")
+    settings = Settings(data_dir=tmp_path / "data", model="hash:64", archive_roots=(archive_dir,),
+                        faiss_factory="IVF4,SQ8", min_confidence=0.0)  # SQ8: the harder case
+    archive = await Archive.open(settings, embedder=HashEmbedder(64))
+    try:
+        await archive.reindex([archive_dir])
+        stats = await archive.stats()
+        assert (await check_index(settings.data_dir)).ok
+
+        def no_rebuild(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an IVF index must be patched, not rebuilt")
+
+        monkeypatch.setattr(_indexer, "rebuild_vectors", no_rebuild)
+        (archive_dir / "story-03.txt").write_text("The zeppelin story\n\nA zeppelin landed in the harbour on Friday.\n")
+        (archive_dir / "story-04.txt").unlink()
+        summary = await archive.reindex([archive_dir])
+        assert (summary.updated, summary.removed) == (1, 1)
+        report = await check_index(settings.data_dir)
+        assert report.ok, report.problems
+        hits = await archive.search("zeppelin harbour", limit=3)
+        assert hits and hits[0].title == "The zeppelin story"
+        assert (await archive.stats()).articles == stats.articles - 1
+    finally:
+        await archive.close()

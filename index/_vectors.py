@@ -22,7 +22,7 @@ FLAT_LIMIT = 50_000  # up to this many passages exact search is cheap (~5 ms at 
 MIN_TRAINING_PER_LIST = 39  # FAISS warns below this many training points per IVF list
 TRAINING_PER_LIST = 50  # k-means sample per list (FAISS would take 256): training stays under a minute at 1M
 SQ8_LIMIT = 400_000  # above this many passages IVF stores 8-bit codes (float32 lists would pass ~0.6 GB)
-SQ_RANGE_MARGIN = 0.25  # headroom beyond the trained per-dimension range of SQ8 codes (see create)
+SQ_RANGE_MARGIN = 0.05  # headroom beyond the trained per-dimension range of SQ8 codes (see create)
 _FILE = re.compile(r"^vectors\.(\d+)\.faiss$")
 _IVF = re.compile(r"^IVF(\d+)")
 

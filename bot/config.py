@@ -5,10 +5,10 @@ The token is kept out of `repr()` so it never reaches a log line or a traceback.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from index import ConfigurationError
+from index._config import read_environment
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -92,16 +92,7 @@ class BotConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "BotConfig":
-        if environ is None:
-            if load_dotenv:
-                try:
-                    from dotenv import load_dotenv as _load
-                except ImportError:  # pragma: no cover - python-dotenv is a dependency
-                    pass
-                else:
-                    _load(override=False)
-            environ = dict(os.environ)
-        env = environ
+        env = read_environment(environ, load_dotenv=load_dotenv)
         guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
         if guild_raw and not guild_raw.isdigit():
             raise ConfigurationError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")

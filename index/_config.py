@@ -35,6 +35,21 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
 
 
+def read_environment(environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> dict[str, str]:
+    """The variables to configure from: `environ` if given, else the process environment after loading
+    `.env` from the working directory (real environment variables win)."""
+    if environ is not None:
+        return environ
+    if load_dotenv:
+        try:
+            from dotenv import load_dotenv as _load
+        except ImportError:  # pragma: no cover - python-dotenv is a dependency
+            pass
+        else:
+            _load(override=False)
+    return dict(os.environ)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Engine settings. Build with `Settings.from_env()`; every field has a default."""
@@ -57,16 +72,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
         """Read `ARCHIVEBOT_*` variables (after loading `.env` from the working directory, if present)."""
-        if environ is None:
-            if load_dotenv:
-                try:
-                    from dotenv import load_dotenv as _load
-                except ImportError:  # pragma: no cover - python-dotenv is a dependency
-                    pass
-                else:
-                    _load(override=False)
-            environ = dict(os.environ)
-        env = environ
+        env = read_environment(environ, load_dotenv=load_dotenv)
         precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
         if precision not in {"auto", "fp32", "bf16", "int8"}:
             raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32, bf16 or int8, got {precision!r}")

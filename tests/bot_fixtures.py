@@ -96,7 +96,7 @@ class Harness:
 
 def bot_config(fake: FakeDiscord, **overrides: Any) -> BotConfig:
     base = BotConfig(
-        token="fake-token-not-secret", guild_id=int(fake.guild_id), api_base=fake.api_base,
+        token="fake-test-token", guild_id=int(fake.guild_id), api_base=fake.api_base,
         gateway_url=fake.gateway_url, user_rate=RateLimit(100, 60.0), guild_rate=RateLimit(1000, 60.0),
         progress_interval=0.0,
     )

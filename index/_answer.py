@@ -160,7 +160,7 @@ CONFIDENCE_SLOPE = 12.0
 CONFIDENCE_MIDPOINT = 0.585
 
 
-def confidence(best: Scored, analysis: QuestionAnalysis, article_text: str) -> float:
+def confidence(best: Scored) -> float:
     """How sure we are that the best sentence answers, in [0, 1].
 
     Evidence = 0.6 × the share of the question's IDF-weighted words found anywhere in the best
@@ -169,7 +169,7 @@ def confidence(best: Scored, analysis: QuestionAnalysis, article_text: str) -> f
     answer lacks the question's rare words ("moons", "boiling") even in its closest article; raw cosine
     alone can't tell (its ranges overlap for answerable and unanswerable questions).
     """
-    evidence = 0.6 * analysis.coverage(article_text) + 0.4 * best.dense
+    evidence = 0.6 * best.candidate.article_coverage + 0.4 * best.dense
     return 1.0 / (1.0 + math.exp(-CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT)))
 
 

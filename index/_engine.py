@@ -378,8 +378,7 @@ class Archive:
         scored = score_candidates(analysis, question_vector, list(candidates.values()))
         if not scored:
             return False, 0.0, (), closest
-        best_article = articles[scored[0].candidate.key[0]]
-        sure = confidence(scored[0], analysis, best_article.title + "\n" + best_article.body)
+        sure = confidence(scored[0])  # uses the article coverage the candidate already carries
         if sure < self.settings.min_confidence:
             return False, sure, (), closest
         quotes = self._quotes(scored, articles, sentences, max_quotes)

@@ -21,6 +21,15 @@ SHARED = PROJECT.parent / "shared"
 CORPUS = SHARED / "corpus" / "bbc-news"
 DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
 
+def copy_corpus_articles(relatives, target: Path) -> Path:
+    """Copy BBC articles (paths relative to the corpus) into `target`, keeping their folders."""
+    for relative in relatives:
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(CORPUS / relative, destination)
+    return target
+
+
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 
 

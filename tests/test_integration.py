@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from conftest import CORPUS, DEV_QUESTIONS, SEED_FILE, SEEDS, needs_corpus
+from conftest import CORPUS, copy_corpus_articles, DEV_QUESTIONS, SEED_FILE, SEEDS, needs_corpus
 from index import Archive, ArticleNotFoundError, Settings
 
 pytestmark = [pytest.mark.integration, needs_corpus]
@@ -59,10 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Built:
             break
         if relative not in chosen:
             chosen.append(relative)
-    for relative in chosen:
-        target = corpus / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(CORPUS / relative, target)
+    copy_corpus_articles(chosen, corpus)
     settings = Settings(data_dir=root / "data")
 
     async def index() -> None:

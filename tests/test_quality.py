@@ -18,7 +18,7 @@ import pytest
 from index import Archive, Settings
 from index._eval import evaluate, evaluate_sentences, load_questions, load_sentence_pairs
 
-from conftest import CORPUS, DEV_QUESTIONS, SEEDS, needs_corpus
+from conftest import CORPUS, copy_corpus_articles, DEV_QUESTIONS, SEEDS, needs_corpus
 
 DATA = Path(__file__).parent / "data"
 HELDOUT = DATA / "heldout_questions.jsonl"
@@ -46,10 +46,7 @@ def quality_settings(tmp_path_factory: pytest.TempPathFactory, real_embedder) ->
     corpus = root / "bbc-news"
     every = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.txt"))
     chosen = _referenced(DEV_QUESTIONS) | _referenced(HELDOUT) | set(every[::20])
-    for relative in sorted(chosen):
-        target = corpus / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(CORPUS / relative, target)
+    copy_corpus_articles(sorted(chosen), corpus)
     settings = Settings(data_dir=root / "data")
 
     async def index() -> None:

@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small run: 200 articles, 1 round, 100k vectors only")
     parser.add_argument("--articles", type=int, default=None, help="index only N articles of the corpus (default all)")
     parser.add_argument("--parts", default="indexing,answering,scale")
-    parser.add_argument("--backends", default="torch1,torch,onnx",
-                        help="indexing pipelines: torch1 (fp32, in-process), torch (fp32, 2 processes), onnx (int8, 2 processes)")
+    parser.add_argument("--backends", default="default,torch1,onnx_fp32",
+                        help="indexing pipelines: default (Settings() as shipped: onnx int8, 2 processes), torch1 (torch fp32,"
+                        " in-process), torch (torch fp32, 2 processes), onnx_fp32, onnx (int8) (both 2 processes)")
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")

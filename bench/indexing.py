@@ -176,15 +176,16 @@ def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch
     try:
         configurations: dict[str, dict[str, Any]] = {}
         for backend in backends:
-            if backend == "torch1":
-                configurations["torch_fp32_1proc"] = {"embed_backend": "torch", "embed_workers": 1}
-            elif backend == "torch":
-                configurations["torch_fp32_2proc"] = {"embed_backend": "torch", "embed_workers": 2}
-            elif backend == "onnx":
-                if not onnx_available():
-                    log("onnxruntime is not installed: skipping the onnx backend (pip install '.[onnx]')")
-                    continue
-                configurations["onnx_int8_2proc"] = {"embed_backend": "onnx", "precision": "int8", "embed_workers": 2}
+            if backend in {"onnx", "onnx_fp32", "default"} and not onnx_available():
+                log(f"onnxruntime is not installed: skipping {backend}")
+                continue
+            configurations.update({
+                "default": {"default": {}},  # whatever Settings() resolves to: onnx int8, 2 workers
+                "torch1": {"torch_fp32_1proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 1}},
+                "torch": {"torch_fp32_2proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 2}},
+                "onnx_fp32": {"onnx_fp32_2proc": {"embed_backend": "onnx", "precision": "fp32", "embed_workers": 2}},
+                "onnx": {"onnx_int8_2proc": {"embed_backend": "onnx", "precision": "int8", "embed_workers": 2}},
+            }.get(backend, {}))
         results: dict[str, Any] = {}
         # The baseline runs before and after the pipelines (on this shared machine the load drifts by 2x
         # within minutes); the ratio uses the mean of the two. Its passages: those the pipeline builds.
@@ -201,10 +202,11 @@ def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch
         out: dict[str, Any] = {"corpus": str(CORPUS), "articles": count, "baseline_encode": baseline}
         for label, result in results.items():
             result["speedup_vs_baseline"] = round(result["passages_per_s"] / rate, 2)
-        fp32_label = next((label for label in results if label.startswith("torch")), None)
-        if fp32_label and "onnx_int8_2proc" in results:
-            out["int8_fidelity"] = _fidelity(work / f"data-{fp32_label}", work / "data-onnx_int8_2proc",
-                                             results[fp32_label], results["onnx_int8_2proc"])
+        fp32_label = next((label for label, r in results.items() if r["precision"] == "fp32"), None)
+        int8_label = next((label for label, r in results.items() if r["precision"] == "int8"), None)
+        if fp32_label and int8_label:
+            out["int8_fidelity"] = {"fp32": fp32_label, "int8": int8_label, **_fidelity(
+                work / f"data-{fp32_label}", work / f"data-{int8_label}", results[fp32_label], results[int8_label])}
         for result in results.values():
             result.pop("search_hits", None)
         out["pipelines"] = results

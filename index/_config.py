@@ -57,11 +57,12 @@ class Settings:
     data_dir: Path = Path("data")
     archive_roots: tuple[Path, ...] = (Path("seeds"),)
     model: str = BUNDLED_MODEL
-    precision: str = "auto"  # auto | fp32 | bf16 | int8 (int8: ONNX Runtime backend only)
-    torch_threads: int = 0  # 0: let torch decide
-    embed_backend: str = "torch"  # torch (sentence-transformers) | onnx (ONNX Runtime, needs the `onnx` extra)
+    precision: str = "auto"  # auto (onnx: int8; torch: bf16 where the CPU has it, else fp32) | fp32 | bf16 | int8
+    torch_threads: int = 0  # 0: let the runtime decide
+    embed_backend: str = "auto"  # auto (onnx when onnxruntime is installed, else torch) | onnx | torch
     embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
-    batch_size: int = 64
+    model_cache_dir: Path | None = None  # where the ONNX export is kept; None: <data_dir>/models
+    batch_size: int = 0  # 0 = auto (torch: 64; onnx: 1 for int8, 32 for fp32)
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 1_000
@@ -76,11 +77,13 @@ class Settings:
         precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
         if precision not in {"auto", "fp32", "bf16", "int8"}:
             raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32, bf16 or int8, got {precision!r}")
-        backend = env.get("ARCHIVEBOT_EMBED_BACKEND", "").strip().lower() or "torch"
-        if backend not in {"torch", "onnx"}:
-            raise ConfigurationError(f"ARCHIVEBOT_EMBED_BACKEND must be torch or onnx, got {backend!r}")
-        if precision == "int8" and backend != "onnx":
-            raise ConfigurationError("ARCHIVEBOT_PRECISION=int8 needs ARCHIVEBOT_EMBED_BACKEND=onnx")
+        backend = env.get("ARCHIVEBOT_EMBED_BACKEND", "").strip().lower() or "auto"
+        if backend not in {"auto", "torch", "onnx"}:
+            raise ConfigurationError(f"ARCHIVEBOT_EMBED_BACKEND must be auto, torch or onnx, got {backend!r}")
+        if precision == "int8" and backend == "torch":
+            raise ConfigurationError("ARCHIVEBOT_PRECISION=int8 needs the onnx backend (ARCHIVEBOT_EMBED_BACKEND=onnx or auto)")
+        if precision == "bf16" and backend == "onnx":
+            raise ConfigurationError("ARCHIVEBOT_PRECISION=bf16 needs ARCHIVEBOT_EMBED_BACKEND=torch")
         roots_raw = env.get("ARCHIVEBOT_ARCHIVE", "").strip()
         roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
         return cls(
@@ -91,7 +94,8 @@ class Settings:
             torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
             embed_backend=backend,
             embed_workers=_int(env, "ARCHIVEBOT_EMBED_WORKERS", 0),
-            batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 64, minimum=1),
+            model_cache_dir=Path(env["ARCHIVEBOT_MODEL_CACHE"].strip()) if env.get("ARCHIVEBOT_MODEL_CACHE", "").strip() else None,
+            batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 0),
             min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
             max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
             max_question_chars=_int(env, "ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),

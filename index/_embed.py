@@ -295,7 +295,7 @@ class OnnxEmbedder:
         model: str = BUNDLED_MODEL,
         *,
         precision: str = "auto",
-        batch_size: int = 32,
+        batch_size: int = 0,
         threads: int = 0,
         cache_dir: Path | None = None,
     ) -> None:
@@ -331,34 +331,45 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         self.precision = precision
         self.name = model if precision == "fp32" else f"{model}#int8"
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (1 if precision == "int8" else 32)
         self.dimension = int(self._run(["dimension probe"]).shape[1])
         self._lock = threading.Lock()
 
     def _run(self, texts: list[str]) -> np.ndarray:
+        """One padded batch (used for the dimension probe)."""
         encodings = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
         mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
         for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            ids[row, :n] = encoding.ids
-            mask[row, :n] = encoding.attention_mask
-            types[row, :n] = encoding.type_ids
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            ids[row, :len(encoding.ids)] = encoding.ids
+            mask[row, :len(encoding.ids)] = 1
+        return self._session_run(ids, mask)
+
+    def _session_run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         (vectors,) = self._session.run(["embedding"], {k: v for k, v in feed.items() if k in self._inputs})
         return vectors
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokenise everything once, then run batches of texts with exactly the same token count: no padding,
+        so no work on pad tokens (measured ~1.4x faster than length-sorted padded batches of 32 in fp32).
+        With int8 the batch size defaults to 1: dynamic quantisation scales activations per batch, so a
+        text's vector would otherwise depend on the texts it happened to be batched with."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start:start + self.batch_size]
-                result[chunk] = self._run([texts[i] for i in chunk])
+            encodings = self._tokenizer.encode_batch(list(texts))
+            groups: dict[int, list[int]] = {}
+            for index, encoding in enumerate(encodings):
+                groups.setdefault(len(encoding.ids), []).append(index)
+            for length in sorted(groups):
+                members = groups[length]
+                for start in range(0, len(members), self.batch_size):
+                    chunk = members[start:start + self.batch_size]
+                    ids = np.array([encodings[i].ids for i in chunk], dtype=np.int64)
+                    result[chunk] = self._session_run(ids, np.ones_like(ids))
         norms = np.linalg.norm(result, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return result / norms
@@ -513,28 +524,53 @@ def default_workers() -> int:
     return max(1, min(2, cores))
 
 
+def resolve_backend(settings: Settings) -> str:
+    """`auto` means ONNX Runtime when it is installed and the model folder has a `tokenizer.json` (the bundled
+    model has), else sentence-transformers on torch."""
+    if settings.embed_backend != "auto":
+        return settings.embed_backend
+    if settings.precision == "bf16" or not onnx_available():
+        return "torch"
+    try:
+        path = Path(resolve_model_path(settings.model))
+    except ConfigurationError:
+        return "torch"  # let the torch loader report the missing model
+    return "onnx" if (path / "tokenizer.json").exists() else "torch"
+
+
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name: `hash[:DIM]` for the fake, otherwise the model on the configured backend
-    (sentence-transformers or ONNX Runtime). Large jobs go to worker processes when `embed_workers` >= 2
-    (default: 2 for the onnx backend on a machine with 2+ cores, in-process for torch)."""
+    (ONNX Runtime by default, sentence-transformers on torch otherwise). Large jobs go to worker processes when
+    `embed_workers` >= 2 (default: 2 for the onnx backend on a machine with 2+ cores, in-process for torch).
+    With `embed_backend=auto`, a model that can't be exported to ONNX falls back to torch with a warning."""
     if settings.model == HASH_MODEL or settings.model.startswith(HASH_MODEL + ":"):
         _, _, dimension = settings.model.partition(":")
         return HashEmbedder(int(dimension) if dimension else 256)
+    backend = resolve_backend(settings)
     # Measured on 2 cores: ONNX Runtime int8 embeds ~1.8x faster as 2 processes x 1 thread than as 1 x 2;
     # torch fp32 gained nothing measurable (and each worker holds another ~0.5 GB), so it stays in-process.
-    workers = settings.embed_workers or (default_workers() if settings.embed_backend == "onnx" else 1)
-    cache_dir = str(Path(settings.data_dir) / "models")
-    if settings.embed_backend == "onnx":
-        local: Embedder = OnnxEmbedder(settings.model, precision=settings.precision, threads=settings.torch_threads,
-                                       cache_dir=Path(cache_dir))
-        spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
-                "batch_size": 32, "threads": 1, "cache_dir": cache_dir}
-    else:
-        local = SentenceTransformerEmbedder(
-            settings.model, precision=settings.precision, batch_size=settings.batch_size, threads=settings.torch_threads
-        )
+    workers = settings.embed_workers or (default_workers() if backend == "onnx" else 1)
+    cache_dir = str(settings.model_cache_dir or Path(settings.data_dir) / "models")
+    local: Embedder | None = None
+    if backend == "onnx":
+        try:
+            local = OnnxEmbedder(settings.model, precision=settings.precision, batch_size=settings.batch_size,
+                                 threads=settings.torch_threads, cache_dir=Path(cache_dir))
+        except ConfigurationError as error:
+            if settings.embed_backend == "onnx":
+                raise
+            logger.warning("ONNX Runtime backend unavailable (%s); using sentence-transformers on torch", error)
+            backend = "torch"
+            workers = settings.embed_workers or 1
+        else:
+            spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
+                    "batch_size": local.batch_size, "threads": 1, "cache_dir": cache_dir}  # type: ignore[attr-defined]
+    if local is None:
+        precision = "auto" if settings.precision == "int8" else settings.precision  # int8 exists only on ONNX
+        local = SentenceTransformerEmbedder(settings.model, precision=precision, batch_size=settings.batch_size or 64,
+                                            threads=settings.torch_threads)
         spec = {"kind": "torch", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
-                "batch_size": settings.batch_size, "threads": 1}
+                "batch_size": local.batch_size, "threads": 1}  # type: ignore[attr-defined]
     if workers < 2:
         return local
     return ParallelEmbedder(local, spec, workers)

@@ -316,6 +316,7 @@ async def reindex(
         async with store.transaction():
             await store.update_fingerprints(plan.fingerprint_updates)
             if changed:
+                commit_started = time.perf_counter()
                 removed_passages = await store.delete_articles(plan.remove_rows)
                 added_ids: list[int] = []
                 added_vectors: list[np.ndarray] = []
@@ -329,13 +330,17 @@ async def reindex(
                         added_ids.append(passage_id)
                         added_vectors.append(passage_vector(vectors, title_vector, TITLE_WEIGHT))
                 _pause_for_tests("commit:rows")
+                rows_done = time.perf_counter()
                 counts = await store.counts()
                 new_index = await _next_index(
                     store, data_dir, meta, embedder.dimension, faiss_factory, counts["passages"], full, current,
                     removed_passages, added_ids, added_vectors,
                 )
                 generation += 1
+                vectors_done = time.perf_counter()
                 saved = await asyncio.to_thread(new_index.save, data_dir, generation)
+                logger.debug("commit: rows %.2f s, vector index %.2f s, save %.2f s", rows_done - commit_started,
+                             vectors_done - rows_done, time.perf_counter() - vectors_done)
                 with contextlib.suppress(OSError):
                     os.chmod(saved, 0o600)
                 await store.set_meta({

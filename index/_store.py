@@ -311,15 +311,20 @@ class Store:
             "INSERT INTO sentences (article_row, ordinal, start, end, text_hash, vector) VALUES (?, ?, ?, ?, ?, ?)",
             [(article_row, s.ordinal, s.start, s.end, s.text_hash, vector_to_blob(s.vector)) for s in sentences],
         )
-        passage_ids: list[int] = []
-        for passage in passages:
-            cursor = await self._db.execute(
-                "INSERT INTO passages (article_row, ordinal, start, end, first_sentence, last_sentence)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (article_row, passage.ordinal, passage.start, passage.end, passage.first_sentence, passage.last_sentence),
-            )
-            passage_ids.append(cursor.lastrowid)
-            await cursor.close()
+        # Explicit ids after the AUTOINCREMENT high-water mark (never an id a deleted passage had: FAISS ids are
+        # passage ids), so all of an article's passages go in one executemany instead of a round trip each.
+        async with self._db.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'passages'), 0),"
+            " COALESCE((SELECT MAX(id) FROM passages), 0))"
+        ) as cursor:
+            (last_id,) = await cursor.fetchone()
+        passage_ids = list(range(last_id + 1, last_id + 1 + len(passages)))
+        await self._db.executemany(
+            "INSERT INTO passages (id, article_row, ordinal, start, end, first_sentence, last_sentence)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
+             for pid, p in zip(passage_ids, passages)],
+        )
         await self._db.executemany(
             "INSERT INTO passages_fts(rowid, title, text) VALUES (?, ?, ?)",
             [(pid, article.title, passage.text) for pid, passage in zip(passage_ids, passages)],

@@ -69,8 +69,18 @@ async def seeded(archive: Archive, seed_archive_dir: Path) -> Archive:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
-    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+def real_embedder(tmp_path_factory: pytest.TempPathFactory):
+    """The embedder as shipped (the bundled all-MiniLM-L6-v2 on the default backend: ONNX Runtime int8 when
+    onnxruntime is installed), in-process, loaded once per test session (the ONNX export is made once here)."""
+    from index._embed import make_embedder
+
+    cache = tmp_path_factory.mktemp("models")
+    return make_embedder(Settings(data_dir=cache, model_cache_dir=cache, embed_workers=1))
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The bundled all-MiniLM-L6-v2 on sentence-transformers/torch in fp32: the reference the other paths match."""
     from index import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(threads=2)
+    return SentenceTransformerEmbedder(precision="fp32", threads=2)

@@ -71,14 +71,53 @@ def test_hash_model_never_gets_workers() -> None:
 
 def test_backend_and_precision_settings() -> None:
     settings = _Settings.from_env({}, load_dotenv=False)
-    assert settings.embed_backend == "torch" and settings.precision == "auto" and settings.embed_workers == 0
+    assert settings.embed_backend == "auto" and settings.precision == "auto" and settings.embed_workers == 0
+    assert settings.batch_size == 0 and settings.model_cache_dir is None
+    assert _Settings.from_env({"ARCHIVEBOT_MODEL_CACHE": "/tmp/m"}, load_dotenv=False).model_cache_dir == Path("/tmp/m")
     settings = _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "ONNX", "ARCHIVEBOT_PRECISION": "int8",
                                    "ARCHIVEBOT_EMBED_WORKERS": "1"}, load_dotenv=False)
     assert (settings.embed_backend, settings.precision, settings.embed_workers) == ("onnx", "int8", 1)
     with pytest.raises(ConfigurationError):
         _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "tensorrt"}, load_dotenv=False)
     with pytest.raises(ConfigurationError):  # int8 exists only on ONNX Runtime
-        _Settings.from_env({"ARCHIVEBOT_PRECISION": "int8"}, load_dotenv=False)
+        _Settings.from_env({"ARCHIVEBOT_PRECISION": "int8", "ARCHIVEBOT_EMBED_BACKEND": "torch"}, load_dotenv=False)
+    with pytest.raises(ConfigurationError):  # and bf16 only on torch
+        _Settings.from_env({"ARCHIVEBOT_PRECISION": "bf16", "ARCHIVEBOT_EMBED_BACKEND": "onnx"}, load_dotenv=False)
+
+
+def test_auto_backend_is_onnx_when_onnxruntime_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import _embed
+
+    assert _embed.resolve_backend(Settings()) == ("onnx" if onnx_available() else "torch")
+    assert _embed.resolve_backend(Settings(embed_backend="torch")) == "torch"
+    assert _embed.resolve_backend(Settings(precision="bf16")) == "torch"  # bf16 autocast exists only on torch
+    monkeypatch.setattr(_embed, "onnx_available", lambda: False)
+    assert _embed.resolve_backend(Settings()) == "torch"
+
+
+def test_auto_backend_falls_back_to_torch_when_the_onnx_export_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from index import _embed
+
+    class Failing:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise ConfigurationError("could not export the model to ONNX: disk full")
+
+    class Torch:
+        def __init__(self, model: str, *, precision: str, batch_size: int, threads: int) -> None:
+            self.name, self.dimension, self.precision, self.batch_size = model, 384, precision, batch_size
+
+    monkeypatch.setattr(_embed, "resolve_backend", lambda settings: "onnx")
+    monkeypatch.setattr(_embed, "OnnxEmbedder", Failing)
+    monkeypatch.setattr(_embed, "SentenceTransformerEmbedder", Torch)
+    with caplog.at_level("WARNING"):
+        embedder = make_embedder(Settings(data_dir=tmp_path, precision="int8"))
+    assert isinstance(embedder, Torch)  # in-process: the torch default, not the onnx worker default
+    assert embedder.precision == "auto" and embedder.batch_size == 64  # int8 is an ONNX-only precision
+    assert "disk full" in caplog.text
+    with pytest.raises(ConfigurationError, match="disk full"):  # asked for by name: no silent fallback
+        make_embedder(Settings(data_dir=tmp_path, embed_backend="onnx"))
 
 
 @pytest.mark.skipif(onnx_available(), reason="onnxruntime is installed")
@@ -182,7 +221,7 @@ def test_training_sample_is_bounded_and_deterministic() -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
-def test_onnx_int8_agrees_with_fp32(tmp_path: Path, real_embedder) -> None:
+def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
     from index._embed import OnnxEmbedder
 
     sentences = [
@@ -191,20 +230,36 @@ def test_onnx_int8_agrees_with_fp32(tmp_path: Path, real_embedder) -> None:
         "Chelsea's late winner came from a corner in the 89th minute.",
         "The film took $19.1m on Christmas Day.",
     ]
-    reference = real_embedder.embed(sentences)
+    reference = torch_embedder.embed(sentences)
     int8 = OnnxEmbedder(precision="int8", cache_dir=tmp_path)
     assert int8.name.endswith("#int8")  # an int8 index never mixes with fp32 vectors
     assert np.mean(np.sum(int8.embed(sentences) * reference, axis=1)) >= 0.98
     fp32 = OnnxEmbedder(precision="fp32", cache_dir=tmp_path)
-    assert fp32.name == real_embedder.name
+    assert fp32.name == torch_embedder.name
     assert np.min(np.sum(fp32.embed(sentences) * reference, axis=1)) >= 0.9999
+    # Equal-length batches: no padding, and fp32 still matches torch for a mixed-length batch of 40 texts.
+    mixed = sentences + TEXTS[:36]
+    assert np.min(np.sum(fp32.embed(mixed) * torch_embedder.embed(mixed), axis=1)) >= 0.9999
 
 
 @pytest.mark.integration
-def test_worker_processes_give_the_vectors_of_the_in_process_model(real_embedder) -> None:
+@pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+def test_an_int8_vector_does_not_depend_on_what_it_was_batched_with(real_embedder) -> None:
+    """Dynamic int8 quantisation scales activations per batch: the int8 embedder runs texts one at a time,
+    so indexing a sentence beside different neighbours (or alone, as a question) gives the same vector."""
+    if getattr(real_embedder, "precision", None) != "int8":
+        pytest.skip("the default embedder is not int8 here")
+    texts = TEXTS[:30] + ["Shares fell 5% on Tuesday."]
+    together = real_embedder.embed(texts)
+    alone = np.stack([real_embedder.embed([text])[0] for text in texts[-5:]])
+    np.testing.assert_allclose(together[-5:], alone, atol=1e-6)
+
+
+@pytest.mark.integration
+def test_worker_processes_give_the_vectors_of_the_in_process_model(torch_embedder) -> None:
     from index import BUNDLED_MODEL
 
-    parallel = ParallelEmbedder(real_embedder, {"kind": "torch", "model": BUNDLED_MODEL, "precision": "fp32",
+    parallel = ParallelEmbedder(torch_embedder, {"kind": "torch", "model": BUNDLED_MODEL, "precision": "fp32",
                                                 "batch_size": 64, "threads": 1}, workers=2, min_parallel=8)
     try:
         parallel.start()
@@ -212,7 +267,7 @@ def test_worker_processes_give_the_vectors_of_the_in_process_model(real_embedder
         texts = TEXTS[:40] + ["Mr. Obama’s envoy met U.N. officials.", "Shares fell 5% on Tuesday."]
         vectors = parallel.embed(texts)
         assert parallel._pool is not None and not parallel._failed  # the workers did it
-        np.testing.assert_allclose(vectors, real_embedder.embed(texts), atol=1e-4)
+        np.testing.assert_allclose(vectors, torch_embedder.embed(texts), atol=1e-4)
     finally:
         parallel.close()
 

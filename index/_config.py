@@ -62,7 +62,7 @@ class Settings:
     embed_backend: str = "auto"  # auto (onnx when onnxruntime is installed, else torch) | onnx | torch
     embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
     model_cache_dir: Path | None = None  # where the ONNX export is kept; None: <data_dir>/models
-    batch_size: int = 0  # 0 = auto (torch: 64; onnx: 1 for int8, 32 for fp32)
+    batch_size: int = 0  # 0 = auto (torch: 64; onnx: 32 texts of equal token count)
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 1_000

@@ -244,15 +244,20 @@ def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
 
 @pytest.mark.integration
 @pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
-def test_an_int8_vector_does_not_depend_on_what_it_was_batched_with(real_embedder) -> None:
-    """Dynamic int8 quantisation scales activations per batch: the int8 embedder runs texts one at a time,
-    so indexing a sentence beside different neighbours (or alone, as a question) gives the same vector."""
+def test_an_int8_vector_barely_depends_on_what_it_was_batched_with(real_embedder) -> None:
+    """Dynamic int8 quantisation scales activations per batch: the same text embedded beside others and alone
+    (as a question is) must still be the same point for retrieval, and batch size 1 makes it exact."""
+    from index._embed import OnnxEmbedder
+
     if getattr(real_embedder, "precision", None) != "int8":
         pytest.skip("the default embedder is not int8 here")
-    texts = TEXTS[:30] + ["Shares fell 5% on Tuesday."]
+    texts = [f"Sentence number {i} about markets and rates." for i in range(30)] + TEXTS[:30]
     together = real_embedder.embed(texts)
-    alone = np.stack([real_embedder.embed([text])[0] for text in texts[-5:]])
-    np.testing.assert_allclose(together[-5:], alone, atol=1e-6)
+    alone = np.stack([real_embedder.embed([text])[0] for text in texts])
+    similarity = np.sum(together * alone, axis=1)
+    assert similarity.mean() >= 0.99 and similarity.min() >= 0.98
+    exact = OnnxEmbedder(precision="int8", batch_size=1, cache_dir=real_embedder.cache_dir)
+    np.testing.assert_allclose(exact.embed(texts), alone, atol=1e-5)
 
 
 @pytest.mark.integration

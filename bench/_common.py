@@ -16,6 +16,9 @@ CORPUS = Path(os.environ.get("ARCHIVEBOT_BENCH_CORPUS", SHARED / "corpus" / "bbc
 DEV_QUESTIONS = Path(os.environ.get("ARCHIVEBOT_BENCH_QUESTIONS", SHARED / "eval" / "dev_questions.jsonl"))
 # A prebuilt index of seeds + the BBC corpus (real model). Only read: the benches copy it first.
 PREBUILT = Path(os.environ.get("ARCHIVEBOT_BENCH_INDEX", REPO.parent / "cache" / "data-bbc"))
+# An index built with fp32 vectors (ARCHIVEBOT_PRECISION=fp32 or the torch backend), for the fp32 encoders'
+# answering figures; an index answers only with the kind of vectors it was built from.
+PREBUILT_FP32 = Path(os.environ.get("ARCHIVEBOT_BENCH_INDEX_FP32", str(PREBUILT)))
 
 _START = time.monotonic()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, log, percentiles, rss_mb
+from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, PREBUILT_FP32, log, percentiles, rss_mb
 
 
 def questions() -> list[str]:
@@ -129,18 +129,25 @@ def run(rounds: int = 3, backends: tuple[str, ...] = ("default", "torch", "onnx_
         return {"skipped": f"no prebuilt index at {PREBUILT} (set ARCHIVEBOT_BENCH_INDEX or run `archivebot index`)"}
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-ask-"))
     try:
-        data_dir = work / "data"
-        shutil.copytree(PREBUILT, data_dir, ignore=shutil.ignore_patterns("index.lock", "*.tmp"))
-        out: dict[str, Any] = {"index": str(PREBUILT), "questions": len(questions()), "rounds": rounds}
+        out: dict[str, Any] = {"index": str(PREBUILT), "index_fp32": str(PREBUILT_FP32),
+                               "questions": len(questions()), "rounds": rounds}
+        copies: dict[Path, Path] = {}
         for backend in backends:
             if backend != "torch" and not onnx_available():
-                log("onnxruntime not installed: skipping onnx query encoding")
+                log(f"onnxruntime not installed: skipping {backend}")
                 continue
+            source = PREBUILT if backend == "default" else PREBUILT_FP32
+            if not (source / "archive.sqlite3").exists():
+                out[backend] = {"skipped": f"no index at {source}"}
+                continue
+            if source not in copies:  # only ever a copy: the bench reindexes it
+                copies[source] = work / f"data-{len(copies)}"
+                shutil.copytree(source, copies[source], ignore=shutil.ignore_patterns("index.lock", "*.tmp"))
             log(f"answering: {backend} query encoder, {rounds} x {len(questions())} questions")
             # A fresh process per backend: RSS is that backend's alone, nothing warm is shared.
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-                out[backend] = pool.submit(_measure_in_process, str(data_dir), backend, rounds).result()
+                out[backend] = pool.submit(_measure_in_process, str(copies[source]), backend, rounds).result()
             if "skipped" in out[backend]:
                 log(f"answering: {backend}: skipped ({out[backend]['skipped']})")
             else:

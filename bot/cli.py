@@ -59,6 +59,13 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    notices = logging.getLogger("index.notice")  # one-line news about slow one-time steps, always shown
+    if not notices.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        notices.addHandler(handler)
+        notices.setLevel(logging.INFO)
+        notices.propagate = False
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -25,7 +25,7 @@ from ._config import BUNDLED_MODEL, HASH_MODEL, Settings
 from ._errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
-
+notice = logging.getLogger("index.notice")  # what a person waiting at a terminal should hear about
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -194,6 +194,7 @@ def ensure_onnx_model(model_path: str | Path, cache_dir: Path, *, quantized: boo
         if target.exists():
             return target
         started = time.monotonic()
+        notice.info("preparing the embedding model for ONNX Runtime (once per data directory, about 10-20 s)…")
         fp32 = cache_dir / f"{stem}.fp32.onnx"
         if not fp32.exists():
             _export_in_subprocess(model_path, fp32)

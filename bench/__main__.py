@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale] [--sizes 100000,1000000]`
+"""`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale,lexical] [--sizes 100000,1000000]`
 
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
 """
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small run: 200 articles, 1 round, 100k vectors only")
     parser.add_argument("--articles", type=int, default=None, help="index only N articles of the corpus (default all)")
-    parser.add_argument("--parts", default="indexing,answering,scale")
+    parser.add_argument("--parts", default="indexing,answering,scale,lexical")
     parser.add_argument("--backends", default="default,torch1,onnx_fp32",
                         help="indexing pipelines: default (Settings() as shipped: onnx int8, 2 processes), torch1 (torch fp32,"
                         " in-process), torch (torch fp32, 2 processes), onnx_fp32, onnx (int8) (both 2 processes)")
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import scale
 
         report["scale"] = scale.run(sizes)
+    if "lexical" in parts:
+        from . import lexical
+
+        report["lexical"] = lexical.run(max(sizes))
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

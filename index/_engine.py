@@ -33,7 +33,7 @@ from ._errors import (
     QuestionError,
 )
 from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_dir, reindex
-from ._lexical import clean_text, content_terms, fts_prefix_query, fts_query
+from ._lexical import clean_text, content_terms, fts_prefix_query, fts_query, lexical_terms
 from ._models import Answer, Article, ArticleHit, IndexSummary, Quote, Stats
 from ._store import SCHEMA_VERSION, ArticleRow, FeedbackStore, PassageRow, Store
 from ._vectors import VectorIndex
@@ -80,6 +80,8 @@ class _Retrieval:
     passages: dict[int, PassageRow]
     articles: dict[int, ArticleRow]  # by article row
     terms: list[str]
+    frequencies: dict[str, int]  # passages containing each term
+    total: int  # passages in the index
 
 
 def _iso(value: str | date | None, name: str) -> str | None:
@@ -281,7 +283,7 @@ class Archive:
             retrieval = await self._retrieve(cleaned, question_vector, vectors, filters, options.period)
             timings["retrieve"] = (time.perf_counter() - mark) * 1000
             mark = time.perf_counter()
-            frequencies, total = await self._store.document_frequencies(retrieval.terms)
+            frequencies, total = retrieval.frequencies, retrieval.total
             candidate_rows = [retrieval.passages[pid].article_row for pid, _ in retrieval.ranked[:CANDIDATE_PASSAGES]]
             sentences = await self._store.sentences_of(candidate_rows)
         analysis = QuestionAnalysis(cleaned, idf_weights(frequencies, total, retrieval.terms))
@@ -309,7 +311,9 @@ class Archive:
         widen = 8 if filters else 1
         _, ids = await asyncio.to_thread(vectors.search, question_vector[None, :], DENSE_K * widen)
         dense_ids = [int(i) for i in ids[0] if i >= 0]
-        lexical = await self._store.fts_passages(fts_query(terms), LEXICAL_K * widen) if terms else []
+        frequencies, total = await self._store.document_frequencies(terms) if terms else ({}, 0)
+        searched = lexical_terms(terms, frequencies, total)
+        lexical = await self._store.fts_passages(fts_query(searched), LEXICAL_K * widen) if searched else []
         bm25 = dict(lexical)
         proposed = list(dict.fromkeys(dense_ids + [pid for pid, _ in lexical]))
         stored = await asyncio.to_thread(vectors.reconstruct, proposed)
@@ -317,7 +321,7 @@ class Archive:
         passages = await self._store.passages(proposed)
         articles = await self._store.articles_by_rows([p.article_row for p in passages.values()])
         if not proposed:
-            return _Retrieval([], passages, articles, terms)
+            return _Retrieval([], passages, articles, terms, frequencies, total)
         low = min(cosine.values(), default=0.0)
         high = max(cosine.values(), default=1.0)
         spread = (high - low) or 1.0
@@ -336,7 +340,7 @@ class Archive:
                     score *= 1.15 if inside else 0.6
             fused[pid] = score
         ranked = sorted(fused.items(), key=lambda item: -item[1])
-        return _Retrieval(ranked, passages, articles, terms)
+        return _Retrieval(ranked, passages, articles, terms, frequencies, total)
 
     def _select(
         self,

@@ -313,3 +313,19 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(tmp_path: Path,
         assert (await archive.stats()).articles == stats.articles - 1
     finally:
         await archive.close()
+
+
+def test_large_archives_leave_very_common_terms_out_of_the_full_text_search() -> None:
+    from index._lexical import LEXICAL_LIMIT_FROM, lexical_terms
+
+    terms = ["government", "said", "tuition", "fees"]
+    small = {"government": 900, "said": 9_000, "tuition": 12, "fees": 40}
+    assert lexical_terms(terms, small, 19_000) == terms  # below the limit every term is searched
+    total = 1_000_000
+    large = {"government": 40_000, "said": 600_000, "tuition": 600, "fees": 2_000}
+    assert total > LEXICAL_LIMIT_FROM
+    assert lexical_terms(terms, large, total) == ["tuition", "fees"]  # question order kept
+    common = {"government": 40_000, "said": 600_000, "tuition": 30_000, "fees": 20_000}
+    assert lexical_terms(terms, common, total) == ["tuition", "fees"]  # at least the two rarest
+    assert lexical_terms(["said"], common, total) == ["said"]
+    assert lexical_terms([], common, total) == []

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="default,torch1,onnx_fp32",
                         help="indexing pipelines: default (Settings() as shipped: onnx int8, 2 processes), torch1 (torch fp32,"
                         " in-process), torch (torch fp32, 2 processes), onnx_fp32, onnx (int8) (both 2 processes)")
+    parser.add_argument("--update-articles", type=int, default=100_000,
+                        help="archive size for the 'updates' part (10 changed articles re-indexed)")
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -87,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import lexical
 
         report["lexical"] = lexical.run(max(sizes))
+    if "updates" in parts:  # not in the default set: ~10 minutes
+        from . import updates
+
+        report["updates"] = updates.run(args.update_articles)
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

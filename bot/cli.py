@@ -320,12 +320,14 @@ async def eval_headlines_command(context: click.Context, directory: Path, as_jso
 async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
     """Check that SQLite, FAISS and FTS agree (exit 1 when they don't); --repair fixes what it can."""
     from index import make_embedder
-    from index._doctor import check_index, expected_model_name, repair_index
+    from index._doctor import check_index, expected_model_name, recorded_model, repair_index
 
     settings = _settings(context)
-    model = expected_model_name(settings)
+    model = await expected_model_name(settings)
     if repair:
-        embedder = context.obj.get("embedder") or (lambda: make_embedder(settings))  # loaded only if needed
+        indexed_with = await recorded_model(settings.data_dir)
+        # loaded only if needed, in the index's own vector space (fp32 or int8)
+        embedder = context.obj.get("embedder") or (lambda: make_embedder(settings, indexed_with))
         report = await repair_index(settings.data_dir, expected_model=model, embedder=embedder,
                                     passage_sentences=settings.passage_sentences)
     else:

@@ -118,11 +118,24 @@ class DoctorReport:
         return "\n".join(lines)
 
 
-def expected_model_name(settings: Settings) -> str:
-    """The name the configured embedder will record in the index metadata (without loading the model)."""
-    if settings.model == HASH_MODEL:
-        return f"{HASH_MODEL}:256"
-    return settings.model
+async def recorded_model(data_dir: Path) -> str | None:
+    """The model name the index in `data_dir` records, or None when there is no index."""
+    path = Path(data_dir) / DATABASE_FILE
+    if not path.exists():
+        return None
+    store = await Store.open(path, create=False)
+    try:
+        return (await store.get_meta()).get("model")
+    finally:
+        await store.close()
+
+
+async def expected_model_name(settings: Settings) -> str:
+    """The name the configured embedder records in this data directory's index (without loading the model):
+    it depends on the backend and, with `precision=auto`, on whether the existing index holds fp32 vectors."""
+    from ._embed import embedder_name
+
+    return embedder_name(settings, await recorded_model(settings.data_dir))
 
 
 # ---- checking -------------------------------------------------------------------------------------------

@@ -540,11 +540,33 @@ def resolve_backend(settings: Settings) -> str:
     return "onnx" if (path / "tokenizer.json").exists() else "torch"
 
 
-def make_embedder(settings: Settings) -> Embedder:
+def _effective_precision(settings: Settings, indexed_with: str | None) -> str:
+    if settings.precision == "auto" and indexed_with == settings.model:  # an fp32 index: keep its vector space
+        return "fp32"
+    return settings.precision
+
+
+def embedder_name(settings: Settings, indexed_with: str | None = None) -> str:
+    """The model name `make_embedder(settings, indexed_with)` will record in an index, without loading it
+    (barring a fallback to torch when the ONNX export fails, which is logged)."""
+    if settings.model == HASH_MODEL or settings.model.startswith(HASH_MODEL + ":"):
+        _, _, dimension = settings.model.partition(":")
+        return f"{HASH_MODEL}:{dimension or 256}"
+    precision = _effective_precision(settings, indexed_with)
+    if resolve_backend(settings) == "onnx" and precision in {"auto", "int8"}:
+        return f"{settings.model}#int8"
+    return settings.model
+
+
+def make_embedder(settings: Settings, indexed_with: str | None = None) -> Embedder:
     """The embedder the settings name: `hash[:DIM]` for the fake, otherwise the model on the configured backend
     (ONNX Runtime by default, sentence-transformers on torch otherwise). Large jobs go to worker processes when
     `embed_workers` >= 2 (default: 2 for the onnx backend on a machine with 2+ cores, in-process for torch).
-    With `embed_backend=auto`, a model that can't be exported to ONNX falls back to torch with a warning."""
+    With `embed_backend=auto`, a model that can't be exported to ONNX falls back to torch with a warning.
+
+    `indexed_with` is the model name an existing index records. With `precision=auto`, an index of fp32 vectors
+    (built by torch, or by an earlier version) stays fp32 on ONNX Runtime (the same vectors, still ~2x faster
+    than torch to query) instead of being re-embedded in int8 wholesale; new indexes get int8."""
     if settings.model == HASH_MODEL or settings.model.startswith(HASH_MODEL + ":"):
         _, _, dimension = settings.model.partition(":")
         return HashEmbedder(int(dimension) if dimension else 256)
@@ -554,9 +576,10 @@ def make_embedder(settings: Settings) -> Embedder:
     workers = settings.embed_workers or (default_workers() if backend == "onnx" else 1)
     cache_dir = str(settings.model_cache_dir or Path(settings.data_dir) / "models")
     local: Embedder | None = None
+    precision = _effective_precision(settings, indexed_with)
     if backend == "onnx":
         try:
-            local = OnnxEmbedder(settings.model, precision=settings.precision, batch_size=settings.batch_size,
+            local = OnnxEmbedder(settings.model, precision=precision, batch_size=settings.batch_size,
                                  threads=settings.torch_threads, cache_dir=Path(cache_dir))
         except ConfigurationError as error:
             if settings.embed_backend == "onnx":
@@ -568,7 +591,7 @@ def make_embedder(settings: Settings) -> Embedder:
             spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
                     "batch_size": local.batch_size, "threads": 1, "cache_dir": cache_dir}  # type: ignore[attr-defined]
     if local is None:
-        precision = "auto" if settings.precision == "int8" else settings.precision  # int8 exists only on ONNX
+        precision = "auto" if precision == "int8" else precision  # int8 exists only on ONNX Runtime
         local = SentenceTransformerEmbedder(settings.model, precision=precision, batch_size=settings.batch_size or 64,
                                             threads=settings.torch_threads)
         spec = {"kind": "torch", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]

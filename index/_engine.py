@@ -151,7 +151,8 @@ class Archive:
         if self._embedder is None:
             async with self._embedder_lock:
                 if self._embedder is None:
-                    self._embedder = await asyncio.to_thread(make_embedder, self.settings)
+                    indexed_with = (await self._store.get_meta()).get("model")
+                    self._embedder = await asyncio.to_thread(make_embedder, self.settings, indexed_with)
         return self._embedder
 
     async def warm_up(self) -> None:

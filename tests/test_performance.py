@@ -329,3 +329,34 @@ def test_large_archives_leave_very_common_terms_out_of_the_full_text_search() ->
     assert lexical_terms(terms, common, total) == ["tuition", "fees"]  # at least the two rarest
     assert lexical_terms(["said"], common, total) == ["said"]
     assert lexical_terms([], common, total) == []
+
+
+def test_the_recorded_model_name_is_predicted_without_loading_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import BUNDLED_MODEL
+    from index import _embed
+
+    monkeypatch.setattr(_embed, "resolve_backend", lambda settings: settings.embed_backend.replace("auto", "onnx"))
+    assert _embed.embedder_name(Settings()) == BUNDLED_MODEL + "#int8"  # a new index: int8
+    assert _embed.embedder_name(Settings(), BUNDLED_MODEL + "#int8") == BUNDLED_MODEL + "#int8"
+    assert _embed.embedder_name(Settings(), BUNDLED_MODEL) == BUNDLED_MODEL  # an fp32 index stays fp32
+    assert _embed.embedder_name(Settings(precision="int8"), BUNDLED_MODEL) == BUNDLED_MODEL + "#int8"  # asked for
+    assert _embed.embedder_name(Settings(embed_backend="torch")) == BUNDLED_MODEL
+    assert _embed.embedder_name(Settings(precision="fp32")) == BUNDLED_MODEL
+    assert _embed.embedder_name(Settings(model="hash")) == "hash:256"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+def test_an_fp32_index_keeps_fp32_vectors_under_the_int8_default(real_embedder, torch_embedder) -> None:
+    """An index built by torch (or an earlier version) is not re-embedded wholesale when the default becomes
+    int8: its questions are encoded by ONNX Runtime in fp32, the same vectors as torch's."""
+    from index import BUNDLED_MODEL
+
+    if getattr(real_embedder, "precision", None) != "int8":
+        pytest.skip("the default embedder is not int8 here")
+    settings = Settings(model_cache_dir=real_embedder.cache_dir, embed_workers=1)
+    embedder = make_embedder(settings, indexed_with=BUNDLED_MODEL)
+    assert embedder.name == BUNDLED_MODEL and getattr(embedder, "precision") == "fp32"
+    texts = ["Shares fell 5% on Tuesday.", "Chelsea's late winner came from a corner."]
+    assert np.min(np.sum(embedder.embed(texts) * torch_embedder.embed(texts), axis=1)) >= 0.9999
+    assert make_embedder(settings, indexed_with=BUNDLED_MODEL + "#int8").name == BUNDLED_MODEL + "#int8"

@@ -66,7 +66,10 @@ async def _measure(archive_dir: Path, data_dir: Path) -> dict[str, Any]:
     result["ten_changed_reindex_s"] = round(time.perf_counter() - started, 2)
     result["ten_changed"] = {"updated": update.updated, "texts_embedded": update.sentences_embedded}
     assert update.updated == len(changed), update
+    import resource
+
     result["rss_mb"] = rss_mb()
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     await archive.close()
     return result
 

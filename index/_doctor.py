@@ -468,7 +468,8 @@ async def _repair_locked(
                 done.append(f"deleted {findings.orphan_rows} row(s) that belonged to no article")
             if findings.broken_articles:
                 await store.delete_articles(sorted(findings.broken_articles))
-                for article, fingerprint, sentences, passages, title_vector in prepared:
+                for item in prepared:
+                    article, fingerprint, sentences, passages, title_vector = item.materialize(passage_sentences)
                     await store.insert_article(
                         article, fingerprint=fingerprint, body_hash=body_hash(article.body), title_vector=title_vector,
                         indexed_at=meta.get("last_indexed", ""), sentences=sentences, passages=passages,

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -316,6 +316,7 @@ async def reindex(
         )
         generation = int(meta.get("generation", "0"))
         changed = bool(plan.remove_rows or prepared) or full or "generation" not in meta
+        passages_embedded = 0
         new_index: VectorIndex | None = None
         roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -326,16 +327,20 @@ async def reindex(
                 commit_started = time.perf_counter()
                 removed_passages = await store.delete_articles(plan.remove_rows)
                 added_ids: list[int] = []
-                added_vectors: list[np.ndarray] = []
-                for article, fingerprint, sentences, passages, title_vector in prepared:
+                added_vectors: list[np.ndarray] = []  # one (passages x dimension) block per article
+                for item in prepared:  # each article's rows and vectors exist only while it is inserted
+                    article, fingerprint, sentences, passages, title_vector = item.materialize(passage_sentences)
                     passage_ids = await store.insert_article(
                         article, fingerprint=fingerprint, body_hash=body_hash(article.body), title_vector=title_vector,
                         indexed_at=now, sentences=sentences, passages=passages,
                     )
-                    for passage_id, passage in zip(passage_ids, passages):
-                        vectors = [sentences[i].vector for i in range(passage.first_sentence, passage.last_sentence + 1)]
-                        added_ids.append(passage_id)
-                        added_vectors.append(passage_vector(vectors, title_vector, TITLE_WEIGHT))
+                    added_ids.extend(passage_ids)
+                    added_vectors.append(np.stack([
+                        passage_vector([sentences[i].vector for i in range(p.first_sentence, p.last_sentence + 1)],
+                                       title_vector, TITLE_WEIGHT)
+                        for p in passages
+                    ]))
+                    passages_embedded += len(passages)
                 _pause_for_tests("commit:rows")
                 rows_done = time.perf_counter()
                 counts = await store.counts()
@@ -370,7 +375,7 @@ async def reindex(
         removed=len(plan.remove_rows) - updated,
         unchanged=plan.unchanged,
         skipped=plan.skipped,
-        passages_embedded=sum(len(item[3]) for item in prepared),
+        passages_embedded=passages_embedded,
         sentences_embedded=embedded,
         seconds=time.monotonic() - started,
         warnings=tuple(plan.warnings),
@@ -438,20 +443,35 @@ async def _embed_articles(
         await saving
         report("embed", done + in_flight, total)
         _pause_for_tests("embed")
-    prepared = []
-    for article, fingerprint, spans, hashes, title_key in layouts:
+    # Vectors stay as their float16 blobs (768 bytes for 384 dimensions) until the article is inserted: holding
+    # every sentence as a float32 array and every passage's text at once took ~9 GB for 100k articles.
+    prepared = [_Prepared(article, fingerprint, spans, hashes, title_key, known)
+                for article, fingerprint, spans, hashes, title_key in layouts if spans]
+    return prepared, total
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An article whose every sentence and title vector is known, ready to insert."""
+
+    article: ParsedArticle
+    fingerprint: str
+    spans: list[Any]
+    hashes: list[str]
+    title_key: str
+    known: dict[str, bytes]
+
+    def materialize(self, passage_sentences: int) -> tuple[ParsedArticle, str, list[NewSentence], list[NewPassage], np.ndarray]:
+        body = self.article.body
         sentences = [
-            NewSentence(i, span.start, span.end, key, blob_to_vector(known[key]))
-            for i, (span, key) in enumerate(zip(spans, hashes))
+            NewSentence(i, span.start, span.end, key, blob_to_vector(self.known[key]))
+            for i, (span, key) in enumerate(zip(self.spans, self.hashes))
         ]
         passages = [
-            NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, article.body[p.start:p.end])
-            for i, p in enumerate(build_passages(spans, passage_sentences))
+            NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, body[p.start:p.end])
+            for i, p in enumerate(build_passages(self.spans, passage_sentences))
         ]
-        if not sentences:
-            continue
-        prepared.append((article, fingerprint, sentences, passages, blob_to_vector(known[title_key])))
-    return prepared, total
+        return self.article, self.fingerprint, sentences, passages, blob_to_vector(self.known[self.title_key])
 
 
 async def _next_index(
@@ -480,9 +500,22 @@ async def _next_index(
     if base is not None and (base.supports_remove or not removed):
         base.remove(removed)
         if added_ids:
-            base.add(np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors))
+            base.add(np.asarray(added_ids, dtype=np.int64), np.concatenate(added_vectors))
         return base
+    if len(added_ids) == total_passages:  # every passage is new (a first or full build): no need to re-read them
+        matrix = np.concatenate(added_vectors) if added_vectors else np.zeros((0, dimension), dtype=np.float32)
+        added_vectors.clear()
+        return await _build_index(dimension, factory, np.asarray(added_ids, dtype=np.int64), matrix)
     return await rebuild_vectors(store, dimension, factory)
+
+
+async def _build_index(dimension: int, factory: str, ids: np.ndarray, matrix: np.ndarray) -> VectorIndex:
+    index = VectorIndex.create(dimension, factory)
+    if len(ids):
+        if index.needs_training():
+            await asyncio.to_thread(index.train, matrix)
+        await asyncio.to_thread(index.add, ids, matrix)
+    return index
 
 
 async def rebuild_vectors(store: Store, dimension: int, factory: str) -> VectorIndex:
@@ -493,10 +526,6 @@ async def rebuild_vectors(store: Store, dimension: int, factory: str) -> VectorI
         title = blob_to_vector(title_blob) if title_blob is not None else None
         ids.append(passage_id)
         vectors.append(passage_vector([blob_to_vector(b) for b in sentence_blobs], title, TITLE_WEIGHT))
-    index = VectorIndex.create(dimension, factory)
-    if ids:
-        matrix = np.stack(vectors)
-        if index.needs_training():
-            await asyncio.to_thread(index.train, matrix)
-        await asyncio.to_thread(index.add, np.asarray(ids, dtype=np.int64), matrix)
-    return index
+    matrix = np.stack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
+    vectors.clear()
+    return await _build_index(dimension, factory, np.asarray(ids, dtype=np.int64), matrix)

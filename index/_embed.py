@@ -585,7 +585,6 @@ def make_embedder(settings: Settings, indexed_with: str | None = None) -> Embedd
             if settings.embed_backend == "onnx":
                 raise
             logger.warning("ONNX Runtime backend unavailable (%s); using sentence-transformers on torch", error)
-            backend = "torch"
             workers = settings.embed_workers or 1
         else:
             spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]

@@ -418,31 +418,35 @@ async def _embed_articles(
     missing = [key for key in wanted if key not in known]
     missing.sort(key=lambda key: len(wanted[key]))  # length-sorted batches waste no padding
     total = len(missing)
-    done = 0
     report("embed", 0, total)
     # Each batch's staging write runs beside the next batch's embedding; progress counts what is saved.
     # Cost model for the ETA: characters plus a fixed cost per text (measured: ~linear in length here).
     costs = [len(wanted[key]) + TEXT_COST_CHARACTERS for key in missing]
     total_cost = float(sum(costs)) or 1.0
     saving: asyncio.Future[None] | None = None
-    in_flight = 0
-    cost_done = 0.0
+    in_flight = saved = 0
+    saved_cost = 0.0
+
+    async def settle() -> None:
+        """Wait for the staging write in flight, then report it."""
+        nonlocal saving, saved, saved_cost
+        if saving is None:
+            return
+        await saving
+        saving = None
+        saved_cost += sum(costs[saved:saved + in_flight])
+        saved += in_flight
+        report("embed", saved, total, fraction=saved_cost / total_cost)
+        _pause_for_tests("embed")
+
     for start in range(0, total, EMBED_BATCH):
         keys = missing[start:start + EMBED_BATCH]
         vectors = await asyncio.to_thread(embedder.embed, [wanted[key] for key in keys])
         blobs = {key: vector_to_blob(vector) for key, vector in zip(keys, vectors)}
         known.update(blobs)
-        if saving is not None:
-            await saving
-            cost_done += sum(costs[done:done + in_flight])
-            done += in_flight
-            report("embed", done, total, fraction=cost_done / total_cost)
-            _pause_for_tests("embed")
+        await settle()
         saving, in_flight = asyncio.ensure_future(asyncio.to_thread(staging.put, blobs)), len(keys)
-    if saving is not None:
-        await saving
-        report("embed", done + in_flight, total)
-        _pause_for_tests("embed")
+    await settle()
     # Vectors stay as their float16 blobs (768 bytes for 384 dimensions) until the article is inserted: holding
     # every sentence as a float32 array and every passage's text at once took ~9 GB for 100k articles.
     prepared = [_Prepared(article, fingerprint, spans, hashes, title_key, known)

@@ -82,7 +82,8 @@ LEXICAL_MIN_TERMS = 2
 def lexical_terms(terms: list[str], frequencies: dict[str, int], total: int) -> list[str]:
     """The question's terms worth a full-text search. BM25 must score every passage a term matches, so in a
     large archive one very common word costs more than all the rare ones: at 1M passages the OR-query of all
-    terms took 105/325 ms p50/p95, of the terms in at most 1% of passages 19/39 ms (df counts included).
+    terms took 116/324 ms p50/p95, of the terms in at most 1% of passages 24/42 ms, document-frequency counts
+    included (`python -m bench --parts lexical`).
     Leaving them out costs recall (forced on the 19k-passage BBC archive: held-out answer-in-quote 0.867 ->
     0.833), so it applies only above LEXICAL_LIMIT_FROM passages, and never keeps fewer than the two rarest."""
     if total <= LEXICAL_LIMIT_FROM:

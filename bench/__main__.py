@@ -24,12 +24,18 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
     targets: dict[str, Any] = {}
     indexing = report.get("indexing", {})
     for label, result in indexing.get("pipelines", {}).items():
-        targets[f"indexing_{label}_speedup_ge_2x"] = {"value": result["speedup_vs_baseline"],
-                                                      "met": result["speedup_vs_baseline"] >= 2}
-        targets[f"indexing_{label}_overhead_le_10pct"] = {"value": result["overhead_share"],
-                                                          "met": result["overhead_share"] <= 0.10}
-        targets[f"indexing_{label}_unchanged_reindex_le_5s"] = {"value": result["unchanged_reindex_s"],
-                                                                "met": result["unchanged_reindex_s"] <= 5}
+        targets[f"indexing_{label}_speedup_ge_2x"] = {
+            "value": result["speedup_vs_baseline"],
+            "met": result["speedup_vs_baseline"] >= 2,
+        }
+        targets[f"indexing_{label}_overhead_le_10pct"] = {
+            "value": result["overhead_share"],
+            "met": result["overhead_share"] <= 0.10,
+        }
+        targets[f"indexing_{label}_unchanged_reindex_le_5s"] = {
+            "value": result["unchanged_reindex_s"],
+            "met": result["unchanged_reindex_s"] <= 5,
+        }
     for backend in ("default", "torch", "onnx_fp32"):
         answering = report.get("answering", {}).get(backend)
         if answering and "total" in answering:
@@ -38,12 +44,19 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
             targets[f"answer_{backend}_p95_le_60ms"] = {"value": total["p95"], "met": total["p95"] <= 60}
     million = report.get("scale", {}).get("1000000")
     if million:
-        targets["1M_search_p95_le_50ms"] = {"value": million["search_ms"]["p95"], "met": million["search_ms"]["p95"] <= 50}
+        targets["1M_search_p95_le_50ms"] = {
+            "value": million["search_ms"]["p95"],
+            "met": million["search_ms"]["p95"] <= 50,
+        }
         targets["1M_recall_at_10_ge_0.95"] = {"value": million["recall_at_10"], "met": million["recall_at_10"] >= 0.95}
         serving = million["serving"]["rss_mb"]
-        model = max((report.get("answering", {}).get(b, {}).get("rss_mb", 0) for b in ("default", "torch", "onnx_fp32")), default=0)
+        model = max(
+            (report.get("answering", {}).get(b, {}).get("rss_mb", 0) for b in ("default", "torch", "onnx_fp32")),
+            default=0,
+        )
         targets["1M_serving_rss_le_2GB"] = {
-            "value_mb": round(serving + model, 1), "met": serving + model <= 2048,
+            "value_mb": round(serving + model, 1),
+            "met": serving + model <= 2048,
             "note": "vector index process RSS + the answering process RSS (model + BBC archive), added",
         }
     return targets
@@ -54,11 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small run: 200 articles, 1 round, 100k vectors only")
     parser.add_argument("--articles", type=int, default=None, help="index only N articles of the corpus (default all)")
     parser.add_argument("--parts", default="indexing,answering,scale,lexical")
-    parser.add_argument("--backends", default="default,torch1,onnx_fp32",
-                        help="indexing pipelines: default (Settings() as shipped: onnx int8, 2 processes), torch1 (torch fp32,"
-                        " in-process), torch (torch fp32, 2 processes), onnx_fp32, onnx (int8) (both 2 processes)")
-    parser.add_argument("--update-articles", type=int, default=100_000,
-                        help="archive size for the 'updates' part (10 changed articles re-indexed)")
+    parser.add_argument(
+        "--backends",
+        default="default,torch1,onnx_fp32",
+        help="indexing pipelines: default (Settings() as shipped: onnx int8, 2 processes), torch1 (torch fp32,"
+        " in-process), torch (torch fp32, 2 processes), onnx_fp32, onnx (int8) (both 2 processes)",
+    )
+    parser.add_argument(
+        "--update-articles",
+        type=int,
+        default=100_000,
+        help="archive size for the 'updates' part (10 changed articles re-indexed)",
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -70,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from ._common import log, machine
 
-    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-                              "args": {"articles": articles, "rounds": rounds, "sizes": sizes, "parts": parts}}
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "args": {"articles": articles, "rounds": rounds, "sizes": sizes, "parts": parts},
+    }
     started = time.monotonic()
     if "answering" in parts:  # first: the model-load-free part, least disturbed by what the others leave behind
         from . import answering

@@ -93,5 +93,10 @@ def machine() -> dict[str, object]:
     except (ValueError, OSError):
         memory_gb = None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": memory_gb, "python": platform.python_version(),
-            "load_average_at_start": [round(x, 2) for x in load] if load else None}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in load] if load else None,
+    }

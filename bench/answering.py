@@ -52,15 +52,22 @@ async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
             wall.append((time.perf_counter() - started) * 1000)
             for key in parts:
                 parts[key].append(answer.timings_ms.get(key, 0.0))
-    result: dict[str, Any] = {"backend": backend, "warm_up_s": round(warm_s, 2),
-                              "ask_wall_ms": percentiles(wall), **{k: percentiles(v) for k, v in parts.items()}}
+    result: dict[str, Any] = {
+        "backend": backend,
+        "warm_up_s": round(warm_s, 2),
+        "ask_wall_ms": percentiles(wall),
+        **{k: percentiles(v) for k, v in parts.items()},
+    }
     result["bot_handler_ms"] = await _through_bot(archive, asked, rounds)
     result["rss_mb"] = rss_mb()
     if backend == "default":  # the same archive again, nothing changed: what `make run` pays at every start
         started = time.perf_counter()
         summary = await archive.reindex()
-        result["unchanged_reindex"] = {"seconds": round(time.perf_counter() - started, 3),
-                                       "articles": summary.unchanged, "embedded": summary.sentences_embedded}
+        result["unchanged_reindex"] = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "articles": summary.unchanged,
+            "embedded": summary.sentences_embedded,
+        }
     await archive.close()
     return result
 
@@ -70,7 +77,7 @@ async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
     try:
         from bot.cog import ArchiveCog
         from bot.config import BotConfig, RateLimit
-    except Exception as error:  # noqa: BLE001 - the bot is optional for this bench
+    except Exception as error:
         return {"skipped": f"bot handler not importable: {error}"}
 
     class Response:
@@ -99,22 +106,23 @@ async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
             from bot.views import AnswerRegistry
 
             stub_bot.answers = AnswerRegistry()
-        except Exception:  # noqa: BLE001 - older or newer bot layout
+        except Exception:
             pass
         cog = ArchiveCog(stub_bot, archive, config)
         handler = ArchiveCog.ask.callback
         latencies = []
         for _ in range(rounds):
             for question in asked:
-                interaction = SimpleNamespace(user=SimpleNamespace(id=1), guild_id=1, response=Response(),
-                                              followup=Followup())
+                interaction = SimpleNamespace(
+                    user=SimpleNamespace(id=1), guild_id=1, response=Response(), followup=Followup()
+                )
                 started = time.perf_counter()
                 await handler(cog, interaction, question)
                 latencies.append((time.perf_counter() - started) * 1000)
         if len(sent) != len(latencies) or any(item is None for item in sent):
             return {"skipped": "the handler did not send one embed per question", **percentiles(latencies)}
         return percentiles(latencies)
-    except Exception as error:  # noqa: BLE001 - the bot is being built concurrently; report, don't fail
+    except Exception as error:
         return {"skipped": f"{type(error).__name__}: {error}"}
 
 
@@ -129,8 +137,12 @@ def run(rounds: int = 3, backends: tuple[str, ...] = ("default", "torch", "onnx_
         return {"skipped": f"no prebuilt index at {PREBUILT} (set ARCHIVEBOT_BENCH_INDEX or run `archivebot index`)"}
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-ask-"))
     try:
-        out: dict[str, Any] = {"index": str(PREBUILT), "index_fp32": str(PREBUILT_FP32),
-                               "questions": len(questions()), "rounds": rounds}
+        out: dict[str, Any] = {
+            "index": str(PREBUILT),
+            "index_fp32": str(PREBUILT_FP32),
+            "questions": len(questions()),
+            "rounds": rounds,
+        }
         copies: dict[Path, Path] = {}
         for backend in backends:
             if backend != "torch" and not onnx_available():
@@ -151,7 +163,9 @@ def run(rounds: int = 3, backends: tuple[str, ...] = ("default", "torch", "onnx_
             if "skipped" in out[backend]:
                 log(f"answering: {backend}: skipped ({out[backend]['skipped']})")
             else:
-                log(f"answering: {backend}: total p50 {out[backend]['total']['p50']} ms, p95 {out[backend]['total']['p95']} ms")
+                log(
+                    f"answering: {backend}: total p50 {out[backend]['total']['p50']} ms, p95 {out[backend]['total']['p95']} ms"
+                )
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,8 +15,9 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,13 +100,19 @@ async def _pipeline(label: str, settings_kwargs: dict[str, Any], archive_dir: Pa
     total = time.perf_counter() - started
     embed_seconds, texts = timed.seconds, timed.texts
     result: dict[str, Any] = {
-        "embedder": embedder.name, "precision": getattr(embedder, "precision", None),
-        "workers": getattr(embedder, "workers", 1), "model_load_s": round(load_seconds, 2),
-        "articles": summary.added, "passages": summary.passages_embedded, "texts_embedded": texts,
-        "seconds": round(total, 2), "embed_seconds": round(embed_seconds, 2),
+        "embedder": embedder.name,
+        "precision": getattr(embedder, "precision", None),
+        "workers": getattr(embedder, "workers", 1),
+        "model_load_s": round(load_seconds, 2),
+        "articles": summary.added,
+        "passages": summary.passages_embedded,
+        "texts_embedded": texts,
+        "seconds": round(total, 2),
+        "embed_seconds": round(embed_seconds, 2),
         "passages_per_s": round(summary.passages_embedded / total, 1),
         "overhead_share": round(1 - embed_seconds / total, 3),
-        "rss_mb_main": rss_mb(), "load_average_1min": round(os.getloadavg()[0], 2),
+        "rss_mb_main": rss_mb(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     log(f"{label}: {result['passages_per_s']} passages/s, overhead {result['overhead_share']:.1%}")
 
@@ -116,7 +123,9 @@ async def _pipeline(label: str, settings_kwargs: dict[str, Any], archive_dir: Pa
 
     changed = sorted(archive_dir.rglob("*.txt"))[:10]
     for number, file in enumerate(changed):
-        file.write_text(file.read_text(errors="ignore").rstrip() + f"\n\nBenchmark correction number {number} was added.\n")
+        file.write_text(
+            file.read_text(errors="ignore").rstrip() + f"\n\nBenchmark correction number {number} was added.\n"
+        )
     started = time.perf_counter()
     update = await archive.reindex([archive_dir])
     result["ten_changed_reindex_s"] = round(time.perf_counter() - started, 3)
@@ -165,8 +174,12 @@ def _baseline(texts: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     model.encode(texts)
     seconds = time.perf_counter() - started
-    return {"passages": len(texts), "seconds": round(seconds, 2), "passages_per_s": round(len(texts) / seconds, 1),
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "passages": len(texts),
+        "seconds": round(seconds, 2),
+        "passages_per_s": round(len(texts) / seconds, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch", "onnx")) -> dict[str, Any]:
@@ -179,13 +192,17 @@ def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch
             if backend in {"onnx", "onnx_fp32", "default"} and not onnx_available():
                 log(f"onnxruntime is not installed: skipping {backend}")
                 continue
-            configurations.update({
-                "default": {"default": {}},  # whatever Settings() resolves to: onnx int8, 2 workers
-                "torch1": {"torch_fp32_1proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 1}},
-                "torch": {"torch_fp32_2proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 2}},
-                "onnx_fp32": {"onnx_fp32_2proc": {"embed_backend": "onnx", "precision": "fp32", "embed_workers": 2}},
-                "onnx": {"onnx_int8_2proc": {"embed_backend": "onnx", "precision": "int8", "embed_workers": 2}},
-            }.get(backend, {}))
+            configurations.update(
+                {
+                    "default": {"default": {}},  # whatever Settings() resolves to: onnx int8, 2 workers
+                    "torch1": {"torch_fp32_1proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 1}},
+                    "torch": {"torch_fp32_2proc": {"embed_backend": "torch", "precision": "fp32", "embed_workers": 2}},
+                    "onnx_fp32": {
+                        "onnx_fp32_2proc": {"embed_backend": "onnx", "precision": "fp32", "embed_workers": 2}
+                    },
+                    "onnx": {"onnx_int8_2proc": {"embed_backend": "onnx", "precision": "int8", "embed_workers": 2}},
+                }.get(backend, {})
+            )
         results: dict[str, Any] = {}
         # The baseline runs before and after the pipelines (on this shared machine the load drifts by 2x
         # within minutes); the ratio uses the mean of the two. Its passages: those the pipeline builds.
@@ -205,8 +222,13 @@ def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch
         fp32_label = next((label for label, r in results.items() if r["precision"] == "fp32"), None)
         int8_label = next((label for label, r in results.items() if r["precision"] == "int8"), None)
         if fp32_label and int8_label:
-            out["int8_fidelity"] = {"fp32": fp32_label, "int8": int8_label, **_fidelity(
-                work / f"data-{fp32_label}", work / f"data-{int8_label}", results[fp32_label], results[int8_label])}
+            out["int8_fidelity"] = {
+                "fp32": fp32_label,
+                "int8": int8_label,
+                **_fidelity(
+                    work / f"data-{fp32_label}", work / f"data-{int8_label}", results[fp32_label], results[int8_label]
+                ),
+            }
         for result in results.values():
             result.pop("search_hits", None)
         out["pipelines"] = results

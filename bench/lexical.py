@@ -30,11 +30,17 @@ def _replicate(database: Path, size: int) -> int:
         copies = max(0, -(-size // max(1, count)) - 1)
         for copy in range(1, copies + 1):
             offset = copy * (last + 1)
-            connection.execute("INSERT INTO passages_fts(rowid, title, text) SELECT rowid + ?, title, text"
-                               " FROM passages_fts WHERE rowid <= ?", (offset, last))
-            connection.execute("INSERT INTO passages (id, article_row, ordinal, start, end, first_sentence,"
-                               " last_sentence) SELECT id + ?, article_row, ordinal, start, end, first_sentence,"
-                               " last_sentence FROM passages WHERE id <= ?", (offset, last))
+            connection.execute(
+                "INSERT INTO passages_fts(rowid, title, text) SELECT rowid + ?, title, text"
+                " FROM passages_fts WHERE rowid <= ?",
+                (offset, last),
+            )
+            connection.execute(
+                "INSERT INTO passages (id, article_row, ordinal, start, end, first_sentence,"
+                " last_sentence) SELECT id + ?, article_row, ordinal, start, end, first_sentence,"
+                " last_sentence FROM passages WHERE id <= ?",
+                (offset, last),
+            )
             connection.commit()
         connection.execute("INSERT INTO passages_fts(passages_fts) VALUES('optimize')")
         connection.commit()
@@ -64,9 +70,13 @@ async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
             frequencies, total = await store.document_frequencies(terms)
             await store.fts_passages(fts_query(terms), 64)
             everything.append((time.perf_counter() - started) * 1000)
-        return {"questions": len(limited), "passages": total, "as_shipped_ms": percentiles(limited),
-                "every_term_ms": percentiles(everything),
-                "terms_searched_share": round(sum(kept_share) / max(1, len(kept_share)), 3)}
+        return {
+            "questions": len(limited),
+            "passages": total,
+            "as_shipped_ms": percentiles(limited),
+            "every_term_ms": percentiles(everything),
+            "terms_searched_share": round(sum(kept_share) / max(1, len(kept_share)), 3),
+        }
     finally:
         await store.close()
 
@@ -74,8 +84,13 @@ async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
 def run(size: int = 1_000_000) -> dict[str, Any]:
     if not (PREBUILT / "archive.sqlite3").exists():
         return {"skipped": f"no prebuilt index at {PREBUILT}"}
-    questions = [json.loads(line)["q"] for path in (DEV_QUESTIONS, HELDOUT) if path.exists()
-                 for line in path.read_text().splitlines() if line.strip()]
+    questions = [
+        json.loads(line)["q"]
+        for path in (DEV_QUESTIONS, HELDOUT)
+        if path.exists()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-lexical-"))
     try:
         database = work / "archive.sqlite3"
@@ -86,9 +101,11 @@ def run(size: int = 1_000_000) -> dict[str, Any]:
         passages = _replicate(database, size)
         out["replicate_s"] = round(time.perf_counter() - started, 1)
         out["replicated"] = asyncio.run(_measure(database, questions))
-        log(f"lexical: {passages:,} passages: as shipped p50/p95 {out['replicated']['as_shipped_ms']['p50']}/"
+        log(
+            f"lexical: {passages:,} passages: as shipped p50/p95 {out['replicated']['as_shipped_ms']['p50']}/"
             f"{out['replicated']['as_shipped_ms']['p95']} ms, every term {out['replicated']['every_term_ms']['p50']}/"
-            f"{out['replicated']['every_term_ms']['p95']} ms")
+            f"{out['replicated']['every_term_ms']['p95']} ms"
+        )
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -53,7 +53,7 @@ def synthesize(base: np.ndarray, count: int, seed: int) -> np.ndarray:
         noise = rng.standard_normal((n, base.shape[1]), dtype=np.float32) / np.sqrt(base.shape[1])
         rows += rng.uniform(0.1, 0.5, (n, 1)).astype(np.float32) * noise
         rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-        out[start:start + n] = rows
+        out[start : start + n] = rows
     return out
 
 
@@ -64,7 +64,7 @@ def _timed_search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
         started = time.perf_counter()
         _, found = index.search(query[None, :], k)
         times.append((time.perf_counter() - started) * 1000)
-        ids[row, :found.shape[1]] = found[0]
+        ids[row, : found.shape[1]] = found[0]
     return ids, times
 
 
@@ -82,8 +82,13 @@ def _serve(directory: str, generation: int, factory: str, queries_path: str) -> 
     load_s = time.perf_counter() - started
     queries = np.load(queries_path)
     _, times = _timed_search(index, queries, K)
-    return {"load_s": round(load_s, 2), "rss_mb_before_load": before, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(),
-            "search_ms": percentiles(times)}
+    return {
+        "load_s": round(load_s, 2),
+        "rss_mb_before_load": before,
+        "rss_mb": rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
+        "search_ms": percentiles(times),
+    }
 
 
 def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dict[str, Any]:
@@ -116,8 +121,12 @@ def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dic
     log(f"scale {size:,}: built in {build_s:.1f} s; searching")
     found, times = _timed_search(index, queries, K)
     result: dict[str, Any] = {
-        "vectors": size, "factory": factory, "train_s": round(train_s, 1), "build_s": round(build_s, 1),
-        "search_ms": percentiles(times), "recall_at_10": round(recall_at_10(found, truth), 4),
+        "vectors": size,
+        "factory": factory,
+        "train_s": round(train_s, 1),
+        "build_s": round(build_s, 1),
+        "search_ms": percentiles(times),
+        "recall_at_10": round(recall_at_10(found, truth), 4),
         "exact_flat_search_ms": percentiles(flat_times),
     }
     inner = faiss.downcast_index(index.index)
@@ -128,8 +137,10 @@ def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dic
         for nprobe in (8, 16, 32, 64, 128):
             inner.nprobe = nprobe
             found, times = _timed_search(index, queries, K)
-            result["nprobe_sweep"][nprobe] = {"recall_at_10": round(recall_at_10(found, truth), 4),
-                                              "p95_ms": percentiles(times)["p95"]}
+            result["nprobe_sweep"][nprobe] = {
+                "recall_at_10": round(recall_at_10(found, truth), 4),
+                "p95_ms": percentiles(times)["p95"],
+            }
         inner.nprobe = default
 
     # An incremental update the way the indexer does it: clone the live index, remove ~10 articles'
@@ -144,8 +155,12 @@ def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dic
     removed = patched.remove(rng.choice(ids, 100, replace=False))
     patched.add(np.arange(size + 1, size + 101, dtype=np.int64) * 3, synthesize(base, 100, seed=2))
     patched.save(directory, 2)
-    result["update_100_passages_s"] = {"total": round(time.perf_counter() - started, 2), "clone": round(clone_s, 2),
-                                       "removed": removed, "supports_remove": index.supports_remove}
+    result["update_100_passages_s"] = {
+        "total": round(time.perf_counter() - started, 2),
+        "clone": round(clone_s, 2),
+        "removed": removed,
+        "supports_remove": index.supports_remove,
+    }
     result["file_mb"] = round((directory / "vectors.2.faiss").stat().st_size / 2**20, 1)
     del patched, data, index
 
@@ -154,15 +169,17 @@ def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dic
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         result["serving"] = pool.submit(_serve, str(directory), 2, factory, str(work / "queries.npy")).result()
     shutil.rmtree(directory, ignore_errors=True)
-    log(f"scale {size:,}: recall@10 {result['recall_at_10']}, p95 {result['search_ms']['p95']} ms,"
-        f" serving RSS {result['serving']['rss_mb']} MB")
+    log(
+        f"scale {size:,}: recall@10 {result['recall_at_10']}, p95 {result['search_ms']['p95']} ms,"
+        f" serving RSS {result['serving']['rss_mb']} MB"
+    )
     return result
 
 
 def run(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> dict[str, Any]:
     try:
         base = base_vectors()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return {"skipped": f"no base vectors: {error}"}
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-scale-"))
     try:

@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ._common import REPO, log, percentiles, rss_mb  # noqa: E402
+from ._common import REPO, log, percentiles, rss_mb
 
 sys.path.insert(0, str(REPO / "tests"))  # the fake Discord and the bot test archive live with the tests
 
@@ -46,8 +46,17 @@ QUESTIONS = [
     "[click](https://evil.example) **bold** question about the bridge",
 ]
 SEARCHES = ["harbour bridge", "North Korea", "lighthouse paint", "sanctions", "coastal survey station"]
-MIX = [("mention", 30), ("ask", 25), ("ask_private", 5), ("search", 12), ("page", 8), ("autocomplete", 8),
-       ("article", 5), ("stats", 2), ("feedback", 5)]
+MIX = [
+    ("mention", 30),
+    ("ask", 25),
+    ("ask_private", 5),
+    ("search", 12),
+    ("page", 8),
+    ("autocomplete", 8),
+    ("article", 5),
+    ("stats", 2),
+    ("feedback", 5),
+]
 
 
 class ErrorCounter(logging.Handler):
@@ -74,13 +83,13 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any]:
-    from bot.app import ArchiveBot
-    from bot.config import RateLimit, apply_endpoints
     from bot_fixtures import bot_config, write_bot_archive
     from fake_discord import FakeDiscord, message_problems
-    from index import Archive, HashEmbedder, Settings, make_embedder
 
+    from bot.app import ArchiveBot
+    from bot.config import RateLimit, apply_endpoints
     from bot.views import PagerView
+    from index import Archive, HashEmbedder, Settings, make_embedder
 
     if args.view_timeout is not None:  # page buttons live this long (default 15 min): memory is bounded by it
         PagerView.timeout_seconds = args.view_timeout
@@ -90,16 +99,21 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     if args.corpus:
         for number, path in enumerate(sorted(Path(args.corpus).rglob("*.txt"))[: args.corpus_limit]):
             (archive_dir / f"corpus_{number:05d}.txt").write_bytes(path.read_bytes())
-    settings = Settings(data_dir=workdir / "data", model="hash:256" if not args.real_model else Settings.from_env().model,
-                        archive_roots=(archive_dir,), min_confidence=0.05 if not args.real_model else 0.5)
+    settings = Settings(
+        data_dir=workdir / "data",
+        model="hash:256" if not args.real_model else Settings.from_env().model,
+        archive_roots=(archive_dir,),
+        min_confidence=0.05 if not args.real_model else 0.5,
+    )
     embedder = HashEmbedder(256) if not args.real_model else await asyncio.to_thread(make_embedder, settings)
     archive = await Archive.open(settings, embedder=embedder)
     started = time.monotonic()
     first_index = await archive.reindex([archive_dir])
     log(f"indexed {first_index.added} articles in {time.monotonic() - started:.1f}s")
     fake = await FakeDiscord().start()
-    config = bot_config(fake, user_rate=RateLimit(args.user_rate, 60.0), guild_rate=RateLimit(0, 0.0),
-                        progress_interval=1.0)
+    config = bot_config(
+        fake, user_rate=RateLimit(args.user_rate, 60.0), guild_rate=RateLimit(0, 0.0), progress_interval=1.0
+    )
     apply_endpoints(config)
     bot = ArchiveBot(archive, config, guild_ready_timeout=0.01)
     if args.answers_capacity is not None:  # answers remembered for 👍/👎 (default 10,000): bounded memory
@@ -126,15 +140,23 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
         for message in fake.sent[checked:]:
             problems = message_problems(message, edit=True)
             allowed = message.get("allowed_mentions") or {}
-            if allowed.get("parse") != [] or allowed.get("users") or allowed.get("roles") or allowed.get("replied_user"):
+            if (
+                allowed.get("parse") != []
+                or allowed.get("users")
+                or allowed.get("roles")
+                or allowed.get("replied_user")
+            ):
                 problems.append("mentions allowed")
             if problems:
                 limit_problems.append(f"{message['id']}: {problems}")
         checked = len(fake.sent)
 
     def buttons(message: dict[str, Any]) -> dict[str, str]:
-        return {(c.get("label") or c["emoji"]["name"]): c["custom_id"]
-                for row in message.get("components") or [] for c in row["components"]}
+        return {
+            (c.get("label") or c["emoji"]["name"]): c["custom_id"]
+            for row in message.get("components") or []
+            for c in row["components"]
+        }
 
     async def one(kind: str, user: dict[str, Any]) -> None:
         began = time.monotonic()
@@ -162,10 +184,14 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             i = await fake.click(owner, fake.messages[message["id"]], buttons(message)[rng.choice(["▶", "◀"])])
             await fake.answered(i, timeout=args.timeout)
         elif kind == "autocomplete":
-            i = await fake.autocomplete(user, "article", "id_or_title", rng.choice(["", "Harbour", "Coastal", "Mayor", "x"]))
+            i = await fake.autocomplete(
+                user, "article", "id_or_title", rng.choice(["", "Harbour", "Coastal", "Mayor", "x"])
+            )
             await fake.answered(i, timeout=args.timeout)
         elif kind == "article":
-            i = await fake.slash(user, "article", id_or_title=rng.choice(["Coastal survey", "Mayor calls bridge vote", "nope"]))
+            i = await fake.slash(
+                user, "article", id_or_title=rng.choice(["Coastal survey", "Mayor calls bridge vote", "nope"])
+            )
             await fake.wait_for(lambda: i.followups or i.response_type == 4, timeout=args.timeout)
             if i.followups and "▶" in buttons(i.followups[0]):
                 pagers.append((i.followups[0], user, time.monotonic()))
@@ -184,9 +210,9 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     async def guarded(kind: str, user: dict[str, Any]) -> None:
         try:
             await one(kind, user)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             failures.append(f"{kind}: no answer within {args.timeout}s")
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             failures.append(f"{kind}: {error!r}")
 
     kinds = [kind for kind, weight in MIX for _ in range(weight)]
@@ -200,10 +226,11 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             for number in range(args.new_articles):
                 (archive_dir / f"soak_new_{number}.md").write_text(
                     f"---\ntitle: Soak article {number}\nsource: Soak Times\ndate: 2020-01-{number % 28 + 1:02d}\n---\n\n"
-                    f"The soak test added article {number} about the ferry timetable. The ferry runs {number} times.\n")
+                    f"The soak test added article {number} about the ferry timetable. The ferry runs {number} times.\n"
+                )
             reindex_interaction = await fake.slash(fake.admin, "reindex")
             log("reindex started in the middle of the soak")
-        batch = plan[start:start + args.concurrency]
+        batch = plan[start : start + args.concurrency]
         await asyncio.gather(*(guarded(kind, rng.choice(users)) for kind in batch))
         check_sent()
         # The fake keeps what tests inspect; drop what this run no longer needs so the RSS is the bot's.
@@ -227,21 +254,25 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             log(f"{done}/{len(plan)} requests, {len(failures)} failures, RSS {rss_mb():.0f} MB")
     if reindex_interaction is not None:
         try:
-            await fake.wait_for(lambda: any("Reindex finished" in (e.get("content") or "") for e in reindex_interaction.edits),
-                                timeout=args.timeout * 10)
-            reindex_done = {"edits": len(reindex_interaction.edits),
-                            "summary": reindex_interaction.edits[-1].get("content")}
-        except asyncio.TimeoutError:
+            await fake.wait_for(
+                lambda: any("Reindex finished" in (e.get("content") or "") for e in reindex_interaction.edits),
+                timeout=args.timeout * 10,
+            )
+            reindex_done = {
+                "edits": len(reindex_interaction.edits),
+                "summary": reindex_interaction.edits[-1].get("content"),
+            }
+        except TimeoutError:
             failures.append("reindex: no summary")
     check_sent()
     elapsed = time.monotonic() - soak_started
-    live_views = len(bot._connection._view_store._views)  # noqa: SLF001 - a figure for the report only (page views)
+    live_views = len(bot._connection._view_store._views)
     gc.collect()
     rss["end"] = round(rss_mb(), 1)
     await bot.close()
     try:
         await asyncio.wait_for(runner, 5)
-    except (Exception, asyncio.CancelledError):  # noqa: BLE001
+    except (Exception, asyncio.CancelledError):
         pass
     await fake.stop()
     await archive.close()
@@ -284,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
     parser.add_argument("--corpus", help="also index up to --corpus-limit .txt files from this folder")
     parser.add_argument("--corpus-limit", type=int, default=300)
-    parser.add_argument("--real-model", action="store_true", help="use the configured model instead of the fake embedder")
+    parser.add_argument(
+        "--real-model", action="store_true", help="use the configured model instead of the fake embedder"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--answers-capacity", type=int, help="answers remembered for feedback (default 10,000)")
     parser.add_argument("--view-timeout", type=float, help="seconds page buttons stay live (default: the bot's 15 min)")

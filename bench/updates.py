@@ -50,15 +50,18 @@ async def _measure(archive_dir: Path, data_dir: Path) -> dict[str, Any]:
     log(f"updates: full index of {archive_dir} (fake embedder)")
     started = time.perf_counter()
     full = await archive.reindex([archive_dir], progress=progress)
-    result: dict[str, Any] = {"articles": full.added, "passages": full.passages_embedded,
-                              "full_index_s": round(time.perf_counter() - started, 1)}
+    result: dict[str, Any] = {
+        "articles": full.added,
+        "passages": full.passages_embedded,
+        "full_index_s": round(time.perf_counter() - started, 1),
+    }
     stats = await archive.stats()
     result["index_type"] = stats.index_type
     started = time.perf_counter()
     unchanged = await archive.reindex([archive_dir])
     result["unchanged_reindex_s"] = round(time.perf_counter() - started, 2)
     assert unchanged.sentences_embedded == 0 and unchanged.unchanged == full.added, unchanged
-    changed = sorted(archive_dir.rglob("*.txt"))[::max(1, full.added // 10)][:10]
+    changed = sorted(archive_dir.rglob("*.txt"))[:: max(1, full.added // 10)][:10]
     for number, file in enumerate(changed):
         file.write_text(file.read_text() + f"\n\nCorrection number {number}: an earlier version misstated a figure.\n")
     started = time.perf_counter()
@@ -81,8 +84,10 @@ def run(articles: int = 100_000) -> dict[str, Any]:
         count = _build_archive(work / "archive", articles)
         out = asyncio.run(_measure(work / "archive", work / "data"))
         out["requested_articles"] = count
-        log(f"updates: {count:,} articles: unchanged re-run {out['unchanged_reindex_s']} s, "
-            f"10 changed {out['ten_changed_reindex_s']} s")
+        log(
+            f"updates: {count:,} articles: unchanged re-run {out['unchanged_reindex_s']} s, "
+            f"10 changed {out['ten_changed_reindex_s']} s"
+        )
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

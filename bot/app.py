@@ -59,8 +59,11 @@ class ArchiveBot(commands.Bot):
             self.synced = await self.tree.sync(guild=guild)
         else:
             self.synced = await self.tree.sync()
-        logger.info("synced %d slash commands%s", len(self.synced),
-                    f" to server {self.config.guild_id}" if self.config.guild_id else " globally")
+        logger.info(
+            "synced %d slash commands%s",
+            len(self.synced),
+            f" to server {self.config.guild_id}" if self.config.guild_id else " globally",
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         # No prefix commands: questions are handled by the cog's listener (a mention is not a command).
@@ -72,8 +75,11 @@ class ArchiveBot(commands.Bot):
 
 def _configure_logging() -> None:
     level = os.environ.get("ARCHIVEBOT_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     # Started from `archivebot run`, the CLI has configured logging already (WARNING): the bot's own
     # messages (connected, commands synced, reindex summaries) still show at the configured level.
     logging.getLogger("archivebot.bot").setLevel(getattr(logging, level, logging.INFO))
@@ -124,12 +130,14 @@ def main() -> int:
         logger.error("Discord refused the token (DISCORD_TOKEN): check it in the developer portal")
         return 1
     except discord.PrivilegedIntentsRequired:
-        logger.error("enable the Message Content intent for the bot in the developer portal (Bot → Privileged Gateway Intents)")
+        logger.error(
+            "enable the Message Content intent for the bot in the developer portal (Bot → Privileged Gateway Intents)"
+        )
         return 1
     except ArchivebotError as error:
         logger.error("%s", error)
         return 1
-    except Exception:  # noqa: BLE001 - one clear line and an exit code rather than a crash
+    except Exception:
         logger.exception("the bot stopped on an unexpected error")
         return 1
     return 0

@@ -9,8 +9,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import click
 
@@ -50,7 +51,9 @@ async def _open(context: click.Context) -> Archive:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Index directory (default $ARCHIVEBOT_DATA_DIR or ./data).")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Index directory (default $ARCHIVEBOT_DATA_DIR or ./data)."
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.pass_context
 def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
@@ -108,8 +111,13 @@ class _ProgressBar:
             self._phase = progress.phase
             if progress.phase in {"scan", "embed"}:
                 label = {"scan": "scanning files", "embed": "embedding"}[progress.phase]
-                self._bar = tqdm(total=progress.total, desc=label, unit=" texts" if progress.phase == "embed" else " files",
-                                 file=sys.stderr, dynamic_ncols=True)
+                self._bar = tqdm(
+                    total=progress.total,
+                    desc=label,
+                    unit=" texts" if progress.phase == "embed" else " files",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
         if self._bar is not None:
             self._bar.total = progress.total
             self._bar.n = progress.done
@@ -171,7 +179,9 @@ def _answer_json(answer: Any, latency_ms: float) -> str:
 @click.option("--before", help="Only articles published on or before this date (YYYY-MM-DD).")
 @click.pass_context
 @_run
-async def ask(context: click.Context, question: str, as_json: bool, source: str | None, after: str | None, before: str | None) -> None:
+async def ask(
+    context: click.Context, question: str, as_json: bool, source: str | None, after: str | None, before: str | None
+) -> None:
     """Answer QUESTION with quotes from the archive. QUESTION '-' reads one question a line from stdin."""
     archive = await _open(context)
     try:
@@ -205,7 +215,15 @@ async def ask(context: click.Context, question: str, as_json: bool, source: str 
 @click.option("--limit", default=10, show_default=True)
 @click.pass_context
 @_run
-async def search(context: click.Context, query: str, as_json: bool, source: str | None, after: str | None, before: str | None, limit: int) -> None:
+async def search(
+    context: click.Context,
+    query: str,
+    as_json: bool,
+    source: str | None,
+    after: str | None,
+    before: str | None,
+    limit: int,
+) -> None:
     """Rank articles for QUERY."""
     archive = await _open(context)
     try:
@@ -328,8 +346,9 @@ async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
         indexed_with = await recorded_model(settings.data_dir)
         # loaded only if needed, in the index's own vector space (fp32 or int8)
         embedder = context.obj.get("embedder") or (lambda: make_embedder(settings, indexed_with))
-        report = await repair_index(settings.data_dir, expected_model=model, embedder=embedder,
-                                    passage_sentences=settings.passage_sentences)
+        report = await repair_index(
+            settings.data_dir, expected_model=model, embedder=embedder, passage_sentences=settings.passage_sentences
+        )
     else:
         report = await check_index(settings.data_dir, expected_model=model)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.text())

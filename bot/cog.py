@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -80,7 +80,7 @@ def _admin_check(interaction: discord.Interaction) -> bool:
 class ArchiveCog(commands.Cog, name="Archive"):
     """Answers questions about the news archive."""
 
-    def __init__(self, bot: "ArchiveBot", archive: Archive, config: BotConfig) -> None:
+    def __init__(self, bot: ArchiveBot, archive: Archive, config: BotConfig) -> None:
         self.bot = bot
         self.archive = archive
         self.config = config
@@ -164,15 +164,19 @@ class ArchiveCog(commands.Cog, name="Archive"):
         )
         if not verdict.allowed:
             if verdict.first_refusal:  # one warning per wait, so a flood doesn't get a flood of warnings
-                await message.reply(verdict.message(), allowed_mentions=NO_MENTIONS, mention_author=False,
-                                    delete_after=max(5.0, min(verdict.retry_after, 60.0)))
+                await message.reply(
+                    verdict.message(),
+                    allowed_mentions=NO_MENTIONS,
+                    mention_author=False,
+                    delete_after=max(5.0, min(verdict.retry_after, 60.0)),
+                )
             return
         if not question:
             await message.reply(HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
         try:
             answer = await self._ask_typing(message.channel, question)
-        except Exception as error:  # noqa: BLE001 - every failure becomes one short reply
+        except Exception as error:
             if isinstance(error, (QuestionError,)):
                 logger.info("question refused: %s", error)
             else:
@@ -193,7 +197,9 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     # ---- slash commands -----------------------------------------------------------------------------
 
-    @app_commands.command(name="ask", description="Ask a question; the answer quotes the archive verbatim, with sources.")
+    @app_commands.command(
+        name="ask", description="Ask a question; the answer quotes the archive verbatim, with sources."
+    )
     @app_commands.describe(
         question="Your question, e.g. What did Obama propose to North Korea?",
         source="Only quote articles whose source contains this text (e.g. Washington Times)",
@@ -202,9 +208,13 @@ class ArchiveCog(commands.Cog, name="Archive"):
         private="Show the answer only to you",
     )
     async def ask(
-        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000],
-        source: Optional[app_commands.Range[str, 1, 100]] = None, after: Optional[app_commands.Range[str, 1, 20]] = None,
-        before: Optional[app_commands.Range[str, 1, 20]] = None, private: bool = False,
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, 1000],
+        source: app_commands.Range[str, 1, 100] | None = None,
+        after: app_commands.Range[str, 1, 20] | None = None,
+        before: app_commands.Range[str, 1, 20] | None = None,
+        private: bool = False,
     ) -> None:
         if await self._rate_limited(interaction):
             return
@@ -213,12 +223,14 @@ class ArchiveCog(commands.Cog, name="Archive"):
             answer = await self.archive.ask(
                 question, source=source, after=after, before=before, max_quotes=self.config.max_quotes
             )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._fail(interaction, error, "/ask")
             return
         await interaction.followup.send(
-            embed=fmt.answer_embed(answer), view=self._feedback_view(answer, interaction.guild_id),
-            ephemeral=private, allowed_mentions=NO_MENTIONS,
+            embed=fmt.answer_embed(answer),
+            view=self._feedback_view(answer, interaction.guild_id),
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @app_commands.command(name="search", description="List the articles that best match some words.")
@@ -229,16 +241,19 @@ class ArchiveCog(commands.Cog, name="Archive"):
         before="Only articles published on or before this date (YYYY-MM-DD)",
     )
     async def search(
-        self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 1000],
-        source: Optional[app_commands.Range[str, 1, 100]] = None, after: Optional[app_commands.Range[str, 1, 20]] = None,
-        before: Optional[app_commands.Range[str, 1, 20]] = None,
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 1000],
+        source: app_commands.Range[str, 1, 100] | None = None,
+        after: app_commands.Range[str, 1, 20] | None = None,
+        before: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
         if await self._rate_limited(interaction):
             return
         await interaction.response.defer(thinking=True)
         try:
             hits = await self.archive.search(query, source=source, after=after, before=before, limit=25)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._fail(interaction, error, "/search")
             return
         await self._send_pages(interaction, fmt.search_pages(query, hits))
@@ -251,23 +266,28 @@ class ArchiveCog(commands.Cog, name="Archive"):
         await interaction.response.defer(thinking=True)
         try:
             found = await self.archive.article(id_or_title)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._fail(interaction, error, "/article")
             return
         await self._send_pages(interaction, fmt.article_pages(found))
 
     @article.autocomplete("id_or_title")
-    async def article_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def article_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         try:
             hits = await self.archive.suggest_titles(current, limit=limits.AUTOCOMPLETE_CHOICES)
-        except Exception:  # noqa: BLE001 - autocomplete can only show choices, never an error
+        except Exception:
             logger.exception("title autocomplete failed")
             return []
         choices = []
         for hit in hits[: limits.AUTOCOMPLETE_CHOICES]:
             label = " · ".join(part for part in (" ".join(hit.title.split()), hit.date) if part)
-            choices.append(app_commands.Choice(name=limits.trim(label, limits.CHOICE_NAME) or hit.article_id,
-                                               value=hit.article_id[:100]))
+            choices.append(
+                app_commands.Choice(
+                    name=limits.trim(label, limits.CHOICE_NAME) or hit.article_id, value=hit.article_id[:100]
+                )
+            )
         return choices
 
     async def _send_pages(self, interaction: discord.Interaction, pages: list[discord.Embed]) -> None:
@@ -283,7 +303,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         await interaction.response.defer(thinking=True)
         try:
             figures = await self.archive.stats()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await self._fail(interaction, error, "/stats")
             return
         await interaction.followup.send(embed=fmt.stats_embed(figures, self.reindexing), allowed_mentions=NO_MENTIONS)
@@ -301,10 +321,15 @@ class ArchiveCog(commands.Cog, name="Archive"):
     async def reindex(self, interaction: discord.Interaction) -> None:
         if self.reindexing:
             progress = self._reindex_progress
-            where = f" ({fmt.PHASES.get(progress.phase, progress.phase).lower()}, {progress.done:,}/{progress.total:,})" if progress else ""
+            where = (
+                f" ({fmt.PHASES.get(progress.phase, progress.phase).lower()}, {progress.done:,}/{progress.total:,})"
+                if progress
+                else ""
+            )
             await interaction.response.send_message(
                 f"A reindex is already running{where}; I'll post its summary when it finishes. Please wait for it.",
-                ephemeral=True, allowed_mentions=NO_MENTIONS,
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return
         await interaction.response.send_message("Reindex starting…", allowed_mentions=NO_MENTIONS)
@@ -322,7 +347,9 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as error:
                 editable[0] = False
-                logger.warning("could not edit the reindex progress message (%s); the summary goes to the channel", error)
+                logger.warning(
+                    "could not edit the reindex progress message (%s); the summary goes to the channel", error
+                )
 
         loop = asyncio.get_running_loop()
 
@@ -342,7 +369,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
         try:
             summary = await self.archive.reindex(progress=on_progress)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if isinstance(error, IndexBusyError):
                 text = "Another reindex (perhaps from the command line) is running; try again when it has finished."
                 logger.info("reindex refused: %s", error)
@@ -369,10 +396,15 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 except discord.HTTPException:
                     logger.error("could not post the reindex summary", exc_info=True)
 
-    async def cog_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         if isinstance(error, NotArchiveAdmin) or isinstance(error, app_commands.CheckFailure):
-            text = "Only server admins (Manage Server" + (
-                " and an admin role" if self.config.admin_role_ids else "") + ") can run this command."
+            text = (
+                "Only server admins (Manage Server"
+                + (" and an admin role" if self.config.admin_role_ids else "")
+                + ") can run this command."
+            )
             logger.info("refused %s to user %s", interaction.command and interaction.command.name, interaction.user.id)
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

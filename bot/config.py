@@ -26,7 +26,7 @@ class RateLimit:
         return self.count > 0 and self.seconds > 0
 
     @classmethod
-    def parse(cls, name: str, raw: str, default: "RateLimit") -> "RateLimit":
+    def parse(cls, name: str, raw: str, default: RateLimit) -> RateLimit:
         raw = raw.strip()
         if not raw:
             return default
@@ -50,7 +50,9 @@ def _ids(name: str, raw: str) -> frozenset[int]:
     try:
         return frozenset(int(value) for value in values)
     except ValueError as error:
-        raise ConfigurationError(f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}") from error
+        raise ConfigurationError(
+            f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}"
+        ) from error
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -91,14 +93,16 @@ class BotConfig:
     max_quotes: int = 3
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "BotConfig":
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
         env = read_environment(environ, load_dotenv=load_dotenv)
         guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
         if guild_raw and not guild_raw.isdigit():
             raise ConfigurationError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
         max_quotes_raw = env.get("ARCHIVEBOT_MAX_QUOTES", "").strip() or "3"
         if not max_quotes_raw.isdigit() or not 1 <= int(max_quotes_raw) <= 10:
-            raise ConfigurationError(f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes_raw!r}")
+            raise ConfigurationError(
+                f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes_raw!r}"
+            )
         return cls(
             token=env.get("DISCORD_TOKEN", "").strip(),
             guild_id=int(guild_raw) if guild_raw else None,

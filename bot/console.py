@@ -18,7 +18,9 @@ HELP = """Type a question and press Enter. Commands:
 async def run_console(archive: Archive, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     interactive = stdin.isatty()
     stats = await archive.stats()
-    print(f"Archivebot console — {stats.articles} article(s) indexed. No DISCORD_TOKEN set, so no Discord.", file=stdout)
+    print(
+        f"Archivebot console — {stats.articles} article(s) indexed. No DISCORD_TOKEN set, so no Discord.", file=stdout
+    )
     print(HELP, file=stdout)
     if interactive:
         print("Loading the model…", file=stdout, flush=True)

@@ -77,7 +77,8 @@ def not_found_embed(answer: Answer) -> discord.Embed:
         lines.append("Closest articles:")
         lines.extend(hit_line(hit) for hit in answer.closest[:10])
     embed = discord.Embed(
-        title="Not found in the archive", description=limits.trim("\n".join(lines), limits.EMBED_DESCRIPTION),
+        title="Not found in the archive",
+        description=limits.trim("\n".join(lines), limits.EMBED_DESCRIPTION),
         colour=NOT_FOUND_COLOUR,
     )
     embed.set_footer(text=f"Confidence {answer.confidence:.0%} · try /search or other words")
@@ -88,12 +89,14 @@ def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PA
     title = limits.trim(f"Search: {_echo(query, limits.EMBED_TITLE)}", limits.EMBED_TITLE)
     if not hits:
         return [discord.Embed(title=title, description="No matching articles.", colour=NOT_FOUND_COLOUR)]
-    chunks = [hits[start:start + per_page] for start in range(0, len(hits), per_page)]
+    chunks = [hits[start : start + per_page] for start in range(0, len(hits), per_page)]
     pages: list[discord.Embed] = []
     for page_number, chunk in enumerate(chunks, start=1):
         first = (page_number - 1) * per_page + 1
         body = "\n".join(hit_line(hit, first + offset) for offset, hit in enumerate(chunk))
-        embed = discord.Embed(title=title, description=limits.trim(body, limits.EMBED_DESCRIPTION), colour=ANSWER_COLOUR)
+        embed = discord.Embed(
+            title=title, description=limits.trim(body, limits.EMBED_DESCRIPTION), colour=ANSWER_COLOUR
+        )
         embed.set_footer(text=f"Page {page_number}/{len(chunks)} · {len(hits)} articles · /article <id> shows one")
         pages.append(embed)
     return pages
@@ -124,7 +127,9 @@ def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
     embed.add_field(name="Sentences", value=f"{stats.sentences:,}")
     embed.add_field(name="Model", value=limits.trim(f"{stats.model} ({stats.dimension} dims)", limits.FIELD_VALUE))
     embed.add_field(name="Index", value=limits.trim(stats.index_type, limits.FIELD_VALUE))
-    embed.add_field(name="Last reindex", value=(stats.last_indexed or "never") + (" (reindexing now)" if reindexing else ""))
+    embed.add_field(
+        name="Last reindex", value=(stats.last_indexed or "never") + (" (reindexing now)" if reindexing else "")
+    )
     embed.add_field(
         name="Feedback", value=f"👍 {stats.feedback.get('helpful', 0):,}  👎 {stats.feedback.get('unhelpful', 0):,}"
     )

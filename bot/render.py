@@ -22,7 +22,9 @@ def answer_text(answer: Answer, width: int = 100) -> str:
         for number, quote in enumerate(answer.quotes, start=1):
             body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
             lines.append(f"{number}.{body[1:]}" if number < 10 else body)
-            lines.append(f"     — {citation(quote.title, quote.source, quote.date, quote.article_id)}, chars {quote.start}–{quote.end}")
+            lines.append(
+                f"     — {citation(quote.title, quote.source, quote.date, quote.article_id)}, chars {quote.start}–{quote.end}"
+            )
         lines.append(f"(confidence {answer.confidence:.0%})")
     else:
         lines.append("Not found in the archive.")
@@ -65,14 +67,16 @@ def summary_text(summary: IndexSummary) -> str:
 
 
 def stats_text(stats: Stats) -> str:
-    return "\n".join([
-        f"articles      {stats.articles:,}",
-        f"passages      {stats.passages:,}",
-        f"sentences     {stats.sentences:,}",
-        f"model         {stats.model} ({stats.dimension} dims)",
-        f"index type    {stats.index_type}",
-        f"last indexed  {stats.last_indexed or 'never'}",
-        f"roots         {', '.join(stats.roots) or '-'}",
-        f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB",
-        f"feedback      👍 {stats.feedback.get('helpful', 0)}  👎 {stats.feedback.get('unhelpful', 0)}",
-    ])
+    return "\n".join(
+        [
+            f"articles      {stats.articles:,}",
+            f"passages      {stats.passages:,}",
+            f"sentences     {stats.sentences:,}",
+            f"model         {stats.model} ({stats.dimension} dims)",
+            f"index type    {stats.index_type}",
+            f"last indexed  {stats.last_indexed or 'never'}",
+            f"roots         {', '.join(stats.roots) or '-'}",
+            f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB",
+            f"feedback      👍 {stats.feedback.get('helpful', 0)}  👎 {stats.feedback.get('unhelpful', 0)}",
+        ]
+    )

@@ -7,8 +7,8 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import discord
 
@@ -59,15 +59,21 @@ _NOT_FOUND_QUESTION = re.compile(r"find the answer to “(.*)” in the archive"
 _UNESCAPE = re.compile(r"\\([^\w\s])")
 
 
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"archivebot:fb:(?P<key>[0-9a-f]{16}):(?P<vote>[01])"):
+class FeedbackButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"archivebot:fb:(?P<key>[0-9a-f]{16}):(?P<vote>[01])"
+):
     """👍 or 👎 under an answer. Persistent: the answer key and the vote are in the button's custom id, so the
     bot keeps nothing per message and clicks work for as long as the message exists, across restarts."""
 
     def __init__(self, key: str, helpful: bool) -> None:
-        super().__init__(discord.ui.Button(
-            label="Helpful" if helpful else "Not helpful", emoji="👍" if helpful else "👎",
-            style=discord.ButtonStyle.secondary, custom_id=f"archivebot:fb:{key}:{int(helpful)}",
-        ))
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                emoji="👍" if helpful else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"archivebot:fb:{key}:{int(helpful)}",
+            )
+        )
         self.key = key
         self.helpful = helpful
 
@@ -98,9 +104,12 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"archi
             return
         try:
             await archive.record_feedback(
-                answer_key=self.key, user_id=str(interaction.user.id),
-                guild_id=str(answered.guild_id) if answered.guild_id else None, question=answered.question,
-                article_ids=answered.article_ids, helpful=self.helpful,
+                answer_key=self.key,
+                user_id=str(interaction.user.id),
+                guild_id=str(answered.guild_id) if answered.guild_id else None,
+                question=answered.question,
+                article_ids=answered.article_ids,
+                helpful=self.helpful,
             )
         except Exception:
             logger.exception("storing feedback failed (answer %s)", self.key)
@@ -110,7 +119,8 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"archi
             return
         await interaction.response.send_message(
             "Thanks! Your feedback was recorded." if self.helpful else "Thanks, noted: this answer didn't help.",
-            ephemeral=True, allowed_mentions=NO_MENTIONS,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
 
@@ -145,7 +155,8 @@ class PagerView(discord.ui.View):
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
                 "Only the person who ran the command can turn these pages; run it yourself to browse.",
-                ephemeral=True, allowed_mentions=NO_MENTIONS,
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return False
         return True

@@ -11,12 +11,12 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 """
 
 from ._config import BUNDLED_MODEL, Settings
+from ._doctor import DoctorReport, Problem, check_index, repair_index
 from ._embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
 from ._engine import Archive, Filters
-from ._doctor import DoctorReport, Problem, check_index, repair_index
 from ._errors import (
-    ArchiveError,
     ArchivebotError,
+    ArchiveError,
     ArticleNotFoundError,
     ConfigurationError,
     IndexBusyError,
@@ -28,8 +28,33 @@ from ._errors import (
 from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
 
 __all__ = [
-    "Answer", "Archive", "DoctorReport", "Problem", "check_index", "repair_index", "ArchiveError", "ArchivebotError", "Article", "ArticleHit", "ArticleNotFoundError",
-    "BUNDLED_MODEL", "ConfigurationError", "Embedder", "FileWarning", "Filters", "HashEmbedder", "IndexBusyError",
-    "IndexCorruptError", "IndexMismatchError", "IndexNotBuiltError", "IndexSummary", "Progress", "QuestionError",
-    "Quote", "SentenceTransformerEmbedder", "Settings", "Stats", "make_embedder",
+    "Answer",
+    "Archive",
+    "DoctorReport",
+    "Problem",
+    "check_index",
+    "repair_index",
+    "ArchiveError",
+    "ArchivebotError",
+    "Article",
+    "ArticleHit",
+    "ArticleNotFoundError",
+    "BUNDLED_MODEL",
+    "ConfigurationError",
+    "Embedder",
+    "FileWarning",
+    "Filters",
+    "HashEmbedder",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotBuiltError",
+    "IndexSummary",
+    "Progress",
+    "QuestionError",
+    "Quote",
+    "SentenceTransformerEmbedder",
+    "Settings",
+    "Stats",
+    "make_embedder",
 ]

@@ -26,8 +26,15 @@ import numpy as np
 from ._lexical import STOPWORDS, STRONG_TYPES, answer_type, content_terms, has_answer_type, stem, words
 
 WEIGHTS = {
-    "dense": 0.35, "lexical": 0.10, "context": 0.35, "answer_type": 0.30, "focus": 0.10, "retrieval": 0.20,
-    "lede": 0.04, "phrase": 0.10, "article": 0.15,
+    "dense": 0.35,
+    "lexical": 0.10,
+    "context": 0.35,
+    "answer_type": 0.30,
+    "focus": 0.10,
+    "retrieval": 0.20,
+    "lede": 0.04,
+    "phrase": 0.10,
+    "article": 0.15,
 }
 _ANAPHOR = re.compile(
     r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
@@ -68,9 +75,7 @@ class QuestionAnalysis:
         self.terms = content_terms(question)
         self.stems = [stem(term) for term in self.terms]
         default = max(idf.values()) if idf else 1.0
-        self.weights = {
-            stem(term): (idf.get(term, default) if idf else 1.0) for term in self.terms
-        }
+        self.weights = {stem(term): (idf.get(term, default) if idf else 1.0) for term in self.terms}
         self.focus = question_focus(question)
         self.focus_stem = stem(self.focus) if self.focus else ""
         if self.focus and stem(self.focus) in self.weights:
@@ -107,7 +112,7 @@ def question_focus(question: str) -> str | None:
     if not match:
         return None
     candidate = match.group(2).lower()
-    following = question[match.end():].lstrip()
+    following = question[match.end() :].lstrip()
     # "which banned stimulant": an adjective or participle before the noun; take the next lower-case word.
     if candidate.endswith(("ed", "al", "ic", "ous", "ive")) and following and following.split()[0][:1].islower():
         candidate = re.sub(r"\W+$", "", following.split()[0].lower())
@@ -131,7 +136,11 @@ def score_candidates(
     """Every candidate scored, best first (ties keep the given order, i.e. retrieval order)."""
     scored = []
     for candidate in candidates:
-        dense = float(np.dot(question_vector, candidate.vector)) if question_vector is not None and candidate.vector is not None else 0.0
+        dense = (
+            float(np.dot(question_vector, candidate.vector))
+            if question_vector is not None and candidate.vector is not None
+            else 0.0
+        )
         lexical = analysis.coverage(candidate.text)
         context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title, candidate.lede_text)
         typed = has_answer_type(analysis.kind, candidate.text, analysis.question)

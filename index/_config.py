@@ -60,7 +60,9 @@ class Settings:
     precision: str = "auto"  # auto (onnx: int8; torch: bf16 where the CPU has it, else fp32) | fp32 | bf16 | int8
     torch_threads: int = 0  # 0: let the runtime decide
     embed_backend: str = "auto"  # auto (onnx when onnxruntime is installed, else torch) | onnx | torch
-    embed_workers: int = 0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
+    embed_workers: int = (
+        0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
+    )
     model_cache_dir: Path | None = None  # where the ONNX export is kept; None: <data_dir>/models
     batch_size: int = 0  # 0 = auto (torch: 64; onnx: 32 texts of equal token count)
     min_confidence: float = 0.5
@@ -71,7 +73,7 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
         """Read `ARCHIVEBOT_*` variables (after loading `.env` from the working directory, if present)."""
         env = read_environment(environ, load_dotenv=load_dotenv)
         precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
@@ -81,7 +83,9 @@ class Settings:
         if backend not in {"auto", "torch", "onnx"}:
             raise ConfigurationError(f"ARCHIVEBOT_EMBED_BACKEND must be auto, torch or onnx, got {backend!r}")
         if precision == "int8" and backend == "torch":
-            raise ConfigurationError("ARCHIVEBOT_PRECISION=int8 needs the onnx backend (ARCHIVEBOT_EMBED_BACKEND=onnx or auto)")
+            raise ConfigurationError(
+                "ARCHIVEBOT_PRECISION=int8 needs the onnx backend (ARCHIVEBOT_EMBED_BACKEND=onnx or auto)"
+            )
         if precision == "bf16" and backend == "onnx":
             raise ConfigurationError("ARCHIVEBOT_PRECISION=bf16 needs ARCHIVEBOT_EMBED_BACKEND=torch")
         roots_raw = env.get("ARCHIVEBOT_ARCHIVE", "").strip()
@@ -94,7 +98,9 @@ class Settings:
             torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
             embed_backend=backend,
             embed_workers=_int(env, "ARCHIVEBOT_EMBED_WORKERS", 0),
-            model_cache_dir=Path(env["ARCHIVEBOT_MODEL_CACHE"].strip()) if env.get("ARCHIVEBOT_MODEL_CACHE", "").strip() else None,
+            model_cache_dir=Path(env["ARCHIVEBOT_MODEL_CACHE"].strip())
+            if env.get("ARCHIVEBOT_MODEL_CACHE", "").strip()
+            else None,
             batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 0),
             min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
             max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),

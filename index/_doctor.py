@@ -26,14 +26,15 @@ import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiosqlite
 import numpy as np
 
-from ._config import HASH_MODEL, Settings
+from ._config import Settings
 from ._embed import Embedder
 from ._errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from ._indexer import (
@@ -181,7 +182,7 @@ async def _inspect(
     """Every check, on the connection's current snapshot (the caller holds a transaction)."""
     report = DoctorReport(str(data_dir))
     meta = {key: value for key, value in await _all(connection, "SELECT key, value FROM meta")}
-    (articles,), = await _all(connection, "SELECT count(*) FROM articles")
+    ((articles,),) = await _all(connection, "SELECT count(*) FROM articles")
     if "generation" not in meta and not articles:
         raise IndexNotBuiltError(f"no index in {data_dir} yet: run `archivebot index`")
     passage_ids = {row[0] for row in await _all(connection, "SELECT id FROM passages")}
@@ -191,41 +192,72 @@ async def _inspect(
     report.model = meta.get("model")
     dimension = int(meta["dimension"]) if meta.get("dimension", "").isdigit() else None
     report.dimension = dimension
-    (sentences,), = await _all(connection, "SELECT count(*) FROM sentences")
+    ((sentences,),) = await _all(connection, "SELECT count(*) FROM sentences")
     report.counts = {"articles": articles, "passages": len(passage_ids), "sentences": sentences}
 
     integrity = [row[0] for row in await _all(connection, "PRAGMA integrity_check")]
     if integrity != ["ok"]:
         findings.damaged = True
-        problems.append(Problem(
-            "sqlite_integrity", "SQLite integrity check failed: " + "; ".join(integrity[:3])
-            + " (restore a backup or delete the data directory and run `archivebot index`)", len(integrity), False,
-        ))
+        problems.append(
+            Problem(
+                "sqlite_integrity",
+                "SQLite integrity check failed: "
+                + "; ".join(integrity[:3])
+                + " (restore a backup or delete the data directory and run `archivebot index`)",
+                len(integrity),
+                False,
+            )
+        )
     orphans = await _all(connection, "PRAGMA foreign_key_check")
     if orphans:
         findings.orphan_rows = len(orphans)
-        problems.append(Problem("orphan_rows", f"{len(orphans)} passage or sentence row(s) belong to no article", len(orphans)))
+        problems.append(
+            Problem("orphan_rows", f"{len(orphans)} passage or sentence row(s) belong to no article", len(orphans))
+        )
 
     missing_meta = [key for key in ("generation", "model", "dimension") if key not in meta]
     if missing_meta:
-        problems.append(Problem("meta", f"index metadata lacks {', '.join(missing_meta)}", len(missing_meta),
-                                repairable="model" not in missing_meta and "dimension" not in missing_meta))
+        problems.append(
+            Problem(
+                "meta",
+                f"index metadata lacks {', '.join(missing_meta)}",
+                len(missing_meta),
+                repairable="model" not in missing_meta and "dimension" not in missing_meta,
+            )
+        )
     if int(meta.get("schema_version", SCHEMA_VERSION)) != SCHEMA_VERSION:
         findings.foreign_model = True
-        problems.append(Problem("schema_mismatch", f"the index has schema {meta.get('schema_version')}, this"
-                                f" version uses {SCHEMA_VERSION}: run `archivebot index`", 1, False))
+        problems.append(
+            Problem(
+                "schema_mismatch",
+                f"the index has schema {meta.get('schema_version')}, this"
+                f" version uses {SCHEMA_VERSION}: run `archivebot index`",
+                1,
+                False,
+            )
+        )
     if expected_model and meta.get("model") and meta["model"] != expected_model:
         findings.foreign_model = True
-        problems.append(Problem(
-            "model_mismatch", f"the index was built with model {meta['model']!r} but {expected_model!r} is"
-            " configured: run `archivebot index` to re-embed the archive with it", 1, False,
-        ))
+        problems.append(
+            Problem(
+                "model_mismatch",
+                f"the index was built with model {meta['model']!r} but {expected_model!r} is"
+                " configured: run `archivebot index` to re-embed the archive with it",
+                1,
+                False,
+            )
+        )
     if expected_dimension and dimension and dimension != expected_dimension:
         findings.foreign_model = True
-        problems.append(Problem(
-            "dimension_mismatch", f"the index has {dimension}-dimensional vectors, the configured model makes"
-            f" {expected_dimension}: run `archivebot index`", 1, False,
-        ))
+        problems.append(
+            Problem(
+                "dimension_mismatch",
+                f"the index has {dimension}-dimensional vectors, the configured model makes"
+                f" {expected_dimension}: run `archivebot index`",
+                1,
+                False,
+            )
+        )
 
     if dimension:
         bad = await _all(
@@ -236,8 +268,13 @@ async def _inspect(
         )
         if bad:
             findings.broken_articles.update(row for (row,) in bad)
-            problems.append(Problem("bad_sentence_vectors", f"{len(bad)} article(s) have sentence or title vectors"
-                                    f" that are not {dimension}-dimensional", len(bad)))
+            problems.append(
+                Problem(
+                    "bad_sentence_vectors",
+                    f"{len(bad)} article(s) have sentence or title vectors that are not {dimension}-dimensional",
+                    len(bad),
+                )
+            )
     gaps = await _all(
         connection,
         "SELECT DISTINCT p.article_row FROM passages p WHERE p.article_row IN (SELECT id FROM articles) AND"
@@ -246,8 +283,9 @@ async def _inspect(
     )
     if gaps:
         findings.broken_articles.update(row for (row,) in gaps)
-        problems.append(Problem("missing_sentences", f"{len(gaps)} article(s) have passages whose sentences are missing",
-                                len(gaps)))
+        problems.append(
+            Problem("missing_sentences", f"{len(gaps)} article(s) have passages whose sentences are missing", len(gaps))
+        )
 
     await _check_fts(connection, findings)
     if report.generation is not None and dimension:
@@ -282,20 +320,38 @@ async def _check_fts(connection: aiosqlite.Connection, findings: _Findings) -> N
             " JOIN articles a ON a.id = p.article_row",
         )
     }
-    stored = {rowid: (title, text) for rowid, title, text in await _all(connection, "SELECT rowid, title, text FROM passages_fts")}
+    stored = {
+        rowid: (title, text)
+        for rowid, title, text in await _all(connection, "SELECT rowid, title, text FROM passages_fts")
+    }
     findings.report.counts["fts_rows"] = len(stored)
     findings.missing_fts = set(findings.passage_ids) - set(stored)
     findings.orphan_fts = set(stored) - set(findings.passage_ids)
     findings.stale_fts = {pid for pid, row in stored.items() if pid in expected and expected[pid] != row}
     if findings.missing_fts:
-        problems.append(Problem("missing_fts", f"{len(findings.missing_fts)} passage(s) have no full-text row",
-                                len(findings.missing_fts)))
+        problems.append(
+            Problem(
+                "missing_fts",
+                f"{len(findings.missing_fts)} passage(s) have no full-text row",
+                len(findings.missing_fts),
+            )
+        )
     if findings.orphan_fts:
-        problems.append(Problem("orphan_fts", f"{len(findings.orphan_fts)} full-text row(s) belong to no passage",
-                                len(findings.orphan_fts)))
+        problems.append(
+            Problem(
+                "orphan_fts",
+                f"{len(findings.orphan_fts)} full-text row(s) belong to no passage",
+                len(findings.orphan_fts),
+            )
+        )
     if findings.stale_fts:
-        problems.append(Problem("stale_fts", f"{len(findings.stale_fts)} full-text row(s) hold other text than their passage",
-                                len(findings.stale_fts)))
+        problems.append(
+            Problem(
+                "stale_fts",
+                f"{len(findings.stale_fts)} full-text row(s) hold other text than their passage",
+                len(findings.stale_fts),
+            )
+        )
     titles = {row: title for row, title in await _all(connection, "SELECT id, title FROM articles")}
     stored_titles = {row: title for row, title in await _all(connection, "SELECT rowid, title FROM articles_fts")}
     findings.missing_title_fts = set(titles) - set(stored_titles)
@@ -303,7 +359,9 @@ async def _check_fts(connection: aiosqlite.Connection, findings: _Findings) -> N
     findings.stale_title_fts = {row for row, title in stored_titles.items() if row in titles and titles[row] != title}
     bad_titles = len(findings.missing_title_fts) + len(findings.orphan_title_fts) + len(findings.stale_title_fts)
     if bad_titles:
-        problems.append(Problem("title_fts", f"{bad_titles} article title row(s) are missing, orphaned or stale", bad_titles))
+        problems.append(
+            Problem("title_fts", f"{bad_titles} article title row(s) are missing, orphaned or stale", bad_titles)
+        )
 
 
 async def _vector_sources(connection: aiosqlite.Connection, passage_ids: list[int] | None = None):
@@ -317,16 +375,24 @@ async def _check_vectors(connection: aiosqlite.Connection, data_dir: Path, findi
     generation = findings.report.generation
     path = VectorIndex.path_for(data_dir, generation)
     try:
-        vectors = await asyncio.to_thread(VectorIndex.load, data_dir, generation, findings.meta.get("index_factory", "Flat"))
-    except Exception as error:  # noqa: BLE001 - missing, truncated or not a FAISS file
+        vectors = await asyncio.to_thread(
+            VectorIndex.load, data_dir, generation, findings.meta.get("index_factory", "Flat")
+        )
+    except Exception as error:
         findings.vector_file_unusable = True
-        problems.append(Problem("vector_file", f"{path.name} is missing or unreadable ({str(error).splitlines()[0][:120]})"))
+        problems.append(
+            Problem("vector_file", f"{path.name} is missing or unreadable ({str(error).splitlines()[0][:120]})")
+        )
         return
     findings.report.counts["vectors"] = vectors.size
     if vectors.dimension != dimension:
         findings.vector_file_unusable = True
-        problems.append(Problem("vector_dimension", f"{path.name} holds {vectors.dimension}-dimensional vectors,"
-                                f" the metadata says {dimension}"))
+        problems.append(
+            Problem(
+                "vector_dimension",
+                f"{path.name} holds {vectors.dimension}-dimensional vectors, the metadata says {dimension}",
+            )
+        )
         return
     ids, counts = np.unique(vectors.ids(), return_counts=True)
     present = {int(i) for i in ids}
@@ -334,14 +400,29 @@ async def _check_vectors(connection: aiosqlite.Connection, data_dir: Path, findi
     findings.missing_vectors = findings.passage_ids - present
     findings.orphan_vectors = present - findings.passage_ids
     if findings.missing_vectors:
-        problems.append(Problem("missing_vectors", f"{len(findings.missing_vectors)} passage(s) have no vector",
-                                len(findings.missing_vectors)))
+        problems.append(
+            Problem(
+                "missing_vectors",
+                f"{len(findings.missing_vectors)} passage(s) have no vector",
+                len(findings.missing_vectors),
+            )
+        )
     if findings.orphan_vectors:
-        problems.append(Problem("orphan_vectors", f"{len(findings.orphan_vectors)} vector(s) belong to no passage",
-                                len(findings.orphan_vectors)))
+        problems.append(
+            Problem(
+                "orphan_vectors",
+                f"{len(findings.orphan_vectors)} vector(s) belong to no passage",
+                len(findings.orphan_vectors),
+            )
+        )
     if findings.duplicate_vectors:
-        problems.append(Problem("duplicate_vectors", f"{len(findings.duplicate_vectors)} passage(s) have more than one vector",
-                                len(findings.duplicate_vectors)))
+        problems.append(
+            Problem(
+                "duplicate_vectors",
+                f"{len(findings.duplicate_vectors)} passage(s) have more than one vector",
+                len(findings.duplicate_vectors),
+            )
+        )
     # Each single vector must be the one its passage's stored sentence vectors give.
     single = sorted((findings.passage_ids & present) - findings.duplicate_vectors)
     stored = await asyncio.to_thread(vectors.reconstruct, single)
@@ -350,8 +431,11 @@ async def _check_vectors(connection: aiosqlite.Connection, data_dir: Path, findi
         if passage_id not in stored:
             continue
         try:
-            expected = passage_vector([blob_to_vector(b) for b in sentence_blobs],
-                                      blob_to_vector(title_blob) if title_blob is not None else None, TITLE_WEIGHT)
+            expected = passage_vector(
+                [blob_to_vector(b) for b in sentence_blobs],
+                blob_to_vector(title_blob) if title_blob is not None else None,
+                TITLE_WEIGHT,
+            )
             agreement = float(np.dot(expected, stored[passage_id])) / (float(np.linalg.norm(stored[passage_id])) or 1.0)
         except ValueError:  # sentence vectors of the wrong size: reported above
             continue
@@ -359,8 +443,14 @@ async def _check_vectors(connection: aiosqlite.Connection, data_dir: Path, findi
             wrong.add(passage_id)
     findings.wrong_vectors = wrong
     if wrong:
-        problems.append(Problem("wrong_vectors", f"{len(wrong)} vector(s) do not match their passage's stored sentence"
-                                " vectors (another database's or model's vector file?)", len(wrong)))
+        problems.append(
+            Problem(
+                "wrong_vectors",
+                f"{len(wrong)} vector(s) do not match their passage's stored sentence"
+                " vectors (another database's or model's vector file?)",
+                len(wrong),
+            )
+        )
 
 
 async def check_index(
@@ -380,8 +470,9 @@ async def check_index(
         try:
             findings = await _inspect(connection, Path(data_dir), expected_model, expected_dimension)
         except sqlite3.DatabaseError as error:
-            raise IndexCorruptError(f"{path} is damaged ({error}): restore a backup or delete it and run"
-                                    " `archivebot index`") from error
+            raise IndexCorruptError(
+                f"{path} is damaged ({error}): restore a backup or delete it and run `archivebot index`"
+            ) from error
         finally:
             with contextlib.suppress(Exception):
                 await connection.execute("ROLLBACK")
@@ -471,8 +562,13 @@ async def _repair_locked(
                 for item in prepared:
                     article, fingerprint, sentences, passages, title_vector = item.materialize(passage_sentences)
                     await store.insert_article(
-                        article, fingerprint=fingerprint, body_hash=body_hash(article.body), title_vector=title_vector,
-                        indexed_at=meta.get("last_indexed", ""), sentences=sentences, passages=passages,
+                        article,
+                        fingerprint=fingerprint,
+                        body_hash=body_hash(article.body),
+                        title_vector=title_vector,
+                        indexed_at=meta.get("last_indexed", ""),
+                        sentences=sentences,
+                        passages=passages,
                     )
                 done.append(f"re-embedded {len(prepared)} article(s) whose sentence vectors were missing or damaged")
             await _repair_fts(connection, findings, done)
@@ -592,6 +688,5 @@ async def verify_loaded(store: Store, vectors: VectorIndex, meta: dict[str, str]
         if (await store.get_meta()).get("generation") != str(vectors.generation):
             return  # not the caller's snapshot: a newer generation was committed meanwhile and is loaded next
         raise IndexCorruptError(
-            f"the vector file holds {vectors.size} vectors for {passages} passages:"
-            " run `archivebot doctor --repair`"
+            f"the vector file holds {vectors.size} vectors for {passages} passages: run `archivebot doctor --repair`"
         )

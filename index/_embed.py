@@ -15,9 +15,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from ._errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 notice = logging.getLogger("index.notice")  # what a person waiting at a terminal should hear about
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -117,7 +119,7 @@ class SentenceTransformerEmbedder:
         path = resolve_model_path(model)
         try:
             self._model = SentenceTransformer(path, device="cpu")
-        except Exception as error:  # noqa: BLE001 - many loader errors; one clear message
+        except Exception as error:
             raise ConfigurationError(f"could not load embedding model {model!r} ({path}): {error}") from error
         self._torch = torch
         self.name = model
@@ -209,8 +211,13 @@ def ensure_onnx_model(model_path: str | Path, cache_dir: Path, *, quantized: boo
             level = root.level
             root.setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" hint on the root logger
             try:
-                quantize_dynamic(str(fp32), str(temporary), per_channel=True, weight_type=QuantType.QInt8,
-                                 extra_options={"DefaultTensorType": TensorProto.FLOAT})
+                quantize_dynamic(
+                    str(fp32),
+                    str(temporary),
+                    per_channel=True,
+                    weight_type=QuantType.QInt8,
+                    extra_options={"DefaultTensorType": TensorProto.FLOAT},
+                )
             finally:
                 root.setLevel(level)
             os.replace(temporary, target)
@@ -231,8 +238,13 @@ def _export_in_subprocess(model_path: Path, target: Path) -> None:
     environment = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     package_root = str(Path(__file__).resolve().parent.parent)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
-    completed = subprocess.run([sys.executable, "-c", code, str(model_path), str(target)], env=environment,
-                               capture_output=True, text=True, timeout=900)
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(model_path), str(target)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if completed.returncode != 0 or not target.exists():
         tail = (completed.stderr or "").strip().splitlines()[-3:]
         raise ConfigurationError(f"could not export {model_path} to ONNX: {' | '.join(tail) or completed.returncode}")
@@ -265,21 +277,29 @@ def _export_fp32(model_path: Path, target: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Pooled(model), (dummy, dummy, torch.zeros_like(dummy)), str(raw), input_names=names,
-            output_names=["embedding"], dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
-                                                      "embedding": {0: "batch"}},
-            opset_version=17, dynamo=False,
+            _Pooled(model),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(raw),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
         )
     temporary = target.with_suffix(".onnx.tmp")
     try:  # fuse attention/layer-norm/GELU: ~1.3x faster on CPU; the plain export works too
         from onnxruntime.transformers.optimizer import optimize_model
 
         config = json.loads((model_path / "config.json").read_text())
-        optimized = optimize_model(str(raw), model_type="bert", num_heads=int(config["num_attention_heads"]),
-                                   hidden_size=int(config["hidden_size"]))
+        optimized = optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]),
+        )
         optimized.save_model_to_file(str(temporary))
         raw.unlink()
-    except Exception as error:  # noqa: BLE001 - optimizer is best effort
+    except Exception as error:
         logger.warning("ONNX transformer optimizer failed (%s); using the plain export", error)
         os.replace(raw, temporary)
     os.replace(temporary, target)
@@ -344,8 +364,8 @@ class OnnxEmbedder:
         ids = np.zeros((len(texts), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, encoding in enumerate(encodings):
-            ids[row, :len(encoding.ids)] = encoding.ids
-            mask[row, :len(encoding.ids)] = 1
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
         return self._session_run(ids, mask)
 
     def _session_run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -369,7 +389,7 @@ class OnnxEmbedder:
             for length in sorted(groups):
                 members = groups[length]
                 for start in range(0, len(members), self.batch_size):
-                    chunk = members[start:start + self.batch_size]
+                    chunk = members[start : start + self.batch_size]
                     ids = np.array([encodings[i].ids for i in chunk], dtype=np.int64)
                     result[chunk] = self._session_run(ids, np.ones_like(ids))
         norms = np.linalg.norm(result, axis=1, keepdims=True)
@@ -387,10 +407,16 @@ def _build(spec: dict[str, Any]) -> Embedder:
     if kind == "hash":
         return HashEmbedder(int(spec["dimension"]))
     if kind == "onnx":
-        return OnnxEmbedder(spec["model"], precision=spec["precision"], batch_size=spec["batch_size"],
-                            threads=spec["threads"], cache_dir=Path(spec["cache_dir"]))
-    return SentenceTransformerEmbedder(spec["model"], precision=spec["precision"], batch_size=spec["batch_size"],
-                                       threads=spec["threads"])
+        return OnnxEmbedder(
+            spec["model"],
+            precision=spec["precision"],
+            batch_size=spec["batch_size"],
+            threads=spec["threads"],
+            cache_dir=Path(spec["cache_dir"]),
+        )
+    return SentenceTransformerEmbedder(
+        spec["model"], precision=spec["precision"], batch_size=spec["batch_size"], threads=spec["threads"]
+    )
 
 
 def _watch_parent(parent: int) -> None:
@@ -426,8 +452,15 @@ class ParallelEmbedder:
     `idle_seconds` without work, so a serving process holds no extra memory between reindexes. Small calls
     (a question) always stay in-process. Any worker failure falls back to in-process embedding."""
 
-    def __init__(self, local: Embedder, spec: dict[str, Any], workers: int = 2, *, min_parallel: int = 64,
-                 idle_seconds: float = 120.0) -> None:
+    def __init__(
+        self,
+        local: Embedder,
+        spec: dict[str, Any],
+        workers: int = 2,
+        *,
+        min_parallel: int = 64,
+        idle_seconds: float = 120.0,
+    ) -> None:
         self.local = local
         self.name = local.name
         self.dimension = local.dimension
@@ -448,8 +481,9 @@ class ParallelEmbedder:
         with self._state:
             if self._pool is None and not self._failed:
                 context = multiprocessing.get_context("spawn")  # fork would copy torch's thread state
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init,
-                                                 initargs=(self._spec, os.getpid()))
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_worker_init, initargs=(self._spec, os.getpid())
+                )
                 self._ready = [self._pool.submit(_worker_name) for _ in range(self.workers)]
 
     def ready(self, timeout: float | None = 0) -> bool:
@@ -460,7 +494,7 @@ class ParallelEmbedder:
                 future.result(timeout=timeout)
         except TimeoutError:
             return False
-        except Exception as error:  # noqa: BLE001 - a worker could not load the model
+        except Exception as error:
             logger.warning("embedding workers failed to start (%s); embedding in-process", error)
             self._failed = True
             self.close()
@@ -483,12 +517,12 @@ class ParallelEmbedder:
 
     def _embed_parallel(self, texts: list[str]) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        shares = [order[w::self.workers] for w in range(self.workers)]  # interleaved: equal work per worker
+        shares = [order[w :: self.workers] for w in range(self.workers)]  # interleaved: equal work per worker
         try:
             assert self._pool is not None
             futures = [self._pool.submit(_worker_embed, [texts[i] for i in share]) for share in shares if share]
             parts = [future.result() for future in futures]
-        except Exception as error:  # noqa: BLE001 - broken pool, killed worker: degrade, don't fail
+        except Exception as error:
             logger.warning("embedding workers failed (%s); embedding in-process", error)
             self._failed = True
             self.close()
@@ -579,22 +613,39 @@ def make_embedder(settings: Settings, indexed_with: str | None = None) -> Embedd
     precision = _effective_precision(settings, indexed_with)
     if backend == "onnx":
         try:
-            local = OnnxEmbedder(settings.model, precision=precision, batch_size=settings.batch_size,
-                                 threads=settings.torch_threads, cache_dir=Path(cache_dir))
+            local = OnnxEmbedder(
+                settings.model,
+                precision=precision,
+                batch_size=settings.batch_size,
+                threads=settings.torch_threads,
+                cache_dir=Path(cache_dir),
+            )
         except ConfigurationError as error:
             if settings.embed_backend == "onnx":
                 raise
             logger.warning("ONNX Runtime backend unavailable (%s); using sentence-transformers on torch", error)
             workers = settings.embed_workers or 1
         else:
-            spec = {"kind": "onnx", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
-                    "batch_size": local.batch_size, "threads": 1, "cache_dir": cache_dir}  # type: ignore[attr-defined]
+            spec = {
+                "kind": "onnx",
+                "model": settings.model,
+                "precision": local.precision,  # type: ignore[attr-defined]
+                "batch_size": local.batch_size,
+                "threads": 1,
+                "cache_dir": cache_dir,
+            }  # type: ignore[attr-defined]
     if local is None:
         precision = "auto" if precision == "int8" else precision  # int8 exists only on ONNX Runtime
-        local = SentenceTransformerEmbedder(settings.model, precision=precision, batch_size=settings.batch_size or 64,
-                                            threads=settings.torch_threads)
-        spec = {"kind": "torch", "model": settings.model, "precision": local.precision,  # type: ignore[attr-defined]
-                "batch_size": local.batch_size, "threads": 1}  # type: ignore[attr-defined]
+        local = SentenceTransformerEmbedder(
+            settings.model, precision=precision, batch_size=settings.batch_size or 64, threads=settings.torch_threads
+        )
+        spec = {
+            "kind": "torch",
+            "model": settings.model,
+            "precision": local.precision,  # type: ignore[attr-defined]
+            "batch_size": local.batch_size,
+            "threads": 1,
+        }  # type: ignore[attr-defined]
     if workers < 2:
         return local
     return ParallelEmbedder(local, spec, workers)

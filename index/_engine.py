@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ._errors import (
     QuestionError,
 )
 from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_dir, reindex
-from ._lexical import clean_text, content_terms, fts_prefix_query, fts_query, lexical_terms
+from ._lexical import clean_text, content_terms, fts_query, lexical_terms
 from ._models import Answer, Article, ArticleHit, IndexSummary, Quote, Stats
 from ._store import SCHEMA_VERSION, ArticleRow, FeedbackStore, PassageRow, Store
 from ._vectors import VectorIndex
@@ -91,7 +91,9 @@ def _iso(value: str | date | None, name: str) -> str | None:
         return value.isoformat()
     from ._parse import parse_date
 
-    parsed = parse_date(value) or (parse_date(f"{value}-01-01") if str(value).isdigit() and len(str(value)) == 4 else None)
+    parsed = parse_date(value) or (
+        parse_date(f"{value}-01-01") if str(value).isdigit() and len(str(value)) == 4 else None
+    )
     if parsed is None:
         raise QuestionError(f"{name} must be a date like 2009-12-19, got {value!r}")
     return parsed
@@ -118,7 +120,7 @@ class Archive:
     # ---- life cycle -------------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> "Archive":
+    async def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Archive:
         """Open (or create) the archive database in `settings.data_dir`. Asking needs a built index."""
         settings = settings or Settings.from_env()
         prepare_data_dir(settings.data_dir)
@@ -132,7 +134,7 @@ class Archive:
         if self._feedback is not None:
             await self._feedback.close()
 
-    async def __aenter__(self) -> "Archive":
+    async def __aenter__(self) -> Archive:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -222,10 +224,15 @@ class Archive:
                 writer = await Store.open(self.settings.data_dir / DATABASE_FILE)
                 try:
                     summary, vectors = await reindex(
-                        writer, self.settings.data_dir, list(roots), embedder,
+                        writer,
+                        self.settings.data_dir,
+                        list(roots),
+                        embedder,
                         max_file_bytes=self.settings.max_file_bytes,
                         passage_sentences=self.settings.passage_sentences,
-                        faiss_factory=self.settings.faiss_factory, progress=progress, current=self._vectors,
+                        faiss_factory=self.settings.faiss_factory,
+                        progress=progress,
+                        current=self._vectors,
                     )
                     meta = await writer.get_meta()
                 finally:
@@ -292,8 +299,13 @@ class Archive:
         timings["select"] = (time.perf_counter() - mark) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(
-            question=cleaned, answered=answer[0], confidence=answer[1], quotes=answer[2], closest=answer[3],
-            filters=filters.to_dict(), timings_ms=timings,
+            question=cleaned,
+            answered=answer[0],
+            confidence=answer[1],
+            quotes=answer[2],
+            closest=answer[3],
+            filters=filters.to_dict(),
+            timings_ms=timings,
         )
 
     async def _retrieve(
@@ -303,7 +315,7 @@ class Archive:
         vectors: VectorIndex,
         filters: Filters,
         period: DateRange | None = None,
-    ) -> "_Retrieval":
+    ) -> _Retrieval:
         """Hybrid retrieval. FAISS and FTS5 each propose passages; every proposed passage then gets both
         scores (its cosine is read back from the index, its BM25 is 0 if FTS did not match it) and the two
         are blended after scaling each to [0, 1]. Returns passages best first with the blended score, the
@@ -334,7 +346,9 @@ class Archive:
             article = articles[passages[pid].article_row]
             if not filters.allows(article):
                 continue
-            score = DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
+            score = (
+                DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
+            )
             if period is not None:
                 inside = period.contains(article.published)
                 if inside is not None:
@@ -347,7 +361,7 @@ class Archive:
         self,
         analysis: QuestionAnalysis,
         question_vector: np.ndarray,
-        retrieval: "_Retrieval",
+        retrieval: _Retrieval,
         sentences: dict[int, list],
         max_quotes: int,
     ) -> tuple[bool, float, tuple[Quote, ...], tuple[ArticleHit, ...]]:
@@ -364,18 +378,20 @@ class Archive:
             if passage.article_row not in coverage_of:
                 coverage_of[passage.article_row] = analysis.coverage(article.title, article.body)
             article_sentences = sentences.get(passage.article_row, [])
-            for sentence in article_sentences[passage.first_sentence:passage.last_sentence + 1]:
+            for sentence in article_sentences[passage.first_sentence : passage.last_sentence + 1]:
                 key = (passage.article_row, sentence.ordinal)
                 if key in candidates:
                     continue
                 previous = article_sentences[sentence.ordinal - 1] if sentence.ordinal > 0 else None
                 candidates[key] = Candidate(
                     key=key,
-                    text=article.body[sentence.start:sentence.end],
+                    text=article.body[sentence.start : sentence.end],
                     vector=sentence.vector,
-                    previous_text=article.body[previous.start:previous.end] if previous else "",
+                    previous_text=article.body[previous.start : previous.end] if previous else "",
                     title=article.title,
-                    lede_text=article.body[article_sentences[0].start:article_sentences[0].end] if sentence.ordinal > 1 else "",
+                    lede_text=article.body[article_sentences[0].start : article_sentences[0].end]
+                    if sentence.ordinal > 1
+                    else "",
                     retrieval=fused / best_fused if best_fused > 0 else 0.0,
                     article_coverage=coverage_of[passage.article_row],
                     ordinal=sentence.ordinal,
@@ -399,7 +415,10 @@ class Archive:
         # Later quotes: a small penalty for repeating an article already quoted, so a broad question
         # draws on several articles when they are about as good (maximal marginal relevance, lite).
         ordered = [scored[0]] + sorted(
-            scored[1:], key=lambda s: -(s.score - (SAME_ARTICLE_PENALTY if s.candidate.key[0] == scored[0].candidate.key[0] else 0.0))
+            scored[1:],
+            key=lambda s: (
+                -(s.score - (SAME_ARTICLE_PENALTY if s.candidate.key[0] == scored[0].candidate.key[0] else 0.0))
+            ),
         )
         for item in ordered:
             if len(quotes) >= max_quotes:
@@ -422,12 +441,20 @@ class Archive:
                 continue
             used.append((row, start, end))
             quotes.append(
-                Quote(text, article.article_id, article.title, article.source, article.published, start, end,
-                      round(item.score, 4))
+                Quote(
+                    text,
+                    article.article_id,
+                    article.title,
+                    article.source,
+                    article.published,
+                    start,
+                    end,
+                    round(item.score, 4),
+                )
             )
         return tuple(quotes)
 
-    def _closest(self, retrieval: "_Retrieval", limit: int = 5) -> tuple[ArticleHit, ...]:
+    def _closest(self, retrieval: _Retrieval, limit: int = 5) -> tuple[ArticleHit, ...]:
         articles = retrieval.articles
         hits: list[ArticleHit] = []
         seen_rows: set[int] = set()
@@ -441,7 +468,11 @@ class Archive:
             if article.body_hash in seen_bodies:
                 continue
             seen_bodies.add(article.body_hash)
-            hits.append(ArticleHit(article.article_id, article.title, article.source, article.published, score, article.location))
+            hits.append(
+                ArticleHit(
+                    article.article_id, article.title, article.source, article.published, score, article.location
+                )
+            )
             if len(hits) >= limit:
                 break
         return tuple(hits)
@@ -490,7 +521,11 @@ class Archive:
             if article.body_hash in seen_bodies or not filters.allows(article):
                 continue
             seen_bodies.add(article.body_hash)
-            hits.append(ArticleHit(article.article_id, article.title, article.source, article.published, score, article.location))
+            hits.append(
+                ArticleHit(
+                    article.article_id, article.title, article.source, article.published, score, article.location
+                )
+            )
             if len(hits) >= limit:
                 break
         return hits
@@ -512,8 +547,19 @@ class Archive:
         if row is None:
             raise ArticleNotFoundError(f"no article with id or title {key!r}")
         return Article(
-            row.article_id, row.location, row.path, row.title, row.title_derived, row.source, row.published,
-            row.dateline, row.byline, row.url, row.body, row.content_hash, row.indexed_at,
+            row.article_id,
+            row.location,
+            row.path,
+            row.title,
+            row.title_derived,
+            row.source,
+            row.published,
+            row.dateline,
+            row.byline,
+            row.url,
+            row.body,
+            row.content_hash,
+            row.indexed_at,
         )
 
     async def suggest_titles(self, text: str, limit: int = 25) -> list[ArticleHit]:
@@ -531,11 +577,17 @@ class Archive:
         database_bytes = sum(p.stat().st_size for p in data_dir.glob(DATABASE_FILE + "*") if p.exists())
         feedback = await (await self.feedback()).counts()
         return Stats(
-            articles=counts["articles"], passages=counts["passages"], sentences=counts["sentences"],
-            model=meta.get("model", "(not indexed)"), dimension=int(meta.get("dimension", 0)),
-            index_type=meta.get("index_factory", "(none)"), last_indexed=meta.get("last_indexed"),
-            database_bytes=database_bytes, vector_bytes=sum(p.stat().st_size for p in vector_files),
-            roots=tuple(filter(None, meta.get("roots", "").split(":"))), feedback=feedback,
+            articles=counts["articles"],
+            passages=counts["passages"],
+            sentences=counts["sentences"],
+            model=meta.get("model", "(not indexed)"),
+            dimension=int(meta.get("dimension", 0)),
+            index_type=meta.get("index_factory", "(none)"),
+            last_indexed=meta.get("last_indexed"),
+            database_bytes=database_bytes,
+            vector_bytes=sum(p.stat().st_size for p in vector_files),
+            roots=tuple(filter(None, meta.get("roots", "").split(":"))),
+            feedback=feedback,
         )
 
     # ---- feedback ---------------------------------------------------------------------------------
@@ -546,10 +598,20 @@ class Archive:
         return self._feedback
 
     async def record_feedback(
-        self, *, answer_key: str, user_id: str, guild_id: str | None, question: str, article_ids: Sequence[str],
+        self,
+        *,
+        answer_key: str,
+        user_id: str,
+        guild_id: str | None,
+        question: str,
+        article_ids: Sequence[str],
         helpful: bool,
     ) -> None:
         await (await self.feedback()).record(
-            answer_key=answer_key, user_id=user_id, guild_id=guild_id, question=question, article_ids=article_ids,
+            answer_key=answer_key,
+            user_id=user_id,
+            guild_id=guild_id,
+            question=question,
+            article_ids=article_ids,
             helpful=helpful,
         )

@@ -7,9 +7,10 @@ import csv
 import json
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,9 @@ def _percentile(values: list[float], share: float) -> float:
     return float(np.percentile(np.asarray(values), share * 100))
 
 
-async def evaluate(archive: Any, questions: list[EvalQuestion], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+async def evaluate(
+    archive: Any, questions: list[EvalQuestion], progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Ask every question and score the answers (see README, "Answer quality", for the definitions)."""
     answerable = [q for q in questions if q.article]
     unanswerable = [q for q in questions if not q.article]
@@ -82,8 +85,13 @@ async def evaluate(archive: Any, questions: list[EvalQuestion], progress: Callab
                 abstained_correct += 1
         if not item.article:
             if answer.answered:
-                failures.append({"q": item.question, "problem": "answered an unanswerable question",
-                                 "quote": answer.quotes[0].text if answer.quotes else None})
+                failures.append(
+                    {
+                        "q": item.question,
+                        "problem": "answered an unanswerable question",
+                        "quote": answer.quotes[0].text if answer.quotes else None,
+                    }
+                )
             continue
         quoted = " ".join(quote.text for quote in answer.quotes).lower()
         found = any(expected.lower() in quoted for expected in item.answers)
@@ -101,11 +109,17 @@ async def evaluate(archive: Any, questions: list[EvalQuestion], progress: Callab
         top_ok = bool(answer.quotes) and location_matches(await location_of(answer.quotes[0].article_id), item.article)
         cited += top_ok
         if not found or not top_ok:
-            failures.append({
-                "q": item.question, "expected": list(item.answers), "article": item.article,
-                "answered": answer.answered, "confidence": round(answer.confidence, 3),
-                "quote": answer.quotes[0].text if answer.quotes else None, "article_rank": rank,
-            })
+            failures.append(
+                {
+                    "q": item.question,
+                    "expected": list(item.answers),
+                    "article": item.article,
+                    "answered": answer.answered,
+                    "confidence": round(answer.confidence, 3),
+                    "quote": answer.quotes[0].text if answer.quotes else None,
+                    "article_rank": rank,
+                }
+            )
     return {
         "questions": len(questions),
         "answerable": len(answerable),
@@ -125,13 +139,16 @@ async def evaluate(archive: Any, questions: list[EvalQuestion], progress: Callab
 
 # ---- answer-sentence selection --------------------------------------------------------------------
 
+
 def load_sentence_pairs(path: Path) -> list[tuple[str, int, str]]:
     """Rows of the classic answer-selection CSV: header `qtext,label,atext`."""
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"qtext", "label", "atext"} - set(reader.fieldnames or [])
         if missing:
-            raise ArchivebotError(f"{path}: the CSV header needs qtext,label,atext (missing {', '.join(sorted(missing))})")
+            raise ArchivebotError(
+                f"{path}: the CSV header needs qtext,label,atext (missing {', '.join(sorted(missing))})"
+            )
         rows = []
         for number, row in enumerate(reader, start=2):
             try:

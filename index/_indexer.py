@@ -22,10 +22,11 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,7 @@ class _Staging:
         found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             rows = self._connection.execute(
                 f"SELECT text_hash, vector FROM staged WHERE model = ? AND text_hash IN ({','.join('?' * len(chunk))})",
                 [self._model, *chunk],
@@ -165,7 +166,9 @@ class _Plan:
     unchanged: int = 0
     skipped: int = 0
     remove_rows: list[int] = field(default_factory=list)
-    new_articles: list[tuple[ParsedArticle, str, bool]] = field(default_factory=list)  # (article, fingerprint, is_update)
+    new_articles: list[tuple[ParsedArticle, str, bool]] = field(
+        default_factory=list
+    )  # (article, fingerprint, is_update)
     fingerprint_updates: dict[int, str] = field(default_factory=dict)
     warnings: list[FileWarning] = field(default_factory=list)
 
@@ -250,7 +253,12 @@ async def _plan(
             previous = by_id.get(article.article_id)
             # Same content at another path (the archive folder moved): its old row was queued for removal
             # by path above, so it is re-inserted (sentence vectors are reused), never counted unchanged.
-            if previous and previous.content_hash == article.content_hash and not full and previous.path == article.path:
+            if (
+                previous
+                and previous.content_hash == article.content_hash
+                and not full
+                and previous.path == article.path
+            ):
                 plan.unchanged += 1
                 if previous.fingerprint != fingerprint or previous.path != article.path:
                     plan.fingerprint_updates[previous.row] = fingerprint
@@ -319,7 +327,7 @@ async def reindex(
         passages_embedded = 0
         new_index: VectorIndex | None = None
         roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         report("commit", 0, 1)
         async with store.transaction():
             await store.update_fingerprints(plan.fingerprint_updates)
@@ -331,34 +339,64 @@ async def reindex(
                 for item in prepared:  # each article's rows and vectors exist only while it is inserted
                     article, fingerprint, sentences, passages, title_vector = item.materialize(passage_sentences)
                     passage_ids = await store.insert_article(
-                        article, fingerprint=fingerprint, body_hash=body_hash(article.body), title_vector=title_vector,
-                        indexed_at=now, sentences=sentences, passages=passages,
+                        article,
+                        fingerprint=fingerprint,
+                        body_hash=body_hash(article.body),
+                        title_vector=title_vector,
+                        indexed_at=now,
+                        sentences=sentences,
+                        passages=passages,
                     )
                     added_ids.extend(passage_ids)
-                    added_vectors.append(np.stack([
-                        passage_vector([sentences[i].vector for i in range(p.first_sentence, p.last_sentence + 1)],
-                                       title_vector, TITLE_WEIGHT)
-                        for p in passages
-                    ]))
+                    added_vectors.append(
+                        np.stack(
+                            [
+                                passage_vector(
+                                    [sentences[i].vector for i in range(p.first_sentence, p.last_sentence + 1)],
+                                    title_vector,
+                                    TITLE_WEIGHT,
+                                )
+                                for p in passages
+                            ]
+                        )
+                    )
                     passages_embedded += len(passages)
                 _pause_for_tests("commit:rows")
                 rows_done = time.perf_counter()
                 counts = await store.counts()
                 new_index = await _next_index(
-                    store, data_dir, meta, embedder.dimension, faiss_factory, counts["passages"], full, current,
-                    removed_passages, added_ids, added_vectors,
+                    store,
+                    data_dir,
+                    meta,
+                    embedder.dimension,
+                    faiss_factory,
+                    counts["passages"],
+                    full,
+                    current,
+                    removed_passages,
+                    added_ids,
+                    added_vectors,
                 )
                 generation += 1
                 vectors_done = time.perf_counter()
                 saved = await asyncio.to_thread(new_index.save, data_dir, generation)
-                logger.debug("commit: rows %.2f s, vector index %.2f s, save %.2f s", rows_done - commit_started,
-                             vectors_done - rows_done, time.perf_counter() - vectors_done)
+                logger.debug(
+                    "commit: rows %.2f s, vector index %.2f s, save %.2f s",
+                    rows_done - commit_started,
+                    vectors_done - rows_done,
+                    time.perf_counter() - vectors_done,
+                )
                 with contextlib.suppress(OSError):
                     os.chmod(saved, 0o600)
-                await store.set_meta({
-                    "generation": generation, "model": embedder.name, "dimension": embedder.dimension,
-                    "schema_version": SCHEMA_VERSION, "index_factory": new_index.factory,
-                })
+                await store.set_meta(
+                    {
+                        "generation": generation,
+                        "model": embedder.name,
+                        "dimension": embedder.dimension,
+                        "schema_version": SCHEMA_VERSION,
+                        "index_factory": new_index.factory,
+                    }
+                )
             await store.set_meta({"roots": roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
             _pause_for_tests("commit:vectors")
         _pause_for_tests("committed")
@@ -402,11 +440,11 @@ async def _embed_articles(
     wanted: dict[str, str] = {}  # text hash -> text
     for article, fingerprint, _ in articles:
         spans = split_sentences(article.body)
-        hashes = [text_hash(article.body[s.start:s.end]) for s in spans]
+        hashes = [text_hash(article.body[s.start : s.end]) for s in spans]
         title_key = text_hash("title\x1f" + article.title)
         layouts.append((article, fingerprint, spans, hashes, title_key))
         for span, key in zip(spans, hashes):
-            wanted.setdefault(key, article.body[span.start:span.end])
+            wanted.setdefault(key, article.body[span.start : span.end])
         wanted.setdefault(title_key, article.title)
     known = await store.vectors_by_text_hash(list(wanted)) if reuse_stored else {}
     if reuse_stored:  # an updated article whose title did not change keeps its title vector
@@ -434,13 +472,13 @@ async def _embed_articles(
             return
         await saving
         saving = None
-        saved_cost += sum(costs[saved:saved + in_flight])
+        saved_cost += sum(costs[saved : saved + in_flight])
         saved += in_flight
         report("embed", saved, total, fraction=saved_cost / total_cost)
         _pause_for_tests("embed")
 
     for start in range(0, total, EMBED_BATCH):
-        keys = missing[start:start + EMBED_BATCH]
+        keys = missing[start : start + EMBED_BATCH]
         vectors = await asyncio.to_thread(embedder.embed, [wanted[key] for key in keys])
         blobs = {key: vector_to_blob(vector) for key, vector in zip(keys, vectors)}
         known.update(blobs)
@@ -449,8 +487,11 @@ async def _embed_articles(
     await settle()
     # Vectors stay as their float16 blobs (768 bytes for 384 dimensions) until the article is inserted: holding
     # every sentence as a float32 array and every passage's text at once took ~9 GB for 100k articles.
-    prepared = [_Prepared(article, fingerprint, spans, hashes, title_key, known)
-                for article, fingerprint, spans, hashes, title_key in layouts if spans]
+    prepared = [
+        _Prepared(article, fingerprint, spans, hashes, title_key, known)
+        for article, fingerprint, spans, hashes, title_key in layouts
+        if spans
+    ]
     return prepared, total
 
 
@@ -465,14 +506,16 @@ class _Prepared:
     title_key: str
     known: dict[str, bytes]
 
-    def materialize(self, passage_sentences: int) -> tuple[ParsedArticle, str, list[NewSentence], list[NewPassage], np.ndarray]:
+    def materialize(
+        self, passage_sentences: int
+    ) -> tuple[ParsedArticle, str, list[NewSentence], list[NewPassage], np.ndarray]:
         body = self.article.body
         sentences = [
             NewSentence(i, span.start, span.end, key, blob_to_vector(self.known[key]))
             for i, (span, key) in enumerate(zip(self.spans, self.hashes))
         ]
         passages = [
-            NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, body[p.start:p.end])
+            NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, body[p.start : p.end])
             for i, p in enumerate(build_passages(self.spans, passage_sentences))
         ]
         return self.article, self.fingerprint, sentences, passages, blob_to_vector(self.known[self.title_key])

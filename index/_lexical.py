@@ -7,15 +7,152 @@ import re
 import unicodedata
 
 STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren't as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours yourself yourselves
-    say said says tell told according did does do also get got would many much one ever
-    """.split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren't",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "say",
+        "said",
+        "says",
+        "tell",
+        "told",
+        "according",
+        "did",
+        "does",
+        "do",
+        "also",
+        "get",
+        "got",
+        "would",
+        "many",
+        "much",
+        "one",
+        "ever",
+    ]
 )
 
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
@@ -43,8 +180,17 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix, replacement in (
-        ("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ments", "ment"), ("ings", ""), ("ing", ""), ("edly", ""),
-        ("ed", ""), ("es", ""), ("s", ""), ("ly", ""),
+        ("ies", "y"),
+        ("ied", "y"),
+        ("sses", "ss"),
+        ("ments", "ment"),
+        ("ings", ""),
+        ("ing", ""),
+        ("edly", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+        ("ly", ""),
     ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
@@ -106,8 +252,12 @@ def fts_prefix_query(text: str) -> str:
 
 # ---- answer types ---------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:%|bn|m\b|k\b|billion|million|thousand|per cent|percent)|\b\d[\d,.]*\b)")
-_MONEY = re.compile(r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b(?:billion|million|dollars|pounds|euros|francs|yen)\b)", re.I)
+_NUMBER = re.compile(
+    r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:%|bn|m\b|k\b|billion|million|thousand|per cent|percent)|\b\d[\d,.]*\b)"
+)
+_MONEY = re.compile(
+    r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b(?:billion|million|dollars|pounds|euros|francs|yen)\b)", re.I
+)
 _PERCENT = re.compile(r"\d\s?(?:%|per ?cent)", re.I)
 _YEAR_OR_DATE = re.compile(
     r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
@@ -115,7 +265,10 @@ _YEAR_OR_DATE = re.compile(
     r"next week|last year|next year)\b",
     re.I,
 )
-_TIME = re.compile(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}[:.]?\d{2}\s?(?:GMT|BST|CET|EST|PST|hours|hrs)\b|\b(?:midnight|noon|midday)\b", re.I)
+_TIME = re.compile(
+    r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}[:.]?\d{2}\s?(?:GMT|BST|CET|EST|PST|hours|hrs)\b|\b(?:midnight|noon|midday)\b",
+    re.I,
+)
 _SCORE = re.compile(r"\b\d{1,3}\s?[-–]\s?\d{1,3}\b")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z'’]+(?:\s+(?:[A-Z][a-z'’]+|van|de|der|von|du))*")
 
@@ -129,7 +282,10 @@ def answer_type(question: str) -> str | None:
         return "percent"
     if re.search(r"\bhow much\b|\bwhat (?:price|value|amount|sum|fee|salary|cost)\b|\bhow (?:expensive|costly)\b", q):
         return "money"
-    if re.search(r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b", q):
+    if re.search(
+        r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b",
+        q,
+    ):
         return "number"
     if re.search(r"\b(?:at )?what time\b", q):
         return "time"
@@ -137,7 +293,10 @@ def answer_type(question: str) -> str | None:
         return "date"
     if re.search(r"^\s*where\b|\bwhich (?:city|country|town|constituency|club|team|stadium|county)\b", q):
         return "place"
-    if re.search(r"^\s*(?:who|whom|whose)\b|\bwhich (?:\w+ )?(?:player|players|man|woman|person|people|minister|director|actor|actress|singer|band|company|firm|magazine|newspaper)\b", q):
+    if re.search(
+        r"^\s*(?:who|whom|whose)\b|\bwhich (?:\w+ )?(?:player|players|man|woman|person|people|minister|director|actor|actress|singer|band|company|firm|magazine|newspaper)\b",
+        q,
+    ):
         return "name"
     return None
 
@@ -148,7 +307,9 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
         return False
     question_lower = question.lower()
     if kind == "money":
-        return any(m.group(0).lower() not in question_lower for m in _MONEY.finditer(sentence)) or bool(_PERCENT.search(sentence))
+        return any(m.group(0).lower() not in question_lower for m in _MONEY.finditer(sentence)) or bool(
+            _PERCENT.search(sentence)
+        )
     if kind == "percent":
         return bool(_PERCENT.search(sentence))
     if kind == "number":
@@ -170,6 +331,30 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
 
 STRONG_TYPES = frozenset({"money", "percent", "number", "date", "score", "time"})
 _CALENDAR = frozenset(
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
-    "august september october november december mr mrs ms dr sir".split()
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sir",
+    ]
 )

@@ -18,7 +18,7 @@ import stat as stat_module
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ._models import FileWarning, ParsedArticle
 from ._text import split_sentences
@@ -39,9 +39,18 @@ _MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-            ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-            ("october", "oct"), ("november", "nov"), ("december", "dec"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
         ],
         start=1,
     )
@@ -103,7 +112,9 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
                 with os.scandir(directory) as listing:
                     entries = sorted(listing, key=lambda entry: entry.name)
             except OSError as error:
-                warnings.append(FileWarning(printable_path(directory), f"unreadable folder ({error.strerror or error})"))
+                warnings.append(
+                    FileWarning(printable_path(directory), f"unreadable folder ({error.strerror or error})")
+                )
                 continue
             subdirectories = []
             for entry in entries:
@@ -132,7 +143,9 @@ def discover(roots: tuple[Path, ...] | list[Path]) -> tuple[list[ArchiveFile], l
                         warnings.append(FileWarning(str(path), problem))
                         continue
                     if not target.is_relative_to(root):
-                        warnings.append(FileWarning(str(path), "symbolic link leading outside the archive (not followed)"))
+                        warnings.append(
+                            FileWarning(str(path), "symbolic link leading outside the archive (not followed)")
+                        )
                         continue
                     if not target.is_file():
                         warnings.append(FileWarning(str(path), "not a regular file (skipped)"))
@@ -254,7 +267,7 @@ def _strip_boilerplate(paragraphs: list[str]) -> list[str]:
 def derive_title(body: str, limit: int = 80) -> str:
     """A readable title from the lede: its first sentence, shortened at a word boundary."""
     spans = split_sentences(body)
-    lede = body[spans[0].start:spans[0].end] if spans else body.strip()
+    lede = body[spans[0].start : spans[0].end] if spans else body.strip()
     lede = re.sub(r"\s+", " ", lede).strip()
     lede = re.sub(r",?\s+(?:\w+\s+){0,3}(?:said|says|reported)\s+\w+\.?$", "", lede).rstrip(".")
     if len(lede) <= limit:
@@ -343,11 +356,16 @@ def parse_text(file: ArchiveFile, text: str, default_source: str | None) -> Pars
         paragraphs = paragraphs[1:]
     if paragraphs and (dateline_match := _DATELINE.match(paragraphs[0])):
         dateline = dateline_match.group("dateline").strip()
-        paragraphs[0] = paragraphs[0][dateline_match.end():]
+        paragraphs[0] = paragraphs[0][dateline_match.end() :]
     paragraphs = _strip_boilerplate(paragraphs)
     return _make(
-        file, body="\n\n".join(paragraphs), title=title, source=source, published=published,
-        dateline=dateline, byline=byline,
+        file,
+        body="\n\n".join(paragraphs),
+        title=title,
+        source=source,
+        published=published,
+        dateline=dateline,
+        byline=byline,
     )
 
 
@@ -372,7 +390,7 @@ def parse_markdown(file: ArchiveFile, text: str, default_source: str | None) -> 
             key, sep, value = line.partition(":")
             if sep:
                 meta[key.strip().lower()] = value.strip().strip("'\"")
-        text = text[match.end():]
+        text = text[match.end() :]
     title = meta.get("title")
     lines = text.replace("\r\n", "\n").split("\n")
     kept = []
@@ -390,8 +408,12 @@ def parse_markdown(file: ArchiveFile, text: str, default_source: str | None) -> 
         kept.append(line)
     paragraphs = _strip_boilerplate(_paragraphs("\n".join(kept)))
     return _make(
-        file, body="\n\n".join(paragraphs), title=title, source=meta.get("source") or default_source,
-        published=meta.get("date") or meta.get("published"), byline=meta.get("author") or meta.get("byline"),
+        file,
+        body="\n\n".join(paragraphs),
+        title=title,
+        source=meta.get("source") or default_source,
+        published=meta.get("date") or meta.get("published"),
+        byline=meta.get("author") or meta.get("byline"),
         url=meta.get("url"),
     )
 
@@ -413,10 +435,14 @@ def _from_record(file: ArchiveFile, record: Any, number: int, default_source: st
     identifier = _record_text(record, "id", "url") or str(number)
     paragraphs = _strip_boilerplate(_paragraphs(body))
     return _make(
-        file, body="\n\n".join(paragraphs), title=_record_text(record, "title", "headline"),
+        file,
+        body="\n\n".join(paragraphs),
+        title=_record_text(record, "title", "headline"),
         source=_record_text(record, "source", "publication") or default_source,
         published=_record_text(record, "date", "published", "published_at"),
-        byline=_record_text(record, "byline", "author"), url=_record_text(record, "url"), record=identifier,
+        byline=_record_text(record, "byline", "author"),
+        url=_record_text(record, "url"),
+        record=identifier,
     )
 
 
@@ -494,7 +520,11 @@ def parse_html(
         import trafilatura
 
         extracted = trafilatura.bare_extraction(
-            text, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True,
+            text,
+            include_comments=False,
+            include_tables=False,
+            with_metadata=True,
+            favor_precision=True,
             # Only dates the page states as such (meta tags, <time>, URL): htmldate's extensive search
             # otherwise "finds" 2020-01-01 in a "Copyright 2020" footer, a wrong date on every citation.
             date_extraction_params={"extensive_search": False, "original_date": True},
@@ -512,8 +542,13 @@ def parse_html(
         title, body = _strip_tags(text)
     paragraphs = _strip_boilerplate(_paragraphs(body.replace("\n", "\n\n")))
     return _make(
-        file, body="\n\n".join(paragraphs), title=title, source=source or default_source,
-        published=published, byline=byline, url=url,
+        file,
+        body="\n\n".join(paragraphs),
+        title=title,
+        source=source or default_source,
+        published=published,
+        byline=byline,
+        url=url,
     )
 
 

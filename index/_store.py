@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any
 
 import aiosqlite
 import numpy as np
@@ -191,7 +192,7 @@ class Store:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path, *, create: bool = True) -> "Store":
+    async def open(cls, path: Path, *, create: bool = True) -> Store:
         if not create and not path.exists():
             raise FileNotFoundError(path)
         connection = await _connect(path)
@@ -232,9 +233,7 @@ class Store:
     # ---- indexer ----------------------------------------------------------------------------------
 
     async def article_states(self) -> list[StoredArticleState]:
-        async with self._db.execute(
-            "SELECT id, article_id, path, fingerprint, content_hash FROM articles"
-        ) as cursor:
+        async with self._db.execute("SELECT id, article_id, path, fingerprint, content_hash FROM articles") as cursor:
             return [StoredArticleState(*row) for row in await cursor.fetchall()]
 
     async def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, bytes]:
@@ -266,15 +265,11 @@ class Store:
         removed: list[int] = []
         for chunk in _chunks(list(rows), 500):
             marks = ",".join("?" * len(chunk))
-            async with self._db.execute(
-                f"SELECT id FROM passages WHERE article_row IN ({marks})", chunk
-            ) as cursor:
+            async with self._db.execute(f"SELECT id FROM passages WHERE article_row IN ({marks})", chunk) as cursor:
                 passage_ids = [row[0] for row in await cursor.fetchall()]
             removed.extend(passage_ids)
             for ids in _chunks(passage_ids, 500):
-                await self._db.execute(
-                    f"DELETE FROM passages_fts WHERE rowid IN ({','.join('?' * len(ids))})", ids
-                )
+                await self._db.execute(f"DELETE FROM passages_fts WHERE rowid IN ({','.join('?' * len(ids))})", ids)
             await self._db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks})", chunk)
             await self._db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
         return removed
@@ -296,17 +291,27 @@ class Store:
             " title_derived, source, published, dateline, byline, url, body, title_vector, indexed_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                article.article_id, article.location, article.path, fingerprint, article.content_hash, body_hash,
-                article.title, int(article.title_derived), article.source, article.published, article.dateline,
-                article.byline, article.url, article.body,
-                vector_to_blob(title_vector) if title_vector is not None else None, indexed_at,
+                article.article_id,
+                article.location,
+                article.path,
+                fingerprint,
+                article.content_hash,
+                body_hash,
+                article.title,
+                int(article.title_derived),
+                article.source,
+                article.published,
+                article.dateline,
+                article.byline,
+                article.url,
+                article.body,
+                vector_to_blob(title_vector) if title_vector is not None else None,
+                indexed_at,
             ),
         )
         article_row = cursor.lastrowid
         await cursor.close()
-        await self._db.execute(
-            "INSERT INTO articles_fts(rowid, title) VALUES (?, ?)", (article_row, article.title)
-        )
+        await self._db.execute("INSERT INTO articles_fts(rowid, title) VALUES (?, ?)", (article_row, article.title))
         await self._db.executemany(
             "INSERT INTO sentences (article_row, ordinal, start, end, text_hash, vector) VALUES (?, ?, ?, ?, ?, ?)",
             [(article_row, s.ordinal, s.start, s.end, s.text_hash, vector_to_blob(s.vector)) for s in sentences],
@@ -322,8 +327,10 @@ class Store:
         await self._db.executemany(
             "INSERT INTO passages (id, article_row, ordinal, start, end, first_sentence, last_sentence)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
-             for pid, p in zip(passage_ids, passages)],
+            [
+                (pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
+                for pid, p in zip(passage_ids, passages)
+            ],
         )
         await self._db.executemany(
             "INSERT INTO passages_fts(rowid, title, text) VALUES (?, ?, ?)",
@@ -536,7 +543,7 @@ class FeedbackStore:
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path) -> "FeedbackStore":
+    async def open(cls, path: Path) -> FeedbackStore:
         connection = await _connect(path)
         await connection.executescript(_FEEDBACK_SCHEMA)
         with contextlib.suppress(OSError):
@@ -547,7 +554,13 @@ class FeedbackStore:
         await self._db.close()
 
     async def record(
-        self, *, answer_key: str, user_id: str, guild_id: str | None, question: str, article_ids: Sequence[str],
+        self,
+        *,
+        answer_key: str,
+        user_id: str,
+        guild_id: str | None,
+        question: str,
+        article_ids: Sequence[str],
         helpful: bool,
     ) -> None:
         """One vote per user per answer: a second click changes the vote."""
@@ -574,11 +587,39 @@ class FeedbackStore:
 
 
 def _article_row(row: Sequence[Any]) -> ArticleRow:
-    (row_id, article_id, location, path, title, title_derived, source, published, dateline, byline, url, body,
-     content_hash, indexed_at, body_hash) = row
+    (
+        row_id,
+        article_id,
+        location,
+        path,
+        title,
+        title_derived,
+        source,
+        published,
+        dateline,
+        byline,
+        url,
+        body,
+        content_hash,
+        indexed_at,
+        body_hash,
+    ) = row
     return ArticleRow(
-        row_id, article_id, location, path, title, bool(title_derived), source, published, dateline, byline, url,
-        body, content_hash, indexed_at, body_hash,
+        row_id,
+        article_id,
+        location,
+        path,
+        title,
+        bool(title_derived),
+        source,
+        published,
+        dateline,
+        byline,
+        url,
+        body,
+        content_hash,
+        indexed_at,
+        body_hash,
     )
 
 
@@ -588,4 +629,4 @@ def _like(text: str) -> str:
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -13,13 +13,81 @@ from dataclasses import dataclass
 
 # Words that end with a full stop without ending the sentence when a capitalised word follows.
 _ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms messrs mme mlle dr prof sr jr st gen lt col maj capt cmdr adm sgt cpl pvt gov sen rep
-    rev hon pres supt insp det fr sen atty amb
-    jan feb mar apr jun jul aug sep sept oct nov dec
-    no nos vol vols fig figs pp ca approx est dept univ assn bros
-    vs v etc cf al inc corp co ltd plc llc mt ft
-    """.split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "messrs",
+        "mme",
+        "mlle",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "cmdr",
+        "adm",
+        "sgt",
+        "cpl",
+        "pvt",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "hon",
+        "pres",
+        "supt",
+        "insp",
+        "det",
+        "fr",
+        "sen",
+        "atty",
+        "amb",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "fig",
+        "figs",
+        "pp",
+        "ca",
+        "approx",
+        "est",
+        "dept",
+        "univ",
+        "assn",
+        "bros",
+        "vs",
+        "v",
+        "etc",
+        "cf",
+        "al",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "plc",
+        "llc",
+        "mt",
+        "ft",
+    ]
 )
 # Abbreviations that only abbreviate before a number ("No. 10", "vol. 2"); before a word they end a
 # sentence ("The answer was no. Then he left.", '"No. Definitely not."').
@@ -28,11 +96,68 @@ _NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "vol", "vols", "fig", "figs", "p
 _TERMINAL_ABBREVIATIONS = frozenset({"etc", "inc", "corp", "co", "ltd", "plc", "llc", "bros"})
 # Common sentence openers: after a dotted acronym ("U.S.") these mean a new sentence began.
 _OPENERS = frozenset(
-    """
-    the a an he she it they we i you his her its their our this that these those there here
-    but and or so yet however meanwhile in on at for as after before when while if although though
-    mr mrs ms dr some many most all no one two three what who why how where which since during
-    """.split()
+    [
+        "the",
+        "a",
+        "an",
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "i",
+        "you",
+        "his",
+        "her",
+        "its",
+        "their",
+        "our",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "but",
+        "and",
+        "or",
+        "so",
+        "yet",
+        "however",
+        "meanwhile",
+        "in",
+        "on",
+        "at",
+        "for",
+        "as",
+        "after",
+        "before",
+        "when",
+        "while",
+        "if",
+        "although",
+        "though",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "some",
+        "many",
+        "most",
+        "all",
+        "no",
+        "one",
+        "two",
+        "three",
+        "what",
+        "who",
+        "why",
+        "how",
+        "where",
+        "which",
+        "since",
+        "during",
+    ]
 )
 
 _CLOSERS = "\"'”’)]»"
@@ -62,7 +187,7 @@ class PassageSpan:
 
 
 def _next_word(text: str, position: int) -> str:
-    match = re.match(r"\s*[" + re.escape(_OPENING) + r"]*([^\s]*)", text[position:position + 80])
+    match = re.match(r"\s*[" + re.escape(_OPENING) + r"]*([^\s]*)", text[position : position + 80])
     return match.group(1) if match else ""
 
 
@@ -81,7 +206,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return True  # ! ? … followed by a capital or digit
     if punctuation != "." and punctuation[0] == "." and punctuation.rstrip(_CLOSERS) == ".":
         return True  # full stop inside closing quotes: 'said.”'
-    before = _WORD_BEFORE.search(text[max(0, match.start() - 40):match.start()])
+    before = _WORD_BEFORE.search(text[max(0, match.start() - 40) : match.start()])
     word = before.group(1) if before else ""
     bare = word.rstrip(".").lower()
     if bare in _NUMBER_ABBREVIATIONS:

@@ -117,7 +117,7 @@ class VectorIndex:
         _tune(index)
 
     @classmethod
-    def create(cls, dimension: int, factory: str = "Flat", generation: int = 0) -> "VectorIndex":
+    def create(cls, dimension: int, factory: str = "Flat", generation: int = 0) -> VectorIndex:
         inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
         if isinstance(inner, faiss.IndexIVF):
             inner.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -180,7 +180,8 @@ class VectorIndex:
             lists = inner.invlists
             parts = [
                 faiss.rev_swig_ptr(lists.get_ids(number), size).copy()
-                for number in range(inner.nlist) if (size := lists.list_size(number))
+                for number in range(inner.nlist)
+                if (size := lists.list_size(number))
             ]
             return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
@@ -203,7 +204,7 @@ class VectorIndex:
                 continue
         return found
 
-    def clone(self) -> "VectorIndex":
+    def clone(self) -> VectorIndex:
         return VectorIndex(faiss.clone_index(self.index), self.generation, self.factory)
 
     # ---- files ------------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ class VectorIndex:
         return path
 
     @classmethod
-    def load(cls, directory: Path, generation: int, factory: str = "Flat", *, mmap: bool = False) -> "VectorIndex":
+    def load(cls, directory: Path, generation: int, factory: str = "Flat", *, mmap: bool = False) -> VectorIndex:
         path = cls.path_for(directory, generation)
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         index = faiss.read_index(str(path), flags)
@@ -257,7 +258,9 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def passage_vector(sentence_vectors: list[np.ndarray], title_vector: np.ndarray | None, title_weight: float) -> np.ndarray:
+def passage_vector(
+    sentence_vectors: list[np.ndarray], title_vector: np.ndarray | None, title_weight: float
+) -> np.ndarray:
     """A passage's vector: the normalised mean of its sentences' vectors, nudged toward the article title."""
     vector = np.mean(np.stack(sentence_vectors), axis=0)
     if title_vector is not None and title_weight:

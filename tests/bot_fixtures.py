@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 import discord.gateway
 import discord.http
 import pytest
+from fake_discord import FakeDiscord, message_problems
 
 from bot.app import ArchiveBot
 from bot.config import BotConfig, RateLimit, apply_endpoints
-from fake_discord import FakeDiscord, message_problems
 from index import Archive, HashEmbedder, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -38,19 +39,30 @@ def write_bot_archive(root: Path) -> Path:
     """seeds/ plus articles made for the bot tests: a sentence with @everyone and <@…>, eight articles about
     the harbour bridge (more than one /search page), and one very long article with a 5,000-character sentence."""
     shutil.copytree(SEEDS, root)
-    (root / "ping.md").write_text(_article(
-        "The Daily Ping", "2011-03-03", "Mayor calls bridge vote",
-        f"{PING_SENTENCE} Officials said <@123456789> and @here had been told about the vote. "
-        "The bridge will cost three million dollars.",
-    ))
+    (root / "ping.md").write_text(
+        _article(
+            "The Daily Ping",
+            "2011-03-03",
+            "Mayor calls bridge vote",
+            f"{PING_SENTENCE} Officials said <@123456789> and @here had been told about the vote. "
+            "The bridge will cost three million dollars.",
+        )
+    )
     for number in range(1, 9):
-        (root / f"bridge_{number}.md").write_text(_article(
-            "Harbour Gazette", f"2013-04-{number:02d}", f"Harbour bridge report part {number}",
-            f"The harbour bridge council met for session {number}. Engineers inspected the harbour bridge cables "
-            f"and found {number} rusty bolts. The harbour bridge stays open to traffic during the repairs.",
-        ))
-    long_sentence = "The committee on lighthouse maintenance reported that " + ", ".join(
-        f"lighthouse number {i} needed new paint" for i in range(1, 160)) + "."
+        (root / f"bridge_{number}.md").write_text(
+            _article(
+                "Harbour Gazette",
+                f"2013-04-{number:02d}",
+                f"Harbour bridge report part {number}",
+                f"The harbour bridge council met for session {number}. Engineers inspected the harbour bridge cables "
+                f"and found {number} rusty bolts. The harbour bridge stays open to traffic during the repairs.",
+            )
+        )
+    long_sentence = (
+        "The committee on lighthouse maintenance reported that "
+        + ", ".join(f"lighthouse number {i} needed new paint" for i in range(1, 160))
+        + "."
+    )
     paragraphs = [long_sentence] + [
         f"Paragraph {i} of the coastal survey notes that the weather at station {i} was calm. "
         f"Boats from station {i} were counted twice a day. Nobody reported damage at station {i}."
@@ -90,14 +102,20 @@ class Harness:
         for message in self.fake.sent:
             assert message_problems(message, edit=True) == [], message
             allowed = message.get("allowed_mentions")
-            assert allowed is not None and allowed.get("parse") == [], f"message without allowed_mentions.none: {message}"
+            assert allowed is not None and allowed.get("parse") == [], (
+                f"message without allowed_mentions.none: {message}"
+            )
             assert not allowed.get("users") and not allowed.get("roles") and not allowed.get("replied_user"), message
 
 
 def bot_config(fake: FakeDiscord, **overrides: Any) -> BotConfig:
     base = BotConfig(
-        token="fake-test-token", guild_id=int(fake.guild_id), api_base=fake.api_base,
-        gateway_url=fake.gateway_url, user_rate=RateLimit(100, 60.0), guild_rate=RateLimit(1000, 60.0),
+        token="fake-test-token",
+        guild_id=int(fake.guild_id),
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        user_rate=RateLimit(100, 60.0),
+        guild_rate=RateLimit(1000, 60.0),
         progress_interval=0.0,
     )
     return replace(base, **overrides)
@@ -119,8 +137,9 @@ async def harness(tmp_path: Path, bot_archive_dir: Path, bot_overrides: dict[str
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     fake = await FakeDiscord().start()
     embedder = GatedEmbedder(256)
-    settings = Settings(data_dir=tmp_path / "data", model="hash:256", archive_roots=(bot_archive_dir,),
-                        min_confidence=0.05)
+    settings = Settings(
+        data_dir=tmp_path / "data", model="hash:256", archive_roots=(bot_archive_dir,), min_confidence=0.05
+    )
     archive = await Archive.open(settings, embedder=embedder)
     await archive.reindex([bot_archive_dir])
     config = bot_config(fake, **{k: v(fake) if callable(v) else v for k, v in bot_overrides.items()})
@@ -141,7 +160,7 @@ async def harness(tmp_path: Path, bot_archive_dir: Path, bot_overrides: dict[str
         if runner is not None:
             try:
                 await asyncio.wait_for(runner, 5)
-            except (Exception, asyncio.CancelledError):  # noqa: BLE001 - closing; the test result is what counts
+            except (Exception, asyncio.CancelledError):
                 pass
         await fake.stop()
         await archive.close()

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index import Archive, HashEmbedder, Settings  # noqa: E402
+from index import Archive, HashEmbedder, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
@@ -20,6 +20,7 @@ SEED_FILE = SEEDS / "000_b9ba399012d8b909.txt"
 SHARED = PROJECT.parent / "shared"
 CORPUS = SHARED / "corpus" / "bbc-news"
 DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
+
 
 def copy_corpus_articles(relatives, target: Path) -> Path:
     """Copy BBC articles (paths relative to the corpus) into `target`, keeping their folders."""

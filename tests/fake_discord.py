@@ -15,9 +15,10 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -51,7 +52,7 @@ def snowflake() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -188,37 +189,108 @@ class FakeDiscord:
 
     @staticmethod
     def user(name: str, *, bot: bool = False, id: str | None = None) -> dict[str, Any]:
-        return {"id": id or snowflake(), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
-                "bot": bot, "public_flags": 0, "flags": 0}
+        return {
+            "id": id or snowflake(),
+            "username": name,
+            "global_name": name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": bot,
+            "public_flags": 0,
+            "flags": 0,
+        }
 
     def member_of(self, user: dict[str, Any]) -> dict[str, Any]:
-        return {"user": user, "roles": self.member_roles.get(user["id"], []), "joined_at": "2024-01-01T00:00:00+00:00",
-                "nick": None, "avatar": None, "deaf": False, "mute": False, "flags": 0, "pending": False,
-                "premium_since": None, "communication_disabled_until": None}
+        return {
+            "user": user,
+            "roles": self.member_roles.get(user["id"], []),
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "nick": None,
+            "avatar": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "premium_since": None,
+            "communication_disabled_until": None,
+        }
 
     def channel(self, channel_id: str | None = None) -> dict[str, Any]:
         channel_id = channel_id or self.channel_id
-        return {"id": channel_id, "type": 0, "guild_id": self.guild_id, "name": f"channel-{channel_id[-4:]}",
-                "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
-                "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+        return {
+            "id": channel_id,
+            "type": 0,
+            "guild_id": self.guild_id,
+            "name": f"channel-{channel_id[-4:]}",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
 
     def guild_payload(self) -> dict[str, Any]:
-        everyone = {"id": self.guild_id, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS), "position": 0,
-                    "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
-        admin_role = dict(everyone, id=self.admin_role_id, name="archive-admins", position=1,
-                          permissions=str(ADMIN_PERMISSIONS))
-        bot_role = dict(everyone, id=self.bot_role_id, name="Archivebot", position=2, managed=True,
-                        tags={"bot_id": self.bot_user["id"]})
+        everyone = {
+            "id": self.guild_id,
+            "name": "@everyone",
+            "permissions": str(MEMBER_PERMISSIONS),
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        admin_role = dict(
+            everyone, id=self.admin_role_id, name="archive-admins", position=1, permissions=str(ADMIN_PERMISSIONS)
+        )
+        bot_role = dict(
+            everyone,
+            id=self.bot_role_id,
+            name="Archivebot",
+            position=2,
+            managed=True,
+            tags={"bot_id": self.bot_user["id"]},
+        )
         return {
-            "id": self.guild_id, "name": "Test Newsroom", "icon": None, "owner_id": self.owner["id"],
-            "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "roles": [everyone, admin_role, bot_role], "emojis": [], "stickers": [],
-            "features": [], "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0,
-            "rules_channel_id": None, "vanity_url_code": None, "description": None, "banner": None,
-            "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-            "premium_progress_bar_enabled": False, "unavailable": False, "member_count": 4, "large": False,
-            "joined_at": "2024-01-01T00:00:00+00:00", "voice_states": [], "presences": [], "threads": [],
-            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+            "id": self.guild_id,
+            "name": "Test Newsroom",
+            "icon": None,
+            "owner_id": self.owner["id"],
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [everyone, admin_role, bot_role],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "unavailable": False,
+            "member_count": 4,
+            "large": False,
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "voice_states": [],
+            "presences": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
             "members": [self.member_of(self.bot_user)],
             "channels": [self.channel(self.channel_id), self.channel(self.other_channel_id)],
         }
@@ -233,7 +305,7 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    async def start(self) -> "FakeDiscord":
+    async def start(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
@@ -269,15 +341,30 @@ class FakeDiscord:
                 # ACK after a network-like delay: an instant ACK can overtake discord.py's keep-alive thread,
                 # which then measures its latency from the previous beat and warns "Can't keep up".
                 asyncio.get_running_loop().call_later(
-                    0.05, lambda: ws.closed or asyncio.ensure_future(ws.send_json({"op": 11, "d": None, "s": None, "t": None})))
+                    0.05,
+                    lambda: (
+                        ws.closed or asyncio.ensure_future(ws.send_json({"op": 11, "d": None, "s": None, "t": None}))
+                    ),
+                )
             elif op == 2:
                 self.identify = packet["d"]
-                await self.dispatch("READY", {
-                    "v": 10, "user": self.bot_user, "guilds": [{"id": self.guild_id, "unavailable": True}],
-                    "session_id": "fake-session", "resume_gateway_url": self.gateway_url, "shard": [0, 1],
-                    "application": {"id": self.application_id, "flags": 0}, "private_channels": [],
-                    "relationships": [], "presences": [], "guild_join_requests": [], "geo_ordered_rtc_regions": [],
-                })
+                await self.dispatch(
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": self.bot_user,
+                        "guilds": [{"id": self.guild_id, "unavailable": True}],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": self.gateway_url,
+                        "shard": [0, 1],
+                        "application": {"id": self.application_id, "flags": 0},
+                        "private_channels": [],
+                        "relationships": [],
+                        "presences": [],
+                        "guild_join_requests": [],
+                        "geo_ordered_rtc_regions": [],
+                    },
+                )
                 await self.dispatch("GUILD_CREATE", self.guild_payload())
                 self._ready.set()
             elif op == 6:  # resume: pretend all is well
@@ -293,8 +380,14 @@ class FakeDiscord:
     # ---- what users do ------------------------------------------------------------------------------
 
     async def message(
-        self, author: dict[str, Any], content: str, *, channel_id: str | None = None, mentions_bot: bool = False,
-        dm: bool = False, mentions_bot_role: bool = False,
+        self,
+        author: dict[str, Any],
+        content: str,
+        *,
+        channel_id: str | None = None,
+        mentions_bot: bool = False,
+        dm: bool = False,
+        mentions_bot_role: bool = False,
     ) -> dict[str, Any]:
         """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does
         (`mentions_bot_role`: the bot's managed role instead, as people often pick by mistake)."""
@@ -307,16 +400,28 @@ class FakeDiscord:
         if not intents & MESSAGE_CONTENT_INTENT and not mentions_bot and not dm:
             content = ""  # Discord blanks other messages' content for bots without the message-content intent
         data = {
-            "id": snowflake(), "channel_id": channel_id or self.channel_id, "author": author, "content": content,
-            "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "id": snowflake(),
+            "channel_id": channel_id or self.channel_id,
+            "author": author,
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
             "mentions": [self.bot_user] if mentions_bot and not mentions_bot_role else [],
-            "mention_roles": [self.bot_role_id] if mentions_bot_role else [], "attachments": [],
-            "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+            "mention_roles": [self.bot_role_id] if mentions_bot_role else [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
         }
         if dm:
             data["channel_id"] = channel_id or snowflake()
-            await self.dispatch("CHANNEL_CREATE", {"id": data["channel_id"], "type": 1, "recipients": [author],
-                                                   "last_message_id": None})
+            await self.dispatch(
+                "CHANNEL_CREATE", {"id": data["channel_id"], "type": 1, "recipients": [author], "last_message_id": None}
+            )
         else:
             data["guild_id"] = self.guild_id
             data["member"] = {k: v for k, v in self.member_of(author).items() if k != "user"}
@@ -329,20 +434,36 @@ class FakeDiscord:
         member = self.member_of(user)
         member["permissions"] = str(permissions)
         payload = {
-            "id": snowflake(), "application_id": self.application_id, "type": kind, "data": data,
-            "guild_id": self.guild_id, "channel_id": self.channel_id, "channel": self.channel(),
-            "member": member, "token": "itoken-" + snowflake(), "version": 1,
-            "app_permissions": str(ADMIN_PERMISSIONS | (1 << 14) | (1 << 15)), "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id}, "context": 0,
+            "id": snowflake(),
+            "application_id": self.application_id,
+            "type": kind,
+            "data": data,
+            "guild_id": self.guild_id,
+            "channel_id": self.channel_id,
+            "channel": self.channel(),
+            "member": member,
+            "token": "itoken-" + snowflake(),
+            "version": 1,
+            "app_permissions": str(ADMIN_PERMISSIONS | (1 << 14) | (1 << 15)),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": self.guild_id},
+            "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
         if extra.pop("dm", False):  # a DM: no guild, no member, the user at top level
             for key in ("guild_id", "member", "guild_locale"):
                 payload.pop(key)
             channel_id = snowflake()
-            payload.update(user=user, channel_id=channel_id, context=1, app_permissions=str(MEMBER_PERMISSIONS),
-                           channel={"id": channel_id, "type": 1, "recipients": [user], "last_message_id": None},
-                           authorizing_integration_owners={"1": user["id"]})
+            payload.update(
+                user=user,
+                channel_id=channel_id,
+                context=1,
+                app_permissions=str(MEMBER_PERMISSIONS),
+                channel={"id": channel_id, "type": 1, "recipients": [user], "last_message_id": None},
+                authorizing_integration_owners={"1": user["id"]},
+            )
         payload.update(extra)
         interaction = Interaction(payload["id"], payload["token"], kind, user, payload, time.monotonic())
         self.interactions[interaction.id] = interaction
@@ -358,8 +479,12 @@ class FakeDiscord:
     async def slash(self, user: dict[str, Any], name: str, *, dm: bool = False, **options: Any) -> Interaction:
         command = self._command(name)
         types = {o["name"]: o["type"] for o in command.get("options", [])}
-        data = {"id": command["id"], "name": name, "type": 1,
-                "options": [{"name": k, "type": types[k], "value": v} for k, v in options.items()]}
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 1,
+            "options": [{"name": k, "type": types[k], "value": v} for k, v in options.items()],
+        }
         if command.get("guild_id") and not dm:
             data["guild_id"] = command["guild_id"]
         interaction = self._interaction(2, user, data, dm=dm)
@@ -368,8 +493,12 @@ class FakeDiscord:
 
     async def autocomplete(self, user: dict[str, Any], name: str, option: str, text: str) -> Interaction:
         command = self._command(name)
-        data = {"id": command["id"], "name": name, "type": 1,
-                "options": [{"name": option, "type": 3, "value": text, "focused": True}]}
+        data = {
+            "id": command["id"],
+            "name": name,
+            "type": 1,
+            "options": [{"name": option, "type": 3, "value": text, "focused": True}],
+        }
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
         interaction = self._interaction(4, user, data)
@@ -383,6 +512,7 @@ class FakeDiscord:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Wait until `predicate()` is truthy (checked after every request the bot makes, and every 50 ms)."""
+
         async def waiter() -> Any:
             async with self._changed:
                 while True:
@@ -391,8 +521,9 @@ class FakeDiscord:
                         return value
                     try:  # woken by each request; also polls, for conditions set outside the fake (threads)
                         await asyncio.wait_for(self._changed.wait(), 0.05)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
+
         return await asyncio.wait_for(waiter(), timeout)
 
     async def answered(self, interaction: Interaction, timeout: float = 10.0) -> Interaction:
@@ -400,8 +531,11 @@ class FakeDiscord:
         return interaction
 
     def bot_messages(self, channel_id: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.messages.values() if m["author"]["id"] == self.bot_user["id"]
-                and (channel_id is None or m["channel_id"] == channel_id)]
+        return [
+            m
+            for m in self.messages.values()
+            if m["author"]["id"] == self.bot_user["id"] and (channel_id is None or m["channel_id"] == channel_id)
+        ]
 
     # ---- REST ---------------------------------------------------------------------------------------
 
@@ -447,10 +581,25 @@ class FakeDiscord:
         return error(0, f"the fake has no route {m} {r.path}", 404)
 
     def _application(self) -> dict[str, Any]:
-        return {"id": self.application_id, "name": "Archivebot", "icon": None, "description": "", "summary": "",
-                "rpc_origins": [], "bot_public": True, "bot_require_code_grant": False, "owner": self.owner,
-                "verify_key": "00", "team": None, "flags": 0, "bot": self.bot_user, "tags": [],
-                "interactions_endpoint_url": None, "redirect_uris": [], "approximate_guild_count": 1}
+        return {
+            "id": self.application_id,
+            "name": "Archivebot",
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "rpc_origins": [],
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.owner,
+            "verify_key": "00",
+            "team": None,
+            "flags": 0,
+            "bot": self.bot_user,
+            "tags": [],
+            "interactions_endpoint_url": None,
+            "redirect_uris": [],
+            "approximate_guild_count": 1,
+        }
 
     def _sync(self, guild: str | None, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
         synced = []
@@ -465,16 +614,29 @@ class FakeDiscord:
 
     def _new_message(self, channel_id: str, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
         message = {
-            "id": snowflake(), "channel_id": channel_id, "author": self.bot_user,
-            "content": payload.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": payload.get("embeds") or [], "pinned": False, "type": 0, "flags": payload.get("flags") or 0,
+            "id": snowflake(),
+            "channel_id": channel_id,
+            "author": self.bot_user,
+            "content": payload.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": payload.get("embeds") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": payload.get("flags") or 0,
             "components": payload.get("components") or [],
             "allowed_mentions": payload.get("allowed_mentions"),  # kept for the tests' mention checks
         }
         reference = payload.get("message_reference")
         if reference:
-            reference = {key: str(value) for key, value in reference.items() if value is not None and key != "fail_if_not_exists"}
+            reference = {
+                key: str(value) for key, value in reference.items() if value is not None and key != "fail_if_not_exists"
+            }
             message["message_reference"] = reference
             message["type"] = 19
             message["referenced_message"] = self.messages.get(str(reference.get("message_id")))
@@ -501,7 +663,11 @@ class FakeDiscord:
         if n == 3 and parts[2] == "messages" and m == "POST":
             problems = message_problems(r.body or {})
             if problems:
-                return form_error(problems) if problems != ["empty message"] else error(50006, "Cannot send an empty message", 400)
+                return (
+                    form_error(problems)
+                    if problems != ["empty message"]
+                    else error(50006, "Cannot send an empty message", 400)
+                )
             return json_response(self._new_message(channel_id, r.body))
         if n == 4 and parts[2] == "messages":
             message = self.messages[parts[3]]
@@ -514,11 +680,25 @@ class FakeDiscord:
             if m == "GET":
                 return json_response(message)
         if n == 5 and parts[2] == "messages" and parts[4] == "threads" and m == "POST":
-            thread = {"id": snowflake(), "type": 11, "guild_id": self.guild_id, "parent_id": channel_id,
-                      "name": (r.body or {}).get("name", ""), "owner_id": self.bot_user["id"], "message_count": 0,
-                      "member_count": 1, "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
-                      "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
-                                          "archive_timestamp": now_iso()}}
+            thread = {
+                "id": snowflake(),
+                "type": 11,
+                "guild_id": self.guild_id,
+                "parent_id": channel_id,
+                "name": (r.body or {}).get("name", ""),
+                "owner_id": self.bot_user["id"],
+                "message_count": 0,
+                "member_count": 1,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "last_message_id": None,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "locked": False,
+                    "archive_timestamp": now_iso(),
+                },
+            }
             if len(thread["name"]) > 100 or not thread["name"]:
                 return form_error([f"thread name length {len(thread['name'])}"])
             self.threads.append(thread)
@@ -549,10 +729,16 @@ class FakeDiscord:
         ephemeral = bool((data.get("flags") or 0) & EPHEMERAL)
         if kind in (4, 5):
             interaction.original = self._new_message(
-                self.channel_id, data if kind == 4 else {"content": "", "flags": data.get("flags") or 0},
-                interaction={"id": interaction.id, "type": interaction.type, "name": interaction.payload["data"].get("name"),
-                             "user": interaction.user},
-                application_id=self.application_id, webhook_id=self.application_id,
+                self.channel_id,
+                data if kind == 4 else {"content": "", "flags": data.get("flags") or 0},
+                interaction={
+                    "id": interaction.id,
+                    "type": interaction.type,
+                    "name": interaction.payload["data"].get("name"),
+                    "user": interaction.user,
+                },
+                application_id=self.application_id,
+                webhook_id=self.application_id,
             )
             if kind == 5:
                 self.sent.pop()  # a "thinking…" placeholder is not a message the bot wrote
@@ -562,12 +748,18 @@ class FakeDiscord:
             message = interaction.payload.get("message", {})
             stored = self.messages.get(message.get("id", ""), message)
             resource["message"] = self._edit(stored, data)
-        return json_response({
-            "interaction": {"id": interaction.id, "type": interaction.type,
-                            "response_message_id": interaction.original["id"] if interaction.original else None,
-                            "response_message_loading": kind == 5, "response_message_ephemeral": ephemeral},
-            "resource": resource,
-        })
+        return json_response(
+            {
+                "interaction": {
+                    "id": interaction.id,
+                    "type": interaction.type,
+                    "response_message_id": interaction.original["id"] if interaction.original else None,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": ephemeral,
+                },
+                "resource": resource,
+            }
+        )
 
     def _by_token(self, token: str) -> Interaction | None:
         return next((i for i in self.interactions.values() if i.token == token), None)
@@ -585,10 +777,19 @@ class FakeDiscord:
         if len(parts) == 3 and r.method == "POST":
             problems = message_problems(body)
             if problems:
-                return form_error(problems) if problems != ["empty message"] else error(50006, "Cannot send an empty message", 400)
-            message = self._new_message(self.channel_id, body, webhook_id=self.application_id,
-                                        application_id=self.application_id)
-            if interaction.original is not None and interaction.original.get("flags", 0) & 128 and not interaction.followups:
+                return (
+                    form_error(problems)
+                    if problems != ["empty message"]
+                    else error(50006, "Cannot send an empty message", 400)
+                )
+            message = self._new_message(
+                self.channel_id, body, webhook_id=self.application_id, application_id=self.application_id
+            )
+            if (
+                interaction.original is not None
+                and interaction.original.get("flags", 0) & 128
+                and not interaction.followups
+            ):
                 # Discord: the first follow-up after a defer replaces the "thinking…" message.
                 message["id"] = interaction.original["id"]
                 message["flags"] = (interaction.original["flags"] & ~128) | (body.get("flags") or 0)

@@ -28,7 +28,12 @@ def article_text(topic: str, lede: str, marker: str = "", sentences: int = 6) ->
     body = [lede[:-1] + f" in the {marker} edition." if marker else lede]
     for number in range(sentences):
         body.append(f"Officials said the {topic} plan number {number} {marker} would be reviewed again next week.")
-    return f"{topic.title()} news {marker}".strip() + "\n\n" + "\n\n".join(" ".join(body[i:i + 2]) for i in range(0, len(body), 2)) + "\n"
+    return (
+        f"{topic.title()} news {marker}".strip()
+        + "\n\n"
+        + "\n\n".join(" ".join(body[i : i + 2]) for i in range(0, len(body), 2))
+        + "\n"
+    )
 
 
 def write_archive(root: Path, count: int = len(TOPICS), marker: str = "") -> Path:
@@ -69,6 +74,10 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subpr
 
 def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args], env=env, cwd=PROJECT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from bot_fixtures import (  # noqa: F401 - fixtures
     LONG_QUESTION,
     NOT_FOUND_QUESTION,
@@ -22,8 +21,9 @@ from bot_fixtures import (  # noqa: F401 - fixtures
     harness,
 )
 from conftest import SEED_FILE
-from bot.config import RateLimit
 from fake_discord import EPHEMERAL
+
+from bot.config import RateLimit
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,9 @@ async def followup(h: Harness, interaction, count: int = 1) -> dict:
 
 def buttons(message: dict) -> dict[str, dict]:
     """Buttons by label (or emoji name when unlabelled)."""
-    return {(c.get("label") or c["emoji"]["name"]): c for row in message.get("components", []) for c in row["components"]}
+    return {
+        (c.get("label") or c["emoji"]["name"]): c for row in message.get("components", []) for c in row["components"]
+    }
 
 
 async def test_ask_defers_then_follows_up(harness: Harness):
@@ -212,8 +214,10 @@ async def test_reindex_refused_for_a_member(harness: Harness):
 
 async def test_reindex_for_an_admin_shows_progress_and_refuses_a_second(harness: Harness):
     h = harness
-    (h.archive_dir / "new.md").write_text("---\ntitle: Lighthouse keeper retires\nsource: Coastal Times\ndate: 2014-06-02\n"
-                                          "---\n\nThe last lighthouse keeper on the coast retired after forty years.\n")
+    (h.archive_dir / "new.md").write_text(
+        "---\ntitle: Lighthouse keeper retires\nsource: Coastal Times\ndate: 2014-06-02\n"
+        "---\n\nThe last lighthouse keeper on the coast retired after forty years.\n"
+    )
     h.embedder.gate.clear()  # the reindex waits inside embedding until released
     i = await h.fake.slash(h.fake.admin, "reindex")
     await h.fake.answered(i)
@@ -410,15 +414,18 @@ async def test_feedback_still_works_after_a_restart(harness: Harness):
 
 async def test_reindex_longer_than_the_interaction_token_posts_its_summary_in_the_channel(harness: Harness):
     h = harness
-    (h.archive_dir / "late.md").write_text("---\ntitle: Late article\nsource: Coastal Times\ndate: 2014-07-01\n---\n\n"
-                                           "A late article about the harbour ferry.\n")
+    (h.archive_dir / "late.md").write_text(
+        "---\ntitle: Late article\nsource: Coastal Times\ndate: 2014-07-01\n---\n\n"
+        "A late article about the harbour ferry.\n"
+    )
     h.embedder.gate.clear()
     i = await h.fake.slash(h.fake.admin, "reindex")
     await h.fake.wait_for(h.embedder.waiting.is_set)
     i.expired = True  # 15 minutes later: the interaction token no longer works
     h.embedder.gate.set()
-    summary = await h.fake.wait_for(lambda: next((m for m in h.fake.bot_messages(h.fake.channel_id)
-                                                  if "Reindex finished" in m["content"]), None))
+    summary = await h.fake.wait_for(
+        lambda: next((m for m in h.fake.bot_messages(h.fake.channel_id) if "Reindex finished" in m["content"]), None)
+    )
     assert "1 added" in summary["content"] and "webhook_id" not in summary
     assert {body["code"] for _, body in h.fake.rejections} == {50027}
     h.fake.rejections.clear()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from bot_fixtures import SEED_QUESTION, write_bot_archive
 from fake_discord import FakeDiscord
+
 from index import Archive, HashEmbedder, Settings
 
 pytestmark = pytest.mark.e2e
@@ -31,15 +31,27 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: 
     await archive.close()
     fake = await FakeDiscord().start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
-    env.update({
-        "DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "DISCORD_GUILD_ID": fake.guild_id, "ARCHIVEBOT_DATA_DIR": str(data_dir), "ARCHIVEBOT_MODEL": "hash:256",
-        "ARCHIVEBOT_MIN_CONFIDENCE": "0.05", "ARCHIVEBOT_LOG_LEVEL": "INFO", "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(PROJECT),
-    })
+    env.update(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": fake.api_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            "DISCORD_GUILD_ID": fake.guild_id,
+            "ARCHIVEBOT_DATA_DIR": str(data_dir),
+            "ARCHIVEBOT_MODEL": "hash:256",
+            "ARCHIVEBOT_MIN_CONFIDENCE": "0.05",
+            "ARCHIVEBOT_LOG_LEVEL": "INFO",
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": str(PROJECT),
+        }
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        *command,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await fake.wait_for(lambda: fake.commands.get(fake.guild_id), timeout=60)
@@ -48,9 +60,13 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: 
         await fake.wait_ready(timeout=30)
         assert fake.identify["intents"] & (1 << 15)  # the message-content intent
         asked = await fake.message(fake.member, SEED_QUESTION, mentions_bot=True)
-        reply = await fake.wait_for(lambda: next((m for m in fake.bot_messages()
-                                                  if (m.get("message_reference") or {}).get("message_id") == asked["id"]), None),
-                                    timeout=30)
+        reply = await fake.wait_for(
+            lambda: next(
+                (m for m in fake.bot_messages() if (m.get("message_reference") or {}).get("message_id") == asked["id"]),
+                None,
+            ),
+            timeout=30,
+        )
         assert "liaison office" in reply["embeds"][0]["description"]
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
@@ -69,7 +85,12 @@ async def test_python_m_bot_without_a_token_exits_with_a_message(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
     env.update({"PYTHONPATH": str(PROJECT), "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data")})
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
@@ -101,8 +122,9 @@ async def test_the_fake_answers_like_discord():
                 assert (await response.json())["code"] == 40060
             late = fake._interaction(2, fake.member, {"name": "ask"})
             late.created -= 3.5
-            async with session.post(f"{fake.api_base}/interactions/{late.id}/{late.token}/callback",
-                                    json={"type": 5, "data": {}}) as response:
+            async with session.post(
+                f"{fake.api_base}/interactions/{late.id}/{late.token}/callback", json={"type": 5, "data": {}}
+            ) as response:
                 assert (await response.json())["code"] == 10062
     finally:
         await fake.stop()
@@ -113,11 +135,23 @@ async def test_python_m_bot_on_a_foreign_model_index_exits_with_a_clear_message(
     await archive.reindex([write_bot_archive(tmp_path / "archive")])
     await archive.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
-    env.update({"PYTHONPATH": str(PROJECT), "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": TOKEN,
-                "ARCHIVEBOT_MODEL": "hash:128", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
-                "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway"})
+    env.update(
+        {
+            "PYTHONPATH": str(PROJECT),
+            "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data"),
+            "DISCORD_TOKEN": TOKEN,
+            "ARCHIVEBOT_MODEL": "hash:128",
+            "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway",
+        }
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)

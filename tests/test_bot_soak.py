@@ -18,9 +18,20 @@ async def test_short_soak_has_no_failures():
         sys.path.insert(0, str(PROJECT))
     from bench.soak import soak
 
-    args = argparse.Namespace(requests=120, concurrency=8, users=20, user_rate=1000, new_articles=3, timeout=20.0,
-                              corpus=None, corpus_limit=0, real_model=False, seed=3, view_timeout=None,
-                              answers_capacity=None)
+    args = argparse.Namespace(
+        requests=120,
+        concurrency=8,
+        users=20,
+        user_rate=1000,
+        new_articles=3,
+        timeout=20.0,
+        corpus=None,
+        corpus_limit=0,
+        real_model=False,
+        seed=3,
+        view_timeout=None,
+        answers_capacity=None,
+    )
     report = await soak(args)
     assert report["failures"] == 0, report["failure_examples"]
     assert report["errors_logged"] == 0, report["error_examples"]

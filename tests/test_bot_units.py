@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot import limits
 from bot import format as fmt
+from bot import limits
 from bot.cog import is_archive_admin, user_message
 from bot.config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotConfig, RateLimit, apply_endpoints
 from bot.ratelimit import RateLimiter, SlidingWindow
@@ -38,12 +38,20 @@ def test_config_defaults_point_at_discord():
 
 
 def test_config_from_env():
-    config = BotConfig.from_env({
-        "DISCORD_TOKEN": " secret-token ", "DISCORD_GUILD_ID": "123", "ARCHIVEBOT_CHANNELS": "1, 2,3",
-        "ARCHIVEBOT_ADMIN_ROLE_IDS": "9", "ARCHIVEBOT_THREADS": "1", "ARCHIVEBOT_USER_RATE": "2/10",
-        "ARCHIVEBOT_GUILD_RATE": "off", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10/",
-        "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway", "ARCHIVEBOT_PROGRESS_SECONDS": "0.5",
-    })
+    config = BotConfig.from_env(
+        {
+            "DISCORD_TOKEN": " secret-token ",
+            "DISCORD_GUILD_ID": "123",
+            "ARCHIVEBOT_CHANNELS": "1, 2,3",
+            "ARCHIVEBOT_ADMIN_ROLE_IDS": "9",
+            "ARCHIVEBOT_THREADS": "1",
+            "ARCHIVEBOT_USER_RATE": "2/10",
+            "ARCHIVEBOT_GUILD_RATE": "off",
+            "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10/",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway",
+            "ARCHIVEBOT_PROGRESS_SECONDS": "0.5",
+        }
+    )
     assert config.token == "secret-token" and config.require_token() == "secret-token"
     assert config.guild_id == 123 and config.channels == {1, 2, 3} and config.admin_role_ids == {9}
     assert config.threads is True
@@ -53,10 +61,17 @@ def test_config_from_env():
     assert "secret-token" not in repr(config)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("DISCORD_GUILD_ID", "my-server"), ("ARCHIVEBOT_CHANNELS", "general"), ("ARCHIVEBOT_THREADS", "maybe"),
-    ("ARCHIVEBOT_USER_RATE", "five"), ("ARCHIVEBOT_GUILD_RATE", "-1/60"), ("ARCHIVEBOT_MAX_QUOTES", "0"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DISCORD_GUILD_ID", "my-server"),
+        ("ARCHIVEBOT_CHANNELS", "general"),
+        ("ARCHIVEBOT_THREADS", "maybe"),
+        ("ARCHIVEBOT_USER_RATE", "five"),
+        ("ARCHIVEBOT_GUILD_RATE", "-1/60"),
+        ("ARCHIVEBOT_MAX_QUOTES", "0"),
+    ],
+)
 def test_config_errors_name_the_variable(name, value):
     with pytest.raises(ConfigurationError, match=name):
         BotConfig.from_env({name: value})
@@ -169,8 +184,21 @@ def test_search_pages_split_five_per_page():
 
 def test_article_pages_fit_and_cover_the_body():
     body = "\n\n".join("Sentence number %d is here. " % i * 20 for i in range(40))
-    article = Article("abc", "root/x.txt", "/x.txt", "T" * 400, False, "Src", "2020-01-01", None, None,
-                      "https://example.org/" + "p" * 2000, body, "h", "now")
+    article = Article(
+        "abc",
+        "root/x.txt",
+        "/x.txt",
+        "T" * 400,
+        False,
+        "Src",
+        "2020-01-01",
+        None,
+        None,
+        "https://example.org/" + "p" * 2000,
+        body,
+        "h",
+        "now",
+    )
     pages = fmt.article_pages(article)
     assert len(pages) > 1
     for page in pages:

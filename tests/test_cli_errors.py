@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reliability_support import cli_env, run_cli, sql, write_archive
 
 from index import Archive, HashEmbedder, IndexNotBuiltError, QuestionError, Settings
-from reliability_support import cli_env, run_cli, sql, write_archive
 
 
 @pytest.fixture
@@ -73,7 +73,9 @@ def test_cli_empty_and_oversized_questions(built_env: dict[str, str]) -> None:
 
 def test_cli_foreign_model_index_is_refused_at_start(built_env: dict[str, str]) -> None:
     other = dict(built_env, ARCHIVEBOT_MODEL="hash:128")
-    _clean_failure(run_cli(["ask", "What did the harbour authority approve?"], other), 1, "hash:256", "archivebot index")
+    _clean_failure(
+        run_cli(["ask", "What did the harbour authority approve?"], other), 1, "hash:256", "archivebot index"
+    )
     _clean_failure(run_cli(["search", "harbour"], other), 1, "hash:256")
     doctor = run_cli(["doctor"], other)
     assert doctor.returncode == 1 and "model_mismatch" in doctor.stdout

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
 
 from index import Archive, HashEmbedder, IndexBusyError, Settings, repair_index
-from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
 
 QUESTIONS = [
     "What did the harbour authority approve?",
@@ -47,7 +47,9 @@ class GatedEmbedder:
 def _generation_of(answer) -> str:
     """'alpha' or 'omega' when every quote comes from that version of the archive; 'mixed' otherwise."""
     assert answer.answered and answer.quotes, answer.question
-    markers = {("omega" if "omega" in quote.text else "alpha" if "alpha" in quote.text else "none") for quote in answer.quotes}
+    markers = {
+        ("omega" if "omega" in quote.text else "alpha" if "alpha" in quote.text else "none") for quote in answer.quotes
+    }
     return markers.pop() if len(markers) == 1 else "mixed"
 
 
@@ -111,7 +113,9 @@ async def test_a_reindex_in_another_process_locks_out_others_and_switches_cleanl
         await archive.reindex([root])
         write_archive(root, marker="omega")
         marker = tmp_path / "paused"
-        env = cli_env(settings.data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+        env = cli_env(
+            settings.data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)
+        )
         process = start_cli(["index", str(root), "--json"], env)
         try:
             deadline = time.monotonic() + 90
@@ -157,7 +161,8 @@ def test_two_index_processes_never_run_together(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     marker = tmp_path / "paused"
     first = start_cli(
-        ["index", str(root)], cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="embed", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+        ["index", str(root)],
+        cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="embed", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
     )
     try:
         deadline = time.monotonic() + 90

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
 
 from index import Archive, HashEmbedder, IndexNotBuiltError, Settings, check_index
-from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
 
 HARBOUR_Q = "What did the harbour authority approve?"
 NEW_Q = "What did the lighthouse number 7 keepers paint?"
@@ -149,7 +149,8 @@ async def test_sigkill_during_the_very_first_build(tmp_path: Path) -> None:
     _change_archive(write_archive(root))
     marker = tmp_path / "paused"
     process = start_cli(
-        ["index", str(root)], cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+        ["index", str(root)],
+        cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
     )
     try:
         _wait_for_pause(process, marker)

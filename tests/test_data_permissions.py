@@ -8,9 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from reliability_support import cli_env, run_cli, write_archive
 
 from index import Archive, HashEmbedder, Settings, repair_index
-from reliability_support import cli_env, run_cli, write_archive
 
 
 @pytest.fixture
@@ -43,10 +43,19 @@ async def test_library_creates_owner_only_data(tmp_path: Path, ordinary_umask) -
             answer_key="k", user_id="1", guild_id=None, question="q", article_ids=["a"], helpful=True
         )
         # While the connections are open, SQLite's -wal and -shm files exist too.
-        _assert_private(data_dir, expect={
-            "archive.sqlite3", "archive.sqlite3-wal", "archive.sqlite3-shm", "feedback.sqlite3",
-            "feedback.sqlite3-wal", "staging.sqlite3", "index.lock", "vectors.1.faiss",
-        })
+        _assert_private(
+            data_dir,
+            expect={
+                "archive.sqlite3",
+                "archive.sqlite3-wal",
+                "archive.sqlite3-shm",
+                "feedback.sqlite3",
+                "feedback.sqlite3-wal",
+                "staging.sqlite3",
+                "index.lock",
+                "vectors.1.faiss",
+            },
+        )
         for vector_file in data_dir.glob("vectors.*.faiss"):
             vector_file.unlink()
         await repair_index(data_dir)  # doctor's new vector file is private too

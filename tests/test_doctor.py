@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from reliability_support import assert_consistent, sql, write_archive
 
 from bot.cli import cli
 from index import (
@@ -24,7 +25,6 @@ from index import (
     repair_index,
 )
 from index._vectors import VectorIndex
-from reliability_support import assert_consistent, sql, write_archive
 
 
 async def _build(tmp_path: Path) -> tuple[Settings, HashEmbedder]:
@@ -163,7 +163,9 @@ async def test_a_vector_file_from_another_index_is_caught_by_its_contents(built)
 
 async def test_damaged_sentence_vectors_re_embed_only_that_article(built) -> None:
     settings, embedder = built
-    row, sentences = sql(settings.data_dir, "SELECT article_row, count(*) FROM sentences GROUP BY article_row LIMIT 1")[0]
+    row, sentences = sql(settings.data_dir, "SELECT article_row, count(*) FROM sentences GROUP BY article_row LIMIT 1")[
+        0
+    ]
     total = sql(settings.data_dir, "SELECT count(*) FROM sentences")[0][0]
     sql(settings.data_dir, "UPDATE sentences SET vector = x'0000' WHERE article_row = ? AND ordinal = 0", (row,))
     report = await check_index(settings.data_dir)
@@ -181,8 +183,11 @@ async def test_missing_sentences_and_orphan_rows_are_repaired(built) -> None:
     settings, embedder = built
     row = sql(settings.data_dir, "SELECT max(id) FROM articles")[0][0]
     sql(settings.data_dir, "DELETE FROM sentences WHERE article_row = ? AND ordinal = 1", (row,))
-    sql(settings.data_dir, "INSERT INTO passages (article_row, ordinal, start, end, first_sentence, last_sentence)"
-        " VALUES (4242, 0, 0, 5, 0, 0)")
+    sql(
+        settings.data_dir,
+        "INSERT INTO passages (article_row, ordinal, start, end, first_sentence, last_sentence)"
+        " VALUES (4242, 0, 0, 5, 0, 0)",
+    )
     report = await check_index(settings.data_dir)
     assert {"missing_sentences", "orphan_rows"} <= _codes(report)
     repaired = await repair_index(settings.data_dir, embedder=embedder)

@@ -12,11 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from reliability_support import assert_consistent, sql, write_archive
 
 import index._indexer as indexer_module
 import index._parse as parse_module
 from index import Archive, HashEmbedder, Settings
-from reliability_support import assert_consistent, sql, write_archive
 
 GOOD_ARTICLES = 8
 
@@ -34,25 +34,37 @@ def _hostile_files(root: Path, outside: Path) -> dict[str, str]:
     put("controls.txt", bytes(range(1, 32)) * 200, "binary")
     put("empty.txt", b"", "empty")
     put("blank.md", b"\n  \n\t\n", "empty")
-    put("cp1252.txt", "Caf\u00e9 owners in the harbour town welcomed the ferry plan.\n".encode("cp1252"), "Windows-1252")
+    put(
+        "cp1252.txt", "Caf\u00e9 owners in the harbour town welcomed the ferry plan.\n".encode("cp1252"), "Windows-1252"
+    )
     put("undecodable.txt", b"Broken \x81\x8d\x8f\x90\x9d bytes everywhere \xff\xfe\xfd.", "UTF-8")
     put("huge.txt", b"filler words " * (50_000_000 // 13 + 1), "limit")
     put("million.txt", b"x\n" * 1_000_000, "sentences")
     put("malformed.json", b'{"title": "Broken", "text": "unterminated', "malformed JSON")
     put("deep.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply")
-    put("deep_record.json", b'{"title": "T", "text": "Some text.", "extra": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
-        "nested too deeply")
+    put(
+        "deep_record.json",
+        b'{"title": "T", "text": "Some text.", "extra": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        "nested too deeply",
+    )
     put("no_text.json", json.dumps({"title": "Only a title"}).encode(), "no text")
     lines = [
-        json.dumps({"id": "good-1", "title": "Lighthouse keeper retires",
-                    "text": "The last lighthouse keeper on the coast retired after forty years of service."}),
+        json.dumps(
+            {
+                "id": "good-1",
+                "title": "Lighthouse keeper retires",
+                "text": "The last lighthouse keeper on the coast retired after forty years of service.",
+            }
+        ),
         '{"id": "broken", "text": ',
         "[" * 5000 + "]" * 5000,
         json.dumps(["not", "an", "object"]),
         json.dumps({"id": "empty", "title": "No body here"}),
     ]
     put("mixed.jsonl", "\n".join(lines).encode(), "4 malformed record")
-    records = [1] * 1000 + [{"title": "Beekeepers", "text": "Beekeepers counted more hives than last year in the hills."}]
+    records = [1] * 1000 + [
+        {"title": "Beekeepers", "text": "Beekeepers counted more hives than last year in the hills."}
+    ]
     put("many_bad_records.json", json.dumps(records).encode(), "1000 malformed record")
     duplicate = {"id": "same", "title": "Twins", "text": "Two records share one id in this file, which is wrong."}
     put("duplicates.jsonl", (json.dumps(duplicate) + "\n" + json.dumps(duplicate) + "\n").encode(), "duplicate")
@@ -95,8 +107,9 @@ def _well_formed_but_odd(root: Path) -> None:
         "Mountain pass" + "\u2003" * 100_000 + "reopened.\n\nThe mountain pass reopened after the snow melted.\n",
         encoding="utf-8",
     )
-    (root / "brackets.md").write_text("# Brackets\n\n" + "[" * 100_000 + "\n\nCartographers mapped the delta.\n",
-                                      encoding="utf-8")
+    (root / "brackets.md").write_text(
+        "# Brackets\n\n" + "[" * 100_000 + "\n\nCartographers mapped the delta.\n", encoding="utf-8"
+    )
     (root / "page.html").write_text(
         """<!doctype html><html><head><title>Museum reopens</title>
         <style>.scriptsecret-style { color: red } body::after { content: "STYLESECRET" }</style>
@@ -180,7 +193,11 @@ async def test_hostile_files_warn_once_each_and_never_damage_the_index(tmp_path:
 
 async def test_the_file_size_limit_is_configurable(tmp_path: Path) -> None:
     settings = Settings.from_env(
-        {"ARCHIVEBOT_DATA_DIR": str(tmp_path / "data"), "ARCHIVEBOT_MODEL": "hash:256", "ARCHIVEBOT_MAX_FILE_BYTES": "2000"}
+        {
+            "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data"),
+            "ARCHIVEBOT_MODEL": "hash:256",
+            "ARCHIVEBOT_MAX_FILE_BYTES": "2000",
+        }
     )
     assert settings.max_file_bytes == 2000
     root = write_archive(tmp_path / "news", count=2)
@@ -217,7 +234,10 @@ async def test_a_file_that_vanishes_while_indexing(tmp_path: Path, settings: Set
         monkeypatch.setattr(indexer_module, "discover", discover_then_delete)
         summary = await archive.reindex([root])
         reasons = {Path(w.path).name: w.reason for w in summary.warnings}
-        assert reasons == {"harbour.txt": "file vanished while indexing", "newcomer.txt": "file vanished while indexing"}
+        assert reasons == {
+            "harbour.txt": "file vanished while indexing",
+            "newcomer.txt": "file vanished while indexing",
+        }
         assert summary.updated == 1 and summary.removed == 1  # orchard changed; harbour is gone
         answer = await archive.ask("What did the harbour authority approve?")
         assert all("ferry terminal" not in q.text for q in answer.quotes)
@@ -286,7 +306,9 @@ async def test_a_deeply_nested_archive_is_walked_without_recursion(tmp_path: Pat
         for _ in range(1200):
             levels.append(levels[-1] / "d")
             os.mkdir(levels[-1])  # one level at a time: Path.mkdir(parents=True) itself recurses
-        (levels[-1] / "owls.txt").write_text("Owls\n\nA deeply filed article about barn owls nesting in the old mill.\n")
+        (levels[-1] / "owls.txt").write_text(
+            "Owls\n\nA deeply filed article about barn owls nesting in the old mill.\n"
+        )
         archive = await Archive.open(settings, embedder=HashEmbedder(256))
         try:
             summary = await archive.reindex([root])

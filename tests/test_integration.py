@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import CORPUS, DEV_QUESTIONS, SEED_FILE, SEEDS, copy_corpus_articles, needs_corpus
 
 from bot.cli import cli
-from conftest import CORPUS, copy_corpus_articles, DEV_QUESTIONS, SEED_FILE, SEEDS, needs_corpus
 from index import Archive, ArticleNotFoundError, Settings
 
 pytestmark = [pytest.mark.integration, needs_corpus]
@@ -86,7 +86,9 @@ def _questions(built: Built) -> list[str]:
     """Many questions: the development questions, the seed question, and questions made from headlines."""
     questions = [q["q"] for q in _dev_questions()] + [SEED_QUESTION]
     for number, relative in enumerate(built.chosen[::3]):
-        lines = [line.strip() for line in (built.corpus / relative).read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [
+            line.strip() for line in (built.corpus / relative).read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         questions.append(f"What happened: {lines[0]}?")
         if len(lines) > 2:  # words from inside the article, cut at a varying length
             words = lines[2].split()
@@ -101,8 +103,12 @@ async def test_every_quote_from_ask_json_matches_its_article_at_its_offsets(
     assert len(questions) >= 100
     # The CLI runs its own event loop: run it in a worker thread.
     result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["ask", "--json", "-"], input="\n".join(questions) + "\n",
-        obj={"settings": built.settings, "embedder": real_embedder}, catch_exceptions=False,
+        CliRunner().invoke,
+        cli,
+        ["ask", "--json", "-"],
+        input="\n".join(questions) + "\n",
+        obj={"settings": built.settings, "embedder": real_embedder},
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
@@ -118,7 +124,7 @@ async def test_every_quote_from_ask_json_matches_its_article_at_its_offsets(
             if quote["article_id"] not in bodies:
                 bodies[quote["article_id"]] = (await archive.article(quote["article_id"])).body
             body = bodies[quote["article_id"]]
-            assert body[quote["start"]:quote["end"]] == quote["text"], (answer["question"], quote)
+            assert body[quote["start"] : quote["end"]] == quote["text"], (answer["question"], quote)
             assert quote["text"] == quote["text"].strip() and quote["text"]
             quotes += 1
     assert quotes >= len(questions)  # most questions are answered, some with several quotes
@@ -129,7 +135,7 @@ async def test_engine_quotes_match_their_articles_too(built: Built, archive: Arc
         answer = await archive.ask(question)
         for quote in answer.quotes:
             article = await archive.article(quote.article_id)
-            assert article.body[quote.start:quote.end] == quote.text
+            assert article.body[quote.start : quote.end] == quote.text
             assert (quote.title, quote.source, quote.date) == (article.title, article.source, article.published)
 
 
@@ -154,9 +160,7 @@ async def test_questions_about_development_articles_cite_an_indexed_article(buil
     assert found >= 0.8 * len(referenced)
 
 
-async def test_deleting_a_file_removes_it_from_search_and_ask(
-    built: Built, real_embedder, tmp_path: Path
-) -> None:
+async def test_deleting_a_file_removes_it_from_search_and_ask(built: Built, real_embedder, tmp_path: Path) -> None:
     # Work on a copy: the archive folders and the data directory.
     seeds, corpus = tmp_path / "seeds", tmp_path / "bbc-news"
     shutil.copytree(built.seeds, seeds)

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, SEED_FILE, needs_corpus
+
 from index._models import ParsedArticle
 from index._parse import ArchiveFile, article_id_for, parse_file
 from index._text import split_sentences
@@ -169,7 +169,10 @@ def test_every_bbc_article_parses_with_its_headline_as_title() -> None:
 
 def test_question_and_ellipsis_headlines_are_headlines(tmp_path: Path) -> None:
     root = tmp_path / "bbc-news"
-    for name, headline in [("q.txt", "Could Yukos be a blessing in disguise?"), ("e.txt", "Rivals of the £400 Apple...")]:
+    for name, headline in [
+        ("q.txt", "Could Yukos be a blessing in disguise?"),
+        ("e.txt", "Rivals of the £400 Apple..."),
+    ]:
         path = write(root / name, f"{headline}\n\nThe first paragraph of the story. It goes on.\n\nA second one.\n")
         article = parse_one(root, path)
         assert (article.title, article.title_derived) == (headline, False)
@@ -183,7 +186,7 @@ def test_markdown_with_front_matter(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     path = write(
         root / "bridge.md",
-        "---\ntitle: \"Harbour bridge reopens\"\ndate: 2021-03-04\nsource: Port Gazette\n"
+        '---\ntitle: "Harbour bridge reopens"\ndate: 2021-03-04\nsource: Port Gazette\n'
         "url: https://example.com/bridge\nauthor: Jane Doe\n---\n\n"
         "The harbour bridge reopened on **Monday** after two years of repairs. See [the report](http://x.example) "
         "for details.\n\n![a photo](bridge.png)\n\nOfficials said traffic would return to normal.\n",
@@ -213,17 +216,29 @@ def test_markdown_without_front_matter_takes_its_heading_as_title(tmp_path: Path
 def test_json_array_of_records(tmp_path: Path) -> None:
     root = tmp_path / "feeds"
     records = [
-        {"title": "Mayor resigns", "text": "The mayor resigned on Friday. She cited health reasons.",
-         "date": "2020-01-02", "source": "City News", "url": "https://example.com/mayor"},
+        {
+            "title": "Mayor resigns",
+            "text": "The mayor resigned on Friday. She cited health reasons.",
+            "date": "2020-01-02",
+            "source": "City News",
+            "url": "https://example.com/mayor",
+        },
         {"title": "Second story", "body": "A second body of text. With two sentences.", "date": "5 March 2019"},
     ]
     path = write(root / "feed.json", json.dumps(records))
     first, second = parse(root, path)
     assert (first.title, first.source, first.published, first.url) == (
-        "Mayor resigns", "City News", "2020-01-02", "https://example.com/mayor"
+        "Mayor resigns",
+        "City News",
+        "2020-01-02",
+        "https://example.com/mayor",
     )
     assert first.body == "The mayor resigned on Friday. She cited health reasons."
-    assert (second.title, second.published, second.body) == ("Second story", "2019-03-05", "A second body of text. With two sentences.")
+    assert (second.title, second.published, second.body) == (
+        "Second story",
+        "2019-03-05",
+        "A second body of text. With two sentences.",
+    )
     assert first.article_id != second.article_id
     assert first.path == second.path == str(path)
     # Ids are stable across parses.
@@ -246,7 +261,12 @@ def test_jsonl_records(tmp_path: Path) -> None:
     ]
     path = write(root / "feed.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n\n")
     one, two, three = parse(root, path)
-    assert (one.title, one.body, one.published, one.source) == ("One", "First record body. It is fine.", "2018-06-07", "Wire")
+    assert (one.title, one.body, one.published, one.source) == (
+        "One",
+        "First record body. It is fine.",
+        "2018-06-07",
+        "Wire",
+    )
     assert (two.title, two.url, two.source) == ("Two", "https://example.com/2", "feeds")
     assert three.title_derived and three.title.startswith("A record without a title")
     assert len({one.article_id, two.article_id, three.article_id}) == 3
@@ -308,5 +328,5 @@ def test_htm_suffix_and_offsets_into_the_clean_body(tmp_path: Path) -> None:
     root = tmp_path / "web"
     path = write(root / "floods.htm", _html())
     article = parse_one(root, path)
-    texts = [article.body[s.start:s.end] for s in split_sentences(article.body)]
+    texts = [article.body[s.start : s.end] for s in split_sentences(article.body)]
     assert _PARAGRAPHS[2] in texts

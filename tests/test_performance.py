@@ -15,8 +15,11 @@ from index._embed import ParallelEmbedder, make_embedder, onnx_available
 from index._errors import ConfigurationError
 from index._vectors import FLAT_LIMIT, SQ8_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
 
-TEXTS = [f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
-         + " word" * (i % 17) for i in range(150)]
+TEXTS = [
+    f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
+    + " word" * (i % 17)
+    for i in range(150)
+]
 
 
 # ---- worker processes ---------------------------------------------------------------------------------
@@ -52,8 +55,12 @@ def test_parallel_embedder_keeps_small_calls_and_cold_pools_in_process() -> None
 
 def test_parallel_embedder_falls_back_when_workers_fail() -> None:
     local = HashEmbedder(16)
-    parallel = ParallelEmbedder(local, {"kind": "no-such-kind", "model": "/nonexistent/model", "precision": "fp32",
-                                        "batch_size": 8, "threads": 1}, workers=2, min_parallel=4)
+    parallel = ParallelEmbedder(
+        local,
+        {"kind": "no-such-kind", "model": "/nonexistent/model", "precision": "fp32", "batch_size": 8, "threads": 1},
+        workers=2,
+        min_parallel=4,
+    )
     try:
         parallel.start()
         assert not parallel.ready(timeout=120)  # the model can't load in the workers
@@ -74,8 +81,10 @@ def test_backend_and_precision_settings() -> None:
     assert settings.embed_backend == "auto" and settings.precision == "auto" and settings.embed_workers == 0
     assert settings.batch_size == 0 and settings.model_cache_dir is None
     assert _Settings.from_env({"ARCHIVEBOT_MODEL_CACHE": "/tmp/m"}, load_dotenv=False).model_cache_dir == Path("/tmp/m")
-    settings = _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "ONNX", "ARCHIVEBOT_PRECISION": "int8",
-                                   "ARCHIVEBOT_EMBED_WORKERS": "1"}, load_dotenv=False)
+    settings = _Settings.from_env(
+        {"ARCHIVEBOT_EMBED_BACKEND": "ONNX", "ARCHIVEBOT_PRECISION": "int8", "ARCHIVEBOT_EMBED_WORKERS": "1"},
+        load_dotenv=False,
+    )
     assert (settings.embed_backend, settings.precision, settings.embed_workers) == ("onnx", "int8", 1)
     with pytest.raises(ConfigurationError):
         _Settings.from_env({"ARCHIVEBOT_EMBED_BACKEND": "tensorrt"}, load_dotenv=False)
@@ -264,8 +273,12 @@ def test_an_int8_vector_barely_depends_on_what_it_was_batched_with(real_embedder
 def test_worker_processes_give_the_vectors_of_the_in_process_model(torch_embedder) -> None:
     from index import BUNDLED_MODEL
 
-    parallel = ParallelEmbedder(torch_embedder, {"kind": "torch", "model": BUNDLED_MODEL, "precision": "fp32",
-                                                "batch_size": 64, "threads": 1}, workers=2, min_parallel=8)
+    parallel = ParallelEmbedder(
+        torch_embedder,
+        {"kind": "torch", "model": BUNDLED_MODEL, "precision": "fp32", "batch_size": 64, "threads": 1},
+        workers=2,
+        min_parallel=8,
+    )
     try:
         parallel.start()
         assert parallel.ready(timeout=300)
@@ -277,11 +290,12 @@ def test_worker_processes_give_the_vectors_of_the_in_process_model(torch_embedde
         parallel.close()
 
 
-async def test_incremental_reindex_patches_an_ivf_index_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_incremental_reindex_patches_an_ivf_index_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
     and the result agrees with the database (doctor)."""
-    from index import Archive, check_index
-    from index import _indexer
+    from index import Archive, _indexer, check_index
 
     topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
     archive_dir = tmp_path / "news"
@@ -290,8 +304,13 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(tmp_path: Path,
         topic = topics[number % len(topics)]
         body = " ".join(f"Report {number} sentence {s} says the {topic} story moved on day {s}." for s in range(8))
         (archive_dir / f"story-{number:02d}.txt").write_text(f"The {topic} story number {number}\n\n{body}\n")
-    settings = Settings(data_dir=tmp_path / "data", model="hash:64", archive_roots=(archive_dir,),
-                        faiss_factory="IVF4,SQ8", min_confidence=0.0)  # SQ8: the harder case
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        model="hash:64",
+        archive_roots=(archive_dir,),
+        faiss_factory="IVF4,SQ8",
+        min_confidence=0.0,
+    )  # SQ8: the harder case
     archive = await Archive.open(settings, embedder=HashEmbedder(64))
     try:
         await archive.reindex([archive_dir])
@@ -332,8 +351,7 @@ def test_large_archives_leave_very_common_terms_out_of_the_full_text_search() ->
 
 
 def test_the_recorded_model_name_is_predicted_without_loading_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import BUNDLED_MODEL
-    from index import _embed
+    from index import BUNDLED_MODEL, _embed
 
     monkeypatch.setattr(_embed, "resolve_backend", lambda settings: settings.embed_backend.replace("auto", "onnx"))
     assert _embed.embedder_name(Settings()) == BUNDLED_MODEL + "#int8"  # a new index: int8
@@ -356,7 +374,7 @@ def test_an_fp32_index_keeps_fp32_vectors_under_the_int8_default(real_embedder, 
         pytest.skip("the default embedder is not int8 here")
     settings = Settings(model_cache_dir=real_embedder.cache_dir, embed_workers=1)
     embedder = make_embedder(settings, indexed_with=BUNDLED_MODEL)
-    assert embedder.name == BUNDLED_MODEL and getattr(embedder, "precision") == "fp32"
+    assert embedder.name == BUNDLED_MODEL and embedder.precision == "fp32"
     texts = ["Shares fell 5% on Tuesday.", "Chelsea's late winner came from a corner."]
     assert np.min(np.sum(embedder.embed(texts) * torch_embedder.embed(texts), axis=1)) >= 0.9999
     assert make_embedder(settings, indexed_with=BUNDLED_MODEL + "#int8").name == BUNDLED_MODEL + "#int8"

@@ -14,11 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, DEV_QUESTIONS, SEEDS, copy_corpus_articles, needs_corpus
 
 from index import Archive, Settings
 from index._eval import evaluate, evaluate_sentences, load_questions, load_sentence_pairs
-
-from conftest import CORPUS, copy_corpus_articles, DEV_QUESTIONS, SEEDS, needs_corpus
 
 DATA = Path(__file__).parent / "data"
 HELDOUT = DATA / "heldout_questions.jsonl"

@@ -6,5 +6,5 @@ async def test_seed_question_is_quoted_verbatim(seeded: Archive) -> None:
     assert answer.quotes
     article = await seeded.article(answer.quotes[0].article_id)
     for quote in answer.quotes:
-        assert article.body[quote.start:quote.end] == quote.text
+        assert article.body[quote.start : quote.end] == quote.text
     assert "nuclear test in May" in " ".join(q.text for q in answer.quotes)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED_FILE
 
 from index._text import Span, build_passages, split_sentences
 
-from conftest import SEED_FILE
-
 
 def sentences(text: str) -> list[str]:
-    return [text[span.start:span.end] for span in split_sentences(text)]
+    return [text[span.start : span.end] for span in split_sentences(text)]
 
 
 def assert_well_formed(text: str, spans: list[Span]) -> None:
@@ -18,7 +17,7 @@ def assert_well_formed(text: str, spans: list[Span]) -> None:
     previous_end = 0
     for span in spans:
         assert previous_end <= span.start < span.end <= len(text)
-        piece = text[span.start:span.end]
+        piece = text[span.start : span.end]
         assert piece == piece.strip()
         assert span.start == 0 or not (text[span.start - 1].isalnum() and text[span.start].isalnum())
         assert span.end == len(text) or not (text[span.end - 1].isalnum() and text[span.end].isalnum())
@@ -76,10 +75,15 @@ def test_abbreviations_initials_and_decimals_do_not_end_a_sentence(text: str) ->
         ("He won in 2004. 2005 was worse.", ["He won in 2004.", "2005 was worse."]),
         ("He said the answer was no. Then he left.", ["He said the answer was no.", "Then he left."]),
         ('He replied: "No. Definitely not."', ['He replied: "No.', 'Definitely not."']),
-        ("It spans the 15th century to World War I. But experts disagree.",
-         ["It spans the 15th century to World War I.", "But experts disagree."]),
+        (
+            "It spans the 15th century to World War I. But experts disagree.",
+            ["It spans the 15th century to World War I.", "But experts disagree."],
+        ),
         ("She used to sing R&B. She now sings jazz.", ["She used to sing R&B.", "She now sings jazz."]),
-        ("Apple launched the iPod. iTunes followed. eBay grew.", ["Apple launched the iPod.", "iTunes followed.", "eBay grew."]),
+        (
+            "Apple launched the iPod. iTunes followed. eBay grew.",
+            ["Apple launched the iPod.", "iTunes followed.", "eBay grew."],
+        ),
     ],
 )
 def test_real_sentence_ends_are_found(text: str, expected: list[str]) -> None:
@@ -104,12 +108,21 @@ def test_a_lower_case_continuation_after_a_quote_is_one_sentence() -> None:
 
 def test_dashes_do_not_split_and_brackets_close_with_the_sentence() -> None:
     text = "Growth was strong – really strong — in 2004. Others (including the IMF.) Disagreed."
-    assert sentences(text) == ["Growth was strong – really strong — in 2004.", "Others (including the IMF.)", "Disagreed."]
+    assert sentences(text) == [
+        "Growth was strong – really strong — in 2004.",
+        "Others (including the IMF.)",
+        "Disagreed.",
+    ]
 
 
 def test_line_breaks_are_hard_boundaries() -> None:
     text = "A heading without a stop\n\nThe first paragraph. Its second sentence.\nA list item"
-    assert sentences(text) == ["A heading without a stop", "The first paragraph.", "Its second sentence.", "A list item"]
+    assert sentences(text) == [
+        "A heading without a stop",
+        "The first paragraph.",
+        "Its second sentence.",
+        "A list item",
+    ]
 
 
 def test_empty_and_punctuation_only_text_has_no_sentences() -> None:
@@ -128,7 +141,7 @@ def test_offsets_are_exact_on_the_seed_body() -> None:
     body = articles[0].body
     spans = split_sentences(body)
     assert_well_formed(body, spans)
-    texts = [body[s.start:s.end] for s in spans]
+    texts = [body[s.start : s.end] for s in spans]
     assert "It gave no other details." in texts
     assert any(t.startswith("The offer was in a letter") and "Mr. Obama’s first envoy" in t for t in texts)
     assert "North Korea was hit with fresh U.N. sanctions after a nuclear test in May, its second." in texts
@@ -139,10 +152,14 @@ def test_offsets_survive_leading_whitespace_non_ascii_and_a_sub_range() -> None:
     text = "\u00a0 Zürich’s mayor spoke.  Café owners cheered!\n\n  “Très bien,” one said. "
     spans = split_sentences(text)
     assert_well_formed(text, spans)
-    assert [text[s.start:s.end] for s in spans] == ["Zürich’s mayor spoke.", "Café owners cheered!", "“Très bien,” one said."]
+    assert [text[s.start : s.end] for s in spans] == [
+        "Zürich’s mayor spoke.",
+        "Café owners cheered!",
+        "“Très bien,” one said.",
+    ]
     start = text.index("Café")
     inner = split_sentences(text, start, len(text))
-    assert [text[s.start:s.end] for s in inner] == ["Café owners cheered!", "“Très bien,” one said."]
+    assert [text[s.start : s.end] for s in inner] == ["Café owners cheered!", "“Très bien,” one said."]
     assert all(s.start >= start for s in inner)
 
 
@@ -177,7 +194,9 @@ def test_passages_cover_every_sentence_in_order(size: int) -> None:
         assert passage.last_sentence - passage.first_sentence + 1 <= size
         assert passage.start == spans[passage.first_sentence].start
         assert passage.end == spans[passage.last_sentence].end
-        assert body[passage.start:passage.end].startswith(body[spans[passage.first_sentence].start:spans[passage.first_sentence].end])
+        assert body[passage.start : passage.end].startswith(
+            body[spans[passage.first_sentence].start : spans[passage.first_sentence].end]
+        )
         covered.extend(range(passage.first_sentence, passage.last_sentence + 1))
     assert sorted(set(covered)) == list(range(len(spans)))
     starts = [p.first_sentence for p in passages]

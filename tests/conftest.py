@@ -49,7 +49,7 @@ def seed_archive_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # The confidence threshold is calibrated for the real model (README, "Answer quality"); the fake
+    # The confidence threshold is calibrated for the real model (docs/quality.md); the fake
     # embedder's cosines are lower, so fake-embedder archives use a low threshold.
     return Settings(data_dir=tmp_path / "data", model="hash:256", archive_roots=(SEEDS,), min_confidence=0.05)
 

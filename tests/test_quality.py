@@ -2,7 +2,7 @@
 
 The archive is the seed plus a fixed slice of the BBC corpus: every article the development and
 held-out questions refer to, and a deterministic sample of others as distractors. The floors sit a
-little under the figures measured when they were set (README, "Answer quality"), so a change that
+little under the figures measured when they were set (docs/quality.md), so a change that
 quietly lowers quality fails here; the full-corpus figures come from `archivebot eval`.
 """
 

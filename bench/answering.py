@@ -100,15 +100,11 @@ async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
             sent.append(kwargs.get("embed") or (args[0] if args else None))
 
     try:
+        from bot.answers import AnswerRegistry  # recent answers, for the feedback buttons
+
         config = BotConfig(user_rate=RateLimit(10**9, 60.0), guild_rate=RateLimit(10**9, 60.0))
         stub_bot: Any = SimpleNamespace(user=SimpleNamespace(id=2))
-        try:  # the bot keeps a registry of recent answers for the feedback buttons
-            from bot.views import AnswerRegistry
-
-            stub_bot.answers = AnswerRegistry()
-        except Exception:
-            pass
-        cog = ArchiveCog(stub_bot, archive, config)
+        cog = ArchiveCog(stub_bot, archive, config, AnswerRegistry())
         handler = ArchiveCog.ask.callback
         latencies = []
         for _ in range(rounds):

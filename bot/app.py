@@ -1,16 +1,20 @@
 """The Discord bot: `main()` builds the archive and the configuration and hands them to `ArchiveBot`.
 
 In the style of discord.py's `examples/advanced_startup.py`: resources are created in `main`, passed into the
-bot, and `setup_hook` loads the cog and syncs the slash commands (to `DISCORD_GUILD_ID` only, when set).
+bot, and `setup_hook` loads the extension `bot.cog` and syncs the slash commands (to `DISCORD_GUILD_ID` only,
+when set). The extension takes the archive, configuration and answer registry from the `ArchiveBot` it is
+loaded into (see `bot.cog.setup`); this module imports neither the cog nor its views.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,8 +22,9 @@ from discord.ext import commands
 
 from index import Archive, ArchivebotError, Settings
 
+from .answers import AnswerRegistry
 from .config import BotConfig, apply_endpoints
-from .views import AnswerRegistry, FeedbackButton
+from .startup import quiet_libraries, set_offline_defaults
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -35,7 +40,9 @@ class ArchiveTree(app_commands.CommandTree):
 
 
 class ArchiveBot(commands.Bot):
-    def __init__(self, archive: Archive, config: BotConfig, **options) -> None:
+    """The bot and what its extension needs: the archive, the configuration, the answers for 👍/👎."""
+
+    def __init__(self, archive: Archive, config: BotConfig, **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: questions in ARCHIVEBOT_CHANNELS are read without a mention
         intents.members = False
@@ -49,10 +56,7 @@ class ArchiveBot(commands.Bot):
         self.synced: list[app_commands.AppCommand] = []
 
     async def setup_hook(self) -> None:
-        from .cog import ArchiveCog
-
-        await self.add_cog(ArchiveCog(self, self.archive, self.config))
-        self.add_dynamic_items(FeedbackButton)  # 👍/👎 under answers sent before a restart keep working
+        await self.load_extension("bot.cog")  # the commands, the question listener and the persistent buttons
         if self.config.guild_id:
             guild = discord.Object(self.config.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -73,6 +77,13 @@ class ArchiveBot(commands.Bot):
         logger.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
 
 
+def archive_bot(client: discord.Client) -> ArchiveBot:
+    """The `ArchiveBot` behind an interaction, typed: every interaction this package handles reaches one."""
+    if not isinstance(client, ArchiveBot):
+        raise TypeError(f"Archivebot's handlers run in an ArchiveBot, not in a {type(client).__name__}")
+    return client
+
+
 def _configure_logging() -> None:
     level = os.environ.get("ARCHIVEBOT_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
@@ -83,8 +94,7 @@ def _configure_logging() -> None:
     # Started from `archivebot run`, the CLI has configured logging already (WARNING): the bot's own
     # messages (connected, commands synced, reindex summaries) still show at the configured level.
     logging.getLogger("archivebot.bot").setLevel(getattr(logging, level, logging.INFO))
-    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries(logging.WARNING)
     logging.getLogger("discord").setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
 
 
@@ -100,10 +110,9 @@ async def run(config: BotConfig, settings: Settings) -> None:
         async with ArchiveBot(archive, config) as bot:
             loop = asyncio.get_running_loop()
             for signame in ("SIGINT", "SIGTERM"):
-                try:
+                # no signal handlers on Windows' event loop: Ctrl-C still stops the bot there
+                with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
                     loop.add_signal_handler(getattr(signal, signame), lambda: asyncio.ensure_future(bot.close()))
-                except (NotImplementedError, RuntimeError, AttributeError):  # pragma: no cover - not on Windows
-                    pass
             await bot.start(config.require_token())
     finally:
         await archive.close()
@@ -111,9 +120,7 @@ async def run(config: BotConfig, settings: Settings) -> None:
 
 def main() -> int:
     """Start the Discord bot. Returns the process exit code (0 after a clean shutdown)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    set_offline_defaults()
     _configure_logging()
     try:
         config = BotConfig.from_env()

@@ -9,28 +9,42 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import click
 
-from index import Archive, ArchivebotError, Progress, QuestionError, Settings
+from index import Answer, Archive, ArchivebotError, Progress, QuestionError, Settings
 
-from . import render
+from . import terminal
+from .startup import quiet_libraries, set_offline_defaults
+from .text import duration
+
+if TYPE_CHECKING:  # imported when a bar is shown (a terminal), not on every command
+    from tqdm import tqdm
 
 logger = logging.getLogger("archivebot")
 
 
+Parameters = ParamSpec("Parameters")
+
+
 def _settings(context: click.Context) -> Settings:
-    return context.obj["settings"]
+    settings = context.obj["settings"]
+    if not isinstance(settings, Settings):  # set by `cli` below, or by a caller's obj (tests)
+        raise TypeError(f"context.obj['settings'] must be Settings, not {type(settings).__name__}")
+    return settings
 
 
-def _run(coroutine_function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+def _run(
+    coroutine_function: Callable[Parameters, Coroutine[Any, Any, None]],
+) -> Callable[Parameters, None]:
     """Run an async command; translate engine errors into `error: …` and exit code 1 (2 for bad questions)."""
 
     @functools.wraps(coroutine_function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Parameters.args, **kwargs: Parameters.kwargs) -> None:
         try:
             return asyncio.run(coroutine_function(*args, **kwargs))
         except QuestionError as error:
@@ -60,8 +74,7 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
     """Archivebot: answers about a news archive, in verbatim quotes with citations."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    quiet_libraries(level)
     notices = logging.getLogger("index.notice")  # one-line news about slow one-time steps, always shown
     if not notices.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -69,9 +82,7 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
         notices.addHandler(handler)
         notices.setLevel(logging.INFO)
         notices.propagate = False
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    set_offline_defaults()
     context.ensure_object(dict)
     if "settings" not in context.obj:
         try:
@@ -80,14 +91,7 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
             raise click.ClickException(str(error)) from error
         context.obj["settings"] = settings
     if data_dir is not None:
-        from dataclasses import replace
-
         context.obj["settings"] = replace(context.obj["settings"], data_dir=data_dir)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 class _ProgressBar:
@@ -96,7 +100,7 @@ class _ProgressBar:
 
     def __init__(self, terminal: bool) -> None:
         self.terminal = terminal
-        self._bar: Any = None
+        self._bar: tqdm[Any] | None = None
         self._phase = ""
         self._next_share = 0.0
 
@@ -130,7 +134,7 @@ class _ProgressBar:
             self._phase, self._next_share = progress.phase, 0.1
         share = progress.done / progress.total
         if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
-            eta = f", about {_duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
+            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
             label = "embedding new texts" if progress.phase == "embed" else "scanning files"
             click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
             while self._next_share <= share:
@@ -151,21 +155,32 @@ async def index_command(context: click.Context, roots: tuple[Path, ...], as_json
     """Build or update the index from archive folders (default: the folders indexed last time, else seeds/).
 
     Incremental: unchanged articles are not embedded again; deleted files disappear from the index."""
-    archive = await _open(context)
     bar = _ProgressBar(terminal=sys.stderr.isatty())
-    try:
-        summary = await archive.reindex(list(roots) or None, progress=bar)
-    finally:
-        bar.close()
-        await archive.close()
+    async with await _open(context) as archive:
+        try:
+            summary = await archive.reindex(list(roots) or None, progress=bar)
+        finally:
+            bar.close()
     if as_json:
         data = summary.to_dict()
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
-        click.echo(render.summary_text(summary))
+        click.echo(terminal.summary_text(summary))
 
 
-def _answer_json(answer: Any, latency_ms: float) -> str:
+def _filter_options(command: Callable[Parameters, None]) -> Callable[Parameters, None]:
+    """--source, --after and --before, as `ask` and `search` take them."""
+    options = [
+        click.option("--source", help="Only articles whose source contains this text."),
+        click.option("--after", help="Only articles published on or after this date (YYYY-MM-DD)."),
+        click.option("--before", help="Only articles published on or before this date (YYYY-MM-DD)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _answer_json(answer: Answer, latency_ms: float) -> str:
     data = answer.to_dict()
     data["latency_ms"] = round(latency_ms, 2)
     return json.dumps(data, ensure_ascii=False)
@@ -174,17 +189,14 @@ def _answer_json(answer: Any, latency_ms: float) -> str:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per answer.")
-@click.option("--source", help="Only articles whose source contains this text.")
-@click.option("--after", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--before", help="Only articles published on or before this date (YYYY-MM-DD).")
+@_filter_options
 @click.pass_context
 @_run
 async def ask(
     context: click.Context, question: str, as_json: bool, source: str | None, after: str | None, before: str | None
 ) -> None:
     """Answer QUESTION with quotes from the archive. QUESTION '-' reads one question a line from stdin."""
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
         await archive.warm_up()  # latency_ms measures answering, not loading the model
         failed = False
@@ -199,19 +211,15 @@ async def ask(
                 click.echo(json.dumps({"question": item, "error": str(error)}) if as_json else f"error: {error}")
                 continue
             latency = (time.perf_counter() - started) * 1000
-            click.echo(_answer_json(answer, latency) if as_json else render.answer_text(answer))
+            click.echo(_answer_json(answer, latency) if as_json else terminal.answer_text(answer))
         if failed:
             sys.exit(2)
-    finally:
-        await archive.close()
 
 
 @cli.command()
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--source")
-@click.option("--after")
-@click.option("--before")
+@_filter_options
 @click.option("--limit", default=10, show_default=True)
 @click.pass_context
 @_run
@@ -225,15 +233,12 @@ async def search(
     limit: int,
 ) -> None:
     """Rank articles for QUERY."""
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         hits = await archive.search(query, source=source, after=after, before=before, limit=limit)
-    finally:
-        await archive.close()
     if as_json:
         click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False))
     else:
-        click.echo(render.hits_text(hits))
+        click.echo(terminal.hits_text(hits))
 
 
 @cli.command()
@@ -243,12 +248,9 @@ async def search(
 @_run
 async def article(context: click.Context, id_or_title: str, as_json: bool) -> None:
     """Show one article: metadata and clean text."""
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         found = await archive.article(id_or_title)
-    finally:
-        await archive.close()
-    click.echo(json.dumps(found.to_dict(), ensure_ascii=False) if as_json else render.article_text(found))
+    click.echo(json.dumps(found.to_dict(), ensure_ascii=False) if as_json else terminal.article_text(found))
 
 
 @cli.command()
@@ -257,12 +259,9 @@ async def article(context: click.Context, id_or_title: str, as_json: bool) -> No
 @_run
 async def stats(context: click.Context, as_json: bool) -> None:
     """Articles, passages, model, index type, last indexed, sizes."""
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         figures = await archive.stats()
-    finally:
-        await archive.close()
-    click.echo(json.dumps(figures.to_dict()) if as_json else render.stats_text(figures))
+    click.echo(json.dumps(figures.to_dict()) if as_json else terminal.stats_text(figures))
 
 
 @cli.command("eval")
@@ -275,12 +274,9 @@ async def eval_command(context: click.Context, questions_file: Path, as_json: bo
     """Quality figures over a {"q","answers","article"} JSONL file."""
     from index._eval import evaluate, load_questions
 
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         await archive.warm_up()
         result = await evaluate(archive, load_questions(questions_file))
-    finally:
-        await archive.close()
     if not failures:
         result.pop("failures")
     if as_json:
@@ -318,12 +314,9 @@ async def eval_headlines_command(context: click.Context, directory: Path, as_jso
     """Search each article's headline (first line): is the article ranked first?"""
     from index._eval import evaluate_headlines
 
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         await archive.warm_up()
         result = await evaluate_headlines(archive, directory, limit)
-    finally:
-        await archive.close()
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -363,11 +356,8 @@ async def console(context: click.Context) -> None:
     """The local console front end (questions on stdin)."""
     from .console import run_console
 
-    archive = await _open(context)
-    try:
+    async with await _open(context) as archive:
         await run_console(archive)
-    finally:
-        await archive.close()
 
 
 @cli.command()

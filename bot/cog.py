@@ -1,100 +1,73 @@
-"""The Discord command layer: questions in channels, slash commands, the admin reindex.
+"""The Discord command layer: questions in channels, slash commands, the admin reindex (extension `bot.cog`).
 
-Thin on purpose: the engine (`index.Archive`) answers, `bot.format` renders, `bot.ratelimit` limits; this
-module only wires them to Discord. Every send passes `AllowedMentions.none()`, so no quote can ping anyone.
+Thin on purpose: the engine (`index.Archive`) answers, `bot.discord_format` renders, `bot.ratelimit` limits,
+`bot.reindex` runs a reindex; this module only wires them to Discord. Every send passes
+`AllowedMentions.none()`, so no quote can ping anyone. Each command's docstring is its slash-command
+description.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import (
-    Answer,
-    Archive,
-    ArchivebotError,
-    ArticleNotFoundError,
-    IndexBusyError,
-    IndexNotBuiltError,
-    Progress,
-    QuestionError,
-)
+from index import Answer, Archive, ArticleNotFoundError, QuestionError
 
-from . import format as fmt
+from . import discord_format as fmt
 from . import limits
+from .admin import admin_check, refusal_text
+from .answers import AnswerRegistry
+from .app import archive_bot
 from .config import BotConfig
-from .ratelimit import RateLimiter, Verdict
-from .views import NO_MENTIONS, PagerView, feedback_view
-
-if TYPE_CHECKING:
-    from .app import ArchiveBot
+from .ratelimit import RateLimiter
+from .reindex import ReindexJob
+from .views import NO_MENTIONS, FeedbackButton, PagerView, feedback_view
 
 logger = logging.getLogger("archivebot.bot")
 
-HELP_TEXT = (
-    "Ask me about the news archive, e.g. “@Archivebot What did Obama propose to North Korea?” — I answer with"
-    " verbatim quotes and their sources. Slash commands: /ask, /search, /article, /stats."
-)
+# The options /ask and /search share: their types (lengths Discord enforces) and descriptions.
+Source = app_commands.Range[str, 1, 100]
+Day = app_commands.Range[str, 1, 20]
+FILTER_DESCRIPTIONS = {
+    "after": "Only articles published on or after this date (YYYY-MM-DD)",
+    "before": "Only articles published on or before this date (YYYY-MM-DD)",
+}
 
 
-def user_message(error: BaseException) -> str:
-    """One short sentence for the user; the details go to the log."""
-    if isinstance(error, (QuestionError, ArticleNotFoundError)):
-        return limits.trim(f"Sorry: {error}.".replace("..", "."), 300)
-    if isinstance(error, IndexNotBuiltError):
-        return "The archive hasn't been indexed yet; an admin can run /reindex."
-    if isinstance(error, IndexBusyError):
-        return "A reindex is already running; try again when it has finished."
-    if isinstance(error, ArchivebotError):
-        return "The archive can't answer right now; the problem has been logged for the admins."
-    return "Sorry, something went wrong on my side; it has been logged."
+async def setup(bot: commands.Bot) -> None:
+    """The extension's entry point (`await bot.load_extension("bot.cog")`): the cog, given the resources of
+    the `ArchiveBot` it is loaded into, and the persistent 👍/👎 buttons (they work under answers sent before
+    a restart)."""
+    resources = archive_bot(bot)
+    await bot.add_cog(ArchiveCog(bot, resources.archive, resources.config, resources.answers))
+    bot.add_dynamic_items(FeedbackButton)
 
 
-class NotArchiveAdmin(app_commands.CheckFailure):
-    """The member may not run admin commands."""
-
-
-def is_archive_admin(member: discord.abc.User, permissions: discord.Permissions, config: BotConfig) -> bool:
-    """Manage Server (or Administrator) permission, plus one of ARCHIVEBOT_ADMIN_ROLE_IDS when that is set."""
-    if not (permissions.manage_guild or permissions.administrator):
-        return False
-    if config.admin_role_ids:
-        roles = {role.id for role in getattr(member, "roles", [])}
-        return bool(roles & config.admin_role_ids)
-    return True
-
-
-def _admin_check(interaction: discord.Interaction) -> bool:
-    config: BotConfig = interaction.client.config  # type: ignore[attr-defined]
-    if interaction.guild is None or not is_archive_admin(interaction.user, interaction.permissions, config):
-        raise NotArchiveAdmin("admin only")
-    return True
+async def teardown(bot: commands.Bot) -> None:
+    bot.remove_dynamic_items(FeedbackButton)
 
 
 class ArchiveCog(commands.Cog, name="Archive"):
     """Answers questions about the news archive."""
 
-    def __init__(self, bot: ArchiveBot, archive: Archive, config: BotConfig) -> None:
+    def __init__(self, bot: commands.Bot, archive: Archive, config: BotConfig, answers: AnswerRegistry) -> None:
         self.bot = bot
         self.archive = archive
         self.config = config
+        self.answers = answers  # what recent answers quoted, for 👍/👎 clicks
         self.limiter = RateLimiter(config.user_rate, config.guild_rate)
-        self._reindex_task: asyncio.Task | None = None
-        self._reindex_progress: Progress | None = None
+        self.reindex_job = ReindexJob(archive, config.progress_interval)
 
     # ---- shared helpers -------------------------------------------------------------------------------
 
     def _feedback_view(self, answer: Answer, guild_id: int | None) -> discord.ui.View:
-        key = self.bot.answers.add(
-            answer.question, [q.article_id for q in answer.quotes] or [h.article_id for h in answer.closest], guild_id
-        )
-        return feedback_view(key)
+        quoted = [quote.article_id for quote in answer.quotes] or [hit.article_id for hit in answer.closest]
+        return feedback_view(self.answers.add(answer.question, quoted, guild_id))
 
     async def _rate_limited(self, interaction: discord.Interaction) -> bool:
         """True (after telling the user, ephemerally) when the user or server is over its limit."""
@@ -104,19 +77,30 @@ class ArchiveCog(commands.Cog, name="Archive"):
         await interaction.response.send_message(verdict.message(), ephemeral=True, allowed_mentions=NO_MENTIONS)
         return True
 
-    async def _fail(self, interaction: discord.Interaction, error: BaseException, what: str) -> None:
-        if isinstance(error, (QuestionError, ArticleNotFoundError)):
-            logger.info("%s: %s", what, error)
-        else:
-            logger.error("%s failed", what, exc_info=error)
-        text = user_message(error)
+    async def _tell(self, interaction: discord.Interaction, text: str, what: str) -> None:
+        """An ephemeral message to the user, as the response or, once responded, as a follow-up."""
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             else:
                 await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
-            logger.warning("could not tell the user about the failure of %s", what, exc_info=True)
+            logger.warning("could not tell the user about %s", what, exc_info=True)
+
+    async def _fail(self, interaction: discord.Interaction, error: BaseException, what: str) -> None:
+        if isinstance(error, (QuestionError, ArticleNotFoundError)):
+            logger.info("%s: %s", what, error)
+        else:
+            logger.error("%s failed", what, exc_info=error)
+        await self._tell(interaction, fmt.user_message(error), f"the failure of {what}")
+
+    async def _send_pages(self, interaction: discord.Interaction, pages: list[discord.Embed]) -> None:
+        if len(pages) > 1:
+            await interaction.followup.send(
+                embed=pages[0], view=PagerView(pages, interaction.user.id), allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.followup.send(embed=pages[0], allowed_mentions=NO_MENTIONS)
 
     # ---- questions in channels ----------------------------------------------------------------------
 
@@ -129,7 +113,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         own_roles = [role.id for role in message.role_mentions if role.tags is not None and role.tags.bot_id == me.id]
         mentioned = bool(own_roles) or any(user.id == me.id for user in message.mentions)
         in_dm = message.guild is None
-        parent_id = getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None
+        parent_id = message.channel.parent_id if isinstance(message.channel, discord.Thread) else None
         listed = message.channel.id in self.config.channels or parent_id in self.config.channels
         if not (mentioned or in_dm or listed):
             return None
@@ -143,25 +127,19 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     async def _ask_typing(self, channel: discord.abc.Messageable, question: str) -> Answer:
         """Answer while showing "typing…"; a channel where the bot may not type still gets its answer."""
-        typing = channel.typing()
-        try:
-            await typing.__aenter__()
-        except discord.HTTPException:
-            logger.debug("could not show typing", exc_info=True)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(channel.typing())
+            except discord.HTTPException:
+                logger.debug("could not show typing", exc_info=True)
             return await self.archive.ask(question, max_quotes=self.config.max_quotes)
-        try:
-            return await self.archive.ask(question, max_quotes=self.config.max_quotes)
-        finally:
-            await typing.__aexit__(None, None, None)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         question = self._question_in(message)
         if question is None:
             return
-        verdict: Verdict = self.limiter.check(
-            message.author.id, message.guild.id if message.guild else None, warn_once=True
-        )
+        verdict = self.limiter.check(message.author.id, message.guild.id if message.guild else None, warn_once=True)
         if not verdict.allowed:
             if verdict.first_refusal:  # one warning per wait, so a flood doesn't get a flood of warnings
                 await message.reply(
@@ -172,17 +150,21 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 )
             return
         if not question:
-            await message.reply(HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
+            await message.reply(fmt.HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
         try:
             answer = await self._ask_typing(message.channel, question)
         except Exception as error:
-            if isinstance(error, (QuestionError,)):
+            if isinstance(error, QuestionError):
                 logger.info("question refused: %s", error)
             else:
                 logger.error("answering a message failed", exc_info=error)
-            await message.reply(user_message(error), allowed_mentions=NO_MENTIONS, mention_author=False)
+            await message.reply(fmt.user_message(error), allowed_mentions=NO_MENTIONS, mention_author=False)
             return
+        await self._post_answer(message, question, answer)
+
+    async def _post_answer(self, message: discord.Message, question: str, answer: Answer) -> None:
+        """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on."""
         embed = fmt.answer_embed(answer)
         view = self._feedback_view(answer, message.guild.id if message.guild else None)
         if self.config.threads and isinstance(message.channel, discord.TextChannel):
@@ -197,25 +179,23 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     # ---- slash commands -----------------------------------------------------------------------------
 
-    @app_commands.command(
-        name="ask", description="Ask a question; the answer quotes the archive verbatim, with sources."
-    )
+    @app_commands.command(name="ask")
     @app_commands.describe(
         question="Your question, e.g. What did Obama propose to North Korea?",
         source="Only quote articles whose source contains this text (e.g. Washington Times)",
-        after="Only articles published on or after this date (YYYY-MM-DD)",
-        before="Only articles published on or before this date (YYYY-MM-DD)",
         private="Show the answer only to you",
+        **FILTER_DESCRIPTIONS,
     )
     async def ask(
         self,
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, 1000],
-        source: app_commands.Range[str, 1, 100] | None = None,
-        after: app_commands.Range[str, 1, 20] | None = None,
-        before: app_commands.Range[str, 1, 20] | None = None,
+        source: Source | None = None,
+        after: Day | None = None,
+        before: Day | None = None,
         private: bool = False,
     ) -> None:
+        """Ask a question; the answer quotes the archive verbatim, with sources."""
         if await self._rate_limited(interaction):
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
@@ -233,21 +213,21 @@ class ArchiveCog(commands.Cog, name="Archive"):
             allowed_mentions=NO_MENTIONS,
         )
 
-    @app_commands.command(name="search", description="List the articles that best match some words.")
+    @app_commands.command(name="search")
     @app_commands.describe(
         query="Words to look for, e.g. North Korea liaison office",
         source="Only articles whose source contains this text",
-        after="Only articles published on or after this date (YYYY-MM-DD)",
-        before="Only articles published on or before this date (YYYY-MM-DD)",
+        **FILTER_DESCRIPTIONS,
     )
     async def search(
         self,
         interaction: discord.Interaction,
         query: app_commands.Range[str, 1, 1000],
-        source: app_commands.Range[str, 1, 100] | None = None,
-        after: app_commands.Range[str, 1, 20] | None = None,
-        before: app_commands.Range[str, 1, 20] | None = None,
+        source: Source | None = None,
+        after: Day | None = None,
+        before: Day | None = None,
     ) -> None:
+        """List the articles that best match some words."""
         if await self._rate_limited(interaction):
             return
         await interaction.response.defer(thinking=True)
@@ -258,9 +238,10 @@ class ArchiveCog(commands.Cog, name="Archive"):
             return
         await self._send_pages(interaction, fmt.search_pages(query, hits))
 
-    @app_commands.command(name="article", description="Show one article: where it comes from and its text.")
+    @app_commands.command(name="article")
     @app_commands.describe(id_or_title="The article's id (from an answer or /search), or start typing its title")
     async def article(self, interaction: discord.Interaction, id_or_title: app_commands.Range[str, 1, 300]) -> None:
+        """Show one article: where it comes from and its text."""
         if await self._rate_limited(interaction):
             return
         await interaction.response.defer(thinking=True)
@@ -280,7 +261,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         except Exception:
             logger.exception("title autocomplete failed")
             return []
-        choices = []
+        choices: list[app_commands.Choice[str]] = []
         for hit in hits[: limits.AUTOCOMPLETE_CHOICES]:
             label = " · ".join(part for part in (" ".join(hit.title.split()), hit.date) if part)
             choices.append(
@@ -290,130 +271,63 @@ class ArchiveCog(commands.Cog, name="Archive"):
             )
         return choices
 
-    async def _send_pages(self, interaction: discord.Interaction, pages: list[discord.Embed]) -> None:
-        if len(pages) > 1:
-            await interaction.followup.send(
-                embed=pages[0], view=PagerView(pages, interaction.user.id), allowed_mentions=NO_MENTIONS
-            )
-        else:
-            await interaction.followup.send(embed=pages[0], allowed_mentions=NO_MENTIONS)
-
-    @app_commands.command(name="stats", description="How big the archive is, the model, the last reindex and feedback.")
+    @app_commands.command(name="stats")
     async def stats(self, interaction: discord.Interaction) -> None:
+        """How big the archive is, the model, the last reindex and feedback."""
         await interaction.response.defer(thinking=True)
         try:
             figures = await self.archive.stats()
         except Exception as error:
             await self._fail(interaction, error, "/stats")
             return
-        await interaction.followup.send(embed=fmt.stats_embed(figures, self.reindexing), allowed_mentions=NO_MENTIONS)
+        embed = fmt.stats_embed(figures, self.reindex_job.running)
+        await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
     # ---- admin: reindex -----------------------------------------------------------------------------
 
-    @property
-    def reindexing(self) -> bool:
-        return self.archive.reindexing or (self._reindex_task is not None and not self._reindex_task.done())
-
-    @app_commands.command(name="reindex", description="Admin: bring the index up to date with the archive folders.")
+    @app_commands.command(name="reindex")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
-    @app_commands.check(_admin_check)
+    @app_commands.check(admin_check)
     async def reindex(self, interaction: discord.Interaction) -> None:
-        if self.reindexing:
-            progress = self._reindex_progress
-            where = (
-                f" ({fmt.PHASES.get(progress.phase, progress.phase).lower()}, {progress.done:,}/{progress.total:,})"
-                if progress
-                else ""
-            )
+        """Admin: bring the index up to date with the archive folders."""
+        if self.reindex_job.running:
             await interaction.response.send_message(
-                f"A reindex is already running{where}; I'll post its summary when it finishes. Please wait for it.",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
+                self.reindex_job.busy_text(), ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         await interaction.response.send_message("Reindex starting…", allowed_mentions=NO_MENTIONS)
-        self._reindex_progress = None
-        self._reindex_task = asyncio.create_task(self._run_reindex(interaction), name="archivebot-reindex")
 
-    async def _run_reindex(self, interaction: discord.Interaction) -> None:
-        throttle = fmt.ProgressThrottle(self.config.progress_interval)
-        edits: set[asyncio.Task] = set()
-        finished = False
-        editable = [True]  # False once an edit failed (the interaction token lasts 15 minutes): stop trying
-
-        async def edit(text: str) -> None:
+        async def edit(text: str) -> bool:
             try:
                 await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as error:
-                editable[0] = False
-                logger.warning(
-                    "could not edit the reindex progress message (%s); the summary goes to the channel", error
-                )
+                logger.warning("could not edit the reindex message (%s); its summary goes to the channel", error)
+                return False
+            return True
 
-        loop = asyncio.get_running_loop()
-
-        def show(progress: Progress) -> None:  # on the event loop
-            if finished:
-                return
-            self._reindex_progress = progress
-            if not editable[0] or any(not task.done() for task in edits) or not throttle.due(progress):
-                return
-            task = loop.create_task(edit(fmt.progress_text(progress)))
-            edits.add(task)
-            task.add_done_callback(edits.discard)
-
-        def on_progress(progress: Progress) -> None:
-            # The engine reports from the event loop or from its worker threads: hop onto the loop either way.
-            loop.call_soon_threadsafe(show, progress)
-
-        try:
-            summary = await self.archive.reindex(progress=on_progress)
-        except Exception as error:
-            if isinstance(error, IndexBusyError):
-                text = "Another reindex (perhaps from the command line) is running; try again when it has finished."
-                logger.info("reindex refused: %s", error)
-            else:
-                logger.error("reindex failed", exc_info=error)
-                text = "The reindex failed; the details are in the bot's log. Questions are still answered from the previous index."
-        else:
-            logger.info("reindex done: %s", summary.to_dict())
-            text = fmt.summary_text(summary)
-        finally:
-            self._reindex_progress = None
-            finished = True
-        await asyncio.sleep(0)  # let progress reports queued from worker threads run (they are ignored now)
-        if edits:
-            await asyncio.gather(*edits, return_exceptions=True)
-        try:
-            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            logger.warning("could not edit the reindex message; posting the summary in the channel", exc_info=True)
+        async def post(text: str) -> bool:
             channel = interaction.channel
-            if isinstance(channel, discord.abc.Messageable):
-                try:
-                    await channel.send(text, allowed_mentions=NO_MENTIONS)
-                except discord.HTTPException:
-                    logger.error("could not post the reindex summary", exc_info=True)
+            if not isinstance(channel, discord.abc.Messageable):
+                return False
+            try:
+                await channel.send(text, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException:
+                logger.error("could not post the reindex summary", exc_info=True)
+                return False
+            return True
+
+        self.reindex_job.start(edit, post)
 
     async def cog_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        if isinstance(error, NotArchiveAdmin) or isinstance(error, app_commands.CheckFailure):
-            text = (
-                "Only server admins (Manage Server"
-                + (" and an admin role" if self.config.admin_role_ids else "")
-                + ") can run this command."
-            )
+        if isinstance(error, app_commands.CheckFailure):  # NotArchiveAdmin, or /reindex outside a server
             logger.info("refused %s to user %s", interaction.command and interaction.command.name, interaction.user.id)
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await self._tell(interaction, refusal_text(self.config), "a refused command")
             return
         original = getattr(error, "original", error)
         await self._fail(interaction, original, f"/{interaction.command.name if interaction.command else '?'}")
 
     async def cog_unload(self) -> None:
-        if self._reindex_task is not None and not self._reindex_task.done():
-            self._reindex_task.cancel()
+        self.reindex_job.cancel()

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from index import Archive, ArchivebotError
 
-from .render import answer_text, article_text, hits_text, stats_text
+from .terminal import answer_text, article_text, hits_text, stats_text
 
 HELP = """Type a question and press Enter. Commands:
   /search WORDS     ranked articles        /article ID       one article

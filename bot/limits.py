@@ -11,17 +11,11 @@ import re
 CONTENT = 2000
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
-FIELD_NAME = 256
 FIELD_VALUE = 1024
-FIELDS = 25
 FOOTER = 2048
-AUTHOR = 256
-EMBED_TOTAL = 6000
-EMBEDS = 10
 AUTOCOMPLETE_CHOICES = 25
 CHOICE_NAME = 100
 THREAD_NAME = 100
-BUTTON_LABEL = 80
 
 ELLIPSIS = "…"
 # The end of a sentence: terminal punctuation, optional closing quotes/brackets, then whitespace.
@@ -70,34 +64,3 @@ def split_pages(text: str, size: int) -> list[str]:
     if rest or not pages:
         pages.append(rest)
     return pages
-
-
-def embed_length(data: dict) -> int:
-    """The characters Discord counts towards an embed's 6,000: title, description, field names and values,
-    footer text and author name."""
-    total = len(data.get("title") or "") + len(data.get("description") or "")
-    for item in data.get("fields") or []:
-        total += len(item.get("name") or "") + len(item.get("value") or "")
-    total += len((data.get("footer") or {}).get("text") or "")
-    total += len((data.get("author") or {}).get("name") or "")
-    return total
-
-
-def embed_problems(data: dict) -> list[str]:
-    """Every limit an embed (as a dict, `discord.Embed.to_dict()`) breaks; empty when it fits."""
-    problems: list[str] = []
-    checks = [
-        ("title", len(data.get("title") or ""), EMBED_TITLE),
-        ("description", len(data.get("description") or ""), EMBED_DESCRIPTION),
-        ("footer", len((data.get("footer") or {}).get("text") or ""), FOOTER),
-        ("author", len((data.get("author") or {}).get("name") or ""), AUTHOR),
-        ("fields", len(data.get("fields") or []), FIELDS),
-        ("total", embed_length(data), EMBED_TOTAL),
-    ]
-    for index, item in enumerate(data.get("fields") or []):
-        checks.append((f"fields[{index}].name", len(item.get("name") or ""), FIELD_NAME))
-        checks.append((f"fields[{index}].value", len(item.get("value") or ""), FIELD_VALUE))
-        if not (item.get("name") or "").strip() or not (item.get("value") or "").strip():
-            problems.append(f"fields[{index}] is blank")
-    problems.extend(f"{name} {size} > {limit}" for name, size, limit in checks if size > limit)
-    return problems

@@ -5,53 +5,18 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import discord
 
-from index import Archive
+from .answers import AnsweredQuestion
+from .app import archive_bot
 
 logger = logging.getLogger("archivebot.bot")
 
 NO_MENTIONS = discord.AllowedMentions.none()
 VIEW_TIMEOUT = 15 * 60  # seconds a page-turning view lives; Discord shows "interaction failed" after
-
-
-@dataclass(frozen=True)
-class AnsweredQuestion:
-    question: str
-    article_ids: tuple[str, ...]
-    guild_id: int | None
-
-
-class AnswerRegistry:
-    """What each recent answer was about (question, quoted article ids), by answer key, for feedback clicks.
-
-    Bounded (least recently used answers are forgotten); a click on an answer no longer here, e.g. after a
-    restart, is still recorded from the message itself (see `FeedbackButton.recover`)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, AnsweredQuestion] = OrderedDict()
-
-    def add(self, question: str, article_ids: Sequence[str], guild_id: int | None) -> str:
-        key = secrets.token_hex(8)
-        self._items[key] = AnsweredQuestion(question, tuple(article_ids), guild_id)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> AnsweredQuestion | None:
-        item = self._items.get(key)
-        if item is not None:
-            self._items.move_to_end(key)
-        return item
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 _ARTICLE_ID = re.compile(r"id `([^`]+)`")
@@ -60,7 +25,8 @@ _UNESCAPE = re.compile(r"\\([^\w\s])")
 
 
 class FeedbackButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"archivebot:fb:(?P<key>[0-9a-f]{16}):(?P<vote>[01])"
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"archivebot:fb:(?P<key>[0-9a-f]{16}):(?P<vote>[01])",
 ):
     """👍 or 👎 under an answer. Persistent: the answer key and the vote are in the button's custom id, so the
     bot keeps nothing per message and clicks work for as long as the message exists, across restarts."""
@@ -78,7 +44,9 @@ class FeedbackButton(
         self.helpful = helpful
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FeedbackButton:
         return cls(match["key"], match["vote"] == "1")
 
     @staticmethod
@@ -94,16 +62,15 @@ class FeedbackButton(
         return AnsweredQuestion(_UNESCAPE.sub(r"\1", question), ids, message.guild.id if message.guild else None)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        archive: Archive = interaction.client.archive  # type: ignore[attr-defined]
-        registry: AnswerRegistry = interaction.client.answers  # type: ignore[attr-defined]
-        answered = registry.get(self.key) or self.recover(interaction.message)
+        bot = archive_bot(interaction.client)
+        answered = bot.answers.get(self.key) or self.recover(interaction.message)
         if answered is None:
             await interaction.response.send_message(
                 "Sorry, I can't tell which answer this was.", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         try:
-            await archive.record_feedback(
+            await bot.archive.record_feedback(
                 answer_key=self.key,
                 user_id=str(interaction.user.id),
                 guild_id=str(answered.guild_id) if answered.guild_id else None,
@@ -144,9 +111,9 @@ class PagerView(discord.ui.View):
         self.pages = list(pages)
         self.owner_id = owner_id
         self.page = 0
-        self._refresh()
+        self._show_page_number()
 
-    def _refresh(self) -> None:
+    def _show_page_number(self) -> None:
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= len(self.pages) - 1
         self.counter.label = f"{self.page + 1}/{len(self.pages)}"
@@ -163,17 +130,19 @@ class PagerView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         self.page = max(0, min(page, len(self.pages) - 1))
-        self._refresh()
+        self._show_page_number()
         await interaction.response.edit_message(embed=self.pages[self.page], view=self, allowed_mentions=NO_MENTIONS)
 
     @discord.ui.button(emoji="◀", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[PagerView]) -> None:
         await self._show(interaction, self.page - 1)
 
     @discord.ui.button(label="1/1", style=discord.ButtonStyle.secondary, disabled=True)
-    async def counter(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:  # pragma: no cover
+    async def counter(
+        self, interaction: discord.Interaction, button: discord.ui.Button[PagerView]
+    ) -> None:  # pragma: no cover
         await interaction.response.defer()
 
     @discord.ui.button(emoji="▶", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button[PagerView]) -> None:
         await self._show(interaction, self.page + 1)

@@ -1,9 +1,10 @@
 """Fixtures for the Discord bot tests: a small real index (fake embedder) and the unchanged bot connected to the
-fake Discord of `fake_discord.py`. Imported by the bot test modules (`from bot_fixtures import *`)."""
+fake Discord of `fake_discord.py`. Bot test modules load them with `pytest_plugins = ["bot_fixtures"]`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -145,7 +146,7 @@ async def harness(tmp_path: Path, bot_archive_dir: Path, bot_overrides: dict[str
     config = bot_config(fake, **{k: v(fake) if callable(v) else v for k, v in bot_overrides.items()})
     apply_endpoints(config)
     bot = ArchiveBot(archive, config, guild_ready_timeout=0.01)
-    runner: asyncio.Task | None = None
+    runner: asyncio.Task[None] | None = None
     try:
         await bot.login(config.token)
         runner = asyncio.create_task(bot.connect(reconnect=False))
@@ -158,10 +159,8 @@ async def harness(tmp_path: Path, bot_archive_dir: Path, bot_overrides: dict[str
         embedder.gate.set()
         await bot.close()
         if runner is not None:
-            try:
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # the bot stopped, however it ended
                 await asyncio.wait_for(runner, 5)
-            except (Exception, asyncio.CancelledError):
-                pass
         await fake.stop()
         await archive.close()
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved

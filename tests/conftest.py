@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Helper modules the test modules import: their asserts get pytest's explanations too (and pytest does not
+# warn that a module it loads as a plugin, `pytest_plugins = ["bot_fixtures"]`, was imported before).
+pytest.register_assert_rewrite("bot_fixtures", "fake_discord")
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

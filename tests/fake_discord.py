@@ -12,6 +12,7 @@ follow-up before the first answer, 50006 for an empty message. Each rejection is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -519,10 +520,9 @@ class FakeDiscord:
                     value = predicate()
                     if value:
                         return value
-                    try:  # woken by each request; also polls, for conditions set outside the fake (threads)
+                    # woken by each request; also polls, for conditions set outside the fake (threads)
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), 0.05)
-                    except TimeoutError:
-                        pass
 
         return await asyncio.wait_for(waiter(), timeout)
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from bot_fixtures import (  # noqa: F401 - fixtures
+from bot_fixtures import (
     LONG_QUESTION,
     NOT_FOUND_QUESTION,
     PING_QUESTION,
     PING_SENTENCE,
     SEED_QUESTION,
     Harness,
-    bot_archive_dir,
-    bot_overrides,
-    harness,
 )
 from conftest import SEED_FILE
 from fake_discord import EPHEMERAL
@@ -26,6 +23,7 @@ from fake_discord import EPHEMERAL
 from bot.config import RateLimit
 
 pytestmark = pytest.mark.e2e
+pytest_plugins = ["bot_fixtures"]  # the harness fixture (and the fixtures it uses)
 
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
 
@@ -209,7 +207,7 @@ async def test_reindex_refused_for_a_member(harness: Harness):
     await h.fake.answered(i)
     assert i.response_type == 4 and i.responses[0]["data"]["flags"] & EPHEMERAL
     assert "Only server admins" in i.responses[0]["data"]["content"]
-    assert not h.archive.reindexing and h.bot.get_cog("Archive")._reindex_task is None
+    assert not h.archive.reindexing and h.bot.get_cog("Archive").reindex_job.task is None
 
 
 async def test_reindex_for_an_admin_shows_progress_and_refuses_a_second(harness: Harness):
@@ -250,7 +248,7 @@ async def test_no_route_to_reindex_for_a_member(harness: Harness):
     for text in ("reindex", "!reindex", "/reindex"):  # no prefix commands: a mention is a question
         asked = await h.fake.message(h.fake.admin, text, mentions_bot=True)
         assert (await reply_to(h, asked))["embeds"]
-    assert not h.archive.reindexing and h.bot.get_cog("Archive")._reindex_task is None
+    assert not h.archive.reindexing and h.bot.get_cog("Archive").reindex_job.task is None
 
 
 @pytest.mark.parametrize("bot_overrides", [{"admin_role_ids": frozenset({42})}])
@@ -429,3 +427,15 @@ async def test_reindex_longer_than_the_interaction_token_posts_its_summary_in_th
     assert "1 added" in summary["content"] and "webhook_id" not in summary
     assert {body["code"] for _, body in h.fake.rejections} == {50027}
     h.fake.rejections.clear()
+
+
+async def test_slash_descriptions_come_from_the_command_docstrings(harness: Harness):
+    synced = {c["name"]: c for c in harness.fake.commands[harness.fake.guild_id]}
+    cog = harness.bot.get_cog("Archive")
+    assert cog is not None and {command.name for command in cog.get_app_commands()} == set(synced)
+    for command in cog.get_app_commands():
+        docstring = (command.callback.__doc__ or "").strip()
+        assert docstring and synced[command.name]["description"] == docstring
+    assert synced["ask"]["description"] == "Ask a question; the answer quotes the archive verbatim, with sources."
+    options = {option["name"]: option["description"] for option in synced["search"]["options"]}
+    assert options["after"] == "Only articles published on or after this date (YYYY-MM-DD)"

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import discord
 import pytest
+from fake_discord import message_problems
 
-from bot import format as fmt
+from bot import discord_format as fmt
 from bot import limits
-from bot.cog import is_archive_admin, user_message
+from bot.admin import is_archive_admin
 from bot.config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotConfig, RateLimit, apply_endpoints
+from bot.discord_format import user_message
 from bot.ratelimit import RateLimiter, SlidingWindow
+from bot.reindex import BUSY_ELSEWHERE, FAILED, ProgressThrottle, ReindexJob
 from index import (
     Answer,
     Article,
     ArticleHit,
     ArticleNotFoundError,
     ConfigurationError,
+    IndexBusyError,
     IndexNotBuiltError,
     IndexSummary,
     Progress,
@@ -138,7 +145,7 @@ def _quote(text: str, n: int = 1) -> Quote:
 
 
 def _fits(embed: discord.Embed) -> None:
-    assert limits.embed_problems(embed.to_dict()) == []
+    assert message_problems({"embeds": [embed.to_dict()]}) == []
 
 
 def test_answer_embed_quotes_and_cites():
@@ -183,7 +190,7 @@ def test_search_pages_split_five_per_page():
 
 
 def test_article_pages_fit_and_cover_the_body():
-    body = "\n\n".join("Sentence number %d is here. " % i * 20 for i in range(40))
+    body = "\n\n".join(f"Sentence number {i} is here. " * 20 for i in range(40))
     article = Article(
         "abc",
         "root/x.txt",
@@ -225,7 +232,7 @@ def test_progress_and_summary_texts():
 
 def test_progress_throttle():
     now = [0.0]
-    throttle = fmt.ProgressThrottle(2.0, clock=lambda: now[0])
+    throttle = ProgressThrottle(2.0, clock=lambda: now[0])
     assert throttle.due(Progress("scan", 0, 1, 0))
     assert not throttle.due(Progress("scan", 1, 1, 0))
     assert throttle.due(Progress("embed", 0, 9, 0))  # a new phase always shows
@@ -233,6 +240,69 @@ def test_progress_throttle():
     assert not throttle.due(Progress("embed", 3, 9, 0))
     now[0] = 2.5
     assert throttle.due(Progress("embed", 5, 9, 0))
+
+
+class StubArchive:
+    """An archive whose reindex reports `reports`, then waits for `release`, then returns or raises `outcome`."""
+
+    def __init__(self, reports: list[Progress], outcome: IndexSummary | Exception) -> None:
+        self.reports, self.outcome = reports, outcome
+        self.reindexing = False
+        self.release = asyncio.Event()
+
+    async def reindex(self, progress: Callable[[Progress], None]) -> IndexSummary:
+        for report in self.reports:
+            progress(report)
+            await asyncio.sleep(0.01)
+        await self.release.wait()
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def _run_job(archive: StubArchive, editable: bool = True) -> tuple[ReindexJob, list[str], list[str]]:
+    edited: list[str] = []
+    posted: list[str] = []
+
+    async def edit(text: str) -> bool:
+        if editable:
+            edited.append(text)
+        return editable
+
+    async def post(text: str) -> bool:
+        posted.append(text)
+        return True
+
+    job = ReindexJob(archive, interval=3600.0)  # type: ignore[arg-type]  # a stub archive: reindex() only
+    task = job.start(edit, post)
+    await asyncio.sleep(0.1)
+    assert job.running and "already running (embedding passages, 5/10)" in job.busy_text()
+    archive.release.set()
+    await task
+    assert not job.running and "already running;" in job.busy_text()  # no progress kept after the run
+    return job, edited, posted
+
+
+async def test_reindex_job_edits_throttled_progress_then_the_summary():
+    reports = [Progress("scan", 1, 2, 0.1), Progress("scan", 2, 2, 0.2), Progress("embed", 5, 10, 0.3, 1.0)]
+    _, edited, posted = await _run_job(StubArchive(reports, IndexSummary(added=3, seconds=2)))
+    # one edit per phase within the interval, then the summary; nothing posted in the channel
+    assert [text.split(":")[0] for text in edited] == [
+        "Reindexing… Scanning files",
+        "Reindexing… Embedding passages",
+        "Reindex finished in 2s",
+    ]
+    assert "3 added" in edited[-1] and posted == []
+
+
+async def test_reindex_job_posts_the_summary_when_it_cannot_edit_and_reports_failures():
+    reports = [Progress("embed", 5, 10, 0.3, 1.0)]
+    _, edited, posted = await _run_job(StubArchive(reports, IndexSummary(added=1)), editable=False)
+    assert edited == [] and len(posted) == 1 and "1 added" in posted[0]
+    _, edited, _ = await _run_job(StubArchive(reports, IndexBusyError("busy")))
+    assert edited[-1] == BUSY_ELSEWHERE
+    _, edited, _ = await _run_job(StubArchive(reports, RuntimeError("disk on fire")))
+    assert edited[-1] == FAILED and "disk on fire" not in edited[-1]
 
 
 # ---- rate limits --------------------------------------------------------------------------------
@@ -327,7 +397,7 @@ def test_questions_shown_back_cannot_inject_markdown():
 
 
 def test_answer_registry_is_bounded_lru():
-    from bot.views import AnswerRegistry
+    from bot.answers import AnswerRegistry
 
     registry = AnswerRegistry(capacity=3)
     keys = [registry.add(f"q{n}", [f"a{n}"], None) for n in range(3)]

@@ -6,33 +6,51 @@ word) boundary and ends with "…", so what is shown is always a verbatim prefix
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import discord
 
-from index import Answer, Article, ArticleHit, IndexSummary, Progress, Stats
+from index import (
+    Answer,
+    ArchivebotError,
+    Article,
+    ArticleHit,
+    ArticleNotFoundError,
+    IndexBusyError,
+    IndexNotBuiltError,
+    IndexSummary,
+    Progress,
+    QuestionError,
+    Stats,
+)
 
 from . import limits
+from .text import citation, duration, one_line, publication
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
 NOT_FOUND_COLOUR = discord.Colour(0x718096)
-ERROR_COLOUR = discord.Colour(0xC53030)
 HITS_PER_PAGE = 5
 ARTICLE_PAGE_CHARS = 3500
+HELP_TEXT = (
+    "Ask me about the news archive, e.g. “@Archivebot What did Obama propose to North Korea?” — I answer with"
+    " verbatim quotes and their sources. Slash commands: /ask, /search, /article, /stats."
+)
 
 
-def citation(title: str, source: str | None, date: str | None) -> str:
-    return " · ".join(part for part in (title, source, date) if part)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def user_message(error: BaseException) -> str:
+    """One short sentence for the user about a failure; the details go to the log."""
+    if isinstance(error, (QuestionError, ArticleNotFoundError)):
+        return limits.trim(f"Sorry: {error}.".replace("..", "."), 300)
+    if isinstance(error, IndexNotBuiltError):
+        return "The archive hasn't been indexed yet; an admin can run /reindex."
+    if isinstance(error, IndexBusyError):
+        return "A reindex is already running; try again when it has finished."
+    if isinstance(error, ArchivebotError):
+        return "The archive can't answer right now; the problem has been logged for the admins."
+    return "Sorry, something went wrong on my side; it has been logged."
 
 
 def _echo(question: str, limit: int) -> str:
     """A user's question shown back: one line, markdown escaped (no masked links or formatting injected), trimmed."""
-    return limits.trim(discord.utils.escape_markdown(_one_line(question)), limit)
+    return limits.trim(discord.utils.escape_markdown(one_line(question)), limit)
 
 
 def _code(article_id: str) -> str:
@@ -41,8 +59,8 @@ def _code(article_id: str) -> str:
 
 def hit_line(hit: ArticleHit, number: int | None = None) -> str:
     prefix = f"**{number}.** " if number is not None else "• "
-    title = limits.trim(_one_line(hit.title), 200)
-    meta = " · ".join(part for part in (hit.source, hit.date) if part)
+    title = limits.trim(one_line(hit.title), 200)
+    meta = citation("", hit.source, hit.date)
     return f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
 
 
@@ -57,7 +75,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
     # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
     quotes = list(answer.quotes)
     for position, quote in enumerate(quotes):
-        cite = f"— {limits.trim(_one_line(citation(quote.title, quote.source, quote.date)), 300)} · id {_code(quote.article_id)}"
+        cited = limits.trim(one_line(citation(quote.title, quote.source, quote.date)), 300)
+        cite = f"— {cited} · id {_code(quote.article_id)}"
         share = room // (len(quotes) - position) - len(cite) - 8
         if share < 40:
             break
@@ -103,15 +122,15 @@ def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PA
 
 
 def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> list[discord.Embed]:
-    title = limits.trim(_one_line(article.title), limits.EMBED_TITLE)
-    meta = " · ".join(filter(None, [article.source, article.published, article.dateline, article.byline]))
+    title = limits.trim(one_line(article.title), limits.EMBED_TITLE)
+    meta = publication(article)
     texts = limits.split_pages(article.body or "(no text)", page_chars)
     pages: list[discord.Embed] = []
     for number, text in enumerate(texts, start=1):
         embed = discord.Embed(title=title, description=text, colour=ANSWER_COLOUR)
         if number == 1:
             if meta:
-                embed.add_field(name="Published", value=limits.trim(_one_line(meta), limits.FIELD_VALUE), inline=False)
+                embed.add_field(name="Published", value=limits.trim(one_line(meta), limits.FIELD_VALUE), inline=False)
             embed.add_field(name="Id", value=_code(article.article_id), inline=True)
             if article.url and article.url.startswith(("http://", "https://")) and len(article.url) <= 1000:
                 embed.add_field(name="Link", value=article.url, inline=True)
@@ -136,57 +155,26 @@ def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
     return embed
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
-
-
 PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
 
 
 def progress_text(progress: Progress) -> str:
     phase = PHASES.get(progress.phase, progress.phase)
     share = f" ({progress.done / progress.total:.0%})" if progress.total else ""
-    text = f"Reindexing… {phase}: {progress.done:,}/{progress.total:,}{share} · elapsed {_duration(progress.elapsed)}"
+    text = f"Reindexing… {phase}: {progress.done:,}/{progress.total:,}{share} · elapsed {duration(progress.elapsed)}"
     if progress.phase != "done":
-        text += f" · ETA {_duration(progress.eta)}"
+        text += f" · ETA {duration(progress.eta)}"
     return limits.trim(text, limits.CONTENT)
 
 
 def summary_text(summary: IndexSummary) -> str:
     text = (
-        f"Reindex finished in {_duration(summary.seconds)}: {summary.added:,} added, {summary.updated:,} updated,"
+        f"Reindex finished in {duration(summary.seconds)}: {summary.added:,} added, {summary.updated:,} updated,"
         f" {summary.removed:,} removed, {summary.unchanged:,} unchanged, {summary.skipped:,} skipped;"
         f" {summary.passages_embedded:,} passages embedded."
     )
     if summary.warnings:
-        shown = "\n".join(f"• {limits.trim(_one_line(str(w)), 180)}" for w in summary.warnings[:5])
+        shown = "\n".join(f"• {limits.trim(one_line(str(w)), 180)}" for w in summary.warnings[:5])
         more = f"\n…and {len(summary.warnings) - 5} more (see the log)" if len(summary.warnings) > 5 else ""
         text += f"\n{len(summary.warnings)} warning(s):\n{shown}{more}"
     return limits.trim(text, limits.CONTENT)
-
-
-@dataclass
-class ProgressThrottle:
-    """Decides when a progress report is worth a message edit: at most one per `interval` seconds, always
-    the first one, and always a phase change."""
-
-    interval: float
-    clock: object = time.monotonic
-    _last_time: float | None = None
-    _last_phase: str | None = None
-
-    def due(self, progress: Progress) -> bool:
-        now = self.clock()  # type: ignore[operator]
-        if self._last_time is None or progress.phase != self._last_phase or now - self._last_time >= self.interval:
-            self._last_time, self._last_phase = now, progress.phase
-            return True
-        return False

@@ -1,19 +1,17 @@
-"""Plain-text rendering of engine results, shared by the CLI and the console front end."""
+"""Engine results as plain terminal text, shared by the `archivebot` CLI and the console front end."""
 
 from __future__ import annotations
 
 import textwrap
 
-from index import Answer, Article, ArticleHit, IndexSummary, Stats
+from index import Answer, Article, ArticleHit, IndexSummary, Quote, Stats
+
+from .text import citation, publication
 
 
-def citation(title: str, source: str | None, date: str | None, article_id: str) -> str:
-    parts = [title]
-    if source:
-        parts.append(source)
-    if date:
-        parts.append(date)
-    return " — ".join(parts) + f" [{article_id}]"
+def _cited(item: Quote | ArticleHit) -> str:
+    """Title — source — date [article id]."""
+    return citation(item.title, item.source, item.date, separator=" — ") + f" [{item.article_id}]"
 
 
 def answer_text(answer: Answer, width: int = 100) -> str:
@@ -22,32 +20,27 @@ def answer_text(answer: Answer, width: int = 100) -> str:
         for number, quote in enumerate(answer.quotes, start=1):
             body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
             lines.append(f"{number}.{body[1:]}" if number < 10 else body)
-            lines.append(
-                f"     — {citation(quote.title, quote.source, quote.date, quote.article_id)}, chars {quote.start}–{quote.end}"
-            )
+            lines.append(f"     — {_cited(quote)}, chars {quote.start}–{quote.end}")
         lines.append(f"(confidence {answer.confidence:.0%})")
     else:
         lines.append("Not found in the archive.")
         if answer.closest:
             lines.append("Closest articles:")
             for hit in answer.closest:
-                lines.append(f"  • {citation(hit.title, hit.source, hit.date, hit.article_id)}")
+                lines.append(f"  • {_cited(hit)}")
     return "\n".join(lines)
 
 
 def hits_text(hits: list[ArticleHit]) -> str:
     if not hits:
         return "No matching articles."
-    return "\n".join(
-        f"{number:>2}. {citation(hit.title, hit.source, hit.date, hit.article_id)}  (score {hit.score:.3f})"
-        for number, hit in enumerate(hits, start=1)
-    )
+    return "\n".join(f"{number:>2}. {_cited(hit)}  (score {hit.score:.3f})" for number, hit in enumerate(hits, start=1))
 
 
 def article_text(article: Article) -> str:
     header = [
         article.title + (" (title derived from the lede)" if article.title_derived else ""),
-        " · ".join(filter(None, [article.source, article.published, article.dateline, article.byline])),
+        publication(article),
         f"id {article.article_id} · {article.location}",
     ]
     if article.url:

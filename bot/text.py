@@ -1,0 +1,34 @@
+"""Plain-text pieces every front end shows the same way: one-line text, a citation, a duration."""
+
+from __future__ import annotations
+
+from index import Article
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of white space (newlines included) folded into one space."""
+    return " ".join(text.split())
+
+
+def citation(title: str, source: str | None, date: str | None, *, separator: str = " · ") -> str:
+    """Title, source and date of an article, the missing ones left out."""
+    return separator.join(part for part in (title, source, date) if part)
+
+
+def duration(seconds: float | None) -> str:
+    """A short human duration: "45s", "3m 07s", "2h 05m"; "estimating…" when not known yet."""
+    if seconds is None:
+        return "estimating…"
+    whole = max(0, int(round(seconds)))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, whole = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {whole:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def publication(article: Article) -> str:
+    """Where and when an article appeared, and who wrote it: "source · date · dateline · byline"."""
+    return " · ".join(part for part in (article.source, article.published, article.dateline, article.byline) if part)

@@ -159,9 +159,8 @@ def run(rounds: int = 3, backends: tuple[str, ...] = ("default", "torch", "onnx_
             if "skipped" in out[backend]:
                 log(f"answering: {backend}: skipped ({out[backend]['skipped']})")
             else:
-                log(
-                    f"answering: {backend}: total p50 {out[backend]['total']['p50']} ms, p95 {out[backend]['total']['p95']} ms"
-                )
+                total = out[backend]["total"]
+                log(f"answering: {backend}: total p50 {total['p50']} ms, p95 {total['p95']} ms")
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -97,7 +97,7 @@ class QuestionAnalysis:
 
 def _bigrams(text: str) -> set[tuple[str, str]]:
     tokens = [stem(word) for word in words(text)]
-    return {(a, b) for a, b in zip(tokens, tokens[1:]) if a not in STOPWORDS and b not in STOPWORDS}
+    return {(a, b) for a, b in zip(tokens, tokens[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS}
 
 
 FOCUS_BOOST = 2.0

@@ -283,7 +283,8 @@ def answer_type(question: str) -> str | None:
     if re.search(r"\bhow much\b|\bwhat (?:price|value|amount|sum|fee|salary|cost)\b|\bhow (?:expensive|costly)\b", q):
         return "money"
     if re.search(
-        r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b",
+        r"\bhow (?:many|fast|far|long|big|large|high|old|tall|heavy)\b"
+        r"|\bwhat (?:growth|number|ages?|speed|size|height|distance)\b|\bby how much\b",
         q,
     ):
         return "number"
@@ -294,7 +295,8 @@ def answer_type(question: str) -> str | None:
     if re.search(r"^\s*where\b|\bwhich (?:city|country|town|constituency|club|team|stadium|county)\b", q):
         return "place"
     if re.search(
-        r"^\s*(?:who|whom|whose)\b|\bwhich (?:\w+ )?(?:player|players|man|woman|person|people|minister|director|actor|actress|singer|band|company|firm|magazine|newspaper)\b",
+        r"^\s*(?:who|whom|whose)\b|\bwhich (?:\w+ )?(?:player|players|man|woman|person|people|minister|director"
+        r"|actor|actress|singer|band|company|firm|magazine|newspaper)\b",
         q,
     ):
         return "name"

@@ -13,7 +13,7 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 from ._config import BUNDLED_MODEL, Settings
 from ._doctor import DoctorReport, Problem, check_index, repair_index
 from ._embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
-from ._engine import Archive, Filters
+from ._engine import Archive
 from ._errors import (
     ArchivebotError,
     ArchiveError,
@@ -26,6 +26,7 @@ from ._errors import (
     QuestionError,
 )
 from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
+from ._query import Filters
 
 __all__ = [
     "Answer",

@@ -1,0 +1,126 @@
+"""Retrieval and selection against the read interface alone: an in-memory reader, no SQLite, no FAISS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from index._dates import DateRange
+from index._query import Filters, Query
+from index._retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
+from index._selection import select
+from index._store import ArticleRow, PassageRow, SentenceRow
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def _article(row: int, body: str, *, source: str = "bbc", published: str | None = None) -> ArticleRow:
+    return ArticleRow(
+        row, f"a{row}", f"news/a{row}.txt", f"/a{row}.txt", f"Title {row}", False, source, published,
+        None, None, None, body, f"hash{row}", "2026-01-01", f"body{row}",
+    )  # fmt: skip
+
+
+class MemoryReader:
+    """One passage of one sentence per article; lexical matching by plain word overlap."""
+
+    def __init__(self, articles: list[tuple[ArticleRow, np.ndarray]]) -> None:
+        self.meta = {"generation": "1"}
+        self.articles = {article.row: article for article, _ in articles}
+        self.vectors = {article.row: vector for article, vector in articles}
+        self.asked_k: list[int] = []
+
+    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+        self.asked_k.append(k)
+        ranked = sorted(self.vectors, key=lambda pid: -float(np.dot(self.vectors[pid], vector)))
+        return ranked[:k]
+
+    async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return {pid: self.vectors[pid] for pid in passage_ids}
+
+    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        bodies = [article.body.lower().split() for article in self.articles.values()]
+        return {term: sum(term in body for body in bodies) for term in terms}, len(bodies)
+
+    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        self.asked_k.append(k)
+        scores = {row: float(sum(t in a.body.lower().split() for t in terms)) for row, a in self.articles.items()}
+        return sorted(((row, s) for row, s in scores.items() if s > 0), key=lambda item: -item[1])[:k]
+
+    async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
+        return []
+
+    async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
+        return {pid: PassageRow(pid, pid, 0, len(self.articles[pid].body), 0, 0) for pid in passage_ids}
+
+    async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]:
+        return {row: self.articles[row] for row in rows}
+
+    async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
+        return {
+            row: [SentenceRow(row, row, 0, 0, len(self.articles[row].body), self.vectors[row])] for row in set(rows)
+        }
+
+
+QUESTION = _unit(1.0, 0.0, 0.0)
+
+
+def _reader() -> MemoryReader:
+    return MemoryReader(
+        [
+            (_article(1, "The minister resigned on Monday after the vote", published="2005-03-02"), _unit(1, 0.1, 0)),
+            (_article(2, "The minister resigned after a long inquiry", source="guardian"), _unit(1, 0.3, 0)),
+            (_article(3, "Football results from the weekend", published="2004-01-05"), _unit(1, 0, 1)),
+            (_article(4, "Rain and wind expected tomorrow"), _unit(0, 1, 0)),
+        ]
+    )
+
+
+def _query(filters: Filters | None = None, period: DateRange | None = None) -> Query:
+    return Query("When did the minister resign?", QUESTION, filters or Filters(), period)
+
+
+def test_filters_widen_both_proposals_and_keep_only_allowed_articles() -> None:
+    reader = _reader()
+    plain = asyncio.run(retrieve(reader, _query()))
+    assert reader.asked_k == [DENSE_K, LEXICAL_K]
+    reader.asked_k.clear()
+    filtered = asyncio.run(retrieve(reader, _query(Filters(source="guardian"))))
+    assert reader.asked_k == [DENSE_K * FILTERED_WIDENING, LEXICAL_K * FILTERED_WIDENING]
+    assert {pid for pid, _ in plain.ranked} == {1, 2, 3, 4}
+    assert [pid for pid, _ in filtered.ranked] == [2]
+
+
+def test_a_named_period_boosts_passages_inside_it_and_lowers_those_outside() -> None:
+    reader = _reader()
+    plain = dict(asyncio.run(retrieve(reader, _query())).ranked)
+    period = DateRange("2004-01-01", "2004-12-31")
+    boosted = dict(asyncio.run(retrieve(reader, _query(period=period))).ranked)
+    assert boosted[3] > plain[3]  # dated inside 2004
+    assert boosted[1] < plain[1]  # dated 2005
+    assert boosted[2] == pytest.approx(plain[2])  # undated: unchanged
+
+
+def test_selection_quotes_verbatim_only_when_sure_enough() -> None:
+    reader = _reader()
+    retrieval = asyncio.run(retrieve(reader, _query(), with_sentences=True))
+    sure = select(_query(), retrieval, max_quotes=2, min_confidence=0.0)
+    assert sure.answered and sure.quotes
+    for quote in sure.quotes:
+        article = next(a for a in reader.articles.values() if a.article_id == quote.article_id)
+        assert article.body[quote.start : quote.end] == quote.text
+    declined = select(_query(), retrieval, max_quotes=2, min_confidence=1.01)
+    assert not declined.answered and declined.quotes == ()
+    assert declined.confidence == pytest.approx(sure.confidence)
+    assert [hit.article_id for hit in declined.closest] == [hit.article_id for hit in sure.closest]
+
+
+def test_search_lists_each_article_once_within_the_filters() -> None:
+    hits = asyncio.run(rank_articles(_reader(), _query(Filters(source="bbc")), limit=10))
+    assert sorted(hit.article_id for hit in hits) == ["a1", "a3", "a4"]

@@ -1,0 +1,108 @@
+"""The reading room's settings: where it listens, the public base URL of its links, its rate limit.
+
+Read from `ARCHIVEBOT_WEB=HOST:PORT` (serve the web app; unset = the bot process serves none),
+`ARCHIVEBOT_PUBLIC_URL` (the address readers reach the web app at, used for links in Discord answers) and
+`ARCHIVEBOT_WEB_RATE=COUNT/SECONDS` (page requests per client address; `off` disables it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from index import ConfigurationError
+from index._config import read_environment
+
+DEFAULT_HOST = "127.0.0.1"  # never reachable from other machines unless configured
+DEFAULT_PORT = 8080
+
+
+def parse_listen(raw: str, name: str = "ARCHIVEBOT_WEB") -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT`, `PORT` or `[IPv6]:PORT` -> (host, port); the host defaults to 127.0.0.1."""
+    text = raw.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ConfigurationError(f"{name} must look like HOST:PORT, got {raw!r}")
+        port_text = rest[1:]
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+    else:
+        host, port_text = "", text
+    host = host.strip() or DEFAULT_HOST
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigurationError(f"{name} must look like HOST:PORT with a port from 0 to 65535, got {raw!r}")
+    if not _valid_host(host):
+        raise ConfigurationError(f"{name} has an invalid host {host!r}")
+    return host, int(port_text)
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return all(label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels)
+    return True
+
+
+def parse_public_url(raw: str, name: str = "ARCHIVEBOT_PUBLIC_URL") -> str:
+    """An http(s) base URL without a trailing slash, query or fragment; empty stays empty (no links)."""
+    text = raw.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"{name} must be an http(s) address such as https://archive.example.org, got {raw!r}")
+    if any(character.isspace() or character in "<>\"'" for character in text):
+        raise ConfigurationError(f"{name} must not contain spaces or quotes, got {raw!r}")
+    return text.rstrip("/")
+
+
+def parse_rate(raw: str, default: tuple[int, float], name: str = "ARCHIVEBOT_WEB_RATE") -> tuple[int, float]:
+    """`COUNT/SECONDS` (`COUNT` alone means per minute); `off` or `0` disables the limit (0, 0.0)."""
+    text = raw.strip().lower()
+    if not text:
+        return default
+    if text in {"0", "off", "none"}:
+        return 0, 0.0
+    count, slash, seconds = text.partition("/")
+    try:
+        parsed = int(count), float(seconds) if slash else 60.0
+    except ValueError as error:
+        raise ConfigurationError(f"{name} must look like 60/60 (requests per seconds), got {raw!r}") from error
+    if parsed[0] < 0 or parsed[1] < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return parsed
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the reading room serves. `listen` is None when `ARCHIVEBOT_WEB` is unset (no web app in the bot)."""
+
+    listen: tuple[str, int] | None = None
+    public_url: str = ""  # base of absolute links (Discord citations); pages themselves use relative links
+    rate_count: int = 60  # page requests per client address per `rate_seconds` (0: unlimited)
+    rate_seconds: float = 60.0
+    max_quotes: int = 3
+
+    @property
+    def host(self) -> str:
+        return self.listen[0] if self.listen else DEFAULT_HOST
+
+    @property
+    def port(self) -> int:
+        return self.listen[1] if self.listen else DEFAULT_PORT
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> WebSettings:
+        env = read_environment(environ, load_dotenv=load_dotenv)
+        listen_raw = env.get("ARCHIVEBOT_WEB", "").strip()
+        rate = parse_rate(env.get("ARCHIVEBOT_WEB_RATE", ""), (cls.rate_count, cls.rate_seconds))
+        return cls(
+            listen=parse_listen(listen_raw) if listen_raw else None,
+            public_url=parse_public_url(env.get("ARCHIVEBOT_PUBLIC_URL", "")),
+            rate_count=rate[0],
+            rate_seconds=rate[1],
+        )

@@ -326,3 +326,12 @@ async def test_server_binds_loopback_by_default(web_archive: WebArchive) -> None
     async with serving(web_archive.settings, WebSettings(listen=(WebSettings().host, 0))) as (_, server):
         sockets = server.runner.addresses
     assert sockets and all(address[0] == "127.0.0.1" for address in sockets)
+
+
+async def test_answers_show_as_many_quotes_as_configured(web_archive: WebArchive) -> None:
+    web = WebSettings(listen=("127.0.0.1", 0), rate_count=0, max_quotes=1)
+    async with serving(web_archive.settings, web) as (archive, server):
+        three = await archive.ask(QUESTION, max_quotes=3)
+        _, _, body = await fetch(server.url + "/", params={"q": QUESTION})
+    assert len(three.quotes) > 1  # so that showing one is the setting's doing
+    assert len([link for link in article_links(body) if "start=" in link]) == 1

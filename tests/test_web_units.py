@@ -47,6 +47,9 @@ def test_settings_from_the_environment() -> None:
     assert configured.public_url == "https://archive.example.org/room"
     assert (configured.rate_count, configured.rate_seconds) == (10, 30.0)
     assert WebSettings.from_env({"ARCHIVEBOT_WEB_RATE": "off"}).rate_count == 0
+    assert default.max_quotes == 3 and WebSettings.from_env({"ARCHIVEBOT_MAX_QUOTES": "5"}).max_quotes == 5
+    with pytest.raises(ConfigurationError, match="ARCHIVEBOT_MAX_QUOTES"):
+        WebSettings.from_env({"ARCHIVEBOT_MAX_QUOTES": "11"})
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ class WebSettings:
     public_url: str = ""  # base of absolute links (Discord citations); pages themselves use relative links
     rate_count: int = 60  # page requests per client address per `rate_seconds` (0: unlimited)
     rate_seconds: float = 60.0
-    max_quotes: int = 3
+    max_quotes: int = 3  # ARCHIVEBOT_MAX_QUOTES, as in Discord answers
 
     @property
     def host(self) -> str:
@@ -100,9 +100,13 @@ class WebSettings:
         env = read_environment(environ, load_dotenv=load_dotenv)
         listen_raw = env.get("ARCHIVEBOT_WEB", "").strip()
         rate = parse_rate(env.get("ARCHIVEBOT_WEB_RATE", ""), (cls.rate_count, cls.rate_seconds))
+        max_quotes = env.get("ARCHIVEBOT_MAX_QUOTES", "").strip() or str(cls.max_quotes)
+        if not max_quotes.isdigit() or not 1 <= int(max_quotes) <= 10:  # the bot's rule: answers match Discord's
+            raise ConfigurationError(f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes!r}")
         return cls(
             listen=parse_listen(listen_raw) if listen_raw else None,
             public_url=parse_public_url(env.get("ARCHIVEBOT_PUBLIC_URL", "")),
             rate_count=rate[0],
             rate_seconds=rate[1],
+            max_quotes=int(max_quotes),
         )

@@ -55,8 +55,9 @@ def parse_public_url(raw: str, name: str = "ARCHIVEBOT_PUBLIC_URL") -> str:
     parts = urlsplit(text)
     if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
         raise ConfigurationError(f"{name} must be an http(s) address such as https://archive.example.org, got {raw!r}")
-    if any(character.isspace() or character in "<>\"'" for character in text):
-        raise ConfigurationError(f"{name} must not contain spaces or quotes, got {raw!r}")
+    # It ends up inside HTML attributes and Discord's [text](url) links: none of these may break out of them.
+    if any(character.isspace() or character in "<>\"'()`" for character in text):
+        raise ConfigurationError(f"{name} must not contain spaces, quotes, brackets or backquotes, got {raw!r}")
     return text.rstrip("/")
 
 

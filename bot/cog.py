@@ -26,7 +26,7 @@ from .app import archive_bot
 from .config import BotConfig
 from .ratelimit import RateLimiter
 from .reindex import ReindexJob
-from .views import NO_MENTIONS, FeedbackButton, PagerView, feedback_view
+from .views import NO_MENTIONS, ContextButton, FeedbackButton, PagerView, answer_view
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -41,15 +41,15 @@ FILTER_DESCRIPTIONS = {
 
 async def setup(bot: commands.Bot) -> None:
     """The extension's entry point (`await bot.load_extension("bot.cog")`): the cog, given the resources of
-    the `ArchiveBot` it is loaded into, and the persistent 👍/👎 buttons (they work under answers sent before
-    a restart)."""
+    the `ArchiveBot` it is loaded into, and the persistent 👍/👎 and "Context n" buttons (they work under
+    answers sent before a restart)."""
     resources = archive_bot(bot)
     await bot.add_cog(ArchiveCog(bot, resources.archive, resources.config, resources.answers))
-    bot.add_dynamic_items(FeedbackButton)
+    bot.add_dynamic_items(FeedbackButton, ContextButton)
 
 
 async def teardown(bot: commands.Bot) -> None:
-    bot.remove_dynamic_items(FeedbackButton)
+    bot.remove_dynamic_items(FeedbackButton, ContextButton)
 
 
 class ArchiveCog(commands.Cog, name="Archive"):
@@ -65,9 +65,9 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     # ---- shared helpers -------------------------------------------------------------------------------
 
-    def _feedback_view(self, answer: Answer, guild_id: int | None) -> discord.ui.View:
+    def _answer_view(self, answer: Answer, guild_id: int | None) -> discord.ui.View:
         quoted = [quote.article_id for quote in answer.quotes] or [hit.article_id for hit in answer.closest]
-        return feedback_view(self.answers.add(answer.question, quoted, guild_id))
+        return answer_view(self.answers.add(answer.question, quoted, guild_id), answer.quotes)
 
     async def _rate_limited(self, interaction: discord.Interaction) -> bool:
         """True (after telling the user, ephemerally) when the user or server is over its limit."""
@@ -166,7 +166,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
     async def _post_answer(self, message: discord.Message, question: str, answer: Answer) -> None:
         """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on."""
         embed = fmt.answer_embed(answer)
-        view = self._feedback_view(answer, message.guild.id if message.guild else None)
+        view = self._answer_view(answer, message.guild.id if message.guild else None)
         if self.config.threads and isinstance(message.channel, discord.TextChannel):
             try:
                 thread = await message.create_thread(name=limits.trim(question, limits.THREAD_NAME) or "Answer")
@@ -208,7 +208,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             return
         await interaction.followup.send(
             embed=fmt.answer_embed(answer),
-            view=self._feedback_view(answer, interaction.guild_id),
+            view=self._answer_view(answer, interaction.guild_id),
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )

@@ -121,19 +121,35 @@ def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PA
     return pages
 
 
+def _describe_article(embed: discord.Embed, article: Article) -> None:
+    """Where an article comes from, as embed fields: published, id, and its link when it has one."""
+    meta = publication(article)
+    if meta:
+        embed.add_field(name="Published", value=limits.trim(one_line(meta), limits.FIELD_VALUE), inline=False)
+    embed.add_field(name="Id", value=_code(article.article_id), inline=True)
+    if article.url and article.url.startswith(("http://", "https://")) and len(article.url) <= 1000:
+        embed.add_field(name="Link", value=article.url, inline=True)
+
+
+def context_embed(article: Article, start: int, end: int, text: str, shortened: bool) -> discord.Embed:
+    """A quote in its context (`text`, from `bot.context.render_context`), with where the article comes from."""
+    embed = discord.Embed(
+        title=limits.trim(one_line(article.title), limits.EMBED_TITLE), description=text, colour=ANSWER_COLOUR
+    )
+    _describe_article(embed, article)
+    note = " · the quote is longer than Discord shows; /article shows it whole" if shortened else ""
+    embed.set_footer(text=limits.trim(f"Quote: characters {start}–{end} of {article.location}{note}", limits.FOOTER))
+    return embed
+
+
 def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> list[discord.Embed]:
     title = limits.trim(one_line(article.title), limits.EMBED_TITLE)
-    meta = publication(article)
     texts = limits.split_pages(article.body or "(no text)", page_chars)
     pages: list[discord.Embed] = []
     for number, text in enumerate(texts, start=1):
         embed = discord.Embed(title=title, description=text, colour=ANSWER_COLOUR)
         if number == 1:
-            if meta:
-                embed.add_field(name="Published", value=limits.trim(one_line(meta), limits.FIELD_VALUE), inline=False)
-            embed.add_field(name="Id", value=_code(article.article_id), inline=True)
-            if article.url and article.url.startswith(("http://", "https://")) and len(article.url) <= 1000:
-                embed.add_field(name="Link", value=article.url, inline=True)
+            _describe_article(embed, article)
         embed.set_footer(text=limits.trim(f"Page {number}/{len(texts)} · {article.location}", limits.FOOTER))
         pages.append(embed)
     return pages

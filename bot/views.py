@@ -1,5 +1,5 @@
-"""Buttons under the bot's messages: 👍/👎 feedback on answers (persistent), and page turning for /search and
-/article (live for 15 minutes)."""
+"""Buttons under the bot's messages: 👍/👎 feedback and "Context n" under answers (persistent), and page
+turning for /search and /article (live for 15 minutes)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from typing import Any
 
 import discord
 
+from index import ArticleNotFoundError, Quote
+
+from . import limits
 from .answers import AnsweredQuestion
 from .app import archive_bot
+from .context import CUSTOM_ID_TEMPLATE, QuotePlace, context_of, render_context
+from .discord_format import context_embed, user_message
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -21,7 +26,7 @@ VIEW_TIMEOUT = 15 * 60  # seconds a page-turning view lives; Discord shows "inte
 
 _ARTICLE_ID = re.compile(r"id `([^`]+)`")
 _NOT_FOUND_QUESTION = re.compile(r"find the answer to “(.*)” in the archive", re.S)
-_UNESCAPE = re.compile(r"\\([^\w\s])")
+_UNESCAPE = re.compile(r"\\([^\w\s]|_)")  # escape_markdown puts a backslash before these
 
 
 class FeedbackButton(
@@ -91,11 +96,66 @@ class FeedbackButton(
         )
 
 
-def feedback_view(key: str) -> discord.ui.View:
-    """The 👍/👎 row under an answer: fully dynamic, so discord.py stores nothing for it."""
+ARTICLE_GONE = "This article is no longer in the archive, so I can't show the quote in its context."
+ARTICLE_CHANGED = (
+    "This article has changed since this answer: the quoted text is no longer where it was."
+    " Ask again for an answer from the current text."
+)
+
+
+class ContextButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_TEMPLATE):
+    """ "Context n" under an answer: shows the clicker alone the quote inside the text around it. Persistent:
+    the quote's place is in the custom id (`bot.context.QuotePlace`), so clicks work across restarts."""
+
+    def __init__(self, place: QuotePlace, number: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Context {number}" if number else "Context",
+                style=discord.ButtonStyle.secondary,
+                custom_id=place.custom_id,
+            )
+        )
+        self.place = place
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ContextButton:
+        return cls(QuotePlace(match["article_id"], int(match["start"]), int(match["end"]), match["digest"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        place = self.place
+        try:
+            article = await archive_bot(interaction.client).archive.article(place.article_id)
+        except ArticleNotFoundError:
+            article = None
+        except Exception as error:
+            logger.error("reading article %s for a context button failed", place.article_id, exc_info=error)
+            await interaction.response.send_message(user_message(error), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if article is None or article.article_id != place.article_id:  # (article() also matches titles)
+            text = ARTICLE_GONE
+        elif not place.holds(article.body):
+            text = ARTICLE_CHANGED
+        else:
+            shown, shortened = render_context(
+                context_of(article.body, place.start, place.end), limits.EMBED_DESCRIPTION
+            )
+            embed = context_embed(article, place.start, place.end, shown, shortened)
+            await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def answer_view(key: str, quotes: Sequence[Quote]) -> discord.ui.View:
+    """Under an answer: 👍/👎, then "Context n" for each quote. Fully dynamic, so discord.py stores nothing."""
     view = discord.ui.View(timeout=None)
     view.add_item(FeedbackButton(key, True))
     view.add_item(FeedbackButton(key, False))
+    for number, quote in enumerate(quotes, start=1):
+        place = QuotePlace.of(quote)
+        if place.fits_a_button:  # an id too long for Discord's 100-character custom ids: no button
+            view.add_item(ContextButton(place, number))
     return view
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -225,7 +226,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
         if start >= len(plan) // 2 and reindex_interaction is None:
             for number in range(args.new_articles):
                 (archive_dir / f"soak_new_{number}.md").write_text(
-                    f"---\ntitle: Soak article {number}\nsource: Soak Times\ndate: 2020-01-{number % 28 + 1:02d}\n---\n\n"
+                    f"---\ntitle: Soak article {number}\nsource: Soak Times\n"
+                    f"date: 2020-01-{number % 28 + 1:02d}\n---\n\n"
                     f"The soak test added article {number} about the ferry timetable. The ferry runs {number} times.\n"
                 )
             reindex_interaction = await fake.slash(fake.admin, "reindex")
@@ -270,10 +272,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     gc.collect()
     rss["end"] = round(rss_mb(), 1)
     await bot.close()
-    try:
+    with contextlib.suppress(Exception, asyncio.CancelledError):  # the bot stopped, however it ended
         await asyncio.wait_for(runner, 5)
-    except (Exception, asyncio.CancelledError):
-        pass
     await fake.stop()
     await archive.close()
     shutil.rmtree(workdir, ignore_errors=True)

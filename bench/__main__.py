@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from index._config import use_offline_defaults
+
 # Thread pools are sized deliberately: an oversubscribed 2-core machine measures nothing useful.
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+use_offline_defaults()
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import contextlib
 import gc
 import json
 import logging
-import os
 import random
 import shutil
 import sys
@@ -28,11 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from index._config import use_offline_defaults
 
 from ._common import REPO, log, percentiles, rss_mb
+
+use_offline_defaults()
 
 sys.path.insert(0, str(REPO / "tests"))  # the fake Discord and the bot test archive live with the tests
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
+
+from index._config import use_offline_defaults
 
 # Libraries that log every step at INFO; only their warnings are worth a line in ours.
 NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate")
@@ -11,10 +12,8 @@ NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "huggingface_
 
 def set_offline_defaults() -> None:
     """The model ships with the package: never ask the Hugging Face hub (unless the environment says so), and
-    keep the tokenizers' own thread pool off (the engine runs its own threads)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    keep the tokenizers' own thread pool off. The variables are listed once, in `index._config`."""
+    use_offline_defaults()
 
 
 def quiet_libraries(level: int) -> None:

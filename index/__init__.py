@@ -12,7 +12,9 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 
 from ._config import BUNDLED_MODEL, Settings
 from ._doctor import DoctorReport, Problem, check_index, repair_index
-from ._embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
+from ._embed import Embedder, make_embedder
+from ._embed_hash import HashEmbedder
+from ._embed_torch import SentenceTransformerEmbedder
 from ._engine import Archive
 from ._errors import (
     ArchivebotError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,19 @@ from ._errors import ConfigurationError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
+# Articles with more sentences than this are skipped (a log dump, a word list, a book is not a news article).
+MAX_ARTICLE_SENTENCES = 10_000
+
+# The model ships with the package: never reach for the Hugging Face hub, and keep the tokenizers library's
+# own thread pool off (it warns after a fork and competes with the encoder for the cores).
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def use_offline_defaults(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set OFFLINE_ENVIRONMENT's variables where the environment doesn't set them already (before
+    transformers or tokenizers is imported: they read them once)."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        environ.setdefault(name, value)
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -58,7 +72,8 @@ class Settings:
     archive_roots: tuple[Path, ...] = (Path("seeds"),)
     model: str = BUNDLED_MODEL
     precision: str = "auto"  # auto (onnx: int8; torch: bf16 where the CPU has it, else fp32) | fp32 | bf16 | int8
-    torch_threads: int = 0  # 0: let the runtime decide
+    torch_threads: int = 0  # threads of sentence-transformers/torch in this process; 0: torch's default
+    onnx_threads: int = 0  # threads of ONNX Runtime in this process; 0: min(2, cores)
     embed_backend: str = "auto"  # auto (onnx when onnxruntime is installed, else torch) | onnx | torch
     embed_workers: int = (
         0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
@@ -68,7 +83,10 @@ class Settings:
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 1_000
+    max_article_sentences: int = MAX_ARTICLE_SENTENCES  # longer "articles" are skipped with a warning
     faiss_factory: str = "auto"  # auto, or a FAISS index_factory string such as "HNSW32" or "IVF1024,SQ8"
+    faiss_nprobe: int = 0  # IVF lists searched per question; 0: the built-in choice (~1.5% of the lists)
+    faiss_ef_search: int = 0  # HNSW efSearch; 0: the built-in choice (256)
     passage_sentences: int = 3
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -96,6 +114,7 @@ class Settings:
             model=env.get("ARCHIVEBOT_MODEL", "").strip() or BUNDLED_MODEL,
             precision=precision,
             torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
+            onnx_threads=_int(env, "ARCHIVEBOT_ONNX_THREADS", 0),
             embed_backend=backend,
             embed_workers=_int(env, "ARCHIVEBOT_EMBED_WORKERS", 0),
             model_cache_dir=Path(env["ARCHIVEBOT_MODEL_CACHE"].strip())
@@ -105,7 +124,10 @@ class Settings:
             min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
             max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
             max_question_chars=_int(env, "ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
+            max_article_sentences=_int(env, "ARCHIVEBOT_MAX_ARTICLE_SENTENCES", MAX_ARTICLE_SENTENCES, minimum=1),
             faiss_factory=env.get("ARCHIVEBOT_FAISS_FACTORY", "").strip() or "auto",
+            faiss_nprobe=_int(env, "ARCHIVEBOT_FAISS_NPROBE", 0),
+            faiss_ef_search=_int(env, "ARCHIVEBOT_FAISS_EF_SEARCH", 0),
             passage_sentences=_int(env, "ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith(("ARCHIVEBOT_", "DISCORD_"))},
         )

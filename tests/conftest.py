@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -12,11 +11,10 @@ import pytest
 # warn that a module it loads as a plugin, `pytest_plugins = ["bot_fixtures"]`, was imported before).
 pytest.register_assert_rewrite("bot_fixtures", "fake_discord")
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from index import Archive, HashEmbedder, Settings  # noqa: E402 - after the assert rewrite registration
+from index._config import use_offline_defaults  # noqa: E402
 
-from index import Archive, HashEmbedder, Settings  # noqa: E402 - after the offline environment above is set
+use_offline_defaults()  # before any test imports transformers or tokenizers
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"

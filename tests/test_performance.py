@@ -11,8 +11,10 @@ import pytest
 
 from index import HashEmbedder, Settings
 from index._config import Settings as _Settings
-from index._embed import ParallelEmbedder, make_embedder, onnx_available
+from index._embed import make_embedder
+from index._embed_pool import ParallelEmbedder
 from index._errors import ConfigurationError
+from index._onnx_runtime import onnx_available
 from index._vectors import FLAT_LIMIT, SQ8_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
 
 TEXTS = [
@@ -231,7 +233,7 @@ def test_training_sample_is_bounded_and_deterministic() -> None:
 @pytest.mark.integration
 @pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
 def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
-    from index._embed import OnnxEmbedder
+    from index._onnx_runtime import OnnxEmbedder
 
     sentences = [
         "Mr. Obama’s envoy met U.N. officials in Geneva on Tuesday.",
@@ -256,7 +258,7 @@ def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
 def test_an_int8_vector_barely_depends_on_what_it_was_batched_with(real_embedder) -> None:
     """Dynamic int8 quantisation scales activations per batch: the same text embedded beside others and alone
     (as a question is) must still be the same point for retrieval, and batch size 1 makes it exact."""
-    from index._embed import OnnxEmbedder
+    from index._onnx_runtime import OnnxEmbedder
 
     if getattr(real_embedder, "precision", None) != "int8":
         pytest.skip("the default embedder is not int8 here")

@@ -74,7 +74,8 @@ def sentence_vectors(database: Path) -> dict[str, np.ndarray]:
 
 async def _pipeline(label: str, settings_kwargs: dict[str, Any], archive_dir: Path, work: Path) -> dict[str, Any]:
     from index import Archive, Settings
-    from index._embed import ParallelEmbedder, make_embedder
+    from index._embed import make_embedder
+    from index._embed_pool import ParallelEmbedder
 
     data_dir = work / f"data-{label}"
     settings = Settings(data_dir=data_dir, archive_roots=(archive_dir,), **settings_kwargs)
@@ -166,7 +167,7 @@ def _passages_of(archive_dir: Path, work: Path) -> list[str]:
 def _baseline(texts: list[str]) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
-    from index._embed import resolve_model_path
+    from index._model_files import resolve_model_path
 
     model = SentenceTransformer(resolve_model_path("bundled:all-MiniLM-L6-v2"), device="cpu")
     model.encode(["warm up"])
@@ -183,7 +184,7 @@ def _baseline(texts: list[str]) -> dict[str, Any]:
 
 
 def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch", "onnx")) -> dict[str, Any]:
-    from index._embed import onnx_available
+    from index._onnx_runtime import onnx_available
 
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-index-"))
     try:

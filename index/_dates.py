@@ -1,5 +1,6 @@
-"""News awareness: dates and sources named in a question.
+"""Dates: reading an article's date, and the dates and sources named in a question.
 
+- `parse_date` turns the forms articles state their dates in into ISO dates.
 - Inline options `after:2009-01-01`, `before:2009-12-31`, `source:"Washington Times"` become hard filters
   and are removed from the question text.
 - Phrases like "in 2009", "in December 2009", "last December", "this year", "last month" become a soft
@@ -14,10 +15,30 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
-_MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
-_MONTHS["sept"] = 9
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+# Month names and the abbreviations news copy uses: English whatever the locale (`calendar`'s names follow it).
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+# Longest names first, so "sept" is not read as "sep" followed by a "t".
+_MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _OPTION = re.compile(r"\b(after|before|since|until|source):\s*(\"[^\"]+\"|'[^']+'|\S+)", re.IGNORECASE)
 
 
@@ -50,9 +71,31 @@ def _year_range(year: int) -> DateRange:
     return DateRange(f"{year:04d}-01-01", f"{year:04d}-12-31")
 
 
-def _option_date(value: str, end: bool) -> str | None:
-    from ._parse import parse_date
+def parse_date(text: str | None) -> str | None:
+    """An ISO date from common forms: 2009-12-19, December 19, 2009, 19 December 2009, Dec. 19, 2009."""
+    if not text:
+        return None
+    text = str(text).strip()
+    match = re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if match:
+        return _iso(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    match = re.search(r"([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})", text)
+    if match and match.group(1).lower() in MONTHS:
+        return _iso(int(match.group(3)), MONTHS[match.group(1).lower()], int(match.group(2)))
+    match = re.search(r"(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})", text)
+    if match and match.group(2).lower() in MONTHS:
+        return _iso(int(match.group(3)), MONTHS[match.group(2).lower()], int(match.group(1)))
+    return None
 
+
+def _iso(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _option_date(value: str, end: bool) -> str | None:
     value = value.strip("\"'")
     parsed = parse_date(value)
     if parsed:
@@ -86,13 +129,13 @@ def period_in(text: str, today: date) -> DateRange | None:
     lowered = text.lower()
     match = re.search(r"\b(?:in|during|of|from)\s+" + _MONTH + r"\s+((?:19|20)\d\d)\b", lowered)
     if match:
-        return _month_range(int(match.group(2)), _MONTHS[match.group(1)])
+        return _month_range(int(match.group(2)), MONTHS[match.group(1)])
     match = re.search(r"\b" + _MONTH + r"\s+((?:19|20)\d\d)\b", lowered)
     if match:
-        return _month_range(int(match.group(2)), _MONTHS[match.group(1)])
+        return _month_range(int(match.group(2)), MONTHS[match.group(1)])
     match = re.search(r"\blast\s+" + _MONTH + r"\b", lowered)
     if match:
-        month = _MONTHS[match.group(1)]
+        month = MONTHS[match.group(1)]
         year = today.year if month < today.month else today.year - 1
         return _month_range(year, month)
     if re.search(r"\blast month\b", lowered):

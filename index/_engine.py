@@ -156,6 +156,7 @@ class Archive:
                         list(roots),
                         embedder,
                         max_file_bytes=self.settings.max_file_bytes,
+                        max_article_sentences=self.settings.max_article_sentences,
                         passage_sentences=self.settings.passage_sentences,
                         faiss_factory=self.settings.faiss_factory,
                         progress=progress,

@@ -30,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from ._archive_files import ArchiveFile, discover, file_fingerprint
+from ._config import MAX_ARTICLE_SENTENCES
 from ._embed import Embedder
 from ._errors import ArchiveError, IndexBusyError
 from ._models import FileWarning, IndexSummary, ParsedArticle, Progress
-from ._parse import PARSER_VERSION, ArchiveFile, discover, file_fingerprint, parse_file
+from ._parse import PARSER_VERSION, parse_file
 from ._store import SCHEMA_VERSION, NewPassage, NewSentence, Store, blob_to_vector, vector_to_blob
 from ._text import build_passages, split_sentences
 from ._vectors import VectorIndex, default_factory, passage_vector
@@ -199,7 +201,13 @@ class _Reporter:
 
 
 async def _plan(
-    store: Store, roots: Sequence[Path], max_file_bytes: int, full: bool, report: _Reporter, reparse: bool = False
+    store: Store,
+    roots: Sequence[Path],
+    max_file_bytes: int,
+    full: bool,
+    report: _Reporter,
+    reparse: bool = False,
+    max_sentences: int = MAX_ARTICLE_SENTENCES,
 ) -> _Plan:
     plan = _Plan()
     files, warnings = await asyncio.to_thread(discover, list(roots))
@@ -228,7 +236,7 @@ async def _plan(
             if stored and not full and not reparse and all(state.fingerprint == fingerprint for state in stored):
                 results.append((file, fingerprint, None, []))  # type: ignore[arg-type]
                 continue
-            articles, file_warnings = parse_file(file, max_file_bytes)
+            articles, file_warnings = parse_file(file, max_file_bytes, max_sentences=max_sentences)
             results.append((file, fingerprint, articles, file_warnings))
         return results
 
@@ -286,6 +294,7 @@ async def reindex(
     embedder: Embedder,
     *,
     max_file_bytes: int,
+    max_article_sentences: int = MAX_ARTICLE_SENTENCES,
     passage_sentences: int = 3,
     faiss_factory: str = "auto",
     progress: ProgressCallback | None = None,
@@ -311,7 +320,7 @@ async def reindex(
     # Parsing or splitting changed since this index was built: read every file again (articles whose
     # content hash is unchanged stay as they are; changed ones reuse stored vectors by text hash).
     reparse = bool(meta) and meta.get("parser_version") != str(PARSER_VERSION)
-    plan = await _plan(store, roots, max_file_bytes, full, report, reparse)
+    plan = await _plan(store, roots, max_file_bytes, full, report, reparse, max_article_sentences)
 
     staging = _Staging(data_dir / STAGING_FILE, embedder.name)
     try:

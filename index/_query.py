@@ -11,7 +11,7 @@ from datetime import date
 
 import numpy as np
 
-from ._dates import DateRange, QuestionOptions, parse_question
+from ._dates import DateRange, QuestionOptions, parse_date, parse_question
 from ._errors import QuestionError
 from ._lexical import clean_text
 from ._store import ArticleRow
@@ -90,8 +90,6 @@ def iso_date(value: str | date | None, name: str) -> str | None:
         return None
     if isinstance(value, date):
         return value.isoformat()
-    from ._parse import parse_date
-
     parsed = parse_date(value) or (
         parse_date(f"{value}-01-01") if str(value).isdigit() and len(str(value)) == 4 else None
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from reliability_support import assert_consistent, sql, write_archive
 
+import index._archive_files as files_module
+import index._format_html as html_module
 import index._indexer as indexer_module
 import index._parse as parse_module
 from index import Archive, HashEmbedder, Settings
@@ -251,7 +253,7 @@ async def test_a_file_that_changes_while_being_read_is_read_again_next_time(
 ) -> None:
     root = write_archive(tmp_path / "news")
     target = root / "glacier.txt"
-    real_read = parse_module._read_bytes
+    real_read = files_module._read_bytes
 
     def read_then_change(handle, count):
         data = real_read(handle, count)
@@ -262,7 +264,7 @@ async def test_a_file_that_changes_while_being_read_is_read_again_next_time(
 
     archive = await Archive.open(settings, embedder=HashEmbedder(256))
     try:
-        monkeypatch.setattr(parse_module, "_read_bytes", read_then_change)
+        monkeypatch.setattr(files_module, "_read_bytes", read_then_change)
         summary = await archive.reindex([root])
         [warning] = summary.warnings
         assert warning.path == str(target) and "changed while being read" in warning.reason
@@ -270,7 +272,7 @@ async def test_a_file_that_changes_while_being_read_is_read_again_next_time(
         assert not any("zeppelin" in body for (body,) in sql(settings.data_dir, "SELECT body FROM articles"))
         await assert_consistent(settings.data_dir)
 
-        monkeypatch.setattr(parse_module, "_read_bytes", real_read)
+        monkeypatch.setattr(files_module, "_read_bytes", real_read)
         again = await archive.reindex([root])
         assert not again.warnings and again.updated == 1
         answer = await archive.ask("Where did the zeppelin land?")
@@ -294,7 +296,7 @@ def test_pathological_text_parses_in_linear_time(tmp_path: Path) -> None:
     for name, text in cases.items():
         path = root / name
         path.write_text(text, encoding="utf-8")
-        articles, warnings = parse_module.parse_file(parse_module.ArchiveFile(root, path), 10_000_000)
+        articles, warnings = parse_module.parse_file(files_module.ArchiveFile(root, path), 10_000_000)
         assert len(articles) == 1 and not warnings, (name, warnings)
 
 
@@ -333,11 +335,11 @@ def test_html_with_a_flood_of_tags_is_stripped_linearly_without_scripts(tmp_path
     path.write_text(
         "<html><head><title>Flood of tags</title><style>p { content: 'STYLESECRET' }</style></head><body>"
         "<p>The river authority opened the flood gates on Tuesday morning.</p>"
-        + "<i></i>" * (parse_module.MAX_HTML_TAGS // 2 + 10)
+        + "<i></i>" * (html_module.MAX_HTML_TAGS // 2 + 10)
         + "<script>var x = 'SCRIPTSECRET';</script><p>Farmers moved their cattle to higher ground.</p></body></html>",
         encoding="utf-8",
     )
-    [article], [warning] = parse_module.parse_file(parse_module.ArchiveFile(root, path), 10_000_000)
+    [article], [warning] = parse_module.parse_file(files_module.ArchiveFile(root, path), 10_000_000)
     assert warning.path == str(path) and "tags stripped" in warning.reason
     assert "flood gates" in article.body and "higher ground" in article.body
     assert "SCRIPTSECRET" not in article.body and "STYLESECRET" not in article.body

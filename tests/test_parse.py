@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, SEED_FILE, needs_corpus
 
+from index._archive_files import ArchiveFile
+from index._article import article_id_for
 from index._models import ParsedArticle
-from index._parse import ArchiveFile, article_id_for, parse_file
+from index._parse import parse_file
 from index._text import split_sentences
 
 LIMIT = 10_000_000

@@ -58,8 +58,8 @@ def copy_corpus(target: Path, articles: int | None) -> int:
 def passage_texts(database: Path) -> list[str]:
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
-            "SELECT substr(a.body, p.start + 1, p.end - p.start) FROM passages p JOIN articles a ON a.id = p.article_row"
-            " ORDER BY p.id"
+            "SELECT substr(a.body, p.start + 1, p.end - p.start)"
+            " FROM passages p JOIN articles a ON a.id = p.article_row ORDER BY p.id"
         ).fetchall()
     return [row[0] for row in rows]
 
@@ -218,7 +218,7 @@ def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch
         rate = float(np.mean([b["passages_per_s"] for b in baselines]))
         baseline = {"passages": len(texts), "passages_per_s": round(rate, 1), "runs": baselines}
         out: dict[str, Any] = {"corpus": str(CORPUS), "articles": count, "baseline_encode": baseline}
-        for label, result in results.items():
+        for result in results.values():
             result["speedup_vs_baseline"] = round(result["passages_per_s"] / rate, 2)
         fp32_label = next((label for label, r in results.items() if r["precision"] == "fp32"), None)
         int8_label = next((label for label, r in results.items() if r["precision"] == "int8"), None)
@@ -245,8 +245,9 @@ def _fidelity(fp32_dir: Path, int8_dir: Path, fp32: dict[str, Any], int8: dict[s
     a = np.stack([reference[k] for k in common]).astype(np.float32)
     b = np.stack([other[k] for k in common]).astype(np.float32)
     cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    overlaps = [len(set(x) & set(y)) / max(1, len(x)) for x, y in zip(fp32["search_hits"], int8["search_hits"])]
-    top1 = [bool(x and y and x[0] == y[0]) for x, y in zip(fp32["search_hits"], int8["search_hits"])]
+    pairs = list(zip(fp32["search_hits"], int8["search_hits"], strict=True))
+    overlaps = [len(set(x) & set(y)) / max(1, len(x)) for x, y in pairs]
+    top1 = [bool(x and y and x[0] == y[0]) for x, y in pairs]
     return {
         "sentences_compared": len(common),
         "cosine_mean": round(float(cosine.mean()), 4),

@@ -188,7 +188,7 @@ def test_ivf_sq8_recall_at_10_against_exact_search() -> None:
     approximate.add(ids, data)
     _, truth = exact.search(queries, 10)
     _, found = approximate.search(queries, 10)
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
     assert recall >= 0.95
 
 

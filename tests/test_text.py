@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import SEED_FILE
 
@@ -208,7 +210,7 @@ def test_passages_cover_every_sentence_in_order(size: int) -> None:
 def test_passages_of_three_overlap_by_one_sentence() -> None:
     _, spans = _seed_spans()
     passages = build_passages(spans, size=3, max_chars=10_000)
-    for before, after in zip(passages, passages[1:]):
+    for before, after in itertools.pairwise(passages):
         assert after.first_sentence == before.last_sentence
 
 

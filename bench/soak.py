@@ -56,6 +56,7 @@ MIX = [
     ("article", 5),
     ("stats", 2),
     ("feedback", 5),
+    ("context", 5),
 ]
 
 
@@ -204,6 +205,17 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
             message, _ = rng.choice(answers)
             i = await fake.click(user, message, buttons(message)[rng.choice(["Helpful", "Not helpful"])])
             await fake.answered(i, timeout=args.timeout)
+        elif kind == "context":
+            quoted = [item for item in answers if "Context 1" in buttons(item[0])]
+            if not quoted:
+                return await one("mention", user)
+            message, _ = rng.choice(quoted)
+            labels = [label for label in buttons(message) if label.startswith("Context")]
+            i = await fake.click(user, message, buttons(message)[rng.choice(labels)])
+            await fake.answered(i, timeout=args.timeout)
+            shown = i.responses[0]["data"].get("embeds") or [{}]
+            if "**" not in (shown[0].get("description") or ""):  # the quote in bold in its context
+                raise AssertionError(f"a context button showed no quote: {i.responses[0]['data']}")
         counts[kind] = counts.get(kind, 0) + 1
         latencies.setdefault(kind, []).append((time.monotonic() - began) * 1000)
 

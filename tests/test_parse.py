@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -81,7 +82,9 @@ def test_ids_and_hashes_are_stable_and_follow_the_location(seed: ParsedArticle, 
     assert again.article_id == seed.article_id
     assert again.content_hash == seed.content_hash
     assert seed.article_id == article_id_for(seed.location)
-    assert len(seed.article_id) == 16 and int(seed.article_id, 16) >= 0
+    # The documented id: the first 16 hex digits of the SHA-1 of "<folder name>/<relative path>".
+    assert seed.location == f"{SEED_FILE.parent.name}/{SEED_FILE.name}"
+    assert seed.article_id == hashlib.sha1(seed.location.encode("utf-8")).hexdigest()[:16]
     # The same archive folder somewhere else on disk: the same id.
     moved_root = tmp_path / "elsewhere" / "seeds"
     shutil.copytree(SEED_FILE.parent, moved_root)

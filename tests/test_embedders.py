@@ -1,5 +1,5 @@
-"""Units of the performance work: worker-process embedding, the ONNX backend switch, FAISS index selection,
-and the approximate index's recall, removal and persistence. Deterministic; no timing asserts (speed
+"""The encoders: worker-process embedding, the backend and precision settings, the ONNX Runtime backend
+(int8 against fp32 and torch) and the model name an index records. Deterministic; no timing asserts (speed
 figures belong to `python -m bench`)."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from index._embed import make_embedder
 from index._embed_pool import ParallelEmbedder
 from index._errors import ConfigurationError
 from index._onnx_runtime import onnx_available
-from index._vectors import FLAT_LIMIT, SQ8_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
 
 TEXTS = [
     f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
@@ -137,97 +136,7 @@ def test_onnx_backend_without_onnxruntime_is_a_clear_configuration_error(tmp_pat
         make_embedder(Settings(data_dir=tmp_path, embed_backend="onnx"))
 
 
-# ---- index selection ------------------------------------------------------------------------------------
-
-
-def test_default_factory_is_flat_then_ivf_sq8() -> None:
-    assert default_factory(0) == "Flat"
-    assert default_factory(FLAT_LIMIT) == "Flat"
-    big = default_factory(FLAT_LIMIT + 1)
-    assert big.startswith("IVF") and big.endswith(",Flat")
-    assert default_factory(SQ8_LIMIT + 1).endswith(",SQ8")
-    assert default_factory(1_000_000) == "IVF2048,SQ8"
-    for n in (FLAT_LIMIT + 1, 100_000, 1_000_000, 10_000_000):
-        lists = ivf_lists(n)
-        assert lists & (lists - 1) == 0 and n / lists >= 39  # a power of two, enough training points per list
-
-
-def test_default_factory_keeps_the_current_ivf_while_the_archive_grows() -> None:
-    assert default_factory(1_400_000, "IVF2048,SQ8") == "IVF2048,SQ8"  # no rebuild at every growth step
-    assert default_factory(1_000_000, "IVF256,SQ8") == "IVF2048,SQ8"  # far off: rebuilt
-    assert default_factory(1_000_000, "HNSW32") == "IVF2048,SQ8"
-    assert default_factory(1_000_000, "IVF2048,Flat") == "IVF2048,SQ8"  # grew past SQ8_LIMIT
-    assert default_factory(10_000, "IVF2048,SQ8") == "Flat"
-
-
-def test_nprobe_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert default_nprobe(2048) == 32 and default_nprobe(512) == 16 and default_nprobe(8) == 8
-    monkeypatch.setenv("ARCHIVEBOT_FAISS_NPROBE", "64")
-    assert default_nprobe(2048) == 64
-
-
-# ---- the approximate index ------------------------------------------------------------------------------
-
-
-def _clustered(count: int, dimension: int = 64, seed: int = 0) -> np.ndarray:
-    """Real-ish vectors: topics (cluster centres), near-duplicate stories around them, normalised."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((40, dimension)).astype(np.float32)
-    rows = centres[rng.integers(0, 40, count)] + 0.6 * rng.standard_normal((count, dimension)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def test_ivf_sq8_recall_at_10_against_exact_search() -> None:
-    data = _clustered(6000)
-    queries = _clustered(100, seed=1)
-    ids = np.arange(6000, dtype=np.int64) * 7 + 3
-    exact = VectorIndex.create(64, "Flat")
-    exact.add(ids, data)
-    approximate = VectorIndex.create(64, "IVF64,SQ8")
-    approximate.train(data)
-    approximate.add(ids, data)
-    _, truth = exact.search(queries, 10)
-    _, found = approximate.search(queries, 10)
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
-    assert recall >= 0.95
-
-
-def test_ivf_removes_reconstructs_lists_ids_and_survives_save_load_clone(tmp_path: Path) -> None:
-    data = _clustered(3000)
-    ids = np.arange(3000, dtype=np.int64) * 5 + 11
-    index = VectorIndex.create(64, "IVF32,SQ8")
-    assert index.needs_training() and index.supports_remove and index.is_ivf
-    index.train(data)
-    index.add(ids, data)
-    assert index.remove(ids[:10]) == 10 and index.size == 2990
-    assert sorted(index.ids().tolist()) == sorted(ids[10:].tolist())
-    stored = index.reconstruct([int(ids[20]), int(ids[0])])
-    assert int(ids[0]) not in stored  # removed
-    assert float(stored[int(ids[20])] @ data[20]) > 0.99  # SQ8: approximate, but close
-    _, found = index.search(data[20:21], 5)
-    assert found[0][0] == ids[20]
-    index.save(tmp_path, 3)
-    loaded = VectorIndex.load(tmp_path, 3, "IVF32,SQ8")
-    assert loaded.size == 2990 and sorted(loaded.ids().tolist()) == sorted(index.ids().tolist())
-    copy = loaded.clone()
-    copy.remove(ids[10:20])
-    copy.add(np.array([1, 2], dtype=np.int64), data[:2])
-    assert copy.size == 2982 and loaded.size == 2990  # the clone is independent
-    _, found = copy.search(data[:1], 1)
-    assert found[0][0] == 1
-
-
-def test_training_sample_is_bounded_and_deterministic() -> None:
-    data = _clustered(5000)
-    first = VectorIndex.create(64, "IVF4,Flat")
-    second = VectorIndex.create(64, "IVF4,Flat")
-    first.train(data)  # 4 lists x 50 = 200 training rows out of 5000
-    second.train(data)
-    import faiss
-
-    quantizers = [faiss.downcast_index(faiss.downcast_index(ix.index).quantizer) for ix in (first, second)]
-    centroids = [quantizer.reconstruct_n(0, 4) for quantizer in quantizers]
-    np.testing.assert_array_equal(centroids[0], centroids[1])
+# ---- ONNX Runtime against torch ------------------------------------------------------------------------
 
 
 @pytest.mark.integration
@@ -290,66 +199,6 @@ def test_worker_processes_give_the_vectors_of_the_in_process_model(torch_embedde
         np.testing.assert_allclose(vectors, torch_embedder.embed(texts), atol=1e-4)
     finally:
         parallel.close()
-
-
-async def test_incremental_reindex_patches_an_ivf_index_in_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
-    and the result agrees with the database (doctor)."""
-    from index import Archive, _indexer, check_index
-
-    topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
-    archive_dir = tmp_path / "news"
-    archive_dir.mkdir()
-    for number in range(40):
-        topic = topics[number % len(topics)]
-        body = " ".join(f"Report {number} sentence {s} says the {topic} story moved on day {s}." for s in range(8))
-        (archive_dir / f"story-{number:02d}.txt").write_text(f"The {topic} story number {number}\n\n{body}\n")
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        model="hash:64",
-        archive_roots=(archive_dir,),
-        faiss_factory="IVF4,SQ8",
-        min_confidence=0.0,
-    )  # SQ8: the harder case
-    archive = await Archive.open(settings, embedder=HashEmbedder(64))
-    try:
-        await archive.reindex([archive_dir])
-        stats = await archive.stats()
-        assert (await check_index(settings.data_dir)).ok
-
-        def no_rebuild(*args: object, **kwargs: object) -> None:
-            raise AssertionError("an IVF index must be patched, not rebuilt")
-
-        monkeypatch.setattr(_indexer, "rebuild_vectors", no_rebuild)
-        (archive_dir / "story-03.txt").write_text("The zeppelin story\n\nA zeppelin landed in the harbour on Friday.\n")
-        (archive_dir / "story-04.txt").unlink()
-        summary = await archive.reindex([archive_dir])
-        assert (summary.updated, summary.removed) == (1, 1)
-        report = await check_index(settings.data_dir)
-        assert report.ok, report.problems
-        hits = await archive.search("zeppelin harbour", limit=3)
-        assert hits and hits[0].title == "The zeppelin story"
-        assert (await archive.stats()).articles == stats.articles - 1
-    finally:
-        await archive.close()
-
-
-def test_large_archives_leave_very_common_terms_out_of_the_full_text_search() -> None:
-    from index._lexical import LEXICAL_LIMIT_FROM, lexical_terms
-
-    terms = ["government", "said", "tuition", "fees"]
-    small = {"government": 900, "said": 9_000, "tuition": 12, "fees": 40}
-    assert lexical_terms(terms, small, 19_000) == terms  # below the limit every term is searched
-    total = 1_000_000
-    large = {"government": 40_000, "said": 600_000, "tuition": 600, "fees": 2_000}
-    assert total > LEXICAL_LIMIT_FROM
-    assert lexical_terms(terms, large, total) == ["tuition", "fees"]  # question order kept
-    common = {"government": 40_000, "said": 600_000, "tuition": 30_000, "fees": 20_000}
-    assert lexical_terms(terms, common, total) == ["tuition", "fees"]  # at least the two rarest
-    assert lexical_terms(["said"], common, total) == ["said"]
-    assert lexical_terms([], common, total) == []
 
 
 def test_the_recorded_model_name_is_predicted_without_loading_a_model(monkeypatch: pytest.MonkeyPatch) -> None:

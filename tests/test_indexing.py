@@ -36,7 +36,8 @@ ARTICLES = {
     ),
     "tech/phones.txt": (
         "Phone sales climb again\n\n"
-        "Sales of mobile phones with cameras rose sharply last year, a survey found. Nokia remained the market leader.\n\n"
+        "Sales of mobile phones with cameras rose sharply last year, a survey found. "
+        "Nokia remained the market leader.\n\n"
         "Analysts said cheaper handsets drove the growth in Asia. Battery life is still the main complaint."
     ),
     "entertainment/film.txt": (

@@ -54,7 +54,15 @@ def test_settings_from_the_environment() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["ftp://example.org", "example.org", "https://", "https://x.org/?q=1", "https://x.org/#a", 'https://x.org/"a', "https://x.org/a)b"],
+    [
+        "ftp://example.org",
+        "example.org",
+        "https://",
+        "https://x.org/?q=1",
+        "https://x.org/#a",
+        'https://x.org/"a',
+        "https://x.org/a)b",
+    ],
 )
 def test_bad_public_urls_are_configuration_errors(raw: str) -> None:
     with pytest.raises(ConfigurationError, match="ARCHIVEBOT_PUBLIC_URL"):

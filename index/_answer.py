@@ -12,7 +12,7 @@ time, so no encoding happens here):
 - `retrieval`: how highly its passage ranked in hybrid retrieval; `lede`: early in the article.
 
 `score` is a fixed linear blend; `confidence` maps the best candidate's evidence to [0, 1]. The
-weights were set on our own fixtures and the development questions (README, "Answer quality").
+weights were set on our own fixtures and the development questions (docs/quality.md).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _percentile(values: list[float], share: float) -> float:
 async def evaluate(
     archive: Any, questions: list[EvalQuestion], progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
-    """Ask every question and score the answers (see README, "Answer quality", for the definitions)."""
+    """Ask every question and score the answers (see docs/quality.md for the definitions)."""
     answerable = [q for q in questions if q.article]
     unanswerable = [q for q in questions if not q.article]
     in_quote = cited = 0

@@ -20,11 +20,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Archive, ArchivebotError, Settings
+from index import Archive, ArchivebotError, ConfigurationError, Settings
 
 from .answers import AnswerRegistry
 from .config import BotConfig, apply_endpoints
 from .startup import quiet_libraries, set_offline_defaults
+from .web.server import start_server
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -107,7 +108,16 @@ async def run(config: BotConfig, settings: Settings) -> None:
             await archive.warm_up()  # load the model now, not on the first question
         else:
             logger.warning("the archive is not indexed yet: run `archivebot index` or /reindex")
-        async with ArchiveBot(archive, config) as bot:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.web.listen is not None:  # ARCHIVEBOT_WEB: the reading room in this process too
+                try:
+                    server = await start_server(archive, config.web)
+                except OSError as error:  # the port is taken, or the address is not this machine's
+                    where = f"{config.web.host}:{config.web.port}"
+                    raise ConfigurationError(f"ARCHIVEBOT_WEB: cannot listen on {where}: {error.strerror}") from error
+                stack.push_async_callback(server.close)
+                logger.info("reading room on %s/", server.url)
+            bot = await stack.enter_async_context(ArchiveBot(archive, config))
             loop = asyncio.get_running_loop()
             for signame in ("SIGINT", "SIGTERM"):
                 # no signal handlers on Windows' event loop: Ctrl-C still stops the bot there

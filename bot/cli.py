@@ -371,6 +371,17 @@ def run(context: click.Context) -> None:
     context.invoke(console)
 
 
+@cli.command()
+@click.option("--host", help="Address to listen on (default: ARCHIVEBOT_WEB's host, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: ARCHIVEBOT_WEB's port, else 8080).")
+@click.pass_context
+def serve(context: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the reading room: read-only web pages, each quote highlighted in its article (docs/reading-room.md)."""
+    from .web.command import serve as serve_reading_room  # aiohttp is imported only by this command
+
+    context.invoke(serve_reading_room, host=host, port=port, data_dir=None)
+
+
 def main() -> None:
     cli(obj={})
 

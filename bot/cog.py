@@ -165,7 +165,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     async def _post_answer(self, message: discord.Message, question: str, answer: Answer) -> None:
         """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on."""
-        embed = fmt.answer_embed(answer)
+        embed = fmt.answer_embed(answer, self.config.web.public_url)
         view = self._answer_view(answer, message.guild.id if message.guild else None)
         if self.config.threads and isinstance(message.channel, discord.TextChannel):
             try:
@@ -207,7 +207,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             await self._fail(interaction, error, "/ask")
             return
         await interaction.followup.send(
-            embed=fmt.answer_embed(answer),
+            embed=fmt.answer_embed(answer, self.config.web.public_url),
             view=self._answer_view(answer, interaction.guild_id),
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from index import ConfigurationError
 from index._config import read_environment
 
+from .web.settings import WebSettings
+
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 
@@ -91,6 +93,7 @@ class BotConfig:
     gateway_url: str = DISCORD_GATEWAY_URL
     progress_interval: float = 2.0  # seconds between two edits of the /reindex progress message
     max_quotes: int = 3
+    web: WebSettings = WebSettings()  # ARCHIVEBOT_WEB (serve the reading room too), ARCHIVEBOT_PUBLIC_URL (links)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
@@ -117,6 +120,7 @@ class BotConfig:
                 "ARCHIVEBOT_PROGRESS_SECONDS", env.get("ARCHIVEBOT_PROGRESS_SECONDS", ""), cls.progress_interval
             ),
             max_quotes=int(max_quotes_raw),
+            web=WebSettings.from_env(env),
         )
 
     def require_token(self) -> str:

@@ -19,11 +19,13 @@ from index import (
     IndexSummary,
     Progress,
     QuestionError,
+    Quote,
     Stats,
 )
 
 from . import limits
 from .text import citation, duration, one_line, publication
+from .web.links import article_url
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
 NOT_FOUND_COLOUR = discord.Colour(0x718096)
@@ -64,8 +66,18 @@ def hit_line(hit: ArticleHit, number: int | None = None) -> str:
     return f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
 
 
-def answer_embed(answer: Answer) -> discord.Embed:
-    """The reply to a question: quotes with citations, or "not found" with the closest articles."""
+def _cited(quote: Quote, public_url: str) -> str:
+    """The quote's citation; a link to its article page in the reading room (quote highlighted) when the
+    reading room's public address is configured. Markdown in titles is escaped so no other link is made."""
+    text = limits.trim(one_line(citation(quote.title, quote.source, quote.date)), 300)
+    url = article_url(public_url, quote.article_id, quote.start, quote.end)
+    # escape_markdown leaves "]" alone: a title holding "](" would otherwise end the link text early.
+    return f"[{discord.utils.escape_markdown(text).replace(']', chr(92) + ']')}]({url})" if url else text
+
+
+def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
+    """The reply to a question: quotes with citations, or "not found" with the closest articles. With
+    `public_url` (ARCHIVEBOT_PUBLIC_URL) each citation links to its article with the quote highlighted."""
     if not answer.answered:
         return not_found_embed(answer)
     title = _echo(answer.question, limits.EMBED_TITLE)
@@ -75,8 +87,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
     quotes = list(answer.quotes)
     for position, quote in enumerate(quotes):
-        cited = limits.trim(one_line(citation(quote.title, quote.source, quote.date)), 300)
-        cite = f"— {cited} · id {_code(quote.article_id)}"
+        cite = f"— {_cited(quote, public_url)} · id {_code(quote.article_id)}"
         share = room // (len(quotes) - position) - len(cite) - 8
         if share < 40:
             break

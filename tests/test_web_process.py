@@ -1,4 +1,4 @@
-"""`python -m bot.web` (what `archivebot serve` runs) as a real process: it serves, refuses a bad --host, and
+"""`archivebot serve` and `python -m bot.web` as real processes: it serves, refuses a bad --host, and
 stops cleanly on SIGTERM and Ctrl-C."""
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ def environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
-async def start(data_dir: Path, *args: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start(data_dir: Path, command: list[str], *args: str) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot.web",
+        *command,
         *args,
         env=environment(data_dir),
         cwd=data_dir.parent,
@@ -49,9 +48,12 @@ async def start(data_dir: Path, *args: str) -> tuple[asyncio.subprocess.Process,
     return process, match.group(1)
 
 
+@pytest.mark.parametrize(
+    "command", [["-m", "bot.web"], ["-m", "bot.cli", "serve"]], ids=["python -m bot.web", "archivebot serve"]
+)
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-async def test_serves_and_stops_cleanly(web_archive: WebArchive, stop: signal.Signals) -> None:
-    process, url = await start(web_archive.settings.data_dir, "--port", "0")
+async def test_serves_and_stops_cleanly(web_archive: WebArchive, command: list[str], stop: signal.Signals) -> None:
+    process, url = await start(web_archive.settings.data_dir, command, "--port", "0")
     try:
         async with aiohttp.ClientSession() as session, session.get(url + "/healthz") as response:
             assert response.status == 200

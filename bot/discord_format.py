@@ -142,12 +142,18 @@ def _describe_article(embed: discord.Embed, article: Article) -> None:
         embed.add_field(name="Link", value=article.url, inline=True)
 
 
-def context_embed(article: Article, start: int, end: int, text: str, shortened: bool) -> discord.Embed:
-    """A quote in its context (`text`, from `bot.context.render_context`), with where the article comes from."""
+def context_embed(
+    article: Article, start: int, end: int, text: str, shortened: bool, public_url: str = ""
+) -> discord.Embed:
+    """A quote in its context (`text`, from `bot.context.render_context`), with where the article comes from;
+    with `public_url` (ARCHIVEBOT_PUBLIC_URL) also a link to the article in the reading room, quote highlighted."""
     embed = discord.Embed(
         title=limits.trim(one_line(article.title), limits.EMBED_TITLE), description=text, colour=ANSWER_COLOUR
     )
     _describe_article(embed, article)
+    page = article_url(public_url, article.article_id, start, end)
+    if page and len(page) <= limits.FIELD_VALUE - 30:
+        embed.add_field(name="Reading room", value=f"[The whole article, quote highlighted]({page})", inline=False)
     note = " · the quote is longer than Discord shows; /article shows it whole" if shortened else ""
     embed.set_footer(text=limits.trim(f"Quote: characters {start}–{end} of {article.location}{note}", limits.FOOTER))
     return embed

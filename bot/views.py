@@ -141,7 +141,8 @@ class ContextButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
             shown, shortened = render_context(
                 context_of(article.body, place.start, place.end), limits.EMBED_DESCRIPTION
             )
-            embed = context_embed(article, place.start, place.end, shown, shortened)
+            public_url = archive_bot(interaction.client).config.web.public_url
+            embed = context_embed(article, place.start, place.end, shown, shortened, public_url)
             await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

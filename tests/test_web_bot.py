@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from bot_fixtures import SEED_QUESTION, write_bot_archive
+from bot_fixtures import SEED_QUESTION, Harness, write_bot_archive
 from fake_discord import FakeDiscord
 from web_support import parse_page
 
@@ -25,6 +25,8 @@ from bot.web import WebSettings
 from index import Answer, Archive, HashEmbedder, Quote, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
+ROOM = "https://room.example.org"
+pytest_plugins = ["bot_fixtures"]  # the harness fixture (and the fixtures it uses)
 LINK = re.compile(r"(?<!\\)\]\((https?://[^)\s]+)\)")  # a markdown link: "](url)" with an unescaped "]"
 
 
@@ -158,3 +160,21 @@ async def test_bot_process_with_a_taken_port_exits_with_a_message(tmp_path: Path
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     log = stderr.decode()
     assert process.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in log and "Traceback" not in log
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("bot_overrides", [{"web": WebSettings(public_url=ROOM)}])
+async def test_answers_and_context_buttons_link_to_the_reading_room(harness: Harness) -> None:
+    h = harness
+    asked = await h.fake.message(h.fake.member, SEED_QUESTION, mentions_bot=True)
+    reply = await h.fake.wait_for(lambda: h.fake.replies.get(asked["id"]))
+    answer = await h.archive.ask(SEED_QUESTION, max_quotes=h.config.max_quotes)
+    expected = [f"{ROOM}/articles/{q.article_id}?start={q.start}&end={q.end}#quote" for q in answer.quotes]
+    assert LINK.findall(reply["embeds"][0]["description"]) == expected
+    buttons = [c for row in reply["components"] for c in row["components"] if c.get("label", "").startswith("Context")]
+    assert len(buttons) == len(expected)
+    for button, link in zip(buttons, expected, strict=True):
+        click = await h.fake.click(h.fake.member, reply, button["custom_id"])
+        await h.fake.answered(click)
+        fields = {f["name"]: f["value"] for f in click.responses[0]["data"]["embeds"][0]["fields"]}
+        assert LINK.findall(fields["Reading room"]) == [link]

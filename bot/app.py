@@ -40,8 +40,13 @@ class ArchiveTree(app_commands.CommandTree):
         logger.error("error in /%s", name, exc_info=error)
 
 
-class ArchiveBot(commands.Bot):
-    """The bot and what its extension needs: the archive, the configuration, the answers for 👍/👎."""
+class ArchiveBot(commands.AutoShardedBot):
+    """The bot and what its extension needs: the archive, the configuration, the answers for 👍/👎.
+
+    Sharded (discord.py's `AutoShardedBot`): with `ARCHIVEBOT_SHARD_COUNT` / `ARCHIVEBOT_SHARD_IDS` several
+    processes split the servers between them (Discord sends a server's events to shard
+    `(server id >> 22) % count` only) and share one archive; unset, Discord says how many shards to run here.
+    """
 
     def __init__(self, archive: Archive, config: BotConfig, **options: Any) -> None:
         intents = discord.Intents.default()
@@ -50,6 +55,9 @@ class ArchiveBot(commands.Bot):
         intents.presences = False
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         options.setdefault("tree_cls", ArchiveTree)
+        options.setdefault("shard_count", config.shard_count)
+        if config.shard_ids is not None:
+            options.setdefault("shard_ids", list(config.shard_ids))
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.archive = archive
         self.config = config
@@ -58,6 +66,12 @@ class ArchiveBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_extension("bot.cog")  # the commands, the question listener and the persistent buttons
+        if self.config.shard_count is not None:
+            logger.info("running %s (the other shards' processes answer the other servers)", self.config.shard_text())
+        if not self.config.syncs_commands:
+            # Commands belong to the application, not to a shard: one process (shard 0's) syncs them for all.
+            logger.info("slash commands are synced by the process running shard 0")
+            return
         if self.config.guild_id:
             guild = discord.Object(self.config.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -75,7 +89,14 @@ class ArchiveBot(commands.Bot):
         return
 
     async def on_ready(self) -> None:
-        logger.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
+        shards = self.config.shard_text() or f"{self.shard_count or 1} shard(s)"
+        logger.info(
+            "connected as %s (id %s) to %d server(s), %s",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+            shards,
+        )
 
 
 def archive_bot(client: discord.Client) -> ArchiveBot:

@@ -25,7 +25,7 @@ from .answers import AnswerRegistry
 from .app import archive_bot
 from .config import BotConfig
 from .ratelimit import RateLimiter
-from .reindex import ReindexJob
+from .reindex import BUSY_ELSEWHERE, ReindexJob
 from .views import NO_MENTIONS, ContextButton, FeedbackButton, PagerView, answer_view
 
 logger = logging.getLogger("archivebot.bot")
@@ -280,7 +280,8 @@ class ArchiveCog(commands.Cog, name="Archive"):
         except Exception as error:
             await self._fail(interaction, error, "/stats")
             return
-        embed = fmt.stats_embed(figures, self.reindex_job.running)
+        running = await self.archive.reindex_status()  # this process's reindex, or another's on the archive
+        embed = fmt.stats_embed(figures, self.reindex_job.running, running)
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
     # ---- admin: reindex -----------------------------------------------------------------------------
@@ -295,6 +296,11 @@ class ArchiveCog(commands.Cog, name="Archive"):
             await interaction.response.send_message(
                 self.reindex_job.busy_text(), ephemeral=True, allowed_mentions=NO_MENTIONS
             )
+            return
+        running = await self.archive.reindex_status()  # e.g. started in another bot process or the CLI
+        if running is not None:
+            text = f"{BUSY_ELSEWHERE} Reindex in progress: {fmt.reindex_status_text(running)}."
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.send_message("Reindex starting…", allowed_mentions=NO_MENTIONS)
 

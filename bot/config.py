@@ -57,6 +57,35 @@ def _ids(name: str, raw: str) -> frozenset[int]:
         ) from error
 
 
+def _shards(count_raw: str, ids_raw: str) -> tuple[int | None, tuple[int, ...] | None]:
+    """`ARCHIVEBOT_SHARD_COUNT` / `ARCHIVEBOT_SHARD_IDS`: (None, None) lets discord.py ask Discord how many
+    shards to run, all in this process; a count alone runs all of them here; ids pick this process's share."""
+    count_raw, ids_raw = count_raw.strip(), ids_raw.strip()
+    if not count_raw:
+        if ids_raw:
+            raise ConfigurationError("ARCHIVEBOT_SHARD_IDS needs ARCHIVEBOT_SHARD_COUNT (the shards of all processes)")
+        return None, None
+    if not count_raw.isdigit() or int(count_raw) < 1:
+        raise ConfigurationError(f"ARCHIVEBOT_SHARD_COUNT must be a whole number of at least 1, got {count_raw!r}")
+    count = int(count_raw)
+    if not ids_raw:
+        return count, None
+    values = [part.strip() for part in ids_raw.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
+    if not values or not all(value.isdigit() for value in values):
+        raise ConfigurationError(f"ARCHIVEBOT_SHARD_IDS must be comma-separated shard numbers, got {ids_raw!r}")
+    ids = [int(value) for value in values]
+    outside = sorted({number for number in ids if number >= count})
+    if outside:
+        raise ConfigurationError(
+            f"ARCHIVEBOT_SHARD_IDS {', '.join(map(str, outside))} out of range: with ARCHIVEBOT_SHARD_COUNT={count}"
+            f" shards are numbered 0 to {count - 1}"
+        )
+    repeated = sorted({number for number in ids if ids.count(number) > 1})
+    if repeated:
+        raise ConfigurationError(f"ARCHIVEBOT_SHARD_IDS lists shard {', '.join(map(str, repeated))} more than once")
+    return count, tuple(sorted(ids))
+
+
 def _bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"", "0", "false", "no", "off"}:
@@ -94,6 +123,9 @@ class BotConfig:
     progress_interval: float = 2.0  # seconds between two edits of the /reindex progress message
     max_quotes: int = 3
     web: WebSettings = WebSettings()  # ARCHIVEBOT_WEB (serve the reading room too), ARCHIVEBOT_PUBLIC_URL (links)
+    # discord.py sharding: several processes (one database) split the servers; None lets Discord decide
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None  # this process's shards (None: all of them)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
@@ -106,6 +138,7 @@ class BotConfig:
             raise ConfigurationError(
                 f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes_raw!r}"
             )
+        shard_count, shard_ids = _shards(env.get("ARCHIVEBOT_SHARD_COUNT", ""), env.get("ARCHIVEBOT_SHARD_IDS", ""))
         return cls(
             token=env.get("DISCORD_TOKEN", "").strip(),
             guild_id=int(guild_raw) if guild_raw else None,
@@ -121,7 +154,21 @@ class BotConfig:
             ),
             max_quotes=int(max_quotes_raw),
             web=WebSettings.from_env(env),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Only one process syncs the slash commands: the one running shard 0 (or every shard)."""
+        return self.shard_ids is None or 0 in self.shard_ids
+
+    def shard_text(self) -> str:
+        """This process's shards, for the log ("" when Discord decides)."""
+        if self.shard_count is None:
+            return ""
+        ids = self.shard_ids if self.shard_ids is not None else range(self.shard_count)
+        return f"shard(s) {', '.join(map(str, ids))} of {self.shard_count}"
 
     def require_token(self) -> str:
         if not self.token:

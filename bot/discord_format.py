@@ -6,6 +6,8 @@ word) boundary and ends with "…", so what is shown is always a verbatim prefix
 
 from __future__ import annotations
 
+import time
+
 import discord
 
 from index import (
@@ -20,6 +22,7 @@ from index import (
     Progress,
     QuestionError,
     Quote,
+    ReindexStatus,
     Stats,
 )
 
@@ -172,7 +175,8 @@ def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> lis
     return pages
 
 
-def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
+def stats_embed(stats: Stats, reindexing: bool = False, running: ReindexStatus | None = None) -> discord.Embed:
+    """The archive's figures; `running`: a reindex under way in any process sharing the archive."""
     embed = discord.Embed(title="Archive statistics", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=f"{stats.articles:,}")
     embed.add_field(name="Passages", value=f"{stats.passages:,}")
@@ -180,8 +184,11 @@ def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
     embed.add_field(name="Model", value=limits.trim(f"{stats.model} ({stats.dimension} dims)", limits.FIELD_VALUE))
     embed.add_field(name="Index", value=limits.trim(stats.index_type, limits.FIELD_VALUE))
     embed.add_field(
-        name="Last reindex", value=(stats.last_indexed or "never") + (" (reindexing now)" if reindexing else "")
+        name="Last reindex",
+        value=(stats.last_indexed or "never") + (" (reindexing now)" if reindexing or running else ""),
     )
+    if running is not None:
+        embed.add_field(name="Reindex in progress", value=limits.trim(reindex_status_text(running), 1024), inline=False)
     embed.add_field(
         name="Feedback", value=f"👍 {stats.feedback.get('helpful', 0):,}  👎 {stats.feedback.get('unhelpful', 0):,}"
     )
@@ -189,6 +196,14 @@ def stats_embed(stats: Stats, reindexing: bool = False) -> discord.Embed:
 
 
 PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
+
+
+def reindex_status_text(status: ReindexStatus, now: float | None = None) -> str:
+    """A reindex seen from any process: "Embedding passages: 45% (450/1,000) · started 2m 05s ago"."""
+    phase = PHASES.get(status.phase, status.phase)
+    share = f"{status.percent}% ({status.done:,}/{status.total:,})" if status.percent is not None else "starting"
+    started = duration((now if now is not None else time.time()) - status.started_at)
+    return f"{phase}: {share} · started {started} ago"
 
 
 def progress_text(progress: Progress) -> str:

@@ -16,7 +16,9 @@ from .discord_format import PHASES, progress_text, summary_text
 
 logger = logging.getLogger("archivebot.bot")
 
-BUSY_ELSEWHERE = "Another reindex (perhaps from the command line) is running; try again when it has finished."
+BUSY_ELSEWHERE = (
+    "Another reindex (from another bot process or the command line) is running; try again when it has finished."
+)
 FAILED = "The reindex failed; the details are in the bot's log. Questions are still answered from the previous index."
 
 # Shows a text to the admin; False (after logging why) when that did not work, e.g. the interaction token

@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
 from ._query import Filters
+from ._reindex_status import ReindexStatus
 
 __all__ = [
     "Answer",
@@ -56,6 +57,7 @@ __all__ = [
     "Progress",
     "QuestionError",
     "Quote",
+    "ReindexStatus",
     "SentenceTransformerEmbedder",
     "Settings",
     "Stats",

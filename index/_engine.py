@@ -18,6 +18,7 @@ from ._legacy_reader import ArchiveReader, StoreReader
 from ._lexical import clean_text
 from ._models import Answer, Article, ArticleHit, IndexSummary, Stats
 from ._query import Query, parse_request
+from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
 from ._selection import select
 from ._store import SCHEMA_VERSION, FeedbackStore, Store
@@ -43,6 +44,7 @@ class Archive:
         self._reindex_lock = asyncio.Lock()
         self._embedder_lock = asyncio.Lock()
         self._feedback: FeedbackStore | None = None
+        self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
 
     # ---- life cycle -------------------------------------------------------------------------------
 
@@ -147,29 +149,34 @@ class Archive:
                 roots = [Path(p) for p in stored.split(":")] if stored else list(self.settings.archive_roots)
             embedder = await self.embedder()
             with index_lock(self.settings.data_dir):
-                # The indexer writes through its own connection so readers here keep their snapshot.
-                writer = await Store.open(self.settings.data_dir / DATABASE_FILE)
-                try:
-                    summary, vectors = await reindex(
-                        writer,
-                        self.settings.data_dir,
-                        list(roots),
-                        embedder,
-                        max_file_bytes=self.settings.max_file_bytes,
-                        max_article_sentences=self.settings.max_article_sentences,
-                        passage_sentences=self.settings.passage_sentences,
-                        faiss_factory=self.settings.faiss_factory,
-                        progress=progress,
-                        current=self._vectors,
-                    )
-                    meta = await writer.get_meta()
-                finally:
-                    await writer.close()
+                async with publishing(self._status_board, progress) as report:
+                    # The indexer writes through its own connection so readers here keep their snapshot.
+                    writer = await Store.open(self.settings.data_dir / DATABASE_FILE)
+                    try:
+                        summary, vectors = await reindex(
+                            writer,
+                            self.settings.data_dir,
+                            list(roots),
+                            embedder,
+                            max_file_bytes=self.settings.max_file_bytes,
+                            max_article_sentences=self.settings.max_article_sentences,
+                            passage_sentences=self.settings.passage_sentences,
+                            faiss_factory=self.settings.faiss_factory,
+                            progress=report,
+                            current=self._vectors,
+                        )
+                        meta = await writer.get_meta()
+                    finally:
+                        await writer.close()
             async with self._read_lock:
                 if vectors is not None:
                     self._vectors = vectors
                 self._meta = meta
             return summary
+
+    async def reindex_status(self) -> ReindexStatus | None:
+        """The reindex running now in any process sharing this archive (this one included), or None."""
+        return await running_reindex(self._status_board)
 
     # ---- asking and searching: parse -> retrieve -> select -> answer --------------------------------
 

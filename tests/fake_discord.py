@@ -4,6 +4,10 @@ The real, unchanged bot connects to it (discord.py redirected through `DISCORD_A
 Tests then play users: `message(...)` dispatches MESSAGE_CREATE, `slash(...)`, `click(...)` and
 `autocomplete(...)` dispatch INTERACTION_CREATE, and every request the bot made is recorded in `requests`.
 
+Sharded like Discord: `FakeDiscord(shard_count=n)` answers GET /gateway/bot with n shards, refuses an IDENTIFY
+whose `shard: [id, count]` does not fit (close code 4010), and sends each server's events only on the
+connection of shard `(server id >> 22) % n` (DMs on shard 0). `add_guild(shard=k)` makes more servers.
+
 It answers like Discord where it matters for the bot: 50035 "Invalid Form Body" when a message breaks a limit,
 40060 when an interaction is answered twice, 10062 when the first answer comes after 3 seconds, 10015 for a
 follow-up before the first answer, 50006 for an empty message. Each rejection is also kept in `rejections`.
@@ -155,14 +159,17 @@ class Interaction:
 class FakeDiscord:
     """One guild with one text channel, a bot user, an admin and a member (plus any users tests make)."""
 
-    def __init__(self, *, deadline: float = INTERACTION_DEADLINE) -> None:
+    def __init__(self, *, deadline: float = INTERACTION_DEADLINE, shard_count: int = 1) -> None:
         self.deadline = deadline
+        self.shard_count = shard_count
         self.application_id = snowflake()
         self.bot_user = self.user("Archivebot", bot=True, id=self.application_id)
         self.owner = self.user("owner")
         self.guild_id = snowflake()
         self.channel_id = snowflake()
         self.other_channel_id = snowflake()
+        # every server's text channels, the first one its default (more servers: `add_guild`)
+        self.guild_channels: dict[str, list[str]] = {self.guild_id: [self.channel_id, self.other_channel_id]}
         self.admin_role_id = snowflake()
         self.bot_role_id = snowflake()  # the bot's managed role (Discord creates one when a bot joins)
         self.typing_forbidden = False  # True: typing answers 403 Missing Permissions (50013)
@@ -176,11 +183,12 @@ class FakeDiscord:
         self.sent: list[dict[str, Any]] = []  # every message payload the bot got accepted (create, edit, reply)
         self.interactions: dict[str, Interaction] = {}
         self.commands: dict[str | None, list[dict[str, Any]]] = {}  # synced commands by guild id (None: global)
-        self.identify: dict[str, Any] | None = None
+        self.identify: dict[str, Any] | None = None  # the latest IDENTIFY (of any shard)
+        self.identifies: dict[int, dict[str, Any]] = {}  # the latest IDENTIFY of each shard
         self.threads: list[dict[str, Any]] = []
         self.replies: dict[str, dict[str, Any]] = {}  # the bot's first reply to each message, by that message's id
-        self._ws: web.WebSocketResponse | None = None
-        self._seq = 0
+        self._sockets: dict[int, web.WebSocketResponse] = {}  # each identified shard's gateway connection
+        self._seq: dict[int, int] = {}
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -216,12 +224,30 @@ class FakeDiscord:
             "communication_disabled_until": None,
         }
 
+    def add_guild(self, *, shard: int = 0) -> str:
+        """Another server (with one text channel), owned by shard `shard` of `shard_count`; returns its id."""
+        high = int(snowflake()) >> 22
+        high += (shard - high) % self.shard_count  # the next timestamp part that lands on that shard
+        guild_id = str(high << 22 | next(_ids) % (1 << 22))
+        self.guild_channels[guild_id] = [snowflake()]
+        return guild_id
+
+    def shard_of(self, guild_id: str | None) -> int:
+        """The shard Discord sends a server's events on (DMs, without a server: shard 0)."""
+        return (int(guild_id) >> 22) % self.shard_count if guild_id else 0
+
+    def guild_of(self, channel_id: str) -> str | None:
+        return next((guild for guild, channels in self.guild_channels.items() if channel_id in channels), None)
+
+    def default_channel(self, guild_id: str | None) -> str:
+        return self.guild_channels[guild_id or self.guild_id][0]
+
     def channel(self, channel_id: str | None = None) -> dict[str, Any]:
         channel_id = channel_id or self.channel_id
         return {
             "id": channel_id,
             "type": 0,
-            "guild_id": self.guild_id,
+            "guild_id": self.guild_of(channel_id) or self.guild_id,
             "name": f"channel-{channel_id[-4:]}",
             "position": 0,
             "permission_overwrites": [],
@@ -233,9 +259,10 @@ class FakeDiscord:
             "flags": 0,
         }
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: str | None = None) -> dict[str, Any]:
+        guild_id = guild_id or self.guild_id
         everyone = {
-            "id": self.guild_id,
+            "id": guild_id,
             "name": "@everyone",
             "permissions": str(MEMBER_PERMISSIONS),
             "position": 0,
@@ -257,8 +284,8 @@ class FakeDiscord:
             tags={"bot_id": self.bot_user["id"]},
         )
         return {
-            "id": self.guild_id,
-            "name": "Test Newsroom",
+            "id": guild_id,
+            "name": "Test Newsroom" if guild_id == self.guild_id else f"Newsroom {guild_id[-4:]}",
             "icon": None,
             "owner_id": self.owner["id"],
             "afk_channel_id": None,
@@ -293,7 +320,7 @@ class FakeDiscord:
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
             "members": [self.member_of(self.bot_user)],
-            "channels": [self.channel(self.channel_id), self.channel(self.other_channel_id)],
+            "channels": [self.channel(channel) for channel in self.guild_channels[guild_id]],
         }
 
     # ---- life cycle ---------------------------------------------------------------------------------
@@ -318,20 +345,24 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for ws in list(self._sockets.values()):
+            if not ws.closed:
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
 
+    async def wait_shards(self, shards: range | list[int], timeout: float = 10.0) -> None:
+        """Wait until each of these shards has identified (and got its READY)."""
+        await self.wait_for(lambda: all(shard in self._sockets for shard in shards), timeout)
+
     # ---- gateway ------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
@@ -348,16 +379,22 @@ class FakeDiscord:
                     ),
                 )
             elif op == 2:
-                self.identify = packet["d"]
+                shard, count = packet["d"].get("shard") or [0, 1]
+                if count != self.shard_count or not 0 <= shard < count:
+                    await ws.close(code=4010, message=b"Invalid shard")  # as Discord answers a wrong shard
+                    break
+                self.identify = self.identifies[shard] = packet["d"]
+                self._sockets[shard] = ws
+                guilds = [guild for guild in self.guild_channels if self.shard_of(guild) == shard]
                 await self.dispatch(
                     "READY",
                     {
                         "v": 10,
                         "user": self.bot_user,
-                        "guilds": [{"id": self.guild_id, "unavailable": True}],
-                        "session_id": "fake-session",
+                        "guilds": [{"id": guild, "unavailable": True} for guild in guilds],
+                        "session_id": f"fake-session-{shard}",
                         "resume_gateway_url": self.gateway_url,
-                        "shard": [0, 1],
+                        "shard": [shard, count],
                         "application": {"id": self.application_id, "flags": 0},
                         "private_channels": [],
                         "relationships": [],
@@ -365,18 +402,27 @@ class FakeDiscord:
                         "guild_join_requests": [],
                         "geo_ordered_rtc_regions": [],
                     },
+                    shard=shard,
                 )
-                await self.dispatch("GUILD_CREATE", self.guild_payload())
+                for guild in guilds:
+                    await self.dispatch("GUILD_CREATE", self.guild_payload(guild), shard=shard)
                 self._ready.set()
+                async with self._changed:
+                    self._changed.notify_all()
             elif op == 6:  # resume: pretend all is well
-                await self.dispatch("RESUMED", {})
+                shard = next((number for number, socket in self._sockets.items() if socket is ws), 0)
+                self._sockets[shard] = ws
+                await self.dispatch("RESUMED", {}, shard=shard)
         return ws
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        if self._ws is None:
-            raise RuntimeError("the bot is not connected")
-        self._seq += 1
-        await self._ws.send_json({"op": 0, "t": event, "s": self._seq, "d": data})
+    async def dispatch(self, event: str, data: dict[str, Any], *, shard: int | None = None) -> None:
+        """Send an event on the connection of its server's shard (`shard` when given)."""
+        shard = self.shard_of(data.get("guild_id")) if shard is None else shard
+        ws = self._sockets.get(shard)
+        if ws is None:
+            raise RuntimeError(f"no bot is connected for shard {shard}")
+        self._seq[shard] = self._seq.get(shard, 0) + 1
+        await ws.send_json({"op": 0, "t": event, "s": self._seq[shard], "d": data})
 
     # ---- what users do ------------------------------------------------------------------------------
 
@@ -389,6 +435,7 @@ class FakeDiscord:
         mentions_bot: bool = False,
         dm: bool = False,
         mentions_bot_role: bool = False,
+        guild_id: str | None = None,
     ) -> dict[str, Any]:
         """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does
         (`mentions_bot_role`: the bot's managed role instead, as people often pick by mistake)."""
@@ -402,7 +449,7 @@ class FakeDiscord:
             content = ""  # Discord blanks other messages' content for bots without the message-content intent
         data = {
             "id": snowflake(),
-            "channel_id": channel_id or self.channel_id,
+            "channel_id": channel_id or self.default_channel(guild_id),
             "author": author,
             "content": content,
             "timestamp": now_iso(),
@@ -424,7 +471,7 @@ class FakeDiscord:
                 "CHANNEL_CREATE", {"id": data["channel_id"], "type": 1, "recipients": [author], "last_message_id": None}
             )
         else:
-            data["guild_id"] = self.guild_id
+            data["guild_id"] = self.guild_of(data["channel_id"]) or self.guild_id
             data["member"] = {k: v for k, v in self.member_of(author).items() if k != "user"}
         self.messages[data["id"]] = data
         await self.dispatch("MESSAGE_CREATE", data)
@@ -434,14 +481,17 @@ class FakeDiscord:
         permissions = self.member_permissions.get(user["id"], MEMBER_PERMISSIONS)
         member = self.member_of(user)
         member["permissions"] = str(permissions)
+        message_channel = (extra.get("message") or {}).get("channel_id")
+        guild_id = extra.pop("guild_id", None) or self.guild_of(message_channel or "") or self.guild_id
+        channel_id = message_channel or self.default_channel(guild_id)
         payload = {
             "id": snowflake(),
             "application_id": self.application_id,
             "type": kind,
             "data": data,
-            "guild_id": self.guild_id,
-            "channel_id": self.channel_id,
-            "channel": self.channel(),
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "channel": self.channel(channel_id),
             "member": member,
             "token": "itoken-" + snowflake(),
             "version": 1,
@@ -449,7 +499,7 @@ class FakeDiscord:
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": self.guild_id},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
@@ -470,15 +520,17 @@ class FakeDiscord:
         self.interactions[interaction.id] = interaction
         return interaction
 
-    def _command(self, name: str) -> dict[str, Any]:
-        for guild in (self.guild_id, None):
+    def _command(self, name: str, guild_id: str | None = None) -> dict[str, Any]:
+        for guild in (guild_id or self.guild_id, None):
             for command in self.commands.get(guild, []):
                 if command["name"] == name:
                     return command
         raise KeyError(f"/{name} was not synced")
 
-    async def slash(self, user: dict[str, Any], name: str, *, dm: bool = False, **options: Any) -> Interaction:
-        command = self._command(name)
+    async def slash(
+        self, user: dict[str, Any], name: str, *, dm: bool = False, guild_id: str | None = None, **options: Any
+    ) -> Interaction:
+        command = self._command(name, guild_id)
         types = {o["name"]: o["type"] for o in command.get("options", [])}
         data = {
             "id": command["id"],
@@ -488,7 +540,7 @@ class FakeDiscord:
         }
         if command.get("guild_id") and not dm:
             data["guild_id"] = command["guild_id"]
-        interaction = self._interaction(2, user, data, dm=dm)
+        interaction = self._interaction(2, user, data, dm=dm, guild_id=guild_id)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
@@ -563,6 +615,11 @@ class FakeDiscord:
     async def _route(self, r: Request) -> web.StreamResponse:
         parts = r.path.strip("/").split("/")
         m, n = r.method, len(parts)
+        if m == "GET" and parts == ["gateway", "bot"]:
+            limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            return json_response({"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit})
+        if m == "GET" and parts == ["gateway"]:
+            return json_response({"url": self.gateway_url})
         if m == "GET" and parts == ["users", "@me"]:
             return json_response(self.bot_user)
         if m == "GET" and parts == ["oauth2", "applications", "@me"]:
@@ -683,7 +740,7 @@ class FakeDiscord:
             thread = {
                 "id": snowflake(),
                 "type": 11,
-                "guild_id": self.guild_id,
+                "guild_id": self.guild_of(channel_id) or self.guild_id,
                 "parent_id": channel_id,
                 "name": (r.body or {}).get("name", ""),
                 "owner_id": self.bot_user["id"],
@@ -729,7 +786,7 @@ class FakeDiscord:
         ephemeral = bool((data.get("flags") or 0) & EPHEMERAL)
         if kind in (4, 5):
             interaction.original = self._new_message(
-                self.channel_id,
+                interaction.payload["channel_id"],
                 data if kind == 4 else {"content": "", "flags": data.get("flags") or 0},
                 interaction={
                     "id": interaction.id,
@@ -783,7 +840,10 @@ class FakeDiscord:
                     else error(50006, "Cannot send an empty message", 400)
                 )
             message = self._new_message(
-                self.channel_id, body, webhook_id=self.application_id, application_id=self.application_id
+                interaction.payload["channel_id"],
+                body,
+                webhook_id=self.application_id,
+                application_id=self.application_id,
             )
             if (
                 interaction.original is not None

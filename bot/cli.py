@@ -261,7 +261,8 @@ async def stats(context: click.Context, as_json: bool) -> None:
     """Articles, passages, model, index type, last indexed, sizes."""
     async with await _open(context) as archive:
         figures = await archive.stats()
-    click.echo(json.dumps(figures.to_dict()) if as_json else terminal.stats_text(figures))
+        running = await archive.reindex_status()  # e.g. a bot process's /reindex
+    click.echo(json.dumps(figures.to_dict()) if as_json else terminal.stats_text(figures, running))
 
 
 @cli.command("eval")

@@ -26,6 +26,7 @@ from .app import archive_bot
 from .config import BotConfig
 from .ratelimit import RateLimiter
 from .reindex import BUSY_ELSEWHERE, ReindexJob
+from .text import reindex_status_text
 from .views import NO_MENTIONS, ContextButton, FeedbackButton, PagerView, answer_view
 
 logger = logging.getLogger("archivebot.bot")
@@ -299,7 +300,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             return
         running = await self.archive.reindex_status()  # e.g. started in another bot process or the CLI
         if running is not None:
-            text = f"{BUSY_ELSEWHERE} Reindex in progress: {fmt.reindex_status_text(running)}."
+            text = f"{BUSY_ELSEWHERE} Reindex in progress: {reindex_status_text(running)}."
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.send_message("Reindex starting…", allowed_mentions=NO_MENTIONS)

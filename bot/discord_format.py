@@ -6,8 +6,6 @@ word) boundary and ends with "…", so what is shown is always a verbatim prefix
 
 from __future__ import annotations
 
-import time
-
 import discord
 
 from index import (
@@ -27,7 +25,7 @@ from index import (
 )
 
 from . import limits
-from .text import citation, duration, one_line, publication
+from .text import PHASES, citation, duration, one_line, publication, reindex_status_text
 from .web.links import article_url
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
@@ -193,17 +191,6 @@ def stats_embed(stats: Stats, reindexing: bool = False, running: ReindexStatus |
         name="Feedback", value=f"👍 {stats.feedback.get('helpful', 0):,}  👎 {stats.feedback.get('unhelpful', 0):,}"
     )
     return embed
-
-
-PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
-
-
-def reindex_status_text(status: ReindexStatus, now: float | None = None) -> str:
-    """A reindex seen from any process: "Embedding passages: 45% (450/1,000) · started 2m 05s ago"."""
-    phase = PHASES.get(status.phase, status.phase)
-    share = f"{status.percent}% ({status.done:,}/{status.total:,})" if status.percent is not None else "starting"
-    started = duration((now if now is not None else time.time()) - status.started_at)
-    return f"{phase}: {share} · started {started} ago"
 
 
 def progress_text(progress: Progress) -> str:

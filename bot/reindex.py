@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from index import Archive, IndexBusyError, Progress
 
-from .discord_format import PHASES, progress_text, summary_text
+from .discord_format import progress_text, summary_text
+from .text import PHASES
 
 logger = logging.getLogger("archivebot.bot")
 

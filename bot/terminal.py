@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from index import Answer, Article, ArticleHit, IndexSummary, Quote, Stats
+from index import Answer, Article, ArticleHit, IndexSummary, Quote, ReindexStatus, Stats
 
-from .text import citation, publication
+from .text import citation, publication, reindex_status_text
 
 
 def _cited(item: Quote | ArticleHit) -> str:
@@ -59,7 +59,8 @@ def summary_text(summary: IndexSummary) -> str:
     return text
 
 
-def stats_text(stats: Stats) -> str:
+def stats_text(stats: Stats, running: ReindexStatus | None = None) -> str:
+    """The archive's figures; `running`: a reindex under way in any process sharing the archive."""
     return "\n".join(
         [
             f"articles      {stats.articles:,}",
@@ -71,5 +72,10 @@ def stats_text(stats: Stats) -> str:
             f"roots         {', '.join(stats.roots) or '-'}",
             f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB",
             f"feedback      👍 {stats.feedback.get('helpful', 0)}  👎 {stats.feedback.get('unhelpful', 0)}",
+            *(
+                [f"reindexing    {reindex_status_text(running)} (process {running.pid} on {running.host})"]
+                if running
+                else []
+            ),
         ]
     )

@@ -1,8 +1,21 @@
-"""Plain-text pieces every front end shows the same way: one-line text, a citation, a duration."""
+"""Plain-text pieces every front end shows the same way: one-line text, a citation, a duration, a reindex
+running somewhere."""
 
 from __future__ import annotations
 
-from index import Article
+import time
+
+from index import Article, ReindexStatus
+
+PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
+
+
+def reindex_status_text(status: ReindexStatus, now: float | None = None) -> str:
+    """A reindex seen from any process: "Embedding passages: 45% (450/1,000) · started 2m 05s ago"."""
+    phase = PHASES.get(status.phase, status.phase)
+    share = f"{status.percent}% ({status.done:,}/{status.total:,})" if status.percent is not None else "starting"
+    started = duration((now if now is not None else time.time()) - status.started_at)
+    return f"{phase}: {share} · started {started} ago"
 
 
 def one_line(text: str) -> str:

@@ -15,10 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from fake_discord import FakeDiscord
+from reliability_support import cli_env, run_cli
 
-from bot import discord_format as fmt
 from bot.config import BotConfig
-from index import ConfigurationError, Progress, ReindexStatus
+from bot.terminal import stats_text
+from bot.text import reindex_status_text
+from index import Archive, ConfigurationError, Progress, ReindexStatus
 from index._reindex_status import STALE_AFTER, FileStatusBoard, publishing, running_reindex
 
 # ---- ARCHIVEBOT_SHARD_COUNT / ARCHIVEBOT_SHARD_IDS ------------------------------------------------------
@@ -92,9 +94,9 @@ def status(**changes: object) -> ReindexStatus:
 
 def test_status_percent_and_text():
     assert status().percent == 45 and status(total=0).percent is None and status(done=7, total=3).percent == 100
-    shown = fmt.reindex_status_text(status(), now=status().started_at + 125)
+    shown = reindex_status_text(status(), now=status().started_at + 125)
     assert shown == "Embedding passages: 45% (45/100) · started 2m 05s ago"
-    assert fmt.reindex_status_text(status(total=0)).startswith("Embedding passages: starting")
+    assert reindex_status_text(status(total=0)).startswith("Embedding passages: starting")
 
 
 def test_a_status_whose_writer_is_gone_is_not_a_running_reindex(tmp_path: Path):
@@ -138,6 +140,20 @@ async def _wait_for_status(board: FileStatusBoard, check, timeout: float = 5.0) 
             return seen
         await asyncio.sleep(0.05)
     raise AssertionError(f"no matching status; last read {await board.read()}")
+
+
+async def test_archivebot_stats_in_another_process_shows_a_running_reindex(settings, hash_embedder):
+    async with await Archive.open(settings, embedder=hash_embedder) as archive:
+        await archive.reindex()
+        assert await archive.reindex_status() is None
+        figures = await archive.stats()
+        await FileStatusBoard(settings.data_dir).publish(status())  # as the reindexing process (alive: this one)
+        assert await archive.reindex_status() == await FileStatusBoard(settings.data_dir).read()
+    assert "reindexing" not in stats_text(figures)
+    shown = await asyncio.to_thread(run_cli, ["stats"], cli_env(settings.data_dir) | {"ARCHIVEBOT_MODEL": "hash:256"})
+    assert shown.returncode == 0, shown.stderr
+    assert "reindexing    Embedding passages: 45% (45/100) · started 2m 0" in shown.stdout
+    assert f"(process {os.getpid()} on {socket.gethostname()})" in shown.stdout
 
 
 # ---- the fake Discord's sharding --------------------------------------------------------------------------

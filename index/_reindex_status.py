@@ -162,7 +162,7 @@ async def publishing(board: StatusBoard, forward: ProgressCallback | None) -> As
                 status = ReindexStatus(*current, started_at=started, updated_at=now, host=host, pid=pid)
                 try:
                     await board.publish(status)
-                except OSError as error:  # a full disk must not stop the reindex itself
+                except Exception as error:  # a full disk or a database hiccup must not stop the reindex itself
                     logger.warning("could not publish the reindex progress: %s", error)
                 published, last = current, now
             with contextlib.suppress(TimeoutError):
@@ -178,5 +178,7 @@ async def publishing(board: StatusBoard, forward: ProgressCallback | None) -> As
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.shield(task)
-        with contextlib.suppress(OSError):
+        try:
             await board.clear(pid, host)
+        except Exception as error:  # the status goes stale by itself (no more heartbeats)
+            logger.warning("could not clear the reindex progress: %s", error)

@@ -12,18 +12,14 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import Any, ParamSpec
 
 import click
 
-from index import Answer, Archive, ArchivebotError, Progress, QuestionError, Settings
+from index import Answer, Archive, ArchivebotError, QuestionError, Settings
 
 from . import terminal
 from .startup import quiet_libraries, set_offline_defaults
-from .text import duration
-
-if TYPE_CHECKING:  # imported when a bar is shown (a terminal), not on every command
-    from tqdm import tqdm
 
 logger = logging.getLogger("archivebot")
 
@@ -94,58 +90,6 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
         context.obj["settings"] = replace(context.obj["settings"], data_dir=data_dir)
 
 
-class _ProgressBar:
-    """A tqdm bar with ETA on a terminal; elsewhere (logs, pipes) a line on stderr every tenth of a phase
-    that takes a while, so long runs are never silent."""
-
-    def __init__(self, terminal: bool) -> None:
-        self.terminal = terminal
-        self._bar: tqdm[Any] | None = None
-        self._phase = ""
-        self._next_share = 0.0
-
-    def __call__(self, progress: Progress) -> None:
-        if not self.terminal:
-            self._line(progress)
-            return
-        from tqdm import tqdm
-
-        if progress.phase != self._phase:
-            self.close()
-            self._phase = progress.phase
-            if progress.phase in {"scan", "embed"}:
-                label = {"scan": "scanning files", "embed": "embedding"}[progress.phase]
-                self._bar = tqdm(
-                    total=progress.total,
-                    desc=label,
-                    unit=" texts" if progress.phase == "embed" else " files",
-                    file=sys.stderr,
-                    dynamic_ncols=True,
-                )
-        if self._bar is not None:
-            self._bar.total = progress.total
-            self._bar.n = progress.done
-            self._bar.refresh()
-
-    def _line(self, progress: Progress) -> None:
-        if progress.phase not in {"scan", "embed"} or not progress.total:
-            return
-        if progress.phase != self._phase:
-            self._phase, self._next_share = progress.phase, 0.1
-        share = progress.done / progress.total
-        if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
-            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
-            label = "embedding new texts" if progress.phase == "embed" else "scanning files"
-            click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
-            while self._next_share <= share:
-                self._next_share += 0.1
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
 @cli.command("index")
 @click.argument("roots", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -155,7 +99,7 @@ async def index_command(context: click.Context, roots: tuple[Path, ...], as_json
     """Build or update the index from archive folders (default: the folders indexed last time, else seeds/).
 
     Incremental: unchanged articles are not embedded again; deleted files disappear from the index."""
-    bar = _ProgressBar(terminal=sys.stderr.isatty())
+    bar = terminal.ProgressBar(terminal=sys.stderr.isatty())
     async with await _open(context) as archive:
         try:
             summary = await archive.reindex(list(roots) or None, progress=bar)

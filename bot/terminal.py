@@ -1,12 +1,20 @@
-"""Engine results as plain terminal text, shared by the `archivebot` CLI and the console front end."""
+"""Engine results as plain terminal text, shared by the `archivebot` CLI and the console front end, and the
+CLI's indexing progress on stderr."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from typing import TYPE_CHECKING, Any
 
-from index import Answer, Article, ArticleHit, IndexSummary, Quote, ReindexStatus, Stats
+import click
 
-from .text import citation, publication, reindex_status_text
+from index import Answer, Article, ArticleHit, IndexSummary, Progress, Quote, ReindexStatus, Stats
+
+from .text import citation, duration, publication, reindex_status_text
+
+if TYPE_CHECKING:  # imported when a bar is shown (a terminal), not on every command
+    from tqdm import tqdm
 
 
 def _cited(item: Quote | ArticleHit) -> str:
@@ -79,3 +87,55 @@ def stats_text(stats: Stats, running: ReindexStatus | None = None) -> str:
             ),
         ]
     )
+
+
+class ProgressBar:
+    """A tqdm bar with ETA on a terminal; elsewhere (logs, pipes) a line on stderr every tenth of a phase
+    that takes a while, so long runs are never silent."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+        self._bar: tqdm[Any] | None = None
+        self._phase = ""
+        self._next_share = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.terminal:
+            self._line(progress)
+            return
+        from tqdm import tqdm
+
+        if progress.phase != self._phase:
+            self.close()
+            self._phase = progress.phase
+            if progress.phase in {"scan", "embed"}:
+                label = {"scan": "scanning files", "embed": "embedding"}[progress.phase]
+                self._bar = tqdm(
+                    total=progress.total,
+                    desc=label,
+                    unit=" texts" if progress.phase == "embed" else " files",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
+        if self._bar is not None:
+            self._bar.total = progress.total
+            self._bar.n = progress.done
+            self._bar.refresh()
+
+    def _line(self, progress: Progress) -> None:
+        if progress.phase not in {"scan", "embed"} or not progress.total:
+            return
+        if progress.phase != self._phase:
+            self._phase, self._next_share = progress.phase, 0.1
+        share = progress.done / progress.total
+        if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
+            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
+            label = "embedding new texts" if progress.phase == "embed" else "scanning files"
+            click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
+            while self._next_share <= share:
+                self._next_share += 0.1
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

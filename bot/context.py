@@ -14,8 +14,6 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-import discord
-
 from index import Quote
 
 from . import limits
@@ -98,7 +96,7 @@ def context_of(body: str, start: int, end: int, sentences: int = SENTENCES_AROUN
 
 
 def _compose(before: list[str], quote: str, after: list[str], cut_front: bool, cut_back: bool) -> str:
-    escape = discord.utils.escape_markdown
+    escape = limits.escape_markdown
     return (
         ("… " if cut_front else "")
         + escape("".join(before))
@@ -129,7 +127,7 @@ def render_context(context: QuoteContext, limit: int) -> tuple[str, bool]:
         return text, False
     room = limit - 4  # the ** either side
     while True:
-        text = f"**{discord.utils.escape_markdown(limits.trim(context.quote, room))}**"
+        text = f"**{limits.escape_markdown(limits.trim(context.quote, room))}**"
         if len(text) <= limit or room <= 1:
             return text[:limit], True
         room -= len(text) - limit

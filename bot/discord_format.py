@@ -53,7 +53,20 @@ def user_message(error: BaseException) -> str:
 
 def _echo(question: str, limit: int) -> str:
     """A user's question shown back: one line, markdown escaped (no masked links or formatting injected), trimmed."""
-    return limits.trim(discord.utils.escape_markdown(one_line(question)), limit)
+    return archive_text(one_line(question), limit)
+
+
+def archive_text(text: str, limit: int) -> str:
+    """Text from the archive (a quote, a title, an article page) as Discord shows it: trimmed to `limit`, then
+    markdown-escaped, so an article holding `[text](url)` or `**` renders as written, never as a masked link or
+    formatting. Trimming comes first (escaping mid-way could leave a lone backslash), on less text while the
+    escaped form is still too long."""
+    room = limit
+    while True:
+        escaped = limits.escape_markdown(limits.trim(text, room))
+        if len(escaped) <= limit or room <= 1:
+            return escaped[:limit]
+        room -= max(1, len(escaped) - limit)
 
 
 def _code(article_id: str) -> str:
@@ -62,7 +75,7 @@ def _code(article_id: str) -> str:
 
 def hit_line(hit: ArticleHit, number: int | None = None) -> str:
     prefix = f"**{number}.** " if number is not None else "• "
-    title = limits.trim(one_line(hit.title), 200)
+    title = archive_text(one_line(hit.title), 200)
     meta = citation("", hit.source, hit.date)
     return f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
 
@@ -70,10 +83,10 @@ def hit_line(hit: ArticleHit, number: int | None = None) -> str:
 def _cited(quote: Quote, public_url: str) -> str:
     """The quote's citation; a link to its article page in the reading room (quote highlighted) when the
     reading room's public address is configured. Markdown in titles is escaped so no other link is made."""
-    text = limits.trim(one_line(citation(quote.title, quote.source, quote.date)), 300)
+    text = archive_text(one_line(citation(quote.title, quote.source, quote.date)), 300)
     url = article_url(public_url, quote.article_id, quote.start, quote.end)
     # escape_markdown leaves "]" alone: a title holding "](" would otherwise end the link text early.
-    return f"[{discord.utils.escape_markdown(text).replace(']', chr(92) + ']')}]({url})" if url else text
+    return f"[{text.replace(']', chr(92) + ']')}]({url})" if url else text
 
 
 def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
@@ -92,7 +105,7 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
         share = room // (len(quotes) - position) - len(cite) - 8
         if share < 40:
             break
-        text = limits.trim(quote.text.strip(), share)
+        text = archive_text(quote.text.strip(), share)
         block = f"“{text}”\n{cite}"
         blocks.append(block)
         room -= len(block) + 2
@@ -160,9 +173,23 @@ def context_embed(
     return embed
 
 
+def _escaped_pages(body: str, page_chars: int) -> list[str]:
+    """The body in markdown-escaped pages that fit an embed: a page whose escaped form outgrows the limit (a
+    body dense in `*` or `_`) is split again at half the size."""
+    pages: list[str] = []
+    for text in limits.split_pages(body, page_chars):
+        if len(limits.escape_markdown(text)) <= limits.EMBED_DESCRIPTION:
+            pages.append(limits.escape_markdown(text))
+        else:
+            pages.extend(
+                archive_text(part, limits.EMBED_DESCRIPTION) for part in limits.split_pages(text, page_chars // 2)
+            )
+    return pages
+
+
 def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> list[discord.Embed]:
     title = limits.trim(one_line(article.title), limits.EMBED_TITLE)
-    texts = limits.split_pages(article.body or "(no text)", page_chars)
+    texts = _escaped_pages(article.body or "(no text)", page_chars)
     pages: list[discord.Embed] = []
     for number, text in enumerate(texts, start=1):
         embed = discord.Embed(title=title, description=text, colour=ANSWER_COLOUR)

@@ -23,6 +23,24 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
 _SPACE = re.compile(r"\s+")
 
 
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>#])|^(\s*)([-+])(?=\s)|^(\s*\d+)(\.)(?=\s)", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as Discord shows it literally: a backslash before every character Discord's markdown reads
+    (emphasis, code, spoilers, masked links, mentions, headings, list markers). discord.py's own
+    `escape_markdown` matches a masked link greedily, from the first `[` to the last `)`, and leaves
+    everything in between unescaped, so a second link in the same text stayed live (tests/test_bot_units.py)."""
+    return _MARKDOWN.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character, indent, bullet, number, dot = match.groups()
+    if character:
+        return "\\" + character
+    return f"{indent}\\{bullet}" if bullet else f"{number}\\{dot}"
+
+
 def trim(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
     """`text` if it fits in `limit` characters; otherwise its longest prefix that ends a sentence (when that
     keeps at least half the room), else that ends a word, followed by `ellipsis`. Never longer than `limit`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 import discord
@@ -390,10 +391,10 @@ def test_questions_shown_back_cannot_inject_markdown():
     question = "[free nitro](https://evil.example) **now** `x`"
     embed = fmt.answer_embed(Answer(question, False, 0.0))
     assert "“[free nitro]" not in embed.description  # an unescaped "[" would make a masked link
-    assert "“\\[free nitro]" in embed.description and "\\*\\*now\\*\\*" in embed.description
+    assert "“\\[free nitro\\]" in embed.description and "\\*\\*now\\*\\*" in embed.description
     answered = fmt.answer_embed(Answer(question, True, 0.9, (_quote("Fine."),)))
-    assert answered.title.startswith("\\[free nitro]")
-    assert fmt.search_pages(question, [])[0].title.startswith("Search: \\[free nitro]")
+    assert answered.title.startswith("\\[free nitro\\]")
+    assert fmt.search_pages(question, [])[0].title.startswith("Search: \\[free nitro\\]")
 
 
 def test_answer_registry_is_bounded_lru():
@@ -405,3 +406,25 @@ def test_answer_registry_is_bounded_lru():
     registry.add("q3", ["a3"], 5)
     assert len(registry) == 3 and registry.get(keys[1]) is None and registry.get(keys[0]) is not None
     assert len(set(keys)) == 3 and all(len(k) == 16 for k in keys)
+
+
+def test_archive_text_never_renders_links_or_formatting_from_an_article() -> None:
+    """A quote, a title or an article page holding markdown shows as written: no masked link, no bold."""
+    hostile = "Read [the full story](https://evil.example/x) **now** and ~~forget~~ `this` _all_ of it."
+    escaped = fmt.archive_text(hostile, 4096)
+    assert "\\[the full story\\]" in escaped and "\\*\\*now\\*\\*" in escaped and "\\_all\\_" in escaped
+    assert re.sub(r"\\([^\w\s]|_)", r"\1", escaped) == hostile  # nothing but escapes was added
+    tight = fmt.archive_text("*" * 100, 60)
+    assert len(tight) <= 60 and not tight.endswith("\\")
+
+
+def test_article_pages_escape_markdown_and_fit_embeds() -> None:
+    body = ("A *starred* [link](https://evil.example) sentence. " * 120).strip()
+    article = Article(
+        "a" * 16, "x/y.txt", "x/y.txt", "T", False, None, None, None, None, None, body, "h", "2024-01-01T00:00:00"
+    )
+    pages = fmt.article_pages(article)
+    assert all(len(page.description or "") <= 4096 for page in pages)
+    assert not any(re.search(r"(?<!\\)\[", page.description or "") for page in pages)  # no masked link can start
+    joined = " ".join(re.sub(r"\\([^\w\s]|_)", r"\1", page.description or "") for page in pages)
+    assert joined.split() == body.split()

@@ -3,61 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ParamSpec
 
 import click
 
-from index import Answer, Archive, ArchivebotError, QuestionError, Settings
+from index import Answer, ArchivebotError, QuestionError, Settings
 
 from . import terminal
+from .cli_gaps import gaps
+from .cli_support import Parameters
+from .cli_support import open_archive as _open
+from .cli_support import run_command as _run
+from .cli_support import settings_of as _settings
 from .startup import quiet_libraries, set_offline_defaults
 
 logger = logging.getLogger("archivebot")
-
-
-Parameters = ParamSpec("Parameters")
-
-
-def _settings(context: click.Context) -> Settings:
-    settings = context.obj["settings"]
-    if not isinstance(settings, Settings):  # set by `cli` below, or by a caller's obj (tests)
-        raise TypeError(f"context.obj['settings'] must be Settings, not {type(settings).__name__}")
-    return settings
-
-
-def _run(
-    coroutine_function: Callable[Parameters, Coroutine[Any, Any, None]],
-) -> Callable[Parameters, None]:
-    """Run an async command; translate engine errors into `error: …` and exit code 1 (2 for bad questions)."""
-
-    @functools.wraps(coroutine_function)
-    def wrapper(*args: Parameters.args, **kwargs: Parameters.kwargs) -> None:
-        try:
-            return asyncio.run(coroutine_function(*args, **kwargs))
-        except QuestionError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
-        except ArchivebotError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-async def _open(context: click.Context) -> Archive:
-    return await Archive.open(_settings(context), embedder=context.obj.get("embedder"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -325,6 +292,9 @@ def serve(context: click.Context, host: str | None, port: int | None) -> None:
     from .web.command import serve as serve_reading_room  # aiohttp is imported only by this command
 
     context.invoke(serve_reading_room, host=host, port=port, data_dir=None)
+
+
+cli.add_command(gaps)
 
 
 def main() -> None:

@@ -70,6 +70,17 @@ class ArchiveCog(commands.Cog, name="Archive"):
         quoted = [quote.article_id for quote in answer.quotes] or [hit.article_id for hit in answer.closest]
         return answer_view(self.answers.add(answer.question, quoted, guild_id), answer.quotes)
 
+    async def _record_declined(self, answer: Answer, guild_id: int | None) -> None:
+        """A question the archive could not answer goes to `archivebot gaps` (text, time, server; no user)."""
+        if answer.answered:
+            return
+        try:
+            await self.archive.record_question(
+                answer.question, kind="not_found", guild_id=str(guild_id) if guild_id else None
+            )
+        except Exception:
+            logger.exception("recording a declined question failed")
+
     async def _rate_limited(self, interaction: discord.Interaction) -> bool:
         """True (after telling the user, ephemerally) when the user or server is over its limit."""
         verdict = self.limiter.check(interaction.user.id, interaction.guild_id)
@@ -163,6 +174,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             await message.reply(fmt.user_message(error), allowed_mentions=NO_MENTIONS, mention_author=False)
             return
         await self._post_answer(message, question, answer)
+        await self._record_declined(answer, message.guild.id if message.guild else None)
 
     async def _post_answer(self, message: discord.Message, question: str, answer: Answer) -> None:
         """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on."""
@@ -213,6 +225,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )
+        await self._record_declined(answer, interaction.guild_id)
 
     @app_commands.command(name="search")
     @app_commands.describe(
@@ -326,10 +339,27 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
         self.reindex_job.start(edit, post)
 
+    @app_commands.command(name="gaps")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(admin_check)
+    @app_commands.describe(since="Only questions asked on or after this day (YYYY-MM-DD)")
+    async def gaps(self, interaction: discord.Interaction, since: Day | None = None) -> None:
+        """Admin: questions the archive couldn't answer and answers that got 👎, grouped, most asked first."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            report = await self.archive.gaps(since)
+        except Exception as error:
+            await self._fail(interaction, error, "/gaps")
+            return
+        pages = fmt.gaps_pages(report)
+        view = PagerView(pages, interaction.user.id) if len(pages) > 1 else discord.utils.MISSING
+        await interaction.followup.send(embed=pages[0], view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     async def cog_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        if isinstance(error, app_commands.CheckFailure):  # NotArchiveAdmin, or /reindex outside a server
+        if isinstance(error, app_commands.CheckFailure):  # NotArchiveAdmin, or an admin command outside a server
             logger.info("refused %s to user %s", interaction.command and interaction.command.name, interaction.user.id)
             await self._tell(interaction, refusal_text(self.config), "a refused command")
             return

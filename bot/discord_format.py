@@ -14,6 +14,8 @@ from index import (
     Article,
     ArticleHit,
     ArticleNotFoundError,
+    Copy,
+    GapReport,
     IndexBusyError,
     IndexNotBuiltError,
     IndexSummary,
@@ -25,7 +27,7 @@ from index import (
 )
 
 from . import limits
-from .text import PHASES, citation, duration, one_line, publication, reindex_status_text
+from .text import PHASES, citation, copies_text, duration, one_line, publication, reindex_status_text
 from .web.links import article_url
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
@@ -73,11 +75,22 @@ def _code(article_id: str) -> str:
     return f"`{article_id.replace('`', '')}`"
 
 
+COPIES_CHARS = 300  # the "also in: …" line under a quote or hit
+
+
+def copies_line(copies: tuple[Copy, ...]) -> str:
+    """The other copies of a syndicated story, on one line (ids as `(`id`)`, which feedback recovery, reading
+    "id `…`", does not take for quoted articles)."""
+    text = copies_text(copies, "(`{}`)")
+    return limits.trim(text, COPIES_CHARS) if text else ""
+
+
 def hit_line(hit: ArticleHit, number: int | None = None) -> str:
     prefix = f"**{number}.** " if number is not None else "• "
     title = archive_text(one_line(hit.title), 200)
     meta = citation("", hit.source, hit.date)
-    return f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
+    line = f"{prefix}{title}" + (f" — {meta}" if meta else "") + f" · id {_code(hit.article_id)}"
+    return line + (f"\n  {copies_line(hit.also_in)}" if hit.also_in else "")
 
 
 def _cited(quote: Quote, public_url: str) -> str:
@@ -101,7 +114,9 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
     # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
     quotes = list(answer.quotes)
     for position, quote in enumerate(quotes):
-        cite = f"— {_cited(quote, public_url)} · id {_code(quote.article_id)}"
+        cite = f"— {_cited(quote, public_url)} · id {_code(quote.article_id)}" + (
+            f"\n{copies_line(quote.also_in)}" if quote.also_in else ""
+        )
         share = room // (len(quotes) - position) - len(cite) - 8
         if share < 40:
             break
@@ -142,6 +157,38 @@ def search_pages(query: str, hits: list[ArticleHit], per_page: int = HITS_PER_PA
             title=title, description=limits.trim(body, limits.EMBED_DESCRIPTION), colour=ANSWER_COLOUR
         )
         embed.set_footer(text=f"Page {page_number}/{len(chunks)} · {len(hits)} articles · /article <id> shows one")
+        pages.append(embed)
+    return pages
+
+
+GAPS_PER_PAGE = 5
+
+
+def gaps_pages(report: GapReport, per_page: int = GAPS_PER_PAGE) -> list[discord.Embed]:
+    """/gaps: groups of similar questions the archive couldn't answer or answered unhelpfully, most asked first."""
+    title = "Coverage gaps" + (f" since {report.since}" if report.since else "")
+    off = "Recording is off (ARCHIVEBOT_RECORD_QUESTIONS=0). " if not report.recording else ""
+    if not report.groups:
+        text = off + "No declined or 👎 questions recorded."
+        return [discord.Embed(title=title, description=text, colour=NOT_FOUND_COLOUR)]
+    chunks = [report.groups[start : start + per_page] for start in range(0, len(report.groups), per_page)]
+    pages: list[discord.Embed] = []
+    for page_number, chunk in enumerate(chunks, start=1):
+        first = (page_number - 1) * per_page + 1
+        blocks = []
+        for number, group in enumerate(chunk, start=first):
+            head = (
+                f"**{number}.** asked {group.count}× (not found {group.not_found}, 👎 {group.thumbs_down})"
+                f" · last {group.last_asked[:16].replace('T', ' ')}"
+            )
+            questions = "\n".join(f"• {_echo(question, 200)}" for question in group.questions[:5])
+            more = f"\n…and {len(group.questions) - 5} more" if len(group.questions) > 5 else ""
+            blocks.append(f"{head}\n{questions}{more}")
+        embed = discord.Embed(
+            title=title, description=limits.trim("\n\n".join(blocks), limits.EMBED_DESCRIPTION), colour=ANSWER_COLOUR
+        )
+        footer = f"{off}Page {page_number}/{len(chunks)} · {len(report.groups)} groups · archivebot gaps --json"
+        embed.set_footer(text=limits.trim(footer, limits.FOOTER))
         pages.append(embed)
     return pages
 

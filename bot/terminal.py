@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from index import Answer, Article, ArticleHit, IndexSummary, Progress, Quote, ReindexStatus, Stats
+from index import Answer, Article, ArticleHit, GapReport, IndexSummary, Progress, Quote, ReindexStatus, Stats
 
-from .text import citation, duration, publication, reindex_status_text
+from .text import citation, copies_text, duration, publication, reindex_status_text
 
 if TYPE_CHECKING:  # imported when a bar is shown (a terminal), not on every command
     from tqdm import tqdm
@@ -29,6 +29,8 @@ def answer_text(answer: Answer, width: int = 100) -> str:
             body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
             lines.append(f"{number}.{body[1:]}" if number < 10 else body)
             lines.append(f"     — {_cited(quote)}, chars {quote.start}–{quote.end}")
+            if quote.also_in:
+                lines.append(f"       {copies_text(quote.also_in)}")
         lines.append(f"(confidence {answer.confidence:.0%})")
     else:
         lines.append("Not found in the archive.")
@@ -36,13 +38,20 @@ def answer_text(answer: Answer, width: int = 100) -> str:
             lines.append("Closest articles:")
             for hit in answer.closest:
                 lines.append(f"  • {_cited(hit)}")
+                if hit.also_in:
+                    lines.append(f"    {copies_text(hit.also_in)}")
     return "\n".join(lines)
 
 
 def hits_text(hits: list[ArticleHit]) -> str:
     if not hits:
         return "No matching articles."
-    return "\n".join(f"{number:>2}. {_cited(hit)}  (score {hit.score:.3f})" for number, hit in enumerate(hits, start=1))
+    lines = []
+    for number, hit in enumerate(hits, start=1):
+        lines.append(f"{number:>2}. {_cited(hit)}  (score {hit.score:.3f})")
+        if hit.also_in:
+            lines.append(f"    {copies_text(hit.also_in)}")
+    return "\n".join(lines)
 
 
 def article_text(article: Article) -> str:
@@ -139,3 +148,19 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def gaps_text(report: GapReport, width: int = 100) -> str:
+    """The coverage gaps, most asked first: count, the split, the last time asked, then the questions."""
+    off = "" if report.recording else "\n(recording is off: ARCHIVEBOT_RECORD_QUESTIONS=0)"
+    if not report.groups:
+        since = f" since {report.since}" if report.since else ""
+        return f"No declined or 👎 questions recorded{since}." + off
+    lines = []
+    for number, group in enumerate(report.groups, start=1):
+        lines.append(
+            f"{number:>2}. asked {group.count}× (not found {group.not_found}, 👎 {group.thumbs_down}),"
+            f" last {group.last_asked}"
+        )
+        lines.extend(textwrap.shorten(f"• {question}", width, placeholder="…").rjust(0) for question in group.questions)
+    return "\n".join(lines) + off

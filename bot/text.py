@@ -4,8 +4,9 @@ running somewhere."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
-from index import Article, ReindexStatus
+from index import Article, Copy, ReindexStatus
 
 PHASES = {"scan": "Scanning files", "embed": "Embedding passages", "commit": "Saving the index", "done": "Finishing"}
 
@@ -45,3 +46,13 @@ def duration(seconds: float | None) -> str:
 def publication(article: Article) -> str:
     """Where and when an article appeared, and who wrote it: "source · date · dateline · byline"."""
     return " · ".join(part for part in (article.source, article.published, article.dateline, article.byline) if part)
+
+
+def copies_text(copies: Sequence[Copy], code: str = "[{}]") -> str:
+    """ "also in: Title · Source · date [id]; …" for the other copies of a syndicated story ("" for none);
+    `code` formats each id (Discord puts it in backquotes)."""
+    if not copies:
+        return ""
+    return "also in: " + "; ".join(
+        f"{one_line(citation(copy.title, copy.source, copy.date))} {code.format(copy.article_id)}" for copy in copies
+    )

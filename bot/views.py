@@ -89,6 +89,16 @@ class FeedbackButton(
                 "Sorry, I couldn't store your feedback.", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
+        if not self.helpful:  # the question goes to `archivebot gaps` (text, time, server; no user)
+            try:
+                await bot.archive.record_question(
+                    answered.question,
+                    kind="thumbs_down",
+                    guild_id=str(answered.guild_id) if answered.guild_id else None,
+                    answer_key=self.key,
+                )
+            except Exception:
+                logger.exception("recording a 👎 question failed (answer %s)", self.key)
         await interaction.response.send_message(
             "Thanks! Your feedback was recorded." if self.helpful else "Thanks, noted: this answer didn't help.",
             ephemeral=True,

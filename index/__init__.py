@@ -27,7 +27,19 @@ from ._errors import (
     IndexNotBuiltError,
     QuestionError,
 )
-from ._models import Answer, Article, ArticleHit, FileWarning, IndexSummary, Progress, Quote, Stats
+from ._models import (
+    Answer,
+    Article,
+    ArticleHit,
+    Copy,
+    FileWarning,
+    GapGroup,
+    GapReport,
+    IndexSummary,
+    Progress,
+    Quote,
+    Stats,
+)
 from ._query import Filters
 from ._reindex_status import ReindexStatus
 
@@ -45,8 +57,11 @@ __all__ = [
     "ArticleNotFoundError",
     "BUNDLED_MODEL",
     "ConfigurationError",
+    "Copy",
     "Embedder",
     "FileWarning",
+    "GapGroup",
+    "GapReport",
     "Filters",
     "HashEmbedder",
     "IndexBusyError",

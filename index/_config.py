@@ -49,6 +49,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
 
 
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+
 def read_environment(environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> dict[str, str]:
     """The variables to configure from: `environ` if given, else the process environment after loading
     `.env` from the working directory (real environment variables win)."""
@@ -88,6 +99,8 @@ class Settings:
     faiss_nprobe: int = 0  # IVF lists searched per question; 0: the built-in choice (~1.5% of the lists)
     faiss_ef_search: int = 0  # HNSW efSearch; 0: the built-in choice (256)
     passage_sentences: int = 3
+    record_questions: bool = True  # keep declined and 👎 questions (text, time, server) for `archivebot gaps`
+    retain_questions_days: int = 90  # recorded questions older than this are deleted
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -129,5 +142,7 @@ class Settings:
             faiss_nprobe=_int(env, "ARCHIVEBOT_FAISS_NPROBE", 0),
             faiss_ef_search=_int(env, "ARCHIVEBOT_FAISS_EF_SEARCH", 0),
             passage_sentences=_int(env, "ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
+            record_questions=_switch(env, "ARCHIVEBOT_RECORD_QUESTIONS", True),
+            retain_questions_days=_int(env, "ARCHIVEBOT_RETAIN_QUESTIONS_DAYS", 90, minimum=1),
             extra={k: v for k, v in env.items() if k.startswith(("ARCHIVEBOT_", "DISCORD_"))},
         )

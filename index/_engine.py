@@ -7,17 +7,19 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ._config import Settings
 from ._embed import Embedder, make_embedder
 from ._errors import ArticleNotFoundError, IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from ._gaps import KINDS, AskedQuestion, distinct_questions, group_questions
 from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_dir, reindex
 from ._legacy_reader import ArchiveReader, StoreReader
 from ._lexical import clean_text
-from ._models import Answer, Article, ArticleHit, IndexSummary, Stats
-from ._query import Query, parse_request
+from ._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
+from ._query import Query, iso_date, parse_request
+from ._question_log import QuestionLog
 from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
 from ._selection import select
@@ -45,6 +47,7 @@ class Archive:
         self._embedder_lock = asyncio.Lock()
         self._feedback: FeedbackStore | None = None
         self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
+        self._questions: QuestionLog | None = None
 
     # ---- life cycle -------------------------------------------------------------------------------
 
@@ -62,6 +65,8 @@ class Archive:
         await self._store.close()
         if self._feedback is not None:
             await self._feedback.close()
+        if self._questions is not None:
+            await self._questions.close()
 
     async def __aenter__(self) -> Archive:
         return self
@@ -332,3 +337,43 @@ class Archive:
             article_ids=article_ids,
             helpful=helpful,
         )
+
+    # ---- coverage gaps ----------------------------------------------------------------------------
+
+    async def _question_log(self) -> QuestionLog:
+        """The recorded questions, purged of those older than ARCHIVEBOT_RETAIN_QUESTIONS_DAYS."""
+        if self._questions is None:
+            self._questions = await QuestionLog.open(self.settings.data_dir / "feedback.sqlite3")
+        oldest = datetime.now(UTC) - timedelta(days=self.settings.retain_questions_days)
+        await self._questions.purge(_iso(oldest))
+        return self._questions
+
+    async def record_question(
+        self, question: str, *, kind: str, guild_id: str | None = None, answer_key: str | None = None
+    ) -> bool:
+        """Record a question the archive declined (`kind="not_found"`) or whose answer got 👎 (`"thumbs_down"`,
+        once per `answer_key`): its text, the time and the server, never who asked. False when recording is
+        switched off (ARCHIVEBOT_RECORD_QUESTIONS=0)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        if not self.settings.record_questions or not question.strip():
+            return False
+        entry = AskedQuestion(" ".join(question.split()), _iso(datetime.now(UTC)), guild_id, kind)
+        await (await self._question_log()).record(entry, answer_key)
+        return True
+
+    async def gaps(self, since: str | date | None = None) -> GapReport:
+        """The recorded questions (asked on or after `since`), grouped by similar question, most asked first."""
+        day = iso_date(since, "since")
+        records = await (await self._question_log()).since(day)
+        texts = [item.text for item in distinct_questions(records)]
+        vectors = {}
+        if texts:
+            embedder = await self.embedder()
+            vectors = dict(zip(texts, await asyncio.to_thread(embedder.embed, texts), strict=True))
+        groups = group_questions(records, vectors)
+        return GapReport(tuple(groups), day, self.settings.record_questions)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ._copies import CopyRef
 from ._lexical import fts_query
 from ._store import ArticleRow, PassageRow, SentenceRow, Store
 from ._vectors import VectorIndex
@@ -32,6 +33,7 @@ class ArchiveReader(Protocol):
     async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]: ...
     async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]: ...
     async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]: ...
+    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]: ...
 
 
 class StoreReader:
@@ -66,3 +68,6 @@ class StoreReader:
 
     async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
         return await self._store.sentences_of(rows)
+
+    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
+        return {}  # copies are grouped by the storage boundary's backends (index/_storage)

@@ -50,8 +50,21 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another copy of an article (a syndicated story filed again): enough to cite it."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.article_id, "title": self.title, "source": self.source, "date": self.date}
+
+
+@dataclass(frozen=True)
 class Quote:
-    """A verbatim quote: `text == article.body[start:end]`."""
+    """A verbatim quote: `text == article.body[start:end]`. `also_in`: the quoted article's other copies."""
 
     text: str
     article_id: str
@@ -61,9 +74,12 @@ class Quote:
     start: int
     end: int
     score: float
+    also_in: tuple[Copy, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["also_in"] = [copy.to_dict() for copy in self.also_in]
+        return data
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class ArticleHit:
     date: str | None
     score: float
     location: str = ""
+    also_in: tuple[Copy, ...] = ()  # the article's other copies, listed once under it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +102,7 @@ class ArticleHit:
             "date": self.date,
             "score": round(self.score, 4),
             "location": self.location,
+            "also_in": [copy.to_dict() for copy in self.also_in],
         }
 
 
@@ -178,3 +196,31 @@ class Stats:
         data = asdict(self)
         data["roots"] = list(self.roots)
         return data
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    """Similar questions the archive could not answer or answered unhelpfully (👎), most asked first."""
+
+    questions: tuple[str, ...]
+    count: int  # times asked (declined or 👎), all questions of the group together
+    last_asked: str  # ISO UTC
+    not_found: int
+    thumbs_down: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["questions"] = list(self.questions)
+        return data
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """`archivebot gaps`: the groups, most asked first; `since` the ISO date they start from, if limited."""
+
+    groups: tuple[GapGroup, ...]
+    since: str | None = None
+    recording: bool = True  # False when ARCHIVEBOT_RECORD_QUESTIONS=0 (nothing new is recorded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"groups": [group.to_dict() for group in self.groups], "since": self.since, "recording": self.recording}

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._copies import CopyRef
 from ._legacy_reader import ArchiveReader
 from ._lexical import content_terms, lexical_terms
-from ._models import ArticleHit
+from ._models import ArticleHit, Copy
 from ._query import Query
 from ._store import ArticleRow, PassageRow, SentenceRow
 
@@ -41,10 +42,20 @@ class Retrieval:
     frequencies: dict[str, int]  # passages containing each term
     total: int  # passages in the index
     sentences: dict[int, list[SentenceRow]] = field(default_factory=dict)  # of the candidates' articles, by row
+    copies: dict[int, list[CopyRef]] = field(default_factory=dict)  # each ranked article's other copies, by row
 
     @property
     def candidates(self) -> list[tuple[int, float]]:
         return self.ranked[:CANDIDATE_PASSAGES]
+
+    def story(self, row: int) -> str:
+        """The same key for every copy of a story: its group's first row, else the body's hash (an exact
+        duplicate of an article indexed before copies were grouped)."""
+        copies = self.copies.get(row)
+        return f"copies:{min(row, *(copy.row for copy in copies))}" if copies else self.articles[row].body_hash
+
+    def also_in(self, row: int) -> tuple[Copy, ...]:
+        return tuple(Copy(c.article_id, c.title, c.source, c.date) for c in self.copies.get(row, ()))
 
 
 async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool = False) -> Retrieval:
@@ -64,7 +75,8 @@ async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool 
     sentences: dict[int, list[SentenceRow]] = {}
     if with_sentences:
         sentences = await reader.sentences_of([passages[pid].article_row for pid, _ in ranked[:CANDIDATE_PASSAGES]])
-    return Retrieval(ranked, passages, articles, terms, frequencies, total, sentences)
+    copies = await reader.copies_of(list(dict.fromkeys(passages[pid].article_row for pid, _ in ranked)))
+    return Retrieval(ranked, passages, articles, terms, frequencies, total, sentences, copies)
 
 
 def _fuse(
@@ -114,17 +126,19 @@ async def rank_articles(reader: ArchiveReader, query: Query, limit: int) -> list
             row = rows_by_id[article_id]
             by_article[row] = by_article.get(row, 0.0) + 1.0 / (TITLE_RANK_K + rank + 1)
     hits: list[ArticleHit] = []
-    seen_bodies: set[str] = set()
+    seen_stories: set[str] = set()
     for row, score in sorted(by_article.items(), key=lambda item: -item[1]):
         article = articles[row]
-        if article.body_hash in seen_bodies or not query.filters.allows(article):
+        if retrieval.story(row) in seen_stories or not query.filters.allows(article):
             continue
-        seen_bodies.add(article.body_hash)
-        hits.append(article_hit(article, score))
+        seen_stories.add(retrieval.story(row))
+        hits.append(article_hit(article, score, retrieval.also_in(row)))
         if len(hits) >= limit:
             break
     return hits
 
 
-def article_hit(article: ArticleRow, score: float) -> ArticleHit:
-    return ArticleHit(article.article_id, article.title, article.source, article.published, score, article.location)
+def article_hit(article: ArticleRow, score: float, also_in: tuple[Copy, ...] = ()) -> ArticleHit:
+    return ArticleHit(
+        article.article_id, article.title, article.source, article.published, score, article.location, also_in
+    )

@@ -87,7 +87,7 @@ def _candidates(analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Candid
 def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tuple[Quote, ...]:
     quotes: list[Quote] = []
     used: list[tuple[int, int, int]] = []  # (article row, start, end)
-    seen_bodies: dict[str, int] = {}
+    seen_stories: dict[str, int] = {}
     best = scored[0].score
     for item in _quote_order(scored):
         if len(quotes) >= max_quotes:
@@ -96,8 +96,8 @@ def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tupl
             continue
         row, ordinal = item.candidate.key
         article = retrieval.articles[row]
-        if seen_bodies.setdefault(article.body_hash, row) != row:
-            continue  # a syndicated copy of an article already quoted
+        if seen_stories.setdefault(retrieval.story(row), row) != row:
+            continue  # a syndicated copy of an article already quoted (it is listed under that quote)
         article_sentences = retrieval.sentences[row]
         sentence = article_sentences[ordinal]
         start, end = sentence.start, sentence.end
@@ -119,6 +119,7 @@ def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tupl
                 start,
                 end,
                 round(item.score, 4),
+                retrieval.also_in(row),
             )
         )
     return tuple(quotes)
@@ -137,17 +138,16 @@ def closest_articles(retrieval: Retrieval, limit: int = CLOSEST_ARTICLES) -> tup
     """The best-ranked articles (one hit each, syndicated copies once), shown when nothing is quoted."""
     hits: list[ArticleHit] = []
     seen_rows: set[int] = set()
-    seen_bodies: set[str] = set()
+    seen_stories: set[str] = set()
     for passage_id, score in retrieval.ranked:
         row = retrieval.passages[passage_id].article_row
         if row in seen_rows:
             continue
         seen_rows.add(row)
-        article = retrieval.articles[row]
-        if article.body_hash in seen_bodies:
+        if retrieval.story(row) in seen_stories:
             continue
-        seen_bodies.add(article.body_hash)
-        hits.append(article_hit(article, score))
+        seen_stories.add(retrieval.story(row))
+        hits.append(article_hit(retrieval.articles[row], score, retrieval.also_in(row)))
         if len(hits) >= limit:
             break
     return tuple(hits)

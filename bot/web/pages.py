@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from index import Answer, Article, ArticleHit, Quote
+from index import Answer, Article, ArticleHit, Copy, Quote
 
 from .links import article_path, original_url
 
@@ -69,6 +69,18 @@ def home_page(article_count: int) -> str:
     return layout("Ask", intro)
 
 
+def copies_html(copies: tuple[Copy, ...]) -> str:
+    """ "Also in: …" for the other copies of a syndicated story, each linking to its article ("" for none)."""
+    if not copies:
+        return ""
+    items = "; ".join(
+        f'<a href="{escape(article_path(copy.article_id))}">{escape(copy.title)}</a>'
+        + (f" · {_meta_line([copy.source, copy.date])}" if copy.source or copy.date else "")
+        for copy in copies
+    )
+    return f'<p class="also">Also in: {items}</p>'
+
+
 def _quote_item(quote: Quote) -> str:
     link = article_path(quote.article_id, quote.start, quote.end)
     meta = _meta_line([quote.source, quote.date])
@@ -78,7 +90,8 @@ def _quote_item(quote: Quote) -> str:
         f'<p class="cite">— <a href="{escape(link)}">{escape(quote.title)}</a>'
         + (f" · {meta}" if meta else "")
         + f' · <span class="id">{escape(quote.article_id)}</span></p>'
-        "</li>"
+        + copies_html(quote.also_in)
+        + "</li>"
     )
 
 
@@ -87,6 +100,7 @@ def hit_item(hit: ArticleHit) -> str:
     return (
         f'<li><a href="{escape(article_path(hit.article_id))}">{escape(hit.title)}</a>'
         + (f' <span class="meta">{meta}</span>' if meta else "")
+        + copies_html(hit.also_in)
         + "</li>"
     )
 

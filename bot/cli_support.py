@@ -1,0 +1,48 @@
+"""What every `archivebot` command shares: the settings, running an async command, opening the archive."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec
+
+import click
+
+from index import Archive, ArchivebotError, QuestionError, Settings
+
+Parameters = ParamSpec("Parameters")
+
+
+def settings_of(context: click.Context) -> Settings:
+    settings = context.obj["settings"]
+    if not isinstance(settings, Settings):  # set by `bot.cli.cli`, or by a caller's obj (tests)
+        raise TypeError(f"context.obj['settings'] must be Settings, not {type(settings).__name__}")
+    return settings
+
+
+def run_command(
+    coroutine_function: Callable[Parameters, Coroutine[Any, Any, None]],
+) -> Callable[Parameters, None]:
+    """Run an async command; translate engine errors into `error: …` and exit code 1 (2 for bad questions)."""
+
+    @functools.wraps(coroutine_function)
+    def wrapper(*args: Parameters.args, **kwargs: Parameters.kwargs) -> None:
+        try:
+            return asyncio.run(coroutine_function(*args, **kwargs))
+        except QuestionError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        except ArchivebotError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+async def open_archive(context: click.Context) -> Archive:
+    return await Archive.open(settings_of(context), embedder=context.obj.get("embedder"))

@@ -64,8 +64,10 @@ def test_names_and_numbers_keep_close_questions_apart():
     vectors = {record.question: same_vector for record in records}
     groups = {group.questions for group in group_questions(records, vectors)}
     assert ("How many people live in Tokyo?",) in groups and ("How many people live in Osaka?",) in groups
-    assert any(set(group) == {"Who won the 1998 World Cup?", "Which country won the World Cup in 1998?"} for group in groups)
-    assert anchors("Which city is Australia's capital?") == {"which", "australia"} - {"which"}
+    assert any(
+        set(group) == {"Who won the 1998 World Cup?", "Which country won the World Cup in 1998?"} for group in groups
+    )
+    assert anchors("Which city is Australia’s capital?") == {"australia"}
 
 
 def test_the_threshold_recovers_the_held_out_paraphrase_sets(real_embedder):
@@ -79,7 +81,11 @@ def test_the_threshold_recovers_the_held_out_paraphrase_sets(real_embedder):
     groups = group_questions(records, vectors)
     mixed = [group.questions for group in groups if len({label[q] for q in group.questions}) > 1]
     assert len(mixed) <= 1 and all(any("ethanol" in q for q in group) for group in mixed), mixed
-    whole = [g for g in groups if len({label[q] for q in g.questions}) == 1 and len(g.questions) == len(sets[label[g.questions[0]]])]
+    whole = [
+        g
+        for g in groups
+        if len({label[q] for q in g.questions}) == 1 and len(g.questions) == len(sets[label[g.questions[0]]])
+    ]
     assert len(whole) >= len(sets) - 2, [g.questions for g in groups]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from index._copies import CopyRef
 from index._dates import DateRange
 from index._query import Filters, Query
 from index._retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
@@ -30,11 +31,12 @@ def _article(row: int, body: str, *, source: str = "bbc", published: str | None 
 class MemoryReader:
     """One passage of one sentence per article; lexical matching by plain word overlap."""
 
-    def __init__(self, articles: list[tuple[ArticleRow, np.ndarray]]) -> None:
+    def __init__(self, articles: list[tuple[ArticleRow, np.ndarray]], copies: Sequence[set[int]] = ()) -> None:
         self.meta = {"generation": "1"}
         self.articles = {article.row: article for article, _ in articles}
         self.vectors = {article.row: vector for article, vector in articles}
         self.asked_k: list[int] = []
+        self.copies = copies  # groups of rows that are copies of one story
 
     async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
         self.asked_k.append(k)
@@ -66,6 +68,15 @@ class MemoryReader:
         return {
             row: [SentenceRow(row, row, 0, 0, len(self.articles[row].body), self.vectors[row])] for row in set(rows)
         }
+
+    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
+        found: dict[int, list[CopyRef]] = {}
+        for row in rows:
+            for group in self.copies:
+                if row in group:
+                    others = [self.articles[other] for other in sorted(group - {row})]
+                    found[row] = [CopyRef(a.row, a.article_id, a.title, a.source, a.published) for a in others]
+        return found
 
 
 QUESTION = _unit(1.0, 0.0, 0.0)
@@ -124,3 +135,34 @@ def test_selection_quotes_verbatim_only_when_sure_enough() -> None:
 def test_search_lists_each_article_once_within_the_filters() -> None:
     hits = asyncio.run(rank_articles(_reader(), _query(Filters(source="bbc")), limit=10))
     assert sorted(hit.article_id for hit in hits) == ["a1", "a3", "a4"]
+
+
+def _syndicated_reader() -> MemoryReader:
+    """Articles 1 and 5 are one story filed twice (article 5 in another source, with one word changed)."""
+    base = _reader()
+    copy = _article(5, "The minister resigned on Monday after the votes", source="wire", published="2005-03-02")
+    articles = [(article, base.vectors[row]) for row, article in base.articles.items()]
+    return MemoryReader([*articles, (copy, _unit(1, 0.1, 0))], copies=[{1, 5}])
+
+
+def test_a_syndicated_story_is_quoted_once_with_its_other_copies_listed() -> None:
+    reader = _syndicated_reader()
+    retrieval = asyncio.run(retrieve(reader, _query(), with_sentences=True))
+    selection = select(_query(), retrieval, max_quotes=3, min_confidence=0.0)
+    quoted = [quote.article_id for quote in selection.quotes]
+    assert len({"a1", "a5"} & set(quoted)) == 1  # one copy quoted, never both
+    copy_quote = next(quote for quote in selection.quotes if quote.article_id in {"a1", "a5"})
+    other = ({"a1", "a5"} - {copy_quote.article_id}).pop()
+    assert [copy.article_id for copy in copy_quote.also_in] == [other]
+    assert copy_quote.to_dict()["also_in"][0]["id"] == other
+    closest = [hit.article_id for hit in selection.closest]
+    assert len({"a1", "a5"} & set(closest)) == 1
+
+
+def test_search_shows_a_syndicated_story_as_one_result_with_its_copies() -> None:
+    hits = asyncio.run(rank_articles(_syndicated_reader(), _query(), limit=10))
+    ids = [hit.article_id for hit in hits]
+    assert len({"a1", "a5"} & set(ids)) == 1 and {"a2", "a3", "a4"} <= set(ids)
+    story = next(hit for hit in hits if hit.article_id in {"a1", "a5"})
+    assert [copy.article_id for copy in story.also_in] == [({"a1", "a5"} - {story.article_id}).pop()]
+    assert all(hit.also_in == () for hit in hits if hit is not story)

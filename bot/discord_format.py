@@ -27,7 +27,7 @@ from index import (
 )
 
 from . import limits
-from .text import PHASES, citation, copies_text, duration, one_line, publication, reindex_status_text
+from .text import PHASES, citation, duration, one_line, publication, reindex_status_text
 from .web.links import article_url
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
@@ -79,10 +79,14 @@ COPIES_CHARS = 300  # the "also in: …" line under a quote or hit
 
 
 def copies_line(copies: tuple[Copy, ...]) -> str:
-    """The other copies of a syndicated story, on one line (ids as `(`id`)`, which feedback recovery, reading
-    "id `…`", does not take for quoted articles)."""
-    text = copies_text(copies, "(`{}`)")
-    return limits.trim(text, COPIES_CHARS) if text else ""
+    """The other copies of a syndicated story, on one line: each citation markdown-escaped, its id as (`id`),
+    which feedback recovery (reading "id `…`") does not take for a quoted article."""
+    share = max(40, COPIES_CHARS // max(1, len(copies)) - 30)
+    cited = [
+        f"{archive_text(one_line(citation(copy.title, copy.source, copy.date)), share)} ({_code(copy.article_id)})"
+        for copy in copies
+    ]
+    return "also in: " + "; ".join(cited) if cited else ""
 
 
 def hit_line(hit: ArticleHit, number: int | None = None) -> str:

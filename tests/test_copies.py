@@ -1,0 +1,83 @@
+"""Syndicated copies (issue 13 part 5): detection (shingles, MinHash/LSH, exact Jaccard, union-find) and how
+every front end lists the other copies under a quote or a search hit."""
+
+from __future__ import annotations
+
+from bot import discord_format, terminal
+from bot.web import pages
+from index import Answer, ArticleHit, Copy, Quote
+from index._copies import (
+    COPY_THRESHOLD,
+    article_band_keys,
+    candidate_pairs,
+    confirmed_pairs,
+    group_rows,
+    jaccard,
+    shingles,
+)
+
+STORY = (
+    "The central bank held interest rates at 4.75% on Thursday, the fifth month in a row without a change. "
+    "Economists had expected the decision after figures showed consumer spending slowing over the summer. "
+    "The bank's governor said inflation remained close to its target and that the outlook was uncertain. "
+    "Mortgage lenders said they would keep their own rates where they are for the time being."
+)
+REFILED = STORY.replace("on Thursday", "on Thursday afternoon")  # the same wire story, one edit
+OTHER = (
+    "Interest rates were the talk of the conference, where the finance minister defended the budget. "
+    "He said the central bank was independent and that the government would not comment on its decisions. "
+    "Opposition members called for a cut in fuel duty before the winter, which the minister rejected."
+)
+
+
+def test_a_refiled_story_is_a_copy_and_a_story_on_the_same_topic_is_not():
+    assert jaccard(shingles(STORY), shingles(REFILED)) >= COPY_THRESHOLD
+    assert jaccard(shingles(STORY), shingles(OTHER)) < 0.1
+    bodies = {1: STORY, 2: REFILED, 3: OTHER, 4: STORY}
+    buckets: dict[int, list[int]] = {}
+    for row, body in bodies.items():
+        for key in article_band_keys(body):
+            buckets.setdefault(key, []).append(row)
+    pairs = candidate_pairs(bucket for bucket in buckets.values() if len(bucket) > 1)
+    assert {(1, 2), (1, 4), (2, 4)} <= pairs  # LSH proposes the copies…
+    confirmed = confirmed_pairs(pairs, bodies)
+    assert {(first, second) for first, second, _ in confirmed} == {(1, 2), (1, 4), (2, 4)}  # …Jaccard confirms
+    assert group_rows((first, second) for first, second, _ in confirmed) == [[1, 2, 4]]
+
+
+def test_band_keys_are_stable_and_short_or_empty_bodies_are_handled():
+    assert article_band_keys(STORY) == article_band_keys(STORY)  # stored: the same in every process
+    assert all(-(2**63) <= key < 2**63 for key in article_band_keys(STORY))
+    assert article_band_keys("") == [] and article_band_keys("  ...  ") == []
+    assert article_band_keys("Short note.") == article_band_keys("short  NOTE")  # one shingle, case-folded
+    assert article_band_keys("Short note.") != article_band_keys("Another note.")
+
+
+def test_groups_are_transitive_and_ordered():
+    assert group_rows([(5, 9), (9, 7), (2, 3)]) == [[2, 3], [5, 7, 9]]
+    assert group_rows([]) == []
+
+
+COPY = Copy("b" * 16, "Rates held [again](https://evil.example)", "Wire", "2005-02-10")
+QUOTE = Quote("The central bank held interest rates at 4.75%.", "a" * 16, "Rates held", "BBC", "2005-02-10", 0, 47, 0.9)
+
+
+def test_front_ends_list_the_other_copies():
+    quote = Quote(**{**QUOTE.to_dict(), "also_in": (COPY,)})
+    answer = Answer("What did the bank do?", True, 0.9, (quote,))
+    description = discord_format.answer_embed(answer).description or ""
+    assert "also in: " in description and f"(`{COPY.article_id}`)" in description
+    assert "[again](" not in description and "\\[again\\]" in description  # escaped: no live masked link
+    assert f"id `{COPY.article_id}`" not in description  # not mistaken for a quoted article by 👍/👎 recovery
+    assert f"also in: {COPY.title} · Wire · 2005-02-10 [{COPY.article_id}]" in terminal.answer_text(answer)
+    hit = ArticleHit(QUOTE.article_id, "Rates held", "BBC", "2005-02-10", 1.0, "x.txt", (COPY,))
+    assert COPY.article_id in discord_format.search_pages("rates", [hit])[0].description
+    assert f"[{COPY.article_id}]" in terminal.hits_text([hit])
+    assert hit.to_dict()["also_in"] == [
+        {"id": COPY.article_id, "title": COPY.title, "source": "Wire", "date": COPY.date}
+    ]
+    html = pages.answer_page(answer) + pages.search_page("rates", [hit])
+    assert html.count(f'href="/articles/{COPY.article_id}"') == 2 and '<a href="https://evil' not in html
+    plain = Answer("What did the bank do?", True, 0.9, (QUOTE,))
+    assert "also in" not in (discord_format.answer_embed(plain).description or "")
+    assert "also in" not in terminal.answer_text(plain) and "Also in" not in pages.answer_page(plain)

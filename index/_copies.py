@@ -6,6 +6,12 @@ any band are candidates. A candidate pair is confirmed only by the exact Jaccard
 two shingle sets (at least COPY_THRESHOLD), so the LSH side can only miss pairs, never merge distinct
 articles. Confirmed pairs are joined transitively into groups (union-find).
 
+Grouping is incremental (`update_copy_groups`): only articles the index has not keyed yet (new or changed
+ones: a changed article is stored again under a new row) are shingled and compared with the articles that
+share a band key with them; confirmed pairs are stored, and a deleted article's keys and pairs go with it. The
+groups are then rebuilt from the stored pairs, which are few (one per copy), so a deletion that splits a
+group splits it.
+
 Why these numbers (measured on the BBC archive, docs/quality.md "Syndicated copies"): 5-word shingles
 make two different stories on the same topic share almost nothing (Jaccard < 0.1), while a refiled
 wire story with an edited sentence or two stays above 0.8. 20 bands of 5 rows put the LSH's 50 %
@@ -19,6 +25,7 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -140,3 +147,47 @@ def group_rows(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     for row in list(parent):
         groups.setdefault(root(row), []).append(row)
     return sorted((sorted(members) for members in groups.values()), key=lambda members: members[0])
+
+
+class CopyStore(Protocol):
+    """What a storage backend keeps for copy detection, inside one index write (`IndexWrite.group_copies`)."""
+
+    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` (article row, body) of the articles not keyed yet."""
+        ...
+
+    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
+        """Store each article's band keys (an empty list marks an article without words as keyed)."""
+        ...
+
+    async def band_neighbours(self, rows: Sequence[int]) -> set[tuple[int, int]]:
+        """(row, other row) for every other article sharing a band key with one of `rows`."""
+        ...
+
+    async def bodies(self, rows: Sequence[int]) -> dict[int, str]: ...
+
+    async def add_copy_pairs(self, pairs: Sequence[tuple[int, int, float]]) -> None:
+        """Store confirmed pairs (smaller row first) with their Jaccard similarity."""
+        ...
+
+    async def copy_pairs(self) -> list[tuple[int, int]]: ...
+
+    async def replace_copy_groups(self, groups: Sequence[Sequence[int]]) -> None:
+        """The groups from now on (each sorted; its first row names it); articles in none have no copies."""
+        ...
+
+
+async def update_copy_groups(store: CopyStore, batch: int = 500) -> int:
+    """Key the articles not keyed yet, confirm their copies, rebuild the groups; returns how many groups."""
+    while pending := await store.articles_without_band_keys(batch):
+        await store.add_band_keys({row: article_band_keys(body) for row, body in pending})
+        pairs = {
+            (min(first, second), max(first, second))
+            for first, second in await store.band_neighbours([row for row, _ in pending])
+        }
+        bodies = dict(pending)
+        bodies.update(await store.bodies(sorted({row for pair in pairs for row in pair} - bodies.keys())))
+        await store.add_copy_pairs(confirmed_pairs(sorted(pairs), bodies))
+    groups = group_rows(await store.copy_pairs())
+    await store.replace_copy_groups(groups)
+    return len(groups)

@@ -14,6 +14,7 @@ from index._copies import (
     group_rows,
     jaccard,
     shingles,
+    update_copy_groups,
 )
 
 STORY = (
@@ -81,3 +82,62 @@ def test_front_ends_list_the_other_copies():
     plain = Answer("What did the bank do?", True, 0.9, (QUOTE,))
     assert "also in" not in (discord_format.answer_embed(plain).description or "")
     assert "also in" not in terminal.answer_text(plain) and "Also in" not in pages.answer_page(plain)
+
+
+class MemoryCopyStore:
+    """The `CopyStore` primitives over dicts, as a backend keeps them (deleting an article drops its keys and
+    pairs, like ON DELETE CASCADE)."""
+
+    def __init__(self) -> None:
+        self.articles: dict[int, str] = {}
+        self.keys: dict[int, list[int]] = {}
+        self.pairs: dict[tuple[int, int], float] = {}
+        self.groups: list[list[int]] = []
+
+    def delete(self, row: int) -> None:
+        del self.articles[row]
+        self.keys.pop(row, None)
+        self.pairs = {pair: value for pair, value in self.pairs.items() if row not in pair}
+
+    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
+        return [(row, body) for row, body in sorted(self.articles.items()) if row not in self.keys][:limit]
+
+    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
+        self.keys.update(keys)
+
+    async def band_neighbours(self, rows) -> set[tuple[int, int]]:
+        return {
+            (row, other)
+            for row in rows
+            for other, keys in self.keys.items()
+            if other != row and set(keys) & set(self.keys[row])
+        }
+
+    async def bodies(self, rows) -> dict[int, str]:
+        return {row: self.articles[row] for row in rows}
+
+    async def add_copy_pairs(self, pairs) -> None:
+        self.pairs.update({(first, second): value for first, second, value in pairs})
+
+    async def copy_pairs(self) -> list[tuple[int, int]]:
+        return sorted(self.pairs)
+
+    async def replace_copy_groups(self, groups) -> None:
+        self.groups = [list(group) for group in groups]
+
+
+async def test_groups_follow_new_changed_and_deleted_articles():
+    store = MemoryCopyStore()
+    store.articles = {1: STORY, 2: OTHER, 3: "", 4: REFILED}
+    assert await update_copy_groups(store, batch=2) == 1  # batches of two: every article keyed in the end
+    assert store.groups == [[1, 4]] and set(store.keys) == {1, 2, 3, 4}
+    keyed = dict(store.keys)
+    store.articles[5] = STORY  # a third copy arrives: only it is keyed and compared
+    assert await update_copy_groups(store) == 1 and store.groups == [[1, 4, 5]]
+    assert all(store.keys[row] == keyed[row] for row in keyed)
+    store.delete(1)  # changed: the old row goes, the new text comes under a new row
+    store.articles[6] = OTHER
+    assert await update_copy_groups(store) == 2 and store.groups == [[2, 6], [4, 5]]
+    store.delete(4)
+    store.delete(6)
+    assert await update_copy_groups(store) == 0 and store.groups == []  # article 5 alone: no copies left

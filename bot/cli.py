@@ -213,7 +213,10 @@ async def eval_sentences_command(context: click.Context, csv_file: Path, as_json
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"questions {result['questions']}  MAP {result['map']}  MRR {result['mrr']}")
+        click.echo(
+            f"questions {result['questions']}  MAP {result['map']}  MRR {result['mrr']}"
+            f"  (plain cosine: MAP {result['cosine_map']}  MRR {result['cosine_mrr']})"
+        )
 
 
 @cli.command("eval-headlines")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lexical import STOPWORDS, STRONG_TYPES, answer_type, content_terms, has_answer_type, stem, words
+from . import _scoring
+from ._lexical import STOPWORDS, answer_type, content_terms, stem, words
 
 WEIGHTS = {
     "dense": 0.35,
@@ -133,36 +134,28 @@ def idf_weights(frequencies: dict[str, int], total: int, terms: list[str]) -> di
 def score_candidates(
     analysis: QuestionAnalysis, question_vector: np.ndarray | None, candidates: list[Candidate]
 ) -> list[Scored]:
-    """Every candidate scored, best first (ties keep the given order, i.e. retrieval order)."""
-    scored = []
-    for candidate in candidates:
-        dense = (
-            float(np.dot(question_vector, candidate.vector))
-            if question_vector is not None and candidate.vector is not None
-            else 0.0
+    """Every candidate scored by the learned model of `_scoring` (the probability that it answers), best
+    first; ties keep the given order, i.e. retrieval order."""
+    raw = _scoring.pool_features(analysis, question_vector, candidates)
+    log_odds = _scoring.logits(raw)
+    dense, lexical, gain = (FEATURE_COLUMNS[name] for name in ("dense", "lexical", "context_gain"))
+    strong, weak = FEATURE_COLUMNS["typed_strong"], FEATURE_COLUMNS["typed_weak"]
+    scored = [
+        Scored(
+            candidate,
+            _scoring.probability(float(log_odds[row])),
+            float(raw[row, dense]),
+            float(raw[row, lexical]),
+            float(raw[row, lexical] + raw[row, gain]),
+            bool(raw[row, strong] or raw[row, weak]),
         )
-        lexical = analysis.coverage(candidate.text)
-        context = analysis.coverage(candidate.text, candidate.previous_text, candidate.title, candidate.lede_text)
-        typed = has_answer_type(analysis.kind, candidate.text, analysis.question)
-        focused = bool(analysis.focus_stem) and analysis.focus_stem in {stem(w) for w in words(candidate.text)}
-        lede = 1.0 / (1.0 + candidate.ordinal)
-        phrase = analysis.phrase_share(candidate.text)
-        score = (
-            WEIGHTS["dense"] * dense
-            + WEIGHTS["lexical"] * lexical
-            + WEIGHTS["context"] * context
-            + WEIGHTS["answer_type"] * (1.0 if typed else 0.0) * (1.0 if analysis.kind in STRONG_TYPES else 0.5)
-            + WEIGHTS["focus"] * (1.0 if focused else 0.0)
-            + WEIGHTS["retrieval"] * candidate.retrieval
-            + WEIGHTS["lede"] * lede
-            + WEIGHTS["phrase"] * phrase
-            + WEIGHTS["article"] * candidate.article_coverage
-        )
-        if analysis.kind in STRONG_TYPES and not typed:
-            score *= MISSING_TYPE_FACTOR  # "how much" with no amount, "when" with no date: rarely the answer
-        scored.append(Scored(candidate, score, dense, lexical, context, typed))
+        for row, candidate in enumerate(candidates)
+    ]
     scored.sort(key=lambda item: -item.score)
     return scored
+
+
+FEATURE_COLUMNS = {name: column for column, name in enumerate(_scoring.FEATURES)}
 
 
 CONFIDENCE_SLOPE = 12.0

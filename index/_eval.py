@@ -25,6 +25,7 @@ class EvalQuestion:
     question: str
     answers: tuple[str, ...]
     article: str | None
+    kind: str | None = None  # a label to report figures by (the held-out set's hard cases)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -35,7 +36,11 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 continue
             try:
                 record = json.loads(line)
-                questions.append(EvalQuestion(record["q"], tuple(record.get("answers") or ()), record.get("article")))
+                questions.append(
+                    EvalQuestion(
+                        record["q"], tuple(record.get("answers") or ()), record.get("article"), record.get("kind")
+                    )
+                )
             except (ValueError, KeyError, TypeError) as error:
                 raise ArchivebotError(f"{path}:{number}: not a {{q, answers, article}} record ({error})") from error
     return questions
@@ -55,17 +60,83 @@ def _percentile(values: list[float], share: float) -> float:
     return float(np.percentile(np.asarray(values), share * 100))
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """How one question was answered."""
+
+    item: EvalQuestion
+    answered: bool
+    found: bool = False  # some quote holds an expected answer
+    found_first: bool = False  # the first quote holds one
+    cited: bool = False  # the first quote cites the expected article
+    rank: int | None = None  # of the expected article among the quoted, then the closest articles
+    failure: dict[str, Any] | None = None
+
+
+async def _judge(item: EvalQuestion, answer: Any, location_of: Callable[[str], Any]) -> _Outcome:
+    if not item.article:
+        failure = None
+        if answer.answered:
+            quote = answer.quotes[0].text if answer.quotes else None
+            failure = {"q": item.question, "problem": "answered an unanswerable question", "quote": quote}
+        return _Outcome(item, answer.answered, failure=failure)
+
+    def holds_answer(text: str) -> bool:
+        return any(expected.lower() in text.lower() for expected in item.answers)
+
+    found = holds_answer(" ".join(quote.text for quote in answer.quotes))
+    found_first = bool(answer.quotes) and holds_answer(answer.quotes[0].text)
+    ranking = list(dict.fromkeys([q.article_id for q in answer.quotes] + [hit.article_id for hit in answer.closest]))
+    rank = None
+    for position, article_id in enumerate(ranking, start=1):
+        if location_matches(await location_of(article_id), item.article):
+            rank = position
+            break
+    cited = bool(answer.quotes) and location_matches(await location_of(answer.quotes[0].article_id), item.article)
+    failure = None
+    if not found or not cited:
+        failure = {
+            "q": item.question,
+            "expected": list(item.answers),
+            "article": item.article,
+            "answered": answer.answered,
+            "confidence": round(answer.confidence, 3),
+            "quote": answer.quotes[0].text if answer.quotes else None,
+            "article_rank": rank,
+        }
+    return _Outcome(item, answer.answered, found, found_first, cited, rank, failure)
+
+
+def _share(count: float, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def _figures(outcomes: list[_Outcome]) -> dict[str, Any]:
+    """The answer figures over some outcomes (see docs, "Answer quality", for the definitions)."""
+    answerable = [o for o in outcomes if o.item.article]
+    unanswerable = [o for o in outcomes if not o.item.article]
+    abstained = [o for o in outcomes if not o.answered]
+    abstained_correct = sum(1 for o in abstained if not o.item.article)
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "answer_in_quote": _share(sum(o.found for o in answerable), len(answerable)),
+        "answer_in_top_quote": _share(sum(o.found_first for o in answerable), len(answerable)),
+        "citation_at_1": _share(sum(o.cited for o in answerable), len(answerable)),
+        "mrr_article": _share(sum(1.0 / o.rank for o in answerable if o.rank is not None), len(answerable)),
+        "abstain_precision": _share(abstained_correct, len(abstained)),
+        "abstain_recall": _share(abstained_correct, len(unanswerable)),
+        "declined_answerable": len(abstained) - abstained_correct,
+    }
+
+
 async def evaluate(
     archive: Any, questions: list[EvalQuestion], progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
     """Ask every question and score the answers (see docs/quality.md for the definitions)."""
-    answerable = [q for q in questions if q.article]
-    unanswerable = [q for q in questions if not q.article]
-    in_quote = cited = 0
-    reciprocal_ranks: list[float] = []
-    abstained_total = abstained_correct = 0
     latencies: list[float] = []
-    failures: list[dict[str, Any]] = []
+    outcomes: list[_Outcome] = []
     locations: dict[str, str] = {}
 
     async def location_of(article_id: str) -> str:
@@ -79,62 +150,20 @@ async def evaluate(
         latencies.append((time.perf_counter() - started) * 1000)
         if progress:
             progress(number, len(questions))
-        if not answer.answered:
-            abstained_total += 1
-            if not item.article:
-                abstained_correct += 1
-        if not item.article:
-            if answer.answered:
-                failures.append(
-                    {
-                        "q": item.question,
-                        "problem": "answered an unanswerable question",
-                        "quote": answer.quotes[0].text if answer.quotes else None,
-                    }
-                )
-            continue
-        quoted = " ".join(quote.text for quote in answer.quotes).lower()
-        found = any(expected.lower() in quoted for expected in item.answers)
-        in_quote += found
-        ranking: list[str] = []
-        for article_id in [q.article_id for q in answer.quotes] + [hit.article_id for hit in answer.closest]:
-            if article_id not in ranking:
-                ranking.append(article_id)
-        rank = None
-        for position, article_id in enumerate(ranking, start=1):
-            if location_matches(await location_of(article_id), item.article):
-                rank = position
-                break
-        reciprocal_ranks.append(1.0 / rank if rank else 0.0)
-        top_ok = bool(answer.quotes) and location_matches(await location_of(answer.quotes[0].article_id), item.article)
-        cited += top_ok
-        if not found or not top_ok:
-            failures.append(
-                {
-                    "q": item.question,
-                    "expected": list(item.answers),
-                    "article": item.article,
-                    "answered": answer.answered,
-                    "confidence": round(answer.confidence, 3),
-                    "quote": answer.quotes[0].text if answer.quotes else None,
-                    "article_rank": rank,
-                }
-            )
-    return {
-        "questions": len(questions),
-        "answerable": len(answerable),
-        "unanswerable": len(unanswerable),
-        "answer_in_quote": round(in_quote / len(answerable), 4) if answerable else None,
-        "citation_at_1": round(cited / len(answerable), 4) if answerable else None,
-        "mrr_article": round(sum(reciprocal_ranks) / len(reciprocal_ranks), 4) if reciprocal_ranks else None,
-        "abstain_precision": round(abstained_correct / abstained_total, 4) if abstained_total else None,
-        "abstain_recall": round(abstained_correct / len(unanswerable), 4) if unanswerable else None,
-        "declined_answerable": abstained_total - abstained_correct,
-        "latency_ms_mean": round(statistics.fmean(latencies), 2) if latencies else None,
-        "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
-        "latency_ms_p95": round(_percentile(latencies, 0.95), 2),
-        "failures": failures,
-    }
+        outcomes.append(await _judge(item, answer, location_of))
+    result = _figures(outcomes)
+    kinds = sorted({o.item.kind for o in outcomes if o.item.kind})
+    if kinds:
+        result["by_kind"] = {kind: _figures([o for o in outcomes if o.item.kind == kind]) for kind in kinds}
+    result.update(
+        {
+            "latency_ms_mean": round(statistics.fmean(latencies), 2) if latencies else None,
+            "latency_ms_p50": round(_percentile(latencies, 0.5), 2),
+            "latency_ms_p95": round(_percentile(latencies, 0.95), 2),
+            "failures": [o.failure for o in outcomes if o.failure],
+        }
+    )
+    return result
 
 
 # ---- answer-sentence selection --------------------------------------------------------------------
@@ -168,9 +197,18 @@ def _document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
     return frequencies, total
 
 
-def evaluate_sentences(rows: list[tuple[str, int, str]], embedder: Embedder) -> dict[str, Any]:
-    """MAP and MRR of the engine's sentence scorer over question–candidate rows (ties broken against the
-    correct candidates, so a scorer that can't tell them apart gets no credit from the file order)."""
+@dataclass(frozen=True)
+class SentencePool:
+    """One question of an answer-selection file, as the scorer sees it."""
+
+    analysis: QuestionAnalysis
+    question_vector: np.ndarray
+    candidates: list[Candidate]  # key = (0, row number in the file)
+    labels: list[int]
+
+
+def sentence_pools(rows: list[tuple[str, int, str]], embedder: Embedder) -> list[SentencePool]:
+    """Every question's candidates with their vectors; IDF over the file's candidate sentences."""
     from ._answer import idf_weights
 
     frequencies, total = _document_frequencies(text for _, _, text in rows)
@@ -178,39 +216,63 @@ def evaluate_sentences(rows: list[tuple[str, int, str]], embedder: Embedder) -> 
     texts = list(dict.fromkeys([*questions, *(a for _, _, a in rows)]))
     vectors = embedder.embed(texts) if texts else np.zeros((0, 1), np.float32)
     vector_of = {text: vectors[i] for i, text in enumerate(texts)}
-    scores = [0.0] * len(rows)
     by_question: dict[str, list[int]] = {}
     for index, (question, _, _) in enumerate(rows):
         by_question.setdefault(question, []).append(index)
-    average_precisions: list[float] = []
-    reciprocal_ranks: list[float] = []
+    pools = []
     for question, indexes in by_question.items():
-        terms = content_terms(question)
-        analysis = QuestionAnalysis(question, idf_weights(frequencies, total, terms))
+        analysis = QuestionAnalysis(question, idf_weights(frequencies, total, content_terms(question)))
         candidates = [
             Candidate(key=(0, i), text=rows[i][2], vector=vector_of[rows[i][2]], retrieval=0.0, ordinal=10**6)
             for i in indexes
         ]
-        for item in score_candidates(analysis, vector_of[question], candidates):
+        pools.append(SentencePool(analysis, vector_of[question], candidates, [rows[i][1] for i in indexes]))
+    return pools
+
+
+def ranking_quality(scores: list[float], labels: list[int]) -> tuple[float, float] | None:
+    """(average precision, reciprocal rank) of the correct candidates, ties broken against them; None when
+    all or none of the candidates are correct."""
+    if not (any(labels) and not all(labels)):
+        return None
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], labels[i]))  # ties: wrong candidates first
+    hits = 0
+    precisions = []
+    first = 0
+    for position, i in enumerate(order, start=1):
+        if labels[i]:
+            hits += 1
+            precisions.append(hits / position)
+            first = first or position
+    return sum(precisions) / hits, 1.0 / first
+
+
+def evaluate_sentences(rows: list[tuple[str, int, str]], embedder: Embedder) -> dict[str, Any]:
+    """MAP and MRR of the engine's sentence scorer over question–candidate rows (ties broken against the
+    correct candidates, so a scorer that can't tell them apart gets no credit from the file order), and
+    of the plain cosine of the same vectors, measured in the same run."""
+    scores = [0.0] * len(rows)
+    qualities: list[tuple[float, float]] = []
+    cosine_qualities: list[tuple[float, float]] = []
+    for pool in sentence_pools(rows, embedder):
+        for item in score_candidates(pool.analysis, pool.question_vector, pool.candidates):
             scores[item.candidate.key[1]] = item.score
-        labels = [rows[i][1] for i in indexes]
-        if not (any(labels) and not all(labels)):
-            continue
-        order = sorted(indexes, key=lambda i: (-scores[i], rows[i][1]))  # ties: wrong candidates first
-        hits = 0
-        precisions = []
-        first = None
-        for position, i in enumerate(order, start=1):
-            if rows[i][1]:
-                hits += 1
-                precisions.append(hits / position)
-                first = first or position
-        average_precisions.append(sum(precisions) / hits)
-        reciprocal_ranks.append(1.0 / first)
+        quality = ranking_quality([scores[c.key[1]] for c in pool.candidates], pool.labels)
+        cosines = [float(np.dot(pool.question_vector, c.vector)) for c in pool.candidates if c.vector is not None]
+        cosine_quality = ranking_quality(cosines, pool.labels)
+        if quality and cosine_quality:
+            qualities.append(quality)
+            cosine_qualities.append(cosine_quality)
+
+    def mean(values: list[tuple[float, float]], column: int) -> float | None:
+        return round(statistics.fmean(v[column] for v in values), 4) if values else None
+
     return {
-        "questions": len(average_precisions),
-        "map": round(statistics.fmean(average_precisions), 4) if average_precisions else None,
-        "mrr": round(statistics.fmean(reciprocal_ranks), 4) if reciprocal_ranks else None,
+        "questions": len(qualities),
+        "map": mean(qualities, 0),
+        "mrr": mean(qualities, 1),
+        "cosine_map": mean(cosine_qualities, 0),
+        "cosine_mrr": mean(cosine_qualities, 1),
         "scores": [round(s, 6) for s in scores],
     }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from index import Answer, ArchivebotError, QuestionError, Settings
+from index import Answer, Archive, ArchivebotError, QuestionError, Settings, Turn
 
 from . import terminal
 from .cli_gaps import gaps
@@ -97,6 +97,31 @@ def _answer_json(answer: Answer, latency_ms: float) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def _question_line(line: str) -> tuple[str, list[str]]:
+    """A stdin line: a plain question, or {"q": ..., "history": [...]}."""
+    if not line.startswith("{"):
+        return line, []
+    try:
+        record = json.loads(line)
+        history = record.get("history") or []
+        if not isinstance(record["q"], str) or not all(isinstance(h, str) for h in history):
+            raise TypeError("q and history must be text")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise QuestionError(f'not a question line or {{"q": ..., "history": [...]}} ({error})') from error
+    return record["q"], list(history)
+
+
+async def _turns(
+    archive: Archive, history: list[str], *, source: str | None, after: str | None, before: str | None
+) -> list[Turn]:
+    """The earlier questions with the articles their answers cite (each asked in its own context)."""
+    turns: list[Turn] = []
+    for earlier in history:
+        answer = await archive.ask(earlier, history=turns, source=source, after=after, before=before)
+        turns.append(Turn(earlier, tuple(dict.fromkeys(quote.article_id for quote in answer.quotes))))
+    return turns
+
+
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per answer.")
@@ -106,15 +131,20 @@ def _answer_json(answer: Answer, latency_ms: float) -> str:
 async def ask(
     context: click.Context, question: str, as_json: bool, source: str | None, after: str | None, before: str | None
 ) -> None:
-    """Answer QUESTION with quotes from the archive. QUESTION '-' reads one question a line from stdin."""
+    """Answer QUESTION with quotes from the archive. QUESTION '-' reads one question a line from stdin; a line
+    may also be JSON, {"q": "...", "history": ["earlier question", ...]} (oldest first), to answer a follow-up
+    in the context of those questions."""
     async with await _open(context) as archive:
         questions = [line.strip() for line in sys.stdin if line.strip()] if question == "-" else [question]
         await archive.warm_up()  # latency_ms measures answering, not loading the model
         failed = False
-        for item in questions:
-            started = time.perf_counter()
+        for line in questions:
+            item = line
             try:
-                answer = await archive.ask(item, source=source, after=after, before=before)
+                item, history = _question_line(line) if question == "-" else (line, [])
+                turns = await _turns(archive, history, source=source, after=after, before=before)
+                started = time.perf_counter()
+                answer = await archive.ask(item, source=source, after=after, before=before, history=turns)
             except QuestionError as error:
                 if question != "-":
                     raise

@@ -11,6 +11,7 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 """
 
 from ._config import BUNDLED_MODEL, Settings
+from ._conversation import Turn
 from ._doctor import DoctorReport, Problem, check_index, repair_index
 from ._embed import Embedder, make_embedder
 from ._embed_hash import HashEmbedder
@@ -76,5 +77,6 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Settings",
     "Stats",
+    "Turn",
     "make_embedder",
 ]

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _scoring
+from ._conversation import CONTEXT_TERM_WEIGHT
 from ._lexical import STOPWORDS, answer_type, content_terms, stem, words
 
 WEIGHTS = {
@@ -71,7 +73,7 @@ class Scored:
 class QuestionAnalysis:
     """The question's content words with their IDF weights and the answer type it asks for."""
 
-    def __init__(self, question: str, idf: dict[str, float] | None = None) -> None:
+    def __init__(self, question: str, idf: dict[str, float] | None = None, context_terms: Sequence[str] = ()) -> None:
         self.question = question
         self.terms = content_terms(question)
         self.stems = [stem(term) for term in self.terms]
@@ -81,6 +83,8 @@ class QuestionAnalysis:
         self.focus_stem = stem(self.focus) if self.focus else ""
         if self.focus and stem(self.focus) in self.weights:
             self.weights[stem(self.focus)] *= FOCUS_BOOST
+        for term in context_terms:  # a follow-up's earlier turns: their words count, less than the question's
+            self.weights.setdefault(stem(term), (idf.get(term, default) if idf else 1.0) * CONTEXT_TERM_WEIGHT)
         self.total_weight = sum(self.weights.values()) or 1.0
         self.kind = answer_type(question)
         self.bigrams = _bigrams(question)

@@ -141,6 +141,8 @@ def period_in(text: str, today: date) -> DateRange | None:
     if re.search(r"\blast month\b", lowered):
         year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
         return _month_range(year, month)
+    if re.search(r"\bthis month\b", lowered):
+        return _month_range(today.year, today.month)
     if re.search(r"\bthis year\b", lowered):
         return _year_range(today.year)
     if re.search(r"\blast year\b", lowered):
@@ -149,3 +151,20 @@ def period_in(text: str, today: date) -> DateRange | None:
     if match:
         return _year_range(int(match.group(1)))
     return None
+
+
+# ---- relative to the archive ("the latest", "this year"), not to the clock ----------------------------
+
+_RECENT = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|recently|lately)\b", re.IGNORECASE)
+_RELATIVE = re.compile(r"\b(?:this year|last year|last month|this month|last\s+" + _MONTH + r")\b", re.IGNORECASE)
+
+
+def asks_for_recent(text: str) -> bool:
+    """ "What is the latest on…", "the most recent…": a preference for the archive's newest articles."""
+    return bool(_RECENT.search(text))
+
+
+def relative_phrase(text: str) -> str | None:
+    """The phrase ("this year", "last month", "last December") that `period_in` reads relative to a date."""
+    match = _RELATIVE.search(text)
+    return match.group(0) if match else None

@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from ._config import Settings
+from ._conversation import Turn, resolve
+from ._dates import asks_for_recent
 from ._embed import Embedder, make_embedder
 from ._errors import ArticleNotFoundError, IndexCorruptError, IndexMismatchError, IndexNotBuiltError
 from ._gaps import KINDS, AskedQuestion, distinct_questions, group_questions
@@ -18,7 +22,7 @@ from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_
 from ._legacy_reader import ArchiveReader, StoreReader
 from ._lexical import clean_text
 from ._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
-from ._query import Query, iso_date, parse_request
+from ._query import Query, date_note, iso_date, parse_request
 from ._question_log import QuestionLog
 from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
@@ -48,6 +52,7 @@ class Archive:
         self._feedback: FeedbackStore | None = None
         self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
         self._questions: QuestionLog | None = None
+        self._newest: tuple[str | None, str | None] | None = None  # (generation, newest publication date)
 
     # ---- life cycle -------------------------------------------------------------------------------
 
@@ -193,10 +198,14 @@ class Archive:
         after: str | date | None = None,
         before: str | date | None = None,
         max_quotes: int = 3,
+        history: Sequence[str | Turn] = (),
     ) -> Answer:
-        """Answer with verbatim quotes and citations, or say the archive does not hold the answer."""
+        """Answer with verbatim quotes and citations, or say the archive does not hold the answer.
+
+        `history`: the conversation's earlier questions, oldest first (a `Turn` also carries the articles its
+        answer cited). A follow-up is answered in their context; `Answer.following_up_on` says when."""
         started = time.perf_counter()
-        query = await self._query(question, source, after, before)
+        query = await self._query(question, source, after, before, history)
         timings = {"encode": (time.perf_counter() - started) * 1000}
         async with self._reader() as reader:
             mark = time.perf_counter()
@@ -214,6 +223,8 @@ class Archive:
             closest=selection.closest,
             filters=query.filters.to_dict(),
             timings_ms=timings,
+            following_up_on=query.context.questions,
+            date_note=date_note(query),
         )
 
     async def search(
@@ -231,18 +242,44 @@ class Archive:
             return await rank_articles(reader, prepared, limit)
 
     async def _query(
-        self, question: str, source: str | None, after: str | date | None, before: str | date | None
+        self,
+        question: str,
+        source: str | None,
+        after: str | date | None,
+        before: str | date | None,
+        history: Sequence[str | Turn] = (),
     ) -> Query:
-        """Check and parse the question, check the index was built with this model, encode the question."""
+        """Check and parse the question, check the index was built with this model, encode the question (a
+        follow-up: the mean of its own vector and that of the earlier questions with it)."""
+        newest = await self._newest_published()
         options, filters = parse_request(
-            question, source=source, after=after, before=before, max_chars=self.settings.max_question_chars
+            question,
+            source=source,
+            after=after,
+            before=before,
+            max_chars=self.settings.max_question_chars,
+            today=date.fromisoformat(newest[:10]) if newest else None,
         )
+        text, context = resolve(options.text, history)
         meta = self._meta if self.built else await self._store.get_meta()
         if "generation" not in meta:
             raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
         embedder = await self._check_model(meta)
-        vector = (await asyncio.to_thread(embedder.embed, [options.text]))[0]
-        return Query(options.text, vector, filters, options.period)
+        texts = [text, f"{context.text} {text}"] if context else [text]
+        vectors = await asyncio.to_thread(embedder.embed, texts)
+        vector = vectors.mean(axis=0)
+        vector = vector / (float(np.linalg.norm(vector)) or 1.0)
+        return Query(text, vector, filters, options.period, context, asks_for_recent(text), newest)
+
+    async def _newest_published(self) -> str | None:
+        """The archive's newest publication date (ISO), once per index generation: relative dates ("this
+        year", "the latest") are read against the archive, which may end years before today."""
+        generation = self._meta.get("generation")
+        if self._newest is None or self._newest[0] != generation:
+            async with self._read_lock:
+                latest = await self._store.articles_by_title("", 1)  # empty text: the latest articles first
+            self._newest = (generation, latest[0].published if latest and latest[0].published else None)
+        return self._newest[1]
 
     @contextlib.asynccontextmanager
     async def _reader(self) -> AsyncIterator[ArchiveReader]:

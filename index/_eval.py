@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._answer import Candidate, QuestionAnalysis, score_candidates
+from ._conversation import Turn
 from ._embed import Embedder
 from ._errors import ArchivebotError
 from ._lexical import content_terms, words
@@ -26,23 +27,32 @@ class EvalQuestion:
     answers: tuple[str, ...]
     article: str | None
     kind: str | None = None  # a label to report figures by (the held-out set's hard cases)
+    conversation: int | None = None  # the line of a `{"turns": [...]}` conversation it belongs to
+    turn: int = 0  # its position in that conversation (0: the first question)
+
+
+def _question(record: dict[str, Any], conversation: int | None = None, turn: int = 0) -> EvalQuestion:
+    answers = tuple(record.get("answers") or ())
+    return EvalQuestion(record["q"], answers, record.get("article"), record.get("kind"), conversation, turn)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
-    questions = []
+    """`{"q", "answers", "article"}` lines, and conversations `{"turns": [{"q", "answers", "article"}, ...]}`."""
+    questions: list[EvalQuestion] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-                questions.append(
-                    EvalQuestion(
-                        record["q"], tuple(record.get("answers") or ()), record.get("article"), record.get("kind")
-                    )
-                )
-            except (ValueError, KeyError, TypeError) as error:
-                raise ArchivebotError(f"{path}:{number}: not a {{q, answers, article}} record ({error})") from error
+                if "turns" in record:
+                    questions.extend(_question(turn, number, i) for i, turn in enumerate(record["turns"]))
+                else:
+                    questions.append(_question(record))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise ArchivebotError(
+                    f"{path}:{number}: not a {{q, answers, article}} or {{turns: [...]}} record ({error})"
+                ) from error
     return questions
 
 
@@ -144,17 +154,44 @@ async def evaluate(
             locations[article_id] = (await archive.article(article_id)).location
         return locations[article_id]
 
+    history: list[Turn] = []  # the conversation so far, with the articles our answers cited
+    alone: list[_Outcome] = []  # follow-ups asked without their history, for comparison
     for number, item in enumerate(questions, start=1):
+        if item.conversation is None or item.turn == 0:
+            history = []
         started = time.perf_counter()
-        answer = await archive.ask(item.question)
+        answer = (
+            await archive.ask(item.question, history=list(history)) if history else await archive.ask(item.question)
+        )
         latencies.append((time.perf_counter() - started) * 1000)
         if progress:
             progress(number, len(questions))
         outcomes.append(await _judge(item, answer, location_of))
+        if item.conversation is not None:
+            if item.turn > 0:
+                alone.append(await _judge(item, await archive.ask(item.question), location_of))
+            cited = tuple(dict.fromkeys(quote.article_id for quote in answer.quotes))
+            history.append(Turn(item.question, cited))
     result = _figures(outcomes)
     kinds = sorted({o.item.kind for o in outcomes if o.item.kind})
     if kinds:
         result["by_kind"] = {kind: _figures([o for o in outcomes if o.item.kind == kind]) for kind in kinds}
+    followups = [o for o in outcomes if o.item.turn > 0 and o.item.article]
+    if followups:
+        answerable_alone = [o for o in alone if o.item.article]
+        result.update(
+            {
+                "followups": len(followups),
+                "followup_answer_in_quote": _share(sum(o.found for o in followups), len(followups)),
+                "followup_citation_at_1": _share(sum(o.cited for o in followups), len(followups)),
+                "followup_answer_in_quote_without_history": _share(
+                    sum(o.found for o in answerable_alone), len(answerable_alone)
+                ),
+                "followup_citation_at_1_without_history": _share(
+                    sum(o.cited for o in answerable_alone), len(answerable_alone)
+                ),
+            }
+        )
     result.update(
         {
             "latency_ms_mean": round(statistics.fmean(latencies), 2) if latencies else None,

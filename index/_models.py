@@ -117,9 +117,11 @@ class Answer:
     closest: tuple[ArticleHit, ...] = ()
     filters: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    following_up_on: tuple[str, ...] = ()  # the earlier questions it was answered in the context of
+    date_note: str | None = None  # how a relative date ("the latest", "this year") was read, when one was
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "question": self.question,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
@@ -127,6 +129,11 @@ class Answer:
             "closest": [hit.to_dict() for hit in self.closest],
             "filters": dict(self.filters),
         }
+        if self.following_up_on:
+            data["following_up_on"] = list(self.following_up_on)
+        if self.date_note:
+            data["date_note"] = self.date_note
+        return data
 
 
 @dataclass(frozen=True)

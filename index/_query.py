@@ -11,7 +11,8 @@ from datetime import date
 
 import numpy as np
 
-from ._dates import DateRange, QuestionOptions, parse_date, parse_question
+from ._conversation import Context
+from ._dates import DateRange, QuestionOptions, parse_date, parse_question, relative_phrase
 from ._errors import QuestionError
 from ._lexical import clean_text
 from ._store import ArticleRow
@@ -47,6 +48,9 @@ class Query:
     vector: np.ndarray  # the text's embedding, unit length
     filters: Filters
     period: DateRange | None  # a period the text names ("in March 2005"): passages inside it rank higher
+    context: Context = Context()  # earlier turns of a conversation it follows up (empty: asked alone)
+    recent: bool = False  # "the latest…": newer passages rank higher
+    newest: str | None = None  # the archive's newest publication date (ISO), what "latest"/"this year" mean
 
 
 def parse_request(
@@ -56,10 +60,12 @@ def parse_request(
     after: str | date | None,
     before: str | date | None,
     max_chars: int,
+    today: date | None = None,
 ) -> tuple[QuestionOptions, Filters]:
     """The question's text and inline options, and the filters: an explicit argument wins over the
-    inline option (`source:bbc`, `after:2005-01-01`) of the same name."""
-    options = parse_question(validate(question, max_chars))
+    inline option (`source:bbc`, `after:2005-01-01`) of the same name. `today` is what "this year" and
+    "last month" are relative to (the archive's newest article date; default the clock's)."""
+    options = parse_question(validate(question, max_chars), today)
     filters = Filters(
         source or options.source,
         iso_date(after, "after") or options.after,
@@ -96,3 +102,16 @@ def iso_date(value: str | date | None, name: str) -> str | None:
     if parsed is None:
         raise QuestionError(f"{name} must be a date like 2009-12-19, got {value!r}")
     return parsed
+
+
+def date_note(query: Query) -> str | None:
+    """How the question's relative date was read, for the answer to say (None when it had none)."""
+    phrase = relative_phrase(query.text)
+    if phrase and query.period and query.newest:
+        return (
+            f'"{phrase}" read as {query.period.start} to {query.period.end}, relative to the archive\'s newest'
+            f" article ({query.newest[:10]})"
+        )
+    if query.recent and query.newest:
+        return f"newer articles preferred (the archive's newest is from {query.newest[:10]})"
+    return None

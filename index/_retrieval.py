@@ -9,9 +9,11 @@ snapshot; building the backend's query syntax (FTS5 MATCH, tsquery) is the backe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
+from ._conversation import PRIOR_ARTICLE_BOOST
 from ._copies import CopyRef
 from ._legacy_reader import ArchiveReader
 from ._lexical import content_terms, lexical_terms
@@ -26,6 +28,8 @@ DENSE_WEIGHT = 0.5
 LEXICAL_WEIGHT = 0.5
 IN_PERIOD_BOOST = 1.15  # a passage from the period the question names ("in March 2005") ranks higher…
 OUT_OF_PERIOD_FACTOR = 0.6  # …and one dated outside it lower (undated passages are left as they are)
+RECENCY_BOOST = 0.5  # "the latest…": a passage from the archive's newest day ranks up to this much higher…
+RECENCY_HALF_LIFE_DAYS = 60  # …and one this many days older half as much
 CANDIDATE_PASSAGES = 16  # the best passages whose sentences selection chooses quotes from
 TITLE_HITS = 20  # search: articles whose title matches the query, asked of the full-text side
 TITLE_RANK_K = 60  # search: an article whose title matches gets 1 / (TITLE_RANK_K + rank) on top of its best passage
@@ -61,7 +65,7 @@ class Retrieval:
 async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool = False) -> Retrieval:
     """The query's passages best first; `with_sentences` also reads the sentences of the candidates'
     articles (in the same snapshot), for choosing quotes."""
-    terms = content_terms(query.text)
+    terms = list(dict.fromkeys([*content_terms(query.text), *query.context.terms]))
     widen = FILTERED_WIDENING if query.filters else 1
     dense_ids = await reader.nearest_passages(query.vector, DENSE_K * widen)
     frequencies, total = await reader.document_frequencies(terms) if terms else ({}, 0)
@@ -102,12 +106,25 @@ def _fuse(
         if not query.filters.allows(article):
             continue
         score = DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
+        if query.recent and query.newest and article.published:
+            score *= 1.0 + RECENCY_BOOST * freshness(article.published, query.newest)
+        if article.article_id in query.context.article_ids:
+            score *= PRIOR_ARTICLE_BOOST  # a follow-up: the articles the earlier turns cited
         if query.period is not None:
             inside = query.period.contains(article.published)
             if inside is not None:
                 score *= IN_PERIOD_BOOST if inside else OUT_OF_PERIOD_FACTOR
         fused[pid] = score
     return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def freshness(published: str, newest: str) -> float:
+    """1 for the archive's newest date, halving every RECENCY_HALF_LIFE_DAYS before it."""
+    try:
+        age = (date.fromisoformat(newest[:10]) - date.fromisoformat(published[:10])).days
+    except ValueError:
+        return 0.0
+    return float(0.5 ** (max(age, 0) / RECENCY_HALF_LIFE_DAYS))
 
 
 async def rank_articles(reader: ArchiveReader, query: Query, limit: int) -> list[ArticleHit]:

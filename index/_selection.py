@@ -6,7 +6,7 @@ snapshot). The sentence scorer it uses (`_answer`) is a module of pure functions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._answer import (
     Candidate,
@@ -20,7 +20,7 @@ from ._answer import (
 )
 from ._models import ArticleHit, Quote
 from ._query import Query
-from ._retrieval import Retrieval, article_hit
+from ._retrieval import OUT_OF_PERIOD_FACTOR, RECENCY_BOOST, Retrieval, article_hit, freshness
 
 FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
 SAME_ARTICLE_PENALTY = 0.03  # later quotes: subtracted from a sentence of the best quote's article
@@ -42,14 +42,33 @@ def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidenc
     closest = closest_articles(retrieval)
     if not retrieval.ranked:
         return Selection(False, 0.0, (), closest)
-    analysis = QuestionAnalysis(query.text, idf_weights(retrieval.frequencies, retrieval.total, retrieval.terms))
-    scored = score_candidates(analysis, query.vector, _candidates(analysis, retrieval))
+    idf = idf_weights(retrieval.frequencies, retrieval.total, retrieval.terms)
+    analysis = QuestionAnalysis(query.text, idf, query.context.terms)
+    scored = _dated(score_candidates(analysis, query.vector, _candidates(analysis, retrieval)), query, retrieval)
     if not scored:
         return Selection(False, 0.0, (), closest)
     sure = confidence(scored[0])  # uses the article coverage the candidate already carries
     if sure < min_confidence:
         return Selection(False, sure, (), closest)
     return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest)
+
+
+def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Scored]:
+    """A period the question names ("this year") or "the latest" also shapes which sentence is quoted, not only
+    which passages are retrieved: the same factors as in retrieval, on the sentence's probability."""
+    if query.period is None and not (query.recent and query.newest):
+        return scored
+    adjusted = []
+    for item in scored:
+        published = retrieval.articles[item.candidate.key[0]].published
+        factor = 1.0
+        inside = query.period.contains(published) if query.period is not None else None
+        if inside is False:
+            factor *= OUT_OF_PERIOD_FACTOR
+        if query.recent and query.newest and published:
+            factor *= (1.0 + RECENCY_BOOST * freshness(published, query.newest)) / (1.0 + RECENCY_BOOST)
+        adjusted.append(replace(item, score=item.score * factor))
+    return sorted(adjusted, key=lambda item: -item.score)
 
 
 def _candidates(analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Candidate]:

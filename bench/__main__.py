@@ -41,6 +41,9 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
             total = answering["total"]
             targets[f"answer_{backend}_p50_le_30ms"] = {"value": total["p50"], "met": total["p50"] <= 30}
             targets[f"answer_{backend}_p95_le_60ms"] = {"value": total["p95"], "met": total["p95"] <= 60}
+        followups = (answering or {}).get("followup_ask_wall_ms")
+        if followups:
+            targets[f"followup_{backend}_p95_le_60ms"] = {"value": followups["p95"], "met": followups["p95"] <= 60}
     million = report.get("scale", {}).get("1000000")
     if million:
         targets["1M_search_p95_le_50ms"] = {

@@ -58,6 +58,7 @@ async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
         "ask_wall_ms": percentiles(wall),
         **{k: percentiles(v) for k, v in parts.items()},
     }
+    result["followup_ask_wall_ms"] = await _follow_ups(archive, rounds)
     result["bot_handler_ms"] = await _through_bot(archive, asked, rounds)
     result["rss_mb"] = rss_mb()
     if backend == "default":  # the same archive again, nothing changed: what `make run` pays at every start
@@ -70,6 +71,32 @@ async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
         }
     await archive.close()
     return result
+
+
+def conversations() -> list[list[str]]:
+    path = DEV_QUESTIONS.parent / "followup_questions.jsonl"
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [[turn["q"] for turn in line["turns"]] for line in lines]
+
+
+async def _follow_ups(archive: Any, rounds: int) -> Any:
+    """Wall time of the follow-up turns of the dev conversations, each asked with its history (the earlier
+    questions and the articles their answers cited, as the bot passes them)."""
+    from index import Turn
+
+    wall: list[float] = []
+    for _ in range(rounds):
+        for conversation in conversations():
+            history: list[Turn] = []
+            for number, question in enumerate(conversation):
+                started = time.perf_counter()
+                answer = await archive.ask(question, history=list(history))
+                if number:
+                    wall.append((time.perf_counter() - started) * 1000)
+                history.append(Turn(question, tuple(dict.fromkeys(q.article_id for q in answer.quotes))))
+    return percentiles(wall) if wall else None
 
 
 async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:

@@ -68,6 +68,17 @@ class Scored:
     lexical: float
     context: float
     typed: bool
+    previous: float = 0.0  # the question's (IDF-weighted) share in the sentence before it
+
+
+PREVIOUS_MARGIN = 0.2  # a sentence whose predecessor holds this much more of the question is quoted with it
+
+
+def leans_on_previous(item: Scored) -> bool:
+    """The sentence scored well thanks to its predecessor, which holds clearly more of the question than it
+    does ("… the market for beer-like drinks is set to grow 84%. Asahi is predicting profits…"): quoting
+    both, one contiguous span, keeps what made it relevant (often the answer itself)."""
+    return item.previous >= item.lexical + PREVIOUS_MARGIN
 
 
 class QuestionAnalysis:
@@ -152,6 +163,7 @@ def score_candidates(
             float(raw[row, lexical]),
             float(raw[row, lexical] + raw[row, gain]),
             bool(raw[row, strong] or raw[row, weak]),
+            analysis.coverage(candidate.previous_text) if candidate.previous_text else 0.0,
         )
         for row, candidate in enumerate(candidates)
     ]

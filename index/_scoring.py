@@ -42,6 +42,7 @@ FEATURES = (
     "retrieval",  # its passage's retrieval score relative to the best passage
     "article",  # IDF-weighted share of the question's words anywhere in its article
     "lede",  # 1 / (1 + position in the article)
+    "focus",  # names the noun a which/what question asks about ("which banned *stimulant*")
 )
 CONTINUOUS = frozenset({"dense", "lexical", "bm25", "context_gain", "retrieval", "article", "lede"})
 TEXT_FEATURES = FEATURES[:6]
@@ -56,7 +57,7 @@ TEXT_WEIGHTS = {
     "typed_weak": 0.56,
     "missing_strong": -1.20,
 }
-ARCHIVE_WEIGHTS = {"text": 0.81, "context_gain": 0.75, "retrieval": 0.12, "article": 0.47, "lede": 0.34}
+ARCHIVE_WEIGHTS = {"text": 0.79, "context_gain": 0.75, "retrieval": 0.11, "article": 0.46, "lede": 0.35, "focus": 0.45}
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -102,6 +103,7 @@ def pool_features(
             candidate.retrieval,
             candidate.article_coverage,
             1.0 / (1.0 + candidate.ordinal),
+            1.0 if analysis.focus_stem and analysis.focus_stem in stems[row] else 0.0,
         )
     return matrix
 

@@ -14,6 +14,7 @@ from ._answer import (
     Scored,
     confidence,
     idf_weights,
+    leans_on_previous,
     near_duplicate,
     needs_predecessor,
     score_candidates,
@@ -120,7 +121,7 @@ def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tupl
         article_sentences = retrieval.sentences[row]
         sentence = article_sentences[ordinal]
         start, end = sentence.start, sentence.end
-        if ordinal > 0 and needs_predecessor(item.candidate.text):
+        if ordinal > 0 and (needs_predecessor(item.candidate.text) or leans_on_previous(item)):
             start = article_sentences[ordinal - 1].start
         if any(r == row and start < e and s < end for r, s, e in used):
             continue

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Archive, ArticleNotFoundError, QuestionError
+from index import Answer, Archive, ArticleNotFoundError, QuestionError, Turn
 
 from . import discord_format as fmt
 from . import limits
@@ -24,6 +24,7 @@ from .admin import admin_check, refusal_text
 from .answers import AnswerRegistry
 from .app import archive_bot
 from .config import BotConfig
+from .conversations import Conversations, turn_from_embed, turn_of
 from .ratelimit import RateLimiter
 from .reindex import BUSY_ELSEWHERE, ReindexJob
 from .text import reindex_status_text
@@ -61,6 +62,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         self.archive = archive
         self.config = config
         self.answers = answers  # what recent answers quoted, for 👍/👎 clicks
+        self.conversations = Conversations()  # earlier turns of the bot's threads and reply chains (bounded)
         self.limiter = RateLimiter(config.user_rate, config.guild_rate)
         self.reindex_job = ReindexJob(archive, config.progress_interval)
 
@@ -127,7 +129,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         in_dm = message.guild is None
         parent_id = message.channel.parent_id if isinstance(message.channel, discord.Thread) else None
         listed = message.channel.id in self.config.channels or parent_id in self.config.channels
-        if not (mentioned or in_dm or listed):
+        if not (mentioned or in_dm or listed or self._in_conversation(message)):
             return None
         text = re.sub(rf"<@!?{me.id}>", " ", message.content or "")
         for role_id in own_roles:
@@ -137,14 +139,46 @@ class ArchiveCog(commands.Cog, name="Archive"):
             return None  # an image or sticker posted in a listed channel is not a question
         return text
 
-    async def _ask_typing(self, channel: discord.abc.Messageable, question: str) -> Answer:
+    def _replied_answer(self, message: discord.Message) -> discord.Message | None:
+        """The bot's answer this message replies to, if it replies to one."""
+        resolved = message.reference.resolved if message.reference else None
+        me = self.bot.user
+        if isinstance(resolved, discord.Message) and me and resolved.author.id == me.id and resolved.embeds:
+            return resolved
+        return None
+
+    def _in_conversation(self, message: discord.Message) -> bool:
+        """A message in a thread the bot started, or a reply to one of its answers: addressed to the bot."""
+        me = self.bot.user
+        channel = message.channel
+        if channel.id in self.conversations:
+            return True
+        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
+            return True
+        return self._replied_answer(message) is not None
+
+    def _history(self, message: discord.Message) -> list[Turn]:
+        """The earlier turns a question follows: of the answer it replies to (remembered, else read from that
+        answer's embed), or of the bot's thread it is asked in."""
+        answered = self._replied_answer(message)
+        if answered is not None:
+            turns = self.conversations.turns(answered.id)
+            if not turns:
+                recovered = turn_from_embed(answered.embeds[0].title, answered.embeds[0].description)
+                turns = [recovered] if recovered else []
+            return turns
+        return self.conversations.turns(message.channel.id)
+
+    async def _ask_typing(
+        self, channel: discord.abc.Messageable, question: str, history: list[Turn] | None = None
+    ) -> Answer:
         """Answer while showing "typing…"; a channel where the bot may not type still gets its answer."""
         async with contextlib.AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(channel.typing())
             except discord.HTTPException:
                 logger.debug("could not show typing", exc_info=True)
-            return await self.archive.ask(question, max_quotes=self.config.max_quotes)
+            return await self.archive.ask(question, max_quotes=self.config.max_quotes, history=history or [])
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -164,8 +198,9 @@ class ArchiveCog(commands.Cog, name="Archive"):
         if not question:
             await message.reply(fmt.HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
+        history = self._history(message)
         try:
-            answer = await self._ask_typing(message.channel, question)
+            answer = await self._ask_typing(message.channel, question, history)
         except Exception as error:
             if isinstance(error, QuestionError):
                 logger.info("question refused: %s", error)
@@ -173,11 +208,19 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 logger.error("answering a message failed", exc_info=error)
             await message.reply(fmt.user_message(error), allowed_mentions=NO_MENTIONS, mention_author=False)
             return
-        await self._post_answer(message, question, answer)
+        sent, conversation = await self._post_answer(message, question, answer)
+        # The conversation so far, for a reply to this answer and for the next question in its thread.
+        turns = [*history, turn_of(answer, question)]
+        self.conversations.record(sent.id, turns)
+        if conversation is not None:
+            self.conversations.record(conversation, turns)
         await self._record_declined(answer, message.guild.id if message.guild else None)
 
-    async def _post_answer(self, message: discord.Message, question: str, answer: Answer) -> None:
-        """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on."""
+    async def _post_answer(
+        self, message: discord.Message, question: str, answer: Answer
+    ) -> tuple[discord.Message, int | None]:
+        """The answer as a reply, or in a new thread on the question when ARCHIVEBOT_THREADS is on. Returns the
+        message sent and the id of the bot's thread it went to (None: not in a thread of the bot's)."""
         embed = fmt.answer_embed(answer, self.config.web.public_url)
         view = self._answer_view(answer, message.guild.id if message.guild else None)
         if self.config.threads and isinstance(message.channel, discord.TextChannel):
@@ -186,9 +229,14 @@ class ArchiveCog(commands.Cog, name="Archive"):
             except discord.HTTPException:
                 logger.warning("could not open a thread; answering in the channel", exc_info=True)
             else:
-                await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-                return
-        await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
+                return await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS), thread.id
+        sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
+        in_bot_thread = message.channel.id in self.conversations or (
+            isinstance(message.channel, discord.Thread)
+            and self.bot.user is not None
+            and message.channel.owner_id == self.bot.user.id
+        )
+        return sent, message.channel.id if in_bot_thread else None
 
     # ---- slash commands -----------------------------------------------------------------------------
 

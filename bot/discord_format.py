@@ -113,8 +113,13 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
         return not_found_embed(answer)
     title = _echo(answer.question, limits.EMBED_TITLE)
     footer = f"Confidence {answer.confidence:.0%} · verbatim quotes from the archive · 👍/👎 below helps"
+    if answer.date_note:
+        footer += f" · {limits.trim(answer.date_note, 300)}"
+    following = ""
+    if answer.following_up_on:  # the engine used the conversation's earlier questions: say so
+        following = f"*Following up on: “{_echo(answer.following_up_on[-1], 200)}”*\n\n"
     blocks: list[str] = []
-    room = limits.EMBED_DESCRIPTION
+    room = limits.EMBED_DESCRIPTION - len(following)
     # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
     quotes = list(answer.quotes)
     for position, quote in enumerate(quotes):
@@ -128,7 +133,7 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
         block = f"“{text}”\n{cite}"
         blocks.append(block)
         room -= len(block) + 2
-    embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
+    embed = discord.Embed(title=title, description=following + "\n\n".join(blocks), colour=ANSWER_COLOUR)
     embed.set_footer(text=footer)
     return embed
 

@@ -436,16 +436,19 @@ class FakeDiscord:
         dm: bool = False,
         mentions_bot_role: bool = False,
         guild_id: str | None = None,
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user posts a message; `mentions_bot` prefixes the bot's mention like the Discord client does
         (`mentions_bot_role`: the bot's managed role instead, as people often pick by mistake)."""
+        # A reply pings the author replied to (the client's default), which counts as mentioning the bot.
+        replying_to_bot = bool(reply_to and reply_to["author"]["id"] == self.bot_user["id"])
         if mentions_bot:
             content = f"<@{self.bot_user['id']}> {content}"
         if mentions_bot_role:
             content = f"<@&{self.bot_role_id}> {content}"
             mentions_bot = True  # for the content intent below: Discord treats it as a mention of the bot
         intents = (self.identify or {}).get("intents", 0)
-        if not intents & MESSAGE_CONTENT_INTENT and not mentions_bot and not dm:
+        if not intents & MESSAGE_CONTENT_INTENT and not mentions_bot and not dm and not replying_to_bot:
             content = ""  # Discord blanks other messages' content for bots without the message-content intent
         data = {
             "id": snowflake(),
@@ -456,7 +459,7 @@ class FakeDiscord:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [self.bot_user] if mentions_bot and not mentions_bot_role else [],
+            "mentions": [self.bot_user] if (mentions_bot and not mentions_bot_role) or replying_to_bot else [],
             "mention_roles": [self.bot_role_id] if mentions_bot_role else [],
             "attachments": [],
             "embeds": [],
@@ -465,6 +468,10 @@ class FakeDiscord:
             "flags": 0,
             "components": [],
         }
+        if reply_to is not None:
+            data["type"] = 19
+            data["message_reference"] = {"message_id": reply_to["id"], "channel_id": reply_to["channel_id"]}
+            data["referenced_message"] = reply_to
         if dm:
             data["channel_id"] = channel_id or snowflake()
             await self.dispatch(

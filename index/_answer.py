@@ -1,18 +1,10 @@
 """Sentence selection: which sentences of the retrieved passages answer the question, and how sure we are.
 
-Each candidate sentence gets features that are cheap at query time (its vector was stored at index
-time, so no encoding happens here):
-
-- `dense`: cosine of question and sentence vectors;
-- `lexical`: IDF-weighted share of the question's content words found in the sentence;
-- `context`: the same share over the sentence, its predecessor and the article title (a sentence that
-  answers only with its neighbour's or headline's subject);
-- `answer_type`: the sentence holds the kind of thing asked for (an amount for "how much", a date for
-  "when", a name for "who"…) that the question does not already contain;
-- `retrieval`: how highly its passage ranked in hybrid retrieval; `lede`: early in the article.
-
-`score` is a fixed linear blend; `confidence` maps the best candidate's evidence to [0, 1]. The
-weights were set on our own fixtures and the development questions (docs/quality.md).
+Each candidate sentence (with what retrieval knows about it: its neighbours' text, its article, its
+passage's rank) is scored by the learned model of `_scoring` from features that are cheap at query time
+(its vector was stored at index time, so no encoding happens here); `score` is the model's probability that
+it answers. `confidence` maps the best candidate's evidence to [0, 1]. How the model was fitted and checked:
+docs/quality.md, "Sentence scoring".
 """
 
 from __future__ import annotations
@@ -26,19 +18,8 @@ import numpy as np
 
 from . import _scoring
 from ._conversation import CONTEXT_TERM_WEIGHT
-from ._lexical import STOPWORDS, answer_type, content_terms, stem, words
+from ._lexical import answer_type, content_terms, stem, words
 
-WEIGHTS = {
-    "dense": 0.35,
-    "lexical": 0.10,
-    "context": 0.35,
-    "answer_type": 0.30,
-    "focus": 0.10,
-    "retrieval": 0.20,
-    "lede": 0.04,
-    "phrase": 0.10,
-    "article": 0.15,
-}
 _ANAPHOR = re.compile(
     r"^[\"“‘']?(?:He|She|It|They|This|These|That|Those|His|Her|Its|Their|The (?:company|firm|group|club|bank|"
     r"move|deal|film|band|player|star|minister|government|report|survey|figures?)|But|However|Yet)\b"
@@ -98,26 +79,13 @@ class QuestionAnalysis:
             self.weights.setdefault(stem(term), (idf.get(term, default) if idf else 1.0) * CONTEXT_TERM_WEIGHT)
         self.total_weight = sum(self.weights.values()) or 1.0
         self.kind = answer_type(question)
-        self.bigrams = _bigrams(question)
-
-    def phrase_share(self, text: str) -> float:
-        """Share of the question's adjacent word pairs ("best actress") found adjacent in the text."""
-        if not self.bigrams:
-            return 0.0
-        return len(self.bigrams & _bigrams(text)) / len(self.bigrams)
 
     def coverage(self, *texts: str) -> float:
         present = {stem(word) for text in texts for word in words(text)}
         return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
 
 
-def _bigrams(text: str) -> set[tuple[str, str]]:
-    tokens = [stem(word) for word in words(text)]
-    return {(a, b) for a, b in zip(tokens, tokens[1:], strict=False) if a not in STOPWORDS and b not in STOPWORDS}
-
-
 FOCUS_BOOST = 2.0
-MISSING_TYPE_FACTOR = 0.8
 _FOCUS = re.compile(r"\b(?:[Ww]hich|[Ww]hat)\s+((?:[A-Z][\w'’-]*\s+){0,3})([a-z][\w-]+)")
 
 

@@ -122,7 +122,7 @@ def _share(count: float, total: int) -> float | None:
 
 
 def _figures(outcomes: list[_Outcome]) -> dict[str, Any]:
-    """The answer figures over some outcomes (see docs, "Answer quality", for the definitions)."""
+    """The answer figures over some outcomes (see docs/quality.md for the definitions)."""
     answerable = [o for o in outcomes if o.item.article]
     unanswerable = [o for o in outcomes if not o.item.article]
     abstained = [o for o in outcomes if not o.answered]

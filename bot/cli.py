@@ -104,8 +104,10 @@ def _question_line(line: str) -> tuple[str, list[str]]:
     try:
         record = json.loads(line)
         history = record.get("history") or []
-        if not isinstance(record["q"], str) or not all(isinstance(h, str) for h in history):
-            raise TypeError("q and history must be text")
+        if not isinstance(record["q"], str) or not isinstance(history, list):
+            raise TypeError("q must be text and history a list of questions")
+        if not all(isinstance(h, str) for h in history):
+            raise TypeError("each earlier question must be text")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise QuestionError(f'not a question line or {{"q": ..., "history": [...]}} ({error})') from error
     return record["q"], list(history)

@@ -200,6 +200,21 @@ def test_ask_batch_reports_a_bad_line_and_keeps_going(built: Cli) -> None:
     assert second["answered"] is True
 
 
+def test_ask_batch_line_with_history_is_a_follow_up(built: Cli) -> None:
+    lines = [
+        json.dumps({"q": "What did he break?", "history": ["Who won the city marathon?"]}),
+        "What did he break?",
+        json.dumps({"q": "What did he break?", "history": "not a list"}),
+    ]
+    result = built("ask", "--json", "-", input="\n".join(lines) + "\n")
+    assert result.exit_code == 2  # the third line is refused, the others answered
+    follow_up, alone, bad = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert follow_up["following_up_on"] == ["Who won the city marathon?"]
+    assert any("course record" in q["text"] for q in follow_up["quotes"])
+    assert "following_up_on" not in alone
+    assert "error" in bad and "history" in bad["error"]
+
+
 @pytest.mark.parametrize("question", ["", "   "])
 def test_ask_empty_question_fails_clearly(built: Cli, question: str) -> None:
     result = built("ask", question, "--json")

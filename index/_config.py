@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,14 @@ def use_offline_defaults(environ: MutableMapping[str, str] = os.environ) -> None
     transformers or tokenizers is imported: they read them once)."""
     for name, value in OFFLINE_ENVIRONMENT.items():
         environ.setdefault(name, value)
+
+
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This user's cache folder for Archivebot: `$XDG_CACHE_HOME/archivebot` (an absolute path, as the XDG
+    spec asks), else `~/.cache/archivebot`."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "archivebot"
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -89,7 +97,7 @@ class Settings:
     embed_workers: int = (
         0  # processes for large embedding jobs (indexing): 0 = auto (onnx: 2, torch: 1), 1 = in-process
     )
-    model_cache_dir: Path | None = None  # where the ONNX export is kept; None: <data_dir>/models
+    model_cache_dir: Path | None = None  # where the ONNX export is kept; None: the user's cache (model_cache())
     batch_size: int = 0  # 0 = auto (torch: 64; onnx: 32 texts of equal token count)
     min_confidence: float = 0.5
     max_file_bytes: int = 5_000_000
@@ -102,6 +110,10 @@ class Settings:
     record_questions: bool = True  # keep declined and 👎 questions (text, time, server) for `archivebot gaps`
     retain_questions_days: int = 90  # recorded questions older than this are deleted
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def model_cache(self) -> Path:
+        """Where the one-time ONNX export is kept, shared by every data directory of this user."""
+        return self.model_cache_dir or user_cache_dir()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:

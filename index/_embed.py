@@ -120,7 +120,7 @@ def make_embedder(settings: Settings, indexed_with: str | None = None) -> Embedd
 
 def _onnx_embedder(settings: Settings, precision: str) -> tuple[Embedder, dict[str, Any]]:
     """The in-process ONNX Runtime embedder and the spec its worker processes build theirs from."""
-    cache_dir = settings.model_cache_dir or Path(settings.data_dir) / "models"
+    cache_dir = settings.model_cache()
     local = OnnxEmbedder(
         settings.model,
         precision=precision,

@@ -2,8 +2,15 @@
 
 The graph takes token ids and returns L2-normalised sentence vectors (mean pooling and normalisation are
 inside it); it is optimised with ONNX Runtime's transformer optimizer and, by default, dynamically quantised
-to int8 per channel. The export needs torch and takes about 10 s, so it runs once, in a child process, and
-its result is kept in a cache folder.
+to int8 per channel. The export needs torch and takes about 10 s, so it runs once per machine: the result is
+kept in a per-user cache folder (`ARCHIVEBOT_MODEL_CACHE`, else `$XDG_CACHE_HOME/archivebot`, else
+`~/.cache/archivebot`) that every data directory shares.
+
+A cached file is named by what it was made from: the model's content (a hash of its files, not their path)
+and the export recipe (this module's version, the opset, int8 or fp32, and the versions of torch,
+transformers, onnx and onnxruntime). It is written to a temporary file and renamed into place under a file
+lock, and a manifest beside it records its size and SHA-256: a partial or damaged file is detected when it
+is next used and built again.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,60 +36,156 @@ from ._errors import ConfigurationError
 logger = logging.getLogger(__name__)
 notice = logging.getLogger("index.notice")  # what a person waiting at a terminal should hear about
 
-ONNX_EXPORT_VERSION = "1"  # bump when the export recipe changes: cached files are keyed by it
+ONNX_EXPORT_VERSION = "2"  # bump when the export recipe changes: cached files are keyed by it
 ONNX_OPSET = 17
-
-
-def _model_key(model_path: Path) -> str:
-    """A cache key for an exported model: the recipe version and the model files' names, sizes and mtimes."""
-    digest = hashlib.sha1(ONNX_EXPORT_VERSION.encode())
-    for file in sorted(model_path.rglob("*")):
-        if file.is_file():
-            stat = file.stat()
-            digest.update(f"{file.relative_to(model_path)}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    return digest.hexdigest()[:16]
+_RECIPE_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime")
+_DIGESTS_FILE = "model-digests.json"
 
 
 def ensure_onnx_model(model_path: str | Path, cache_dir: Path, *, quantized: bool = True) -> Path:
-    """The model at `model_path` exported to ONNX (int8 when `quantized`, else fp32): built once (about 10 s)
-    and cached in `cache_dir`; concurrent callers wait for one export (file lock)."""
+    """The model at `model_path` exported to ONNX (int8 when `quantized`, else fp32), from the cache when a
+    valid copy is there, else built (about 10 s) and cached. Concurrent callers wait for one build."""
     model_path = Path(model_path)
     cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stem = f"minilm-{_model_key(model_path)}"
-    target = cache_dir / f"{stem}.{'int8' if quantized else 'fp32'}.onnx"
-    if target.exists():
+    target = cache_dir / f"{cache_stem(model_path, cache_dir, quantized=quantized)}.onnx"
+    if _is_valid(target):
         return target
-    with open(os.open(cache_dir / f"{stem}.lock", os.O_RDWR | os.O_CREAT, 0o600), "r+") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        if target.exists():
+    with _locked(target.with_name(target.name + ".lock")):
+        if _is_valid(target):  # another process built it while this one waited
             return target
+        _remove_leftovers(target)
         started = time.monotonic()
-        notice.info("preparing the embedding model for ONNX Runtime (once per data directory, about 10-20 s)…")
-        fp32 = cache_dir / f"{stem}.fp32.onnx"
-        if not fp32.exists():
-            _export_in_subprocess(model_path, fp32)
         if quantized:
-            _quantize(fp32, target)
-        for file in (fp32, target):  # owner-only, like every other data file
-            with contextlib.suppress(OSError):
-                os.chmod(file, 0o600)
-        logger.info("exported %s to %s in %.1f s", model_path, target.name, time.monotonic() - started)
+            fp32 = ensure_onnx_model(model_path, cache_dir, quantized=False)
+            _commit(target, lambda temporary: _quantize(fp32, temporary))
+        else:
+            notice.info("preparing the embedding model for ONNX Runtime (once per machine, about 10-20 s)…")
+            _commit(target, lambda temporary: _export_in_subprocess(model_path, temporary))
+        logger.info("exported %s to %s in %.1f s", model_path, target, time.monotonic() - started)
     return target
 
 
+def cache_stem(model_path: Path, cache_dir: Path, *, quantized: bool) -> str:
+    """`minilm-<model content>-<recipe>.<int8|fp32>`: a different model, recipe or library version gets a
+    different file, and the same model anywhere on disk gets the same one."""
+    recipe = {
+        "recipe": ONNX_EXPORT_VERSION,
+        "opset": str(ONNX_OPSET),
+        "precision": "int8" if quantized else "fp32",
+        **{package: _version(package) for package in _RECIPE_PACKAGES},
+    }
+    recipe_key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return f"minilm-{model_digest(model_path, cache_dir)[:16]}-{recipe_key}.{recipe['precision']}"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def model_digest(model_path: Path, cache_dir: Path) -> str:
+    """SHA-256 over the model folder's file names and contents. Hashing ~90 MB takes ~0.5 s, so the digest
+    is remembered in the cache folder against the files' names, sizes, mtimes and inodes, and only computed
+    again when one of those changes."""
+    files = sorted(file for file in model_path.rglob("*") if file.is_file())
+    signature = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        signature.update(f"{file.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}\n".encode())
+    remembered_file = cache_dir / _DIGESTS_FILE
+    remembered: dict[str, str] = {}
+    with contextlib.suppress(OSError, ValueError):
+        loaded = json.loads(remembered_file.read_text())
+        remembered = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+    if signature.hexdigest() in remembered:
+        return remembered[signature.hexdigest()]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.relative_to(model_path)}\n".encode())
+        with open(file, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    remembered[signature.hexdigest()] = digest.hexdigest()
+    with contextlib.suppress(OSError):  # only a shortcut: a read-only cache still works
+        _write_atomically(remembered_file, json.dumps(remembered, indent=1).encode())
+    return digest.hexdigest()
+
+
+def _manifest(target: Path) -> Path:
+    return target.with_name(target.name + ".json")
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _is_valid(target: Path) -> bool:
+    """The cached file is there, whole and unchanged: its size and SHA-256 match its manifest."""
+    try:
+        manifest = json.loads(_manifest(target).read_text())
+        if target.stat().st_size != int(manifest["size"]):
+            return False
+        return bool(_file_sha256(target) == manifest["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _commit(target: Path, build: Callable[[Path], None]) -> None:
+    """`build(temporary)` writes the file; it is then made owner-only, renamed into place and described by
+    its manifest (written last, so a file without a valid manifest is never trusted)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        build(temporary)
+        os.chmod(temporary, 0o600)
+        manifest = {"size": temporary.stat().st_size, "sha256": _file_sha256(temporary), "made": time.time()}
+        with contextlib.suppress(FileNotFoundError):
+            _manifest(target).unlink()
+        os.replace(temporary, target)
+        _write_atomically(_manifest(target), json.dumps(manifest).encode())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (released by the kernel if the holder dies)."""
+    with open(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Temporary files of a build that died (the lock is held, so no live build owns them)."""
+    for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
 def _quantize(fp32: Path, target: Path) -> None:
-    """Dynamic int8 quantisation, per channel, written to a temporary file and renamed into place."""
+    """Dynamic int8 quantisation, per channel."""
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    temporary = target.with_suffix(".onnx.tmp")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" hint on the root logger
     try:
         quantize_dynamic(
             str(fp32),
-            str(temporary),
+            str(target),
             per_channel=True,
             weight_type=QuantType.QInt8,
             # Fused (com.microsoft) ops from the optimizer defeat ONNX shape inference: name the float type.
@@ -88,7 +193,6 @@ def _quantize(fp32: Path, target: Path) -> None:
         )
     finally:
         root.setLevel(level)
-    os.replace(temporary, target)
 
 
 def _export_in_subprocess(model_path: Path, target: Path) -> None:
@@ -115,9 +219,9 @@ def _export_in_subprocess(model_path: Path, target: Path) -> None:
 
 def export_fp32(model_path: Path, target: Path) -> None:
     """torch -> ONNX (with pooling and normalisation), then the transformer optimizer; runs in the child."""
-    raw = target.with_suffix(".raw.tmp")
+    raw = target.with_name(target.name + ".raw.tmp")
     _torch_export(model_path, raw)
-    temporary = target.with_suffix(".onnx.tmp")
+    optimized_path = target.with_name(target.name + ".optimized.tmp")
     try:  # fuse attention/layer-norm/GELU: ~1.3x faster on CPU; the plain export works too
         from onnxruntime.transformers.optimizer import optimize_model
 
@@ -128,12 +232,12 @@ def export_fp32(model_path: Path, target: Path) -> None:
             num_heads=int(config["num_attention_heads"]),
             hidden_size=int(config["hidden_size"]),
         )
-        optimized.save_model_to_file(str(temporary))
+        optimized.save_model_to_file(str(optimized_path))
         raw.unlink()
     except Exception as error:
         logger.warning("ONNX transformer optimizer failed (%s); using the plain export", error)
-        os.replace(raw, temporary)
-    os.replace(temporary, target)
+        os.replace(raw, optimized_path)
+    os.replace(optimized_path, target)
 
 
 def _torch_export(model_path: Path, raw: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._config import BUNDLED_MODEL
+from ._config import BUNDLED_MODEL, user_cache_dir
 from ._errors import ConfigurationError
 from ._model_files import resolve_model_path
 from ._onnx_export import ensure_onnx_model
@@ -56,7 +56,7 @@ class OnnxEmbedder:
         path = Path(resolve_model_path(model))
         if not (path / "tokenizer.json").exists():
             raise ConfigurationError(f"the onnx backend needs a model folder with tokenizer.json: {path}")
-        self.cache_dir = cache_dir or Path("data") / "models"
+        self.cache_dir = cache_dir or user_cache_dir()
         onnx_path = ensure_onnx_model(path, self.cache_dir, quantized=precision == "int8")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)

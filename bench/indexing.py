@@ -72,7 +72,7 @@ def passage_texts(database: Path) -> list[str]:
 
 
 def sentence_vectors(database: Path) -> dict[str, np.ndarray]:
-    from index._store import blob_to_vector
+    from index._rows import blob_to_vector
 
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT text_hash, vector FROM sentences").fetchall()

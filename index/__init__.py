@@ -12,7 +12,8 @@ No Discord code lives here; every front end (CLI, console, bot) uses this packag
 
 from ._config import BUNDLED_MODEL, Settings
 from ._conversation import Turn
-from ._doctor import DoctorReport, Problem, check_index, repair_index
+from ._doctor import check_index, repair_index
+from ._doctor_report import DoctorReport, Problem
 from ._embed import Embedder, make_embedder
 from ._embed_hash import HashEmbedder
 from ._embed_torch import SentenceTransformerEmbedder

@@ -16,10 +16,9 @@ from ._config import Settings
 from ._conversation import Turn, resolve
 from ._dates import asks_for_recent
 from ._embed import Embedder, make_embedder
-from ._errors import ArticleNotFoundError, IndexCorruptError, IndexMismatchError, IndexNotBuiltError
+from ._errors import ArticleNotFoundError, IndexMismatchError, IndexNotBuiltError
 from ._gaps import KINDS, AskedQuestion, distinct_questions, group_questions
-from ._indexer import DATABASE_FILE, ProgressCallback, index_lock, prepare_data_dir, reindex
-from ._legacy_reader import ArchiveReader, StoreReader
+from ._indexer import ProgressCallback, reindex
 from ._lexical import clean_text
 from ._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
 from ._query import Query, date_note, iso_date, parse_request
@@ -27,8 +26,7 @@ from ._question_log import QuestionLog
 from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
 from ._selection import select
-from ._store import SCHEMA_VERSION, FeedbackStore, Store
-from ._vectors import VectorIndex
+from ._storage import ArchiveReader, FeedbackLog, Storage, mismatches, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +38,12 @@ class Archive:
     Blocking work (encoding, FAISS) runs in worker threads, never on the event loop.
     """
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, storage: Storage, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self._store = store
+        self._storage = storage
         self._embedder = embedder
-        self._vectors: VectorIndex | None = None
-        self._meta: dict[str, str] = {}
-        self._read_lock = asyncio.Lock()
         self._reindex_lock = asyncio.Lock()
         self._embedder_lock = asyncio.Lock()
-        self._feedback: FeedbackStore | None = None
         self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
         self._questions: QuestionLog | None = None
         self._newest: tuple[str | None, str | None] | None = None  # (generation, newest publication date)
@@ -58,18 +52,12 @@ class Archive:
 
     @classmethod
     async def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Archive:
-        """Open (or create) the archive database in `settings.data_dir`. Asking needs a built index."""
+        """Open (or create) the archive's storage (`settings.data_dir`). Asking needs a built index."""
         settings = settings or Settings.from_env()
-        prepare_data_dir(settings.data_dir)
-        store = await Store.open(settings.data_dir / DATABASE_FILE)
-        archive = cls(settings, store, embedder)
-        archive._meta = await store.get_meta()
-        return archive
+        return cls(settings, await open_storage(settings), embedder)
 
     async def close(self) -> None:
-        await self._store.close()
-        if self._feedback is not None:
-            await self._feedback.close()
+        await self._storage.close()
         if self._questions is not None:
             await self._questions.close()
 
@@ -81,7 +69,7 @@ class Archive:
 
     @property
     def built(self) -> bool:
-        return "generation" in self._meta
+        return "generation" in self._storage.meta
 
     @property
     def reindexing(self) -> bool:
@@ -92,7 +80,7 @@ class Archive:
         if self._embedder is None:
             async with self._embedder_lock:
                 if self._embedder is None:
-                    indexed_with = (await self._store.get_meta()).get("model")
+                    indexed_with = (await self._storage.refresh_meta()).get("model")
                     self._embedder = await asyncio.to_thread(make_embedder, self.settings, indexed_with)
         return self._embedder
 
@@ -101,41 +89,18 @@ class Archive:
         embedder = await self.embedder()
         await asyncio.to_thread(embedder.embed, ["warm up"])
         if self.built:
-            async with self._read_lock:
-                meta = await self._store.get_meta()
-                await self._check_model(meta)  # a foreign-model index fails at start-up, clearly
-                await self._ensure_vectors(meta)
-
-    async def _ensure_vectors(self, meta: dict[str, str]) -> VectorIndex:
-        """The vector index matching the snapshot's generation (loaded again after another process's reindex)."""
-        if "generation" not in meta:
-            raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
-        generation = int(meta["generation"])
-        if self._vectors is None or self._vectors.generation != generation:
-            try:
-                loaded = await asyncio.to_thread(
-                    VectorIndex.load, self.settings.data_dir, generation, meta.get("index_factory", "Flat")
-                )
-            except Exception as error:
-                raise IndexCorruptError(
-                    f"the vector file for index generation {generation} is missing or unreadable ({error});"
-                    " run `archivebot doctor --repair`"
-                ) from error
-            from ._doctor import verify_loaded
-
-            await verify_loaded(self._store, loaded, meta)  # IndexCorruptError rather than wrong answers
-            self._vectors = loaded
-            self._meta = meta
-        return self._vectors
+            await self._check_model(await self._storage.refresh_meta())  # a foreign-model index fails at start-up
+            await self._storage.warm_up()
 
     async def _check_model(self, meta: dict[str, str]) -> Embedder:
         embedder = await self.embedder()
-        if meta.get("model") != embedder.name or int(meta.get("dimension", 0)) != embedder.dimension:
+        found = mismatches(meta, embedder.name, embedder.dimension)
+        if "model" in found or "dimension" in found:
             raise IndexMismatchError(
                 f"the index was built with model {meta.get('model')!r} ({meta.get('dimension')} dims) but"
                 f" {embedder.name!r} ({embedder.dimension} dims) is configured: run `archivebot index` to re-embed"
             )
-        if int(meta.get("schema_version", SCHEMA_VERSION)) != SCHEMA_VERSION:
+        if found:
             raise IndexMismatchError("the index was built by another version of Archivebot: run `archivebot index`")
         return embedder
 
@@ -155,34 +120,21 @@ class Archive:
             raise IndexBusyError("a reindex is already running")
         async with self._reindex_lock:
             if roots is None:
-                stored = (await self._store.get_meta()).get("roots")
+                stored = (await self._storage.refresh_meta()).get("roots")
                 roots = [Path(p) for p in stored.split(":")] if stored else list(self.settings.archive_roots)
             embedder = await self.embedder()
-            with index_lock(self.settings.data_dir):
-                async with publishing(self._status_board, progress) as report:
-                    # The indexer writes through its own connection so readers here keep their snapshot.
-                    writer = await Store.open(self.settings.data_dir / DATABASE_FILE)
-                    try:
-                        summary, vectors = await reindex(
-                            writer,
-                            self.settings.data_dir,
-                            list(roots),
-                            embedder,
-                            max_file_bytes=self.settings.max_file_bytes,
-                            max_article_sentences=self.settings.max_article_sentences,
-                            passage_sentences=self.settings.passage_sentences,
-                            faiss_factory=self.settings.faiss_factory,
-                            progress=report,
-                            current=self._vectors,
-                        )
-                        meta = await writer.get_meta()
-                    finally:
-                        await writer.close()
-            async with self._read_lock:
-                if vectors is not None:
-                    self._vectors = vectors
-                self._meta = meta
-            return summary
+            # The session writes through its own connection, so questions keep their snapshot meanwhile.
+            async with self._storage.index_session() as session, publishing(self._status_board, progress) as report:
+                return await reindex(
+                    session,
+                    list(roots),
+                    embedder,
+                    max_file_bytes=self.settings.max_file_bytes,
+                    max_article_sentences=self.settings.max_article_sentences,
+                    passage_sentences=self.settings.passage_sentences,
+                    faiss_factory=self.settings.faiss_factory,
+                    progress=report,
+                )
 
     async def reindex_status(self) -> ReindexStatus | None:
         """The reindex running now in any process sharing this archive (this one included), or None."""
@@ -261,7 +213,7 @@ class Archive:
             today=date.fromisoformat(newest[:10]) if newest else None,
         )
         text, context = resolve(options.text, history)
-        meta = self._meta if self.built else await self._store.get_meta()
+        meta = self._storage.meta if self.built else await self._storage.refresh_meta()
         if "generation" not in meta:
             raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
         embedder = await self._check_model(meta)
@@ -274,30 +226,28 @@ class Archive:
     async def _newest_published(self) -> str | None:
         """The archive's newest publication date (ISO), once per index generation: relative dates ("this
         year", "the latest") are read against the archive, which may end years before today."""
-        generation = self._meta.get("generation")
+        generation = self._storage.meta.get("generation")
         if self._newest is None or self._newest[0] != generation:
-            async with self._read_lock:
-                latest = await self._store.articles_by_title("", 1)  # empty text: the latest articles first
+            async with self._storage.reader() as reader:
+                latest = await reader.articles_by_title("", 1)  # empty text: the latest articles first
             self._newest = (generation, latest[0].published if latest and latest[0].published else None)
         return self._newest[1]
 
     @contextlib.asynccontextmanager
     async def _reader(self) -> AsyncIterator[ArchiveReader]:
-        """One read snapshot: a read transaction and the vectors of its generation."""
-        async with self._read_lock, self._store.transaction(write=False):
-            meta = await self._store.get_meta()
-            vectors = await self._ensure_vectors(meta)
-            yield StoreReader(self._store, vectors, meta)
+        """One read snapshot: rows and the vectors of the same commit (loaded on first use)."""
+        async with self._storage.reader() as reader:
+            yield reader
 
     async def article(self, id_or_title: str) -> Article:
         """One article by its id, or by its exact (else unique partial) title."""
         key = (id_or_title or "").strip()
         if not key:
             raise ArticleNotFoundError("give an article id or title")
-        async with self._read_lock:
-            row = await self._store.article(key)
+        async with self._storage.reader() as reader:
+            row = await reader.article(key)
             if row is None:
-                matches = await self._store.articles_by_title(key, 2)
+                matches = await reader.articles_by_title(key, 2)
                 exact = [m for m in matches if m.title.lower() == key.lower()]
                 if exact or len(matches) == 1:
                     row = (exact or matches)[0]
@@ -323,17 +273,13 @@ class Archive:
 
     async def suggest_titles(self, text: str, limit: int = 25) -> list[ArticleHit]:
         """Articles whose title contains the text (for autocomplete); empty text lists the latest ones."""
-        async with self._read_lock:
-            rows = await self._store.articles_by_title(clean_text(text or ""), limit)
+        async with self._storage.reader() as reader:
+            rows = await reader.articles_by_title(clean_text(text or ""), limit)
         return [ArticleHit(r.article_id, r.title, r.source, r.published, 1.0, r.location) for r in rows]
 
     async def stats(self) -> Stats:
-        async with self._read_lock:
-            counts = await self._store.counts()
-            meta = await self._store.get_meta()
-        data_dir = self.settings.data_dir
-        vector_files = list(data_dir.glob("vectors.*.faiss"))
-        database_bytes = sum(p.stat().st_size for p in data_dir.glob(DATABASE_FILE + "*") if p.exists())
+        stats = await self._storage.stats()
+        counts, meta = stats.counts, stats.meta
         feedback = await (await self.feedback()).counts()
         return Stats(
             articles=counts["articles"],
@@ -343,18 +289,16 @@ class Archive:
             dimension=int(meta.get("dimension", 0)),
             index_type=meta.get("index_factory", "(none)"),
             last_indexed=meta.get("last_indexed"),
-            database_bytes=database_bytes,
-            vector_bytes=sum(p.stat().st_size for p in vector_files),
+            database_bytes=stats.database_bytes,
+            vector_bytes=stats.vector_bytes,
             roots=tuple(filter(None, meta.get("roots", "").split(":"))),
             feedback=feedback,
         )
 
     # ---- feedback ---------------------------------------------------------------------------------
 
-    async def feedback(self) -> FeedbackStore:
-        if self._feedback is None:
-            self._feedback = await FeedbackStore.open(self.settings.data_dir / "feedback.sqlite3")
-        return self._feedback
+    async def feedback(self) -> FeedbackLog:
+        return await self._storage.feedback()
 
     async def record_feedback(
         self,

@@ -15,7 +15,7 @@ from ._conversation import Context
 from ._dates import DateRange, QuestionOptions, parse_date, parse_question, relative_phrase
 from ._errors import QuestionError
 from ._lexical import clean_text
-from ._store import ArticleRow
+from ._rows import ArticleRow
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import numpy as np
 
 from ._conversation import PRIOR_ARTICLE_BOOST
 from ._copies import CopyRef
-from ._legacy_reader import ArchiveReader
 from ._lexical import content_terms, lexical_terms
 from ._models import ArticleHit, Copy
 from ._query import Query
-from ._store import ArticleRow, PassageRow, SentenceRow
+from ._rows import ArticleRow, PassageRow, SentenceRow
+from ._storage import ArchiveReader
 
 DENSE_K = 64  # passages the vector side proposes
 LEXICAL_K = 64  # passages the full-text side proposes

@@ -24,7 +24,7 @@ from index import (
     check_index,
     repair_index,
 )
-from index._vectors import VectorIndex
+from index._storage._faiss import VectorIndex
 
 
 async def _build(tmp_path: Path) -> tuple[Settings, HashEmbedder]:

@@ -16,10 +16,10 @@ import pytest
 from conftest import SEED_FILE
 
 from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Settings
-from index._indexer import DATABASE_FILE
-from index._store import Store
+from index._storage._faiss import VectorIndex
+from index._storage._layout import DATABASE_FILE
+from index._storage._sqlite_store import Store
 from index._text import build_passages, split_sentences
-from index._vectors import VectorIndex
 
 SUMMARY_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "passages_embedded", "seconds"}
 

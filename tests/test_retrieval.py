@@ -12,8 +12,8 @@ from index._copies import CopyRef
 from index._dates import DateRange
 from index._query import Filters, Query
 from index._retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
+from index._rows import ArticleRow, PassageRow, SentenceRow
 from index._selection import select
-from index._store import ArticleRow, PassageRow, SentenceRow
 
 
 def _unit(*values: float) -> np.ndarray:

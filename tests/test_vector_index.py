@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from index import HashEmbedder, Settings
-from index._vectors import FLAT_LIMIT, SQ8_LIMIT, VectorIndex, default_factory, default_nprobe, ivf_lists
+from index._storage._faiss import (
+    FLAT_LIMIT,
+    SQ8_LIMIT,
+    SearchParameters,
+    VectorIndex,
+    default_factory,
+    default_nprobe,
+    ivf_lists,
+)
 
 # ---- index selection ------------------------------------------------------------------------------------
 
@@ -35,10 +44,14 @@ def test_default_factory_keeps_the_current_ivf_while_the_archive_grows() -> None
     assert default_factory(10_000, "IVF2048,SQ8") == "Flat"
 
 
-def test_nprobe_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nprobe_default_and_override() -> None:
     assert default_nprobe(2048) == 32 and default_nprobe(512) == 16 and default_nprobe(8) == 8
-    monkeypatch.setenv("ARCHIVEBOT_FAISS_NPROBE", "64")
-    assert default_nprobe(2048) == 64
+    settings = Settings.from_env({"ARCHIVEBOT_FAISS_NPROBE": "64"}, load_dotenv=False)
+    assert default_nprobe(2048, settings.faiss_nprobe) == 64
+    parameters = SearchParameters(settings.faiss_nprobe, settings.faiss_ef_search)
+    index = VectorIndex.create(16, "IVF128,Flat", parameters=parameters)
+    assert faiss.downcast_index(index.index).nprobe == 64  # the setting reaches the loaded index
+    assert faiss.downcast_index(VectorIndex.create(16, "IVF128,Flat").index).nprobe == 16
 
 
 # ---- the approximate index ------------------------------------------------------------------------------
@@ -110,7 +123,8 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
 ) -> None:
     """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
     and the result agrees with the database (doctor)."""
-    from index import Archive, _indexer, check_index
+    from index import Archive, check_index
+    from index._storage import _sqlite_vectors
 
     topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
     archive_dir = tmp_path / "news"
@@ -135,7 +149,7 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
         def no_rebuild(*args: object, **kwargs: object) -> None:
             raise AssertionError("an IVF index must be patched, not rebuilt")
 
-        monkeypatch.setattr(_indexer, "rebuild_vectors", no_rebuild)
+        monkeypatch.setattr(_sqlite_vectors, "rebuild_vectors", no_rebuild)
         (archive_dir / "story-03.txt").write_text("The zeppelin story\n\nA zeppelin landed in the harbour on Friday.\n")
         (archive_dir / "story-04.txt").unlink()
         summary = await archive.reindex([archive_dir])

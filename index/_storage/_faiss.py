@@ -1,8 +1,7 @@
-"""The FAISS side: an id-mapped index whose ids are passage row ids, saved per generation.
+"""The embedded backend's vector index: an id-mapped FAISS index whose ids are passage row ids.
 
-A reindex writes `vectors.<generation>.faiss` beside the current file and then commits the new
-generation number in SQLite's `meta` in the same transaction as the row changes, so the database and
-the vectors switch together; a crash before the commit leaves the old pair in place.
+Each committed state is a file `vectors.<generation>.faiss` (see `_sqlite_vectors` for how a generation is
+committed together with the rows). Search-time parameters (IVF nprobe, HNSW efSearch) come from Settings.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import logging
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -18,7 +18,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-FLAT_LIMIT = 50_000  # up to this many passages exact search is cheap (~5 ms at 50k); above, IVF-SQ8
+FLAT_LIMIT = 50_000  # up to this many passages exact search is cheap (~5 ms at 50k); above, IVF (see default_factory)
 MIN_TRAINING_PER_LIST = 39  # FAISS warns below this many training points per IVF list
 TRAINING_PER_LIST = 50  # k-means sample per list (FAISS would take 256): training stays under a minute at 1M
 SQ8_LIMIT = 400_000  # above this many passages IVF stores 8-bit codes (float32 lists would pass ~0.6 GB)
@@ -34,7 +34,7 @@ def ivf_lists(expected: int) -> int:
     lists = 2 ** round(math.log2(max(target, 1)))
     while lists > 1 and expected / lists < MIN_TRAINING_PER_LIST:
         lists //= 2
-    return max(lists, 1)
+    return max(int(lists), 1)
 
 
 def default_factory(expected: int, current: str | None = None) -> str:
@@ -58,28 +58,28 @@ def default_factory(expected: int, current: str | None = None) -> str:
     return f"IVF{lists},{codes}"
 
 
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        logger.warning("%s must be a whole number, got %r; ignored", name, raw)
-        return None
+DEFAULT_EF_SEARCH = 256
 
 
-def default_nprobe(lists: int) -> int:
-    """IVF lists searched per query: ARCHIVEBOT_FAISS_NPROBE, else ~1.5% of the lists (at least 16; 32 at 2048)."""
-    configured = _env_int("ARCHIVEBOT_FAISS_NPROBE")
+@dataclass(frozen=True)
+class SearchParameters:
+    """Search-time parameters (not stored in the file); 0 means the built-in choice."""
+
+    nprobe: int = 0  # Settings.faiss_nprobe (ARCHIVEBOT_FAISS_NPROBE)
+    ef_search: int = 0  # Settings.faiss_ef_search (ARCHIVEBOT_FAISS_EF_SEARCH)
+
+
+def default_nprobe(lists: int, configured: int = 0) -> int:
+    """IVF lists searched per query: `configured` when set, else ~1.5% of the lists (at least 16; 32 at 2048)."""
     return min(lists, configured if configured else max(16, lists // 64))
 
 
-def _tune(index: faiss.Index) -> None:
-    """Search-time parameters (not stored in the file): IVF nprobe, HNSW efSearch."""
+def _tune(index: faiss.Index, parameters: SearchParameters) -> None:
     inner = _inner(index)
     if isinstance(inner, faiss.IndexIVF):
-        inner.nprobe = default_nprobe(int(inner.nlist))
+        inner.nprobe = default_nprobe(int(inner.nlist), parameters.nprobe)
     elif isinstance(inner, faiss.IndexHNSW):
-        inner.hnsw.efSearch = _env_int("ARCHIVEBOT_FAISS_EF_SEARCH") or 256
+        inner.hnsw.efSearch = parameters.ef_search or DEFAULT_EF_SEARCH
 
 
 def _inner(index: faiss.Index) -> faiss.Index:
@@ -110,27 +110,41 @@ class VectorIndex:
     Flat and HNSW indexes sit inside an IndexIDMap2; IVF indexes hold the passage ids themselves (their
     lists store ids) with a hash-table direct map, which makes `remove`, `reconstruct` and `ids` work."""
 
-    def __init__(self, index: faiss.Index, generation: int = 0, factory: str = "Flat") -> None:
+    def __init__(
+        self,
+        index: faiss.Index,
+        generation: int = 0,
+        factory: str = "Flat",
+        parameters: SearchParameters = SearchParameters(),
+    ) -> None:
         self.index = index
         self.generation = generation
         self.factory = factory
-        _tune(index)
+        self.parameters = parameters
+        _tune(index, parameters)
 
     @classmethod
-    def create(cls, dimension: int, factory: str = "Flat", generation: int = 0) -> VectorIndex:
+    def create(
+        cls,
+        dimension: int,
+        factory: str = "Flat",
+        generation: int = 0,
+        parameters: SearchParameters = SearchParameters(),
+    ) -> VectorIndex:
         inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
         if isinstance(inner, faiss.IndexIVF):
-            inner.set_direct_map_type(faiss.DirectMap.Hashtable)
+            # In the SWIG module but missing from faiss's bundled type stubs:
+            inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
             if isinstance(inner, faiss.IndexIVFScalarQuantizer):
                 # SQ8 learns each dimension's [min, max] from the training sample and clips beyond it: a
                 # passage added later on a new topic could fall outside. Widen each range by SQ_RANGE_MARGIN
                 # of its span on both sides (a slightly coarser step; recall unchanged in the bench).
                 inner.sq.rangestat = faiss.ScalarQuantizer.RS_minmax
                 inner.sq.rangestat_arg = SQ_RANGE_MARGIN
-            return cls(inner, generation, factory)
+            return cls(inner, generation, factory, parameters)
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efConstruction = 100  # 40 (FAISS's default) reached only 0.75-0.89 recall@10 at 1M
-        return cls(faiss.IndexIDMap2(inner), generation, factory)
+        return cls(faiss.IndexIDMap2(inner), generation, factory, parameters)
 
     @property
     def is_ivf(self) -> bool:
@@ -172,19 +186,21 @@ class VectorIndex:
     def remove(self, ids: list[int] | np.ndarray) -> int:
         if not len(ids):
             return 0
-        return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+        # faiss's Python wrapper takes an id array here (its stubs only know the IDSelector overload):
+        return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def ids(self) -> np.ndarray:
         inner = _inner(self.index)
         if isinstance(inner, faiss.IndexIVF) and not hasattr(self.index, "id_map"):
             lists = inner.invlists
+            assert lists is not None  # an IVF index always has its inverted lists
             parts = [
                 faiss.rev_swig_ptr(lists.get_ids(number), size).copy()
                 for number in range(inner.nlist)
                 if (size := lists.list_size(number))
             ]
             return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return faiss.vector_to_array(getattr(self.index, "id_map")).astype(np.int64)  # noqa: B009 (not in the stubs)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
@@ -199,13 +215,13 @@ class VectorIndex:
         found: dict[int, np.ndarray] = {}
         for passage_id in ids:
             try:
-                found[passage_id] = self.index.reconstruct(int(passage_id))
+                found[passage_id] = np.asarray(self.index.reconstruct(int(passage_id)), dtype=np.float32)
             except RuntimeError:
                 continue
         return found
 
     def clone(self) -> VectorIndex:
-        return VectorIndex(faiss.clone_index(self.index), self.generation, self.factory)
+        return VectorIndex(faiss.clone_index(self.index), self.generation, self.factory, self.parameters)
 
     # ---- files ------------------------------------------------------------------------------------
 
@@ -226,11 +242,19 @@ class VectorIndex:
         return path
 
     @classmethod
-    def load(cls, directory: Path, generation: int, factory: str = "Flat", *, mmap: bool = False) -> VectorIndex:
+    def load(
+        cls,
+        directory: Path,
+        generation: int,
+        factory: str = "Flat",
+        *,
+        mmap: bool = False,
+        parameters: SearchParameters = SearchParameters(),
+    ) -> VectorIndex:
         path = cls.path_for(directory, generation)
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         index = faiss.read_index(str(path), flags)
-        return cls(index, generation, factory)  # __init__ sets nprobe / efSearch
+        return cls(index, generation, factory, parameters)  # __init__ sets nprobe / efSearch
 
     @staticmethod
     def collect_garbage(directory: Path, keep: set[int]) -> list[Path]:
@@ -256,14 +280,3 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def passage_vector(
-    sentence_vectors: list[np.ndarray], title_vector: np.ndarray | None, title_weight: float
-) -> np.ndarray:
-    """A passage's vector: the normalised mean of its sentences' vectors, nudged toward the article title."""
-    vector = np.mean(np.stack(sentence_vectors), axis=0)
-    if title_vector is not None and title_weight:
-        vector = vector + title_weight * title_vector
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm else vector).astype(np.float32)

@@ -1,0 +1,58 @@
+"""Archive storage behind one boundary (see `_base` for the Protocols): `open_storage(settings)` picks the
+backend. Today that is always the embedded one (SQLite + FAISS in `settings.data_dir`)."""
+
+from __future__ import annotations
+
+from .._config import Settings
+from .._errors import ConfigurationError
+from ._base import (
+    ArchiveCheck,
+    ArchiveReader,
+    FeedbackLog,
+    FullTextFindings,
+    FullTextRepair,
+    IndexSession,
+    IndexWrite,
+    Storage,
+    StorageStats,
+    UnfinishedWork,
+    VectorRepair,
+    VectorSet,
+    VectorStaging,
+    VectorsUnusableError,
+)
+from ._common import SCHEMA_VERSION, mismatches, passage_vector, passage_vector_from_blobs
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArchiveCheck",
+    "ArchiveReader",
+    "FeedbackLog",
+    "FullTextFindings",
+    "FullTextRepair",
+    "IndexSession",
+    "IndexWrite",
+    "Storage",
+    "StorageStats",
+    "UnfinishedWork",
+    "VectorRepair",
+    "VectorSet",
+    "VectorStaging",
+    "VectorsUnusableError",
+    "mismatches",
+    "open_storage",
+    "passage_vector",
+    "passage_vector_from_blobs",
+]
+
+DATABASE_URL = "ARCHIVEBOT_DATABASE_URL"
+
+
+async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
+    """The archive's storage. `create=False` opens only an existing archive and writes nothing (the doctor):
+    `IndexNotBuiltError` when there is none, `IndexCorruptError` when it can't be read."""
+    if settings.extra.get(DATABASE_URL, "").strip():
+        raise ConfigurationError(f"{DATABASE_URL} is set, but this version has no PostgreSQL backend yet")
+    from ._sqlite import SqliteStorage
+
+    return await SqliteStorage.open(settings, create=create)

@@ -22,11 +22,10 @@ from ._indexer import ProgressCallback, reindex
 from ._lexical import clean_text
 from ._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
 from ._query import Query, date_note, iso_date, parse_request
-from ._question_log import QuestionLog
 from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
 from ._selection import select
-from ._storage import ArchiveReader, FeedbackLog, Storage, mismatches, open_storage
+from ._storage import ArchiveReader, FeedbackLog, QuestionLog, Storage, mismatches, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class Archive:
         self._reindex_lock = asyncio.Lock()
         self._embedder_lock = asyncio.Lock()
         self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
-        self._questions: QuestionLog | None = None
         self._newest: tuple[str | None, str | None] | None = None  # (generation, newest publication date)
 
     # ---- life cycle -------------------------------------------------------------------------------
@@ -58,8 +56,6 @@ class Archive:
 
     async def close(self) -> None:
         await self._storage.close()
-        if self._questions is not None:
-            await self._questions.close()
 
     async def __aenter__(self) -> Archive:
         return self
@@ -323,11 +319,10 @@ class Archive:
 
     async def _question_log(self) -> QuestionLog:
         """The recorded questions, purged of those older than ARCHIVEBOT_RETAIN_QUESTIONS_DAYS."""
-        if self._questions is None:
-            self._questions = await QuestionLog.open(self.settings.data_dir / "feedback.sqlite3")
+        log = await self._storage.questions()
         oldest = datetime.now(UTC) - timedelta(days=self.settings.retain_questions_days)
-        await self._questions.purge(_iso(oldest))
-        return self._questions
+        await log.purge_questions(_iso(oldest))
+        return log
 
     async def record_question(
         self, question: str, *, kind: str, guild_id: str | None = None, answer_key: str | None = None
@@ -340,13 +335,13 @@ class Archive:
         if not self.settings.record_questions or not question.strip():
             return False
         entry = AskedQuestion(" ".join(question.split()), _iso(datetime.now(UTC)), guild_id, kind)
-        await (await self._question_log()).record(entry, answer_key)
+        await (await self._question_log()).record_question(entry, answer_key)
         return True
 
     async def gaps(self, since: str | date | None = None) -> GapReport:
         """The recorded questions (asked on or after `since`), grouped by similar question, most asked first."""
         day = iso_date(since, "since")
-        records = await (await self._question_log()).since(day)
+        records = await (await self._question_log()).questions_since(day)
         texts = [item.text for item in distinct_questions(records)]
         vectors = {}
         if texts:

@@ -158,6 +158,9 @@ async def _commit(
             await write.commit_vectors(
                 model=embedder.name, dimension=embedder.dimension, factory=options.faiss_factory, rebuild=full
             )
+        # Syndicated copies: the inserted articles (and, once, all of an archive indexed before copies were
+        # grouped) are keyed and compared in this same commit; a removed article's keys and pairs went with it.
+        await write.group_copies()
         roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
         await write.set_meta({"roots": roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")

@@ -3,9 +3,12 @@ every front end lists the other copies under a quote or a search hit."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from bot import discord_format, terminal
 from bot.web import pages
-from index import Answer, ArticleHit, Copy, Quote
+from index import Answer, Archive, ArticleHit, Copy, Quote
 from index._copies import (
     COPY_THRESHOLD,
     article_band_keys,
@@ -141,3 +144,53 @@ async def test_groups_follow_new_changed_and_deleted_articles():
     store.delete(4)
     store.delete(6)
     assert await update_copy_groups(store) == 0 and store.groups == []  # article 5 alone: no copies left
+
+
+def _write(root: Path, name: str, title: str, source: str, body: str) -> None:
+    (root / name).write_text(f"---\ntitle: {title}\nsource: {source}\ndate: 2005-02-10\n---\n\n{body}\n")
+
+
+async def test_the_index_groups_copies_and_follows_changes_and_deletions(archive: Archive, tmp_path: Path):
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write(root, "bank.md", "Rates held", "Daily Post", STORY)
+    _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
+    _write(root, "conference.md", "Minister defends budget", "Daily Post", OTHER)
+    await archive.reindex([root])
+    ids = {hit.title: hit.article_id for hit in await archive.suggest_titles("", limit=10)}
+    hits = await archive.search("central bank interest rates held", limit=10)
+    story = [hit for hit in hits if hit.article_id in {ids["Rates held"], ids["Bank holds rates"]}]
+    assert len(story) == 1 and len(story[0].also_in) == 1  # one result, the other copy listed
+    assert {story[0].article_id, story[0].also_in[0].article_id} == {ids["Rates held"], ids["Bank holds rates"]}
+    answer = await archive.ask("What did the central bank do with interest rates?", max_quotes=3)
+    quoted = [
+        quote for quote in answer.quotes if quote.article_id in set(ids.values()) - {ids["Minister defends budget"]}
+    ]
+    assert quoted and all(len(quote.also_in) == 1 for quote in quoted)
+    assert len({quote.article_id for quote in quoted}) == 1  # never both copies quoted
+
+    _write(root, "bank-wire.md", "Bank holds rates", "Wire", OTHER)  # changed: now a copy of the conference story
+    await archive.reindex([root])
+    hits = await archive.search("finance minister budget conference", limit=10)
+    conference = [hit for hit in hits if hit.title in {"Minister defends budget", "Bank holds rates"}]
+    assert len(conference) == 1 and len(conference[0].also_in) == 1
+    rates = [hit for hit in hits if hit.title == "Rates held"]
+    assert rates and rates[0].also_in == ()  # its copy changed into another story: no longer grouped
+    (root / "conference.md").unlink()
+    await archive.reindex([root])
+    hits = await archive.search("finance minister budget conference", limit=10)
+    assert {hit.title for hit in hits} == {"Bank holds rates", "Rates held"} and all(hit.also_in == () for hit in hits)
+
+
+async def test_an_archive_indexed_before_copies_were_grouped_is_keyed_by_the_next_run(archive: Archive, tmp_path):
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write(root, "bank.md", "Rates held", "Daily Post", STORY)
+    _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
+    await archive.reindex([root])
+    with sqlite3.connect(archive.settings.data_dir / "archive.sqlite3") as connection:  # as an older version left it
+        connection.executescript("DELETE FROM copy_groups; DELETE FROM copy_pairs; DELETE FROM copy_keys;")
+    assert all(hit.also_in == () for hit in await archive.search("central bank rates", limit=5))
+    summary = await archive.reindex([root])
+    assert summary.unchanged == 2 and summary.added == 0
+    assert [len(hit.also_in) for hit in await archive.search("central bank rates", limit=5)] == [1]

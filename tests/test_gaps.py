@@ -91,17 +91,17 @@ def test_the_threshold_recovers_the_held_out_paraphrase_sets(real_embedder):
 
 async def test_retention_purges_old_questions(archive: Archive):
     log = await archive._question_log()
-    await log.record(asked("an old question nobody answered", "2001-01-01T00:00:00Z"))
+    await log.record_question(asked("an old question nobody answered", "2001-01-01T00:00:00Z"))
     assert await archive.record_question("a new question nobody answered", kind=NOT_FOUND, guild_id="7")
     report = await archive.gaps()
     assert [group.questions for group in report.groups] == [("a new question nobody answered",)]
-    assert [item.question for item in await log.since(None)] == ["a new question nobody answered"]  # deleted
+    assert [item.question for item in await log.questions_since(None)] == ["a new question nobody answered"]  # deleted
 
 
 async def test_since_limits_the_report(archive: Archive):
     log = await archive._question_log()
-    await log.record(asked("asked last week", "2099-01-01T00:00:00Z"))
-    await log.record(asked("asked long before", "2098-01-01T00:00:00Z"))
+    await log.record_question(asked("asked last week", "2099-01-01T00:00:00Z"))
+    await log.record_question(asked("asked long before", "2098-01-01T00:00:00Z"))
     report = await archive.gaps("2098-06-01")
     assert report.since == "2098-06-01" and [g.questions for g in report.groups] == [("asked last week",)]
 

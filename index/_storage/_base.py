@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .._copies import CopyRef
+from .._gaps import AskedQuestion
 from .._models import ParsedArticle
 from .._rows import ArticleRow, NewPassage, NewSentence, PassageRow, SentenceRow, StoredArticleState
 
@@ -126,6 +127,11 @@ class IndexWrite(Protocol):
         ...
 
     async def set_meta(self, values: dict[str, Any]) -> None: ...
+
+    async def group_copies(self) -> int:
+        """Bring the syndicated-copy groups in line with the rows as changed through this write (the articles
+        not keyed yet are keyed and compared: `index._copies.update_copy_groups`); returns how many groups."""
+        ...
 
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
         """Make the vector side agree with the rows changed through this write (all of them when `rebuild`)
@@ -237,6 +243,22 @@ class ArchiveCheck(Protocol):
     async def unfinished_work(self) -> UnfinishedWork: ...
 
 
+class QuestionLog(Protocol):
+    """Recorded questions (declined, or answered with 👎) for `archivebot gaps`: text, time, server; no user."""
+
+    async def record_question(self, entry: AskedQuestion, answer_key: str | None = None) -> None:
+        """Store one question; a second 👎 with the same `answer_key` is ignored."""
+        ...
+
+    async def questions_since(self, asked_at: str | None) -> list[AskedQuestion]:
+        """The questions asked at or after `asked_at` (ISO; all for None), oldest first."""
+        ...
+
+    async def purge_questions(self, before: str) -> int:
+        """Delete the questions asked before `before` (ISO UTC); returns how many."""
+        ...
+
+
 class FeedbackLog(Protocol):
     async def record(
         self,
@@ -293,3 +315,5 @@ class Storage(Protocol):
     async def stats(self) -> StorageStats: ...
 
     async def feedback(self) -> FeedbackLog: ...
+
+    async def questions(self) -> QuestionLog: ...

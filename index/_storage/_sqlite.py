@@ -138,6 +138,9 @@ class SqliteStorage:
             self._feedback = await FeedbackStore.open(self.data_dir / FEEDBACK_FILE)
         return self._feedback
 
+    async def questions(self) -> FeedbackStore:
+        return await self.feedback()  # the question log shares the feedback database file
+
     # for the session (same backend, not part of the Storage protocol)
     @property
     def parameters(self) -> SearchParameters:
@@ -187,7 +190,7 @@ class SqliteReader:
         return await self._store.sentences_of(rows)
 
     async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
-        return {}  # copy groups are not stored yet (index/_copies.py: a backend provides its CopyStore)
+        return await self._store.copies_of(rows)
 
     async def article(self, article_id: str) -> ArticleRow | None:
         return await self._store.article(article_id)

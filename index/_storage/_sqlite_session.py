@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._copies import update_copy_groups
 from .._models import ParsedArticle
 from .._rows import NewPassage, NewSentence, StoredArticleState
 from ._base import FullTextFindings, FullTextRepair, UnfinishedWork, VectorRepair, VectorsUnusableError
@@ -122,6 +123,9 @@ class SqliteWrite:
         self._changes.added_ids.extend(passage_ids)
         self._changes.added_vectors.append(passage_vectors)
         return passage_ids
+
+    async def group_copies(self) -> int:
+        return await update_copy_groups(self._store)
 
     async def set_meta(self, values: dict[str, Any]) -> None:
         await self._store.set_meta(values)

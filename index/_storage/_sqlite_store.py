@@ -17,11 +17,13 @@ import aiosqlite
 from .._errors import IndexCorruptError, IndexNotBuiltError
 from ._layout import private_file
 from ._sqlite_check import CheckQueries
+from ._sqlite_copies import COPIES_SCHEMA, CopyQueries
+from ._sqlite_questions import QUESTIONS_SCHEMA, QuestionQueries
 from ._sqlite_schema import FEEDBACK_SCHEMA, SCHEMA, connect
 from ._sqlite_write import WriteQueries
 
 
-class Store(CheckQueries, WriteQueries):
+class Store(CheckQueries, WriteQueries, CopyQueries):
     """The archive database. One instance per connection; not shared between tasks that write."""
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
@@ -40,7 +42,7 @@ class Store(CheckQueries, WriteQueries):
             except sqlite3.DatabaseError as error:
                 raise IndexCorruptError(f"{path} is not a readable SQLite database ({error})") from error
         connection = await connect(path)
-        await connection.executescript(SCHEMA)
+        await connection.executescript(SCHEMA + COPIES_SCHEMA)
         if path.exists():
             private_file(path)
         return cls(connection, path)
@@ -72,8 +74,9 @@ class Store(CheckQueries, WriteQueries):
                 await self._db.execute("ROLLBACK")
 
 
-class FeedbackStore:
-    """Feedback on answers (👍/👎), in its own database file so it is never blocked by a reindex."""
+class FeedbackStore(QuestionQueries):
+    """Feedback on answers (👍/👎) and the question log (`archivebot gaps`), in their own database file so they
+    are never blocked by a reindex."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
@@ -81,7 +84,7 @@ class FeedbackStore:
     @classmethod
     async def open(cls, path: Path) -> FeedbackStore:
         connection = await connect(path)
-        await connection.executescript(FEEDBACK_SCHEMA)
+        await connection.executescript(FEEDBACK_SCHEMA + QUESTIONS_SCHEMA)
         private_file(path)
         return cls(connection)
 

@@ -1,4 +1,5 @@
-"""The questions the archive could not answer or answered unhelpfully (👎), for `archivebot gaps`.
+"""The embedded backend's question log (`QuestionLog`): the questions the archive could not answer or
+answered unhelpfully (👎), for `archivebot gaps`.
 
 Kept in the feedback database file (never blocked by a reindex). Holds the question text, when it was
 asked (ISO UTC), the server (guild) id and why it is a gap; never a user id. A 👎 counts once per answer
@@ -7,15 +8,10 @@ asked (ISO UTC), the server (guild) id and why it is a gap; never a user id. A �
 
 from __future__ import annotations
 
-import contextlib
-import os
-from pathlib import Path
+from .._gaps import KINDS, AskedQuestion
+from ._sqlite_schema import Connected
 
-import aiosqlite
-
-from ._gaps import KINDS, AskedQuestion
-
-_SCHEMA = f"""
+QUESTIONS_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS questions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     asked_at TEXT NOT NULL,
@@ -28,26 +24,8 @@ CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
 """
 
 
-class QuestionLog:
-    """Recorded questions in an SQLite file (the embedded backend's feedback database)."""
-
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
-
-    @classmethod
-    async def open(cls, path: Path) -> QuestionLog:
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
-        await connection.execute("PRAGMA busy_timeout = 30000")
-        await connection.execute("PRAGMA journal_mode = WAL")
-        await connection.executescript(_SCHEMA)
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o600)
-        return cls(connection)
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def record(self, entry: AskedQuestion, answer_key: str | None = None) -> None:
+class QuestionQueries(Connected):
+    async def record_question(self, entry: AskedQuestion, answer_key: str | None = None) -> None:
         """Store one question; a second 👎 on the same answer is ignored."""
         await self._db.execute(
             "INSERT INTO questions (asked_at, guild_id, question, kind, answer_key) VALUES (?, ?, ?, ?, ?)"
@@ -55,15 +33,15 @@ class QuestionLog:
             (entry.asked_at, entry.guild_id, entry.question, entry.kind, answer_key),
         )
 
-    async def since(self, asked_at: str | None) -> list[AskedQuestion]:
+    async def questions_since(self, asked_at: str | None) -> list[AskedQuestion]:
         """The questions asked at or after `asked_at` (all of them for None), oldest first."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._rows(
             "SELECT question, asked_at, guild_id, kind FROM questions WHERE asked_at >= ? ORDER BY asked_at, id",
             (asked_at or "",),
         )
         return [AskedQuestion(question, when, guild, kind) for question, when, guild, kind in rows]
 
-    async def purge(self, before: str) -> int:
+    async def purge_questions(self, before: str) -> int:
         """Delete the questions asked before `before` (ISO UTC); returns how many."""
         cursor = await self._db.execute("DELETE FROM questions WHERE asked_at < ?", (before,))
         deleted = cursor.rowcount

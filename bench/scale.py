@@ -69,7 +69,7 @@ def _timed_search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth)]))
+    return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
 def _serve(directory: str, generation: int, factory: str, queries_path: str) -> dict[str, Any]:

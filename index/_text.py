@@ -212,9 +212,8 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     if bare in _NUMBER_ABBREVIATIONS:
         return not following.lstrip("#(")[:1].isdigit()
     if bare in _ABBREVIATIONS:
-        if bare in _TERMINAL_ABBREVIATIONS and following.lower().strip(_CLOSERS) in _OPENERS:
-            return True
-        return False
+        # "Inc. The" ends a sentence; "Mr. Obama" never does.
+        return bare in _TERMINAL_ABBREVIATIONS and following.lower().strip(_CLOSERS) in _OPENERS
     if _DOTTED_ACRONYM.match(word + ".") or _DOTTED_ACRONYM.match(word):
         # "U.S." or an initial ("J. K. Rowling"): a boundary only if a typical opener follows. After a
         # single capital ("World War I. But", "R&B. She") the opener must be a word, not another initial.

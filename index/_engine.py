@@ -22,7 +22,7 @@ from ._indexer import ProgressCallback, reindex
 from ._lexical import clean_text
 from ._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
 from ._query import Query, date_note, iso_date, parse_request
-from ._reindex_status import FileStatusBoard, ReindexStatus, StatusBoard, publishing, running_reindex
+from ._reindex_status import ReindexStatus, StatusBoard, publishing, running_reindex
 from ._retrieval import rank_articles, retrieve
 from ._selection import select
 from ._storage import ArchiveReader, FeedbackLog, QuestionLog, Storage, mismatches, open_storage
@@ -43,7 +43,7 @@ class Archive:
         self._embedder = embedder
         self._reindex_lock = asyncio.Lock()
         self._embedder_lock = asyncio.Lock()
-        self._status_board: StatusBoard = FileStatusBoard(settings.data_dir)  # what other processes see
+        self._status_board: StatusBoard = storage.status_board()  # where other processes see a reindex
         self._newest: tuple[str | None, str | None] | None = None  # (generation, newest publication date)
 
     # ---- life cycle -------------------------------------------------------------------------------

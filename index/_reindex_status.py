@@ -6,8 +6,9 @@ in another bot process say "reindex in progress: embedding 45%". A status whose 
 older than `STALE_AFTER`, or its process is gone on this host) is ignored, so a killed indexer never leaves
 a reindex "running" for ever.
 
-The embedded backend keeps the status in a small JSON file in the data directory, replaced atomically (the
-processes sharing a data directory are on one host); a server backend keeps it in its database.
+Each storage backend keeps the status where all its processes see it (`Storage.status_board()`): the embedded
+one in a small JSON file in the data directory (`index/_storage/_status_file.py`; the processes sharing a data
+directory are on one host), a server backend in its database.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Protocol
 
 from ._models import Progress
 
 logger = logging.getLogger(__name__)
-STATUS_FILE = "reindex.status.json"
 PUBLISH_INTERVAL = 1.0  # seconds: progress is published at most this often
 HEARTBEAT = 2.0  # seconds: and at least this often while the reindex runs
 STALE_AFTER = 30.0  # seconds without a heartbeat: the reindexing process is gone
@@ -97,36 +96,6 @@ class StatusBoard(Protocol):
     async def read(self) -> ReindexStatus | None:
         """The published status, if any (alive or not)."""
         ...
-
-
-class FileStatusBoard:
-    """The status in `STATUS_FILE` of a data directory (shared by the processes of one host)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / STATUS_FILE
-
-    async def publish(self, status: ReindexStatus) -> None:
-        await asyncio.to_thread(self._write, status.to_json())
-
-    def _write(self, text: str) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, self.path)  # readers see the old status or the new one, never half
-
-    async def clear(self, pid: int, host: str) -> None:
-        current = await self.read()
-        if current is not None and (current.pid, current.host) == (pid, host):
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-    async def read(self) -> ReindexStatus | None:
-        try:
-            text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        return ReindexStatus.from_json(text)
 
 
 async def running_reindex(board: StatusBoard) -> ReindexStatus | None:

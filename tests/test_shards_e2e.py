@@ -127,6 +127,13 @@ async def first_message(fake: FakeDiscord, interaction: Interaction) -> dict[str
     return interaction.followups[0]
 
 
+async def _wait_for_status(archive: Archive, timeout: float = 10.0) -> None:
+    """Until `archive` sees a reindex running (its first status is published within a second)."""
+    async with asyncio.timeout(timeout):
+        while await archive.reindex_status() is None:
+            await asyncio.sleep(0.05)
+
+
 def fields(message: dict[str, Any]) -> dict[str, str]:
     return {field["name"]: field["value"] for field in message["embeds"][0]["fields"]}
 
@@ -174,7 +181,7 @@ async def test_reindex_runs_once_and_the_other_process_shows_its_progress(sharde
     started = await s.fake.answered(await s.fake.slash(s.fake.admin, "reindex", guild_id=s.guilds[0]))
     assert started.responses[0]["data"]["content"] == "Reindex starting…"
     await s.fake.wait_for(s.embedders[0].waiting.is_set)
-    await s.fake.wait_for(lambda: os.path.exists(s.archives[1].settings.data_dir / "reindex.status.json"))
+    await _wait_for_status(s.archives[1])  # shard 1's process sees the reindex
     second = await s.fake.answered(await s.fake.slash(s.fake.admin, "reindex", guild_id=s.guilds[1]))
     refusal = second.responses[0]["data"]
     assert refusal["flags"] & EPHEMERAL and refusal["content"].startswith(BUSY_ELSEWHERE)
@@ -249,7 +256,7 @@ async def test_two_bot_processes_split_the_servers_and_share_one_archive(tmp_pat
         embedder.gate.clear()
         reindex = asyncio.create_task(archive.reindex([archive_dir]))
         await fake.wait_for(embedder.waiting.is_set)
-        await fake.wait_for(lambda: os.path.exists(shared_settings.data_dir / "reindex.status.json"))
+        await _wait_for_status(archive)
         # ... is refused by /reindex in either bot process, which shows its progress
         for guild in guilds:
             refused = await fake.answered(await fake.slash(fake.admin, "reindex", guild_id=guild), timeout=30)

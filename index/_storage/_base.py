@@ -24,6 +24,7 @@ import numpy as np
 from .._copies import CopyRef
 from .._gaps import AskedQuestion
 from .._models import ParsedArticle
+from .._reindex_status import StatusBoard
 from .._rows import ArticleRow, NewPassage, NewSentence, PassageRow, SentenceRow, StoredArticleState
 
 
@@ -317,3 +318,7 @@ class Storage(Protocol):
     async def feedback(self) -> FeedbackLog: ...
 
     async def questions(self) -> QuestionLog: ...
+
+    def status_board(self) -> StatusBoard:
+        """Where a running reindex publishes its progress for every process sharing this storage."""
+        ...

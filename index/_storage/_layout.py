@@ -5,6 +5,7 @@ feedback.sqlite3       👍/👎 votes (its own file, so a long reindex never bl
 staging.sqlite3        vectors embedded by an unfinished index run (resumed without re-embedding)
 vectors.<n>.faiss      the vector index of generation n (the one `meta` names, and the one before it)
 index.lock             held (flock) by the one process reindexing or repairing
+reindex.status.json    the running reindex's progress, for the other processes (`_status_file`)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DATABASE_FILE = "archive.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
 STAGING_FILE = "staging.sqlite3"
 LOCK_FILE = "index.lock"
+STATUS_FILE = "reindex.status.json"
 PRIVATE_FILES = (DATABASE_FILE, STAGING_FILE, FEEDBACK_FILE)
 
 

@@ -21,6 +21,7 @@ from ._sqlite_schema import fts_match
 from ._sqlite_session import SqliteCheck, SqliteSession
 from ._sqlite_store import FeedbackStore, Store
 from ._sqlite_vectors import load_generation, verify_loaded
+from ._status_file import FileStatusBoard
 
 
 class SqliteStorage:
@@ -140,6 +141,9 @@ class SqliteStorage:
 
     async def questions(self) -> FeedbackStore:
         return await self.feedback()  # the question log shares the feedback database file
+
+    def status_board(self) -> FileStatusBoard:
+        return FileStatusBoard(self.data_dir)
 
     # for the session (same backend, not part of the Storage protocol)
     @property

@@ -9,6 +9,7 @@ The whole tree::
     ├── IndexMismatchError           the index was built with another model or schema than configured
     ├── IndexCorruptError            SQLite, FAISS and FTS disagree: run `archivebot doctor --repair`
     ├── IndexBusyError               another reindex holds the lock
+    ├── ArchiveUnavailableError      the archive's database server can't be reached right now
     ├── QuestionError                the question is empty or too long
     └── ArticleNotFoundError         no article with that id or title
 
@@ -52,3 +53,7 @@ class QuestionError(ArchivebotError):
 
 class ArticleNotFoundError(ArchivebotError):
     """No article matches the given id or title."""
+
+
+class ArchiveUnavailableError(ArchivebotError):
+    """The archive's database server can't be reached right now (it may come back by itself)."""

@@ -87,3 +87,6 @@ def torch_embedder():
     from index import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(precision="fp32", threads=2)
+
+
+from postgres_support import postgres_server, postgres_url  # noqa: E402, F401 - fixtures for the PostgreSQL tests

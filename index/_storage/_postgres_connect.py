@@ -1,0 +1,112 @@
+"""Connecting to the PostgreSQL archive: one clear error per way it fails, a pool that heals by itself.
+
+Failures are sorted into the typed errors the front ends already translate: an unreachable server or a
+connection lost mid-question is `ArchiveUnavailableError` (it may come back without a restart: the pool checks
+each connection before lending it and reconnects); a wrong password, a missing database or a missing pgvector
+is `ConfigurationError` (it will not come back by waiting). Messages name the server by its redacted URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from .._errors import ArchiveUnavailableError, ConfigurationError
+from . import _postgres_codec
+from ._postgres_url import DatabaseUrl
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_WAIT_SECONDS = 5.0  # a question waits this long for a connection before "unavailable"
+POOL_SIZE = 4
+
+Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+
+
+def application_name(role: str) -> str:
+    """Shown in pg_stat_activity (and in the "reindex already running" message): who holds a connection."""
+    return f"archivebot {role} {socket.gethostname()} pid {os.getpid()}"[:63]
+
+
+def classify(error: BaseException, url: DatabaseUrl) -> Exception:
+    """The typed Archivebot error for a driver error, with one line naming the problem and what to do."""
+    if isinstance(error, PoolTimeout):
+        return ArchiveUnavailableError(f"the archive database at {url} is unavailable right now: try again shortly")
+    text = url.scrub(str(error)).strip()
+    lowered = text.lower()
+    first_line = text.splitlines()[0] if text else type(error).__name__
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return ConfigurationError(
+            f"the database at {url} refused the password: check the user and password in ARCHIVEBOT_DATABASE_URL"
+        )
+    if "does not exist" in lowered and "database" in lowered:
+        return ConfigurationError(
+            f"the database named in ARCHIVEBOT_DATABASE_URL does not exist on the server ({url}): create it"
+            " (CREATE DATABASE ...) or fix the URL"
+        )
+    if "role" in lowered and "does not exist" in lowered:
+        return ConfigurationError(f"the database user in ARCHIVEBOT_DATABASE_URL does not exist ({url})")
+    if isinstance(error, psycopg.OperationalError | OSError):
+        return ArchiveUnavailableError(
+            f"the archive database at {url} is unavailable right now ({first_line}): check that the server is"
+            " running and reachable; questions work again as soon as it is"
+        )
+    return ArchiveUnavailableError(f"the archive database at {url} failed: {first_line}")
+
+
+async def connect(url: DatabaseUrl, role: str) -> Connection:
+    """One connection (the writer's, or the probe made before the pool opens), errors classified."""
+    try:
+        connection = await psycopg.AsyncConnection.connect(
+            url.conninfo,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=application_name(role),
+        )
+    except psycopg.Error as error:
+        raise classify(error, url) from None
+    await _postgres_codec.register(connection)
+    return connection
+
+
+def make_pool(url: DatabaseUrl, size: int = POOL_SIZE) -> AsyncConnectionPool[Connection]:
+    """Readers' connections. Each is checked before it is lent (a server restart leaves dead ones behind)."""
+
+    async def configure(connection: Connection) -> None:
+        await _postgres_codec.register(connection)
+
+    return AsyncConnectionPool(
+        url.conninfo,
+        min_size=1,
+        max_size=max(1, size),
+        open=False,
+        timeout=POOL_WAIT_SECONDS,
+        reconnect_timeout=24 * 3600.0,  # keep trying while the server is away (never give the pool up)
+        configure=configure,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": application_name("reader"),
+        },
+        name="archivebot",
+    )
+
+
+@contextlib.asynccontextmanager
+async def translated(url: DatabaseUrl) -> AsyncIterator[None]:
+    """Driver errors raised inside become Archivebot's typed ones (the password scrubbed from any message)."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        raise classify(error, url) from None
+    except psycopg.errors.InvalidTextRepresentation as error:  # pragma: no cover - a bug, not the user's fault
+        raise ConfigurationError(url.scrub(str(error))) from None

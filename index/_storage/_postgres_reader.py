@@ -1,0 +1,170 @@
+"""A read snapshot of the PostgreSQL archive: the `ArchiveReader` the question path uses.
+
+One `REPEATABLE READ READ ONLY` transaction: rows, vectors and full-text data all come from the same
+committed state, so a question never sees half a reindex. Lexical ranking is BM25 computed in SQL with the
+same formula, parameters (k1 1.2, b 0.75) and title weight (2x) as SQLite FTS5's `bm25()`, so both backends
+rank passages alike; matching uses English Snowball stems (FTS5 uses Porter's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from psycopg.rows import TupleRow
+
+from .._store import ArticleRow, PassageRow, SentenceRow, blob_to_vector
+from ._postgres_codec import HalfVector
+from ._postgres_connect import Connection
+from ._postgres_schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
+
+TITLE_WEIGHT_BM25 = 2.0  # as SQLite's bm25(passages_fts, 2.0, 1.0)
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+ARTICLE_COLUMNS = (
+    "a.id, a.article_id, a.location, a.path, a.title, a.title_derived, a.source, a.published, a.dateline,"
+    " a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
+)
+
+# Per query lexeme: its document frequency (through the GIN index) and BM25 idf as FTS5 computes it.
+_BM25 = f"""
+WITH lexeme AS (
+    SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %(text)s)) AS t
+), stat AS (
+    SELECT l.lexeme, greatest(ln((%(total)s - f.hits + 0.5) / (f.hits + 0.5)), 1e-6) AS idf
+    FROM lexeme l, LATERAL (
+        SELECT count(*)::float8 AS hits FROM passages WHERE lexemes @@ quote_literal(l.lexeme)::tsquery
+    ) f
+), matched AS (
+    SELECT p.id, p.token_count, u.lexeme, u.weights
+    FROM passages p, LATERAL unnest(p.lexemes) u
+    WHERE p.lexemes @@ websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %(query)s)
+      AND u.lexeme IN (SELECT lexeme FROM stat)
+)
+SELECT m.id, sum(
+    s.idf * w.tf * ({BM25_K1} + 1)
+    / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * m.token_count / %(average)s))
+) AS score
+FROM matched m
+JOIN stat s USING (lexeme)
+CROSS JOIN LATERAL (
+    SELECT sum(CASE WHEN weight = 'A' THEN {TITLE_WEIGHT_BM25} ELSE 1.0 END)::float8 AS tf
+    FROM unnest(m.weights) AS weight
+) w
+GROUP BY m.id
+ORDER BY score DESC, m.id
+LIMIT %(limit)s
+"""
+
+
+def or_query(terms: Sequence[str]) -> str:
+    """Terms joined for `websearch_to_tsquery` as alternatives (it never raises on odd input)."""
+    return " or ".join(term.replace('"', " ").replace("-", " ") for term in terms)
+
+
+class PostgresReader:
+    """The question path's view of one snapshot (see `ArchiveReader`)."""
+
+    def __init__(self, connection: Connection, meta: dict[str, str]) -> None:
+        self._connection = connection
+        self.meta = meta
+
+    async def _rows(self, query: str, params: Any = None, *, binary: bool = False) -> list[TupleRow]:
+        cursor = self._connection.cursor(binary=binary)
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+    @property
+    def _total(self) -> int:
+        return int(self.meta.get("passage_count", "0") or 0)
+
+    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+        if k <= 0:
+            return []
+        # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more than usual.
+        await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(HNSW_EF_SEARCH, k)),))
+        rows = await self._rows(
+            "SELECT id FROM passages ORDER BY embedding <=> %s LIMIT %s", (HalfVector(vector), k), binary=True
+        )
+        return [int(row[0]) for row in rows]
+
+    async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not passage_ids:
+            return {}
+        rows = await self._rows(
+            "SELECT id, embedding FROM passages WHERE id = ANY(%s::bigint[])", (list(passage_ids),), binary=True
+        )
+        return {int(row[0]): row[1] for row in rows}
+
+    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        if not terms:
+            return {}, self._total
+        rows = await self._rows(
+            f"SELECT t.term, (SELECT count(*) FROM passages"
+            f" WHERE lexemes @@ phraseto_tsquery('{TEXT_SEARCH_CONFIG}', t.term))"
+            " FROM unnest(%s::text[]) AS t(term)",
+            (list(terms),),
+        )
+        return {str(term): int(count) for term, count in rows}, self._total
+
+    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        if not terms or k <= 0 or not self._total:
+            return []
+        average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
+        rows = await self._rows(
+            _BM25,
+            {"text": " ".join(terms), "query": or_query(terms), "total": self._total, "average": average, "limit": k},
+        )
+        return [(int(passage_id), float(score)) for passage_id, score in rows]
+
+    async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
+        if not terms or k <= 0:
+            return []
+        rows = await self._rows(
+            f"SELECT a.article_id, ts_rank(a.title_lexemes, q, 1) AS score FROM articles a,"
+            f" websearch_to_tsquery('{TITLE_SEARCH_CONFIG}', %s) AS q WHERE a.title_lexemes @@ q"
+            " ORDER BY score DESC, a.id LIMIT %s",
+            (or_query(terms), k),
+        )
+        return [(str(article_id), float(score)) for article_id, score in rows]
+
+    async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
+        if not passage_ids:
+            return {}
+        rows = await self._rows(
+            'SELECT id, article_row, start, "end", first_sentence, last_sentence FROM passages'
+            " WHERE id = ANY(%s::bigint[])",
+            (list(passage_ids),),
+        )
+        return {int(row[0]): PassageRow(*row) for row in rows}
+
+    async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]:
+        if not rows:
+            return {}
+        found = await self._rows(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id = ANY(%s::bigint[])", (list(set(rows)),)
+        )
+        return {int(row[0]): article_row(row) for row in found}
+
+    async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
+        found: dict[int, list[SentenceRow]] = {}
+        if not rows:
+            return found
+        for sentence_id, row, ordinal, start, end, vector in await self._rows(
+            'SELECT id, article_row, ordinal, start, "end", vector FROM sentences'
+            " WHERE article_row = ANY(%s::bigint[]) ORDER BY article_row, ordinal",
+            (list(set(rows)),),
+        ):
+            found.setdefault(row, []).append(SentenceRow(sentence_id, row, ordinal, start, end, blob_to_vector(vector)))
+        return found
+
+
+def article_row(row: Sequence[Any]) -> ArticleRow:
+    (row_id, article_id, location, path, title, derived, source, published, dateline, byline, url, body,
+     content_hash, indexed_at, body_hash) = row  # fmt: skip
+    return ArticleRow(
+        row_id, article_id, location, path, title, bool(derived), source, published, dateline, byline, url, body,
+        content_hash, indexed_at, body_hash,
+    )  # fmt: skip

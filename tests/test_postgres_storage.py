@@ -1,0 +1,165 @@
+"""The PostgreSQL storage on a real server (pgserver): schema, snapshots, the reindex lock, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+
+from index import ConfigurationError, IndexBusyError, IndexMismatchError
+from index._errors import ArchiveUnavailableError
+from index._models import ParsedArticle
+from index._storage._postgres import PostgresStorage
+from index._storage._postgres_url import parse_database_url
+from index._store import NewPassage, NewSentence
+from index._text import build_passages, split_sentences
+
+BODY = (
+    "The council approved a new bridge over the river on Monday. Construction will cost 12 million pounds. "
+    "Residents welcomed the decision after years of delays. The mayor said work starts in spring. "
+    "Critics warned that traffic would grow during the works."
+)
+
+
+def _article(article_id: str, title: str, body: str = BODY) -> ParsedArticle:
+    return ParsedArticle(
+        article_id,
+        f"test/{article_id}",
+        f"/archive/{article_id}.txt",
+        title,
+        False,
+        "Test",
+        "2024-05-01",
+        None,
+        None,
+        None,
+        body,
+        f"hash-{article_id}-{len(body)}",
+    )
+
+
+def _rows(body: str, dimension: int = 8) -> tuple[list[NewSentence], list[NewPassage]]:
+    generator = np.random.default_rng(len(body))
+    spans = split_sentences(body)
+    sentences = [
+        NewSentence(
+            i, s.start, s.end, f"h{i}-{body[s.start : s.end]}", generator.normal(size=dimension).astype(np.float32)
+        )
+        for i, s in enumerate(spans)
+    ]
+    passages = [
+        NewPassage(i, p.start, p.end, p.first_sentence, p.last_sentence, body[p.start : p.end])
+        for i, p in enumerate(build_passages(spans, 3))
+    ]
+    return sentences, passages
+
+
+async def _insert(storage: PostgresStorage, article: ParsedArticle) -> list[int]:
+    sentences, passages = _rows(article.body)
+    async with storage.writer("test-model") as writer, writer.transaction():
+        await writer.prepare_vectors(8)
+        ids = await writer.insert_article(
+            article,
+            fingerprint="f",
+            body_hash=article.content_hash,
+            title_vector=np.ones(8, np.float32),
+            indexed_at="2024-05-02",
+            sentences=sentences,
+            passages=passages,
+        )
+        await writer.refresh_totals()
+        await writer.set_meta({"generation": 1, "model": "test-model", "dimension": 8})
+    return ids
+
+
+async def test_rows_vectors_and_words_round_trip(postgres_url: str) -> None:
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        ids = await _insert(storage, _article("a1", "Bridge approved"))
+        await _insert(storage, _article("a2", "Weather report", "Rain is expected tomorrow. Winds will be strong."))
+        async with storage.reader() as reader:
+            assert reader.meta["passage_count"] == str(len(ids) + 1)
+            vectors = await reader.passage_vectors(ids)
+            assert set(vectors) == set(ids)
+            nearest = await reader.nearest_passages(vectors[ids[0]], 3)
+            assert nearest[0] == ids[0]
+            frequencies, total = await reader.document_frequencies(["bridge", "bridges", "rain", "zebra"])
+            assert frequencies == {"bridge": len(ids), "bridges": len(ids), "rain": 1, "zebra": 0}  # stemmed
+            assert total == len(ids) + 1
+            lexical = await reader.lexical_passages(["bridge", "rain"], 10)
+            assert {pid for pid, _ in lexical} >= set(ids) and all(score > 0 for _, score in lexical)
+            titles = await reader.lexical_titles(["weather"], 5)
+            assert [article_id for article_id, _ in titles] == ["a2"]
+            passages = await reader.passages(ids)
+            articles = await reader.articles_by_rows([p.article_row for p in passages.values()])
+            (article,) = articles.values()
+            assert article.article_id == "a1" and article.body == BODY
+            sentences = await reader.sentences_of(list(articles))
+            assert [s.ordinal for s in sentences[article.row]] == list(range(len(split_sentences(BODY))))
+    finally:
+        await storage.close()
+
+
+async def test_a_second_writer_is_refused_with_a_clear_message(postgres_url: str) -> None:
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        async with storage.writer():
+            with pytest.raises(IndexBusyError, match="another reindex is already running on this database"):
+                async with storage.writer():
+                    pass
+        async with storage.writer():  # released with its connection
+            pass
+    finally:
+        await storage.close()
+
+
+async def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    storage = await PostgresStorage.open(postgres_url)
+    await storage.close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("INSERT INTO archivebot_schema (version, description) VALUES (99, 'from the future')")
+    with pytest.raises(IndexMismatchError, match="version 99"):
+        await PostgresStorage.open(postgres_url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://archive:hunter2secret@db/archive",
+        "postgresql://archive:hunter2secret@db:99999/archive",
+        "postgresql://archive:hunter2secret@db/",
+        "postgresql://archive:hunter2secret@db/archive?sslmod=require",
+    ],
+)
+async def test_a_malformed_url_is_refused_before_connecting_without_its_password(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        await PostgresStorage.open(url)
+    assert "hunter2secret" not in str(caught.value)
+    assert "ARCHIVEBOT_DATABASE_URL" in str(caught.value)
+
+
+async def test_an_unreachable_server_is_unavailable_not_a_crash(tmp_path) -> None:
+    url = f"postgresql://archive:hunter2secret@/archive?host={tmp_path}"
+    with pytest.raises(ArchiveUnavailableError) as caught:
+        await PostgresStorage.open(url)
+    assert "hunter2secret" not in str(caught.value) and "unavailable" in str(caught.value)
+
+
+async def test_a_wrong_password_is_named(postgres_server, postgres_url: str) -> None:
+    if not postgres_server.restartable:
+        pytest.skip("needs the private test server (its authentication rules are changed)")
+    hba = postgres_server.pgdata / "pg_hba.conf"
+    original = hba.read_text()
+    postgres_server.execute("CREATE ROLE archive_login LOGIN PASSWORD 'right-password'")
+    try:
+        hba.write_text("local all archive_login scram-sha-256\n" + original)
+        postgres_server.execute("SELECT pg_reload_conf()")
+        parts = parse_database_url(postgres_url)
+        wrong = parts.conninfo.replace("postgres:@", "archive_login:hunter2secret@")
+        with pytest.raises(ConfigurationError, match="refused the password") as caught:
+            await PostgresStorage.open(wrong)
+        assert "hunter2secret" not in str(caught.value)
+    finally:
+        hba.write_text(original)
+        postgres_server.execute("SELECT pg_reload_conf()")
+        postgres_server.execute("DROP ROLE archive_login")

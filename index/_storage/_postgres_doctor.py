@@ -17,24 +17,19 @@ from .._errors import IndexNotBuiltError
 from .._store import blob_to_vector
 from .._vectors import passage_vector
 from ._postgres import PostgresStorage
-from ._postgres_schema import SCHEMA_VERSION, TEXT_SEARCH_CONFIG
+from ._postgres_schema import SCHEMA_VERSION
 from ._postgres_writer import TITLE_WEIGHT, PostgresWriter
 
-_STALE_LEXEMES = f"""
+_WORDS = 'archivebot_words(a.title, substr(a.body, p.start + 1, p."end" - p.start))'
+_STALE_TERMS = f"""
 SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_row
-WHERE p.lexemes IS DISTINCT FROM setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', a.title), 'A')
-    || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', substr(a.body, p.start + 1, p."end" - p.start)), 'D')
+WHERE p.terms IS DISTINCT FROM archivebot_term_frequencies({_WORDS})
+   OR p.token_count IS DISTINCT FROM archivebot_word_count({_WORDS})
 ORDER BY p.id
 """
-_REPAIR_LEXEMES = f"""
-UPDATE passages p SET lexemes = l.lexemes,
-    token_count = (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(l.lexemes) u)
-FROM articles a, LATERAL (
-    SELECT setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', a.title), 'A')
-        || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', substr(a.body, p.start + 1, p."end" - p.start)), 'D')
-        AS lexemes
-) l
-WHERE a.id = p.article_row AND p.id = ANY(%s::bigint[])
+_REPAIR_TERMS = f"""
+UPDATE passages p SET terms = archivebot_term_frequencies({_WORDS}), token_count = archivebot_word_count({_WORDS})
+FROM articles a WHERE a.id = p.article_row AND p.id = ANY(%s::bigint[])
 """
 
 
@@ -115,11 +110,9 @@ async def _inspect(
                 "broken_sentences", f"{broken} passage(s) have missing or malformed sentence vectors", broken, False
             )
         )
-    stale = [int(row[0]) for row in await writer.fetch(_STALE_LEXEMES)]
+    stale = [int(row[0]) for row in await writer.fetch(_STALE_TERMS)]
     if stale:
-        problems.append(
-            Problem("stale_lexemes", f"{len(stale)} passage(s) have out-of-date full-text data", len(stale))
-        )
+        problems.append(Problem("stale_terms", f"{len(stale)} passage(s) have out-of-date full-text data", len(stale)))
     totals = await writer.actual_totals()
     if any(meta.get(key) != str(value) for key, value in totals.items()):
         problems.append(Problem("totals", "the recorded passage count or word total is out of date"))
@@ -146,7 +139,7 @@ async def repair(storage: PostgresStorage, *, expected_model: str | None = None)
             await writer.set_passage_vectors(right)
             done.append(f"recomputed {len(right)} passage vector(s) from their stored sentence vectors")
         if stale:
-            await writer.execute(_REPAIR_LEXEMES, (stale,))
+            await writer.execute(_REPAIR_TERMS, (stale,))
             done.append(f"rebuilt the full-text data of {len(stale)} passage(s)")
         if "vector_index" in codes:
             await writer.rebuild_vector_index()

@@ -62,7 +62,8 @@ def _open_sqlite(path: Path) -> sqlite3.Connection:
     if not path.is_file() or not path.stat().st_size:
         raise IndexNotBuiltError(f"no embedded archive in {path.parent}: nothing to migrate")
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Read in worker threads, one at a time (the event loop never blocks on it).
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         connection.execute("SELECT 1 FROM meta LIMIT 1")
     except sqlite3.DatabaseError as error:
         raise ArchiveError(f"{path} is not an Archivebot database ({error})") from None

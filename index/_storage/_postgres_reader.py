@@ -3,7 +3,8 @@
 One `REPEATABLE READ READ ONLY` transaction: rows, vectors and full-text data all come from the same
 committed state, so a question never sees half a reindex. Lexical ranking is BM25 computed in SQL with the
 same formula, parameters (k1 1.2, b 0.75) and title weight (2x) as SQLite FTS5's `bm25()`, so both backends
-rank passages alike; matching uses English Snowball stems (FTS5 uses Porter's).
+rank passages alike; matching uses English Snowball stems (FTS5 uses Porter's). A question word that is
+several stems ("company's") matches passages holding all of them, where FTS5 asks for the phrase.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
 from ._postgres_schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
 
-TITLE_WEIGHT_BM25 = 2.0  # as SQLite's bm25(passages_fts, 2.0, 1.0)
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -28,33 +28,25 @@ ARTICLE_COLUMNS = (
     " a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
 )
 
-# Per query lexeme: its document frequency (through the GIN index) and BM25 idf as FTS5 computes it.
+# Per query stem: its document frequency and BM25 idf as FTS5 computes them; then each passage holding any of
+# the stems is scored from its stored frequencies (`passages.terms`) and length.
 _BM25 = f"""
-WITH lexeme AS (
-    SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %(text)s)) AS t
-), stat AS (
+WITH stat AS MATERIALIZED (
     SELECT l.lexeme, greatest(ln((%(total)s - f.hits + 0.5) / (f.hits + 0.5)), 1e-6) AS idf
-    FROM lexeme l, LATERAL (
-        SELECT count(*)::float8 AS hits FROM passages WHERE lexemes @@ quote_literal(l.lexeme)::tsquery
-    ) f
-), matched AS (
-    SELECT p.id, p.token_count, u.lexeme, u.weights
-    FROM passages p, LATERAL unnest(p.lexemes) u
-    WHERE p.lexemes @@ websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %(query)s)
-      AND u.lexeme IN (SELECT lexeme FROM stat)
+    FROM (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %(text)s)) AS t) l,
+    LATERAL (SELECT count(*)::float8 AS hits FROM passages WHERE terms ? l.lexeme) f
 )
-SELECT m.id, sum(
-    s.idf * w.tf * ({BM25_K1} + 1)
-    / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * m.token_count / %(average)s))
+SELECT p.id, (
+    SELECT sum(
+        s.idf * f.tf * ({BM25_K1} + 1)
+        / (f.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * p.token_count / %(average)s))
+    )
+    FROM stat s, LATERAL (SELECT (p.terms ->> s.lexeme)::float8 AS tf) f
+    WHERE f.tf IS NOT NULL
 ) AS score
-FROM matched m
-JOIN stat s USING (lexeme)
-CROSS JOIN LATERAL (
-    SELECT sum(CASE WHEN weight = 'A' THEN {TITLE_WEIGHT_BM25} ELSE 1.0 END)::float8 AS tf
-    FROM unnest(m.weights) AS weight
-) w
-GROUP BY m.id
-ORDER BY score DESC, m.id
+FROM passages p
+WHERE p.terms ?| (SELECT array_agg(lexeme) FROM stat)
+ORDER BY score DESC, p.id
 LIMIT %(limit)s
 """
 
@@ -102,9 +94,9 @@ class PostgresReader:
         if not terms:
             return {}, self._total
         rows = await self._rows(
-            f"SELECT t.term, (SELECT count(*) FROM passages"
-            f" WHERE lexemes @@ phraseto_tsquery('{TEXT_SEARCH_CONFIG}', t.term))"
-            " FROM unnest(%s::text[]) AS t(term)",
+            "SELECT t.term, (SELECT count(*) FROM passages WHERE terms ?& l.lexemes)"
+            " FROM unnest(%s::text[]) AS t(term), LATERAL (SELECT array_agg(lexeme)"
+            f" FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', t.term))) AS l(lexemes)",
             (list(terms),),
         )
         return {str(term): int(count) for term, count in rows}, self._total
@@ -115,7 +107,7 @@ class PostgresReader:
         average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
         rows = await self._rows(
             _BM25,
-            {"text": " ".join(terms), "query": or_query(terms), "total": self._total, "average": average, "limit": k},
+            {"text": " ".join(terms), "total": self._total, "average": average, "limit": k},
         )
         return [(int(passage_id), float(score)) for passage_id, score in rows]
 

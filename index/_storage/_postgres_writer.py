@@ -19,19 +19,16 @@ from .._store import NewPassage, NewSentence, StoredArticleState, vector_to_blob
 from .._vectors import passage_vector
 from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
-from ._postgres_schema import REINDEX_LOCK, TEXT_SEARCH_CONFIG, create_vector_index, type_embeddings
+from ._postgres_schema import REINDEX_LOCK, create_vector_index, type_embeddings
 
 TITLE_WEIGHT = 0.5  # as the embedded backend's passage vectors (index._indexer.TITLE_WEIGHT)
 
-# The tsvector of a passage: title words weigh A, text words D (BM25 counts a title hit twice, as FTS5 does),
-# and its length in words (every word: the configuration keeps stop words) for BM25's length normalisation.
-_INSERT_PASSAGE = f"""
-INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, lexemes, token_count,
+# A passage's word frequencies (title words counted twice) and its length in words, for BM25 (see the schema).
+_INSERT_PASSAGE = """
+INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, terms, token_count,
                       embedding)
-SELECT %s, %s, %s, %s, %s, %s, %s, l.lexemes,
-       (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0) FROM unnest(l.lexemes) u), %s
-FROM (SELECT setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')
-             || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'D') AS lexemes) l
+SELECT %s, %s, %s, %s, %s, %s, %s, archivebot_term_frequencies(w.words), archivebot_word_count(w.words), %s
+FROM (SELECT archivebot_words(%s, %s) AS words) w
 """
 
 

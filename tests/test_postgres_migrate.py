@@ -65,10 +65,11 @@ async def test_doctor_finds_and_repairs_vectors_and_words_that_disagree_with_row
                 "UPDATE passages SET embedding = %s::halfvec WHERE id = (SELECT min(id) FROM passages)", (wrong,)
             )
             connection.execute(
-                "UPDATE passages SET terms = '{\"nothing\": 1}', token_count = 1"
-                " WHERE id = (SELECT max(id) FROM passages)"
+                "INSERT INTO postings (lexeme, passage_id, frequency, length)"
+                " SELECT 'nothing', max(id), 1, 1 FROM passages"
             )
             connection.execute("DROP INDEX passages_embedding")
+            connection.execute("UPDATE meta SET value = '1' WHERE key = 'token_total'")
         report = await check(storage)
         assert {p.code for p in report.problems} == {"wrong_vectors", "stale_terms", "vector_index", "totals"}
         repaired = await repair(storage)

@@ -19,7 +19,7 @@ from ._postgres_connect import POOL_SIZE, Connection, connect, make_pool, transl
 from ._postgres_reader import ARTICLE_COLUMNS, PostgresReader, article_row
 from ._postgres_schema import SCHEMA_VERSION, embedding_dimension, ensure_schema
 from ._postgres_url import DatabaseUrl, parse_database_url
-from ._postgres_writer import PostgresWriter, try_reindex_lock
+from ._postgres_writer import PostgresWriter, release_reindex_lock, try_reindex_lock
 
 
 class PostgresStorage:
@@ -92,7 +92,13 @@ class PostgresStorage:
         try:
             async with translated(self.url):
                 await try_reindex_lock(connection)
-                yield PostgresWriter(connection, model)
+                try:
+                    yield PostgresWriter(connection, model)
+                finally:
+                    # Released now, not when the server notices the closed connection (a few ms later: long
+                    # enough to refuse the next run of the same process).
+                    with contextlib.suppress(Exception):
+                        await release_reindex_lock(connection)
         finally:
             with contextlib.suppress(Exception):
                 await connection.close()

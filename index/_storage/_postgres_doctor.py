@@ -21,15 +21,30 @@ from ._postgres_schema import SCHEMA_VERSION
 from ._postgres_writer import TITLE_WEIGHT, PostgresWriter
 
 _WORDS = 'archivebot_words(a.title, substr(a.body, p.start + 1, p."end" - p.start))'
+# Passages whose postings or length are not what their title and text give.
 _STALE_TERMS = f"""
 SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_row
-WHERE p.terms IS DISTINCT FROM archivebot_term_frequencies({_WORDS})
+LEFT JOIN LATERAL (
+    SELECT jsonb_object_agg(o.lexeme, o.frequency) AS stored, min(o.length) AS low, max(o.length) AS high
+    FROM postings o WHERE o.passage_id = p.id
+) s ON true
+WHERE coalesce(s.stored, '{{}}'::jsonb) IS DISTINCT FROM (
+        SELECT coalesce(jsonb_object_agg(e.key, e.value::real), '{{}}'::jsonb)
+        FROM jsonb_each_text(archivebot_term_frequencies({_WORDS})) e)
    OR p.token_count IS DISTINCT FROM archivebot_word_count({_WORDS})
+   OR s.low IS DISTINCT FROM s.high OR s.low IS DISTINCT FROM p.token_count
 ORDER BY p.id
 """
-_REPAIR_TERMS = f"""
-UPDATE passages p SET terms = archivebot_term_frequencies({_WORDS}), token_count = archivebot_word_count({_WORDS})
+_REPAIR_LENGTHS = f"""
+UPDATE passages p SET token_count = archivebot_word_count({_WORDS})
 FROM articles a WHERE a.id = p.article_row AND p.id = ANY(%s::bigint[])
+"""
+_REPAIR_POSTINGS = f"""
+INSERT INTO postings (lexeme, passage_id, frequency, length)
+SELECT e.key, p.id, e.value::real, p.token_count
+FROM passages p JOIN articles a ON a.id = p.article_row,
+     jsonb_each_text(archivebot_term_frequencies({_WORDS})) e
+WHERE p.id = ANY(%s::bigint[])
 """
 
 
@@ -139,7 +154,9 @@ async def repair(storage: PostgresStorage, *, expected_model: str | None = None)
             await writer.set_passage_vectors(right)
             done.append(f"recomputed {len(right)} passage vector(s) from their stored sentence vectors")
         if stale:
-            await writer.execute(_REPAIR_TERMS, (stale,))
+            await writer.execute("DELETE FROM postings WHERE passage_id = ANY(%s::bigint[])", (stale,))
+            await writer.execute(_REPAIR_LENGTHS, (stale,))
+            await writer.execute(_REPAIR_POSTINGS, (stale,))
             done.append(f"rebuilt the full-text data of {len(stale)} passage(s)")
         if "vector_index" in codes:
             await writer.rebuild_vector_index()

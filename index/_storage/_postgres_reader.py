@@ -28,26 +28,37 @@ ARTICLE_COLUMNS = (
     " a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
 )
 
-# Per query stem: its document frequency and BM25 idf as FTS5 computes them; then each passage holding any of
-# the stems is scored from its stored frequencies (`passages.terms`) and length.
+# Per query stem: its document frequency and BM25 idf as FTS5 computes them; then every passage holding any of
+# them is scored from the postings alone (an index-only scan: stem, passage, frequency, length).
 _BM25 = f"""
 WITH stat AS MATERIALIZED (
     SELECT l.lexeme, greatest(ln((%(total)s - f.hits + 0.5) / (f.hits + 0.5)), 1e-6) AS idf
     FROM (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %(text)s)) AS t) l,
-    LATERAL (SELECT count(*)::float8 AS hits FROM passages WHERE terms ? l.lexeme) f
+    LATERAL (SELECT count(*)::float8 AS hits FROM postings WHERE lexeme = l.lexeme) f
 )
-SELECT p.id, (
-    SELECT sum(
-        s.idf * f.tf * ({BM25_K1} + 1)
-        / (f.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * p.token_count / %(average)s))
-    )
-    FROM stat s, LATERAL (SELECT (p.terms ->> s.lexeme)::float8 AS tf) f
-    WHERE f.tf IS NOT NULL
+SELECT o.passage_id, sum(
+    s.idf * o.frequency * ({BM25_K1} + 1)
+    / (o.frequency + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * o.length / %(average)s))
 ) AS score
-FROM passages p
-WHERE p.terms ?| (SELECT array_agg(lexeme) FROM stat)
-ORDER BY score DESC, p.id
+FROM stat s JOIN postings o ON o.lexeme = s.lexeme
+GROUP BY o.passage_id
+ORDER BY score DESC, o.passage_id
 LIMIT %(limit)s
+"""
+# Passages holding every stem of a question word (a word like "company's" is two stems).
+_FREQUENCIES = f"""
+SELECT t.term, CASE
+    WHEN cardinality(l.lexemes) = 1 THEN (SELECT count(*) FROM postings WHERE lexeme = l.lexemes[1])
+    WHEN cardinality(l.lexemes) > 1 THEN (
+        SELECT count(*) FROM (
+            SELECT passage_id FROM postings WHERE lexeme = ANY(l.lexemes)
+            GROUP BY passage_id HAVING count(*) = cardinality(l.lexemes)
+        ) AS every
+    )
+    ELSE 0 END
+FROM unnest(%s::text[]) AS t(term), LATERAL (
+    SELECT array_agg(DISTINCT u.lexeme) FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', t.term)) u
+) AS l(lexemes)
 """
 
 
@@ -93,12 +104,7 @@ class PostgresReader:
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         if not terms:
             return {}, self._total
-        rows = await self._rows(
-            "SELECT t.term, (SELECT count(*) FROM passages WHERE terms ?& l.lexemes)"
-            " FROM unnest(%s::text[]) AS t(term), LATERAL (SELECT array_agg(lexeme)"
-            f" FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', t.term))) AS l(lexemes)",
-            (list(terms),),
-        )
+        rows = await self._rows(_FREQUENCIES, (list(terms),))
         return {str(term): int(count) for term, count in rows}, self._total
 
     async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:

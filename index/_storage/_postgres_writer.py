@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from .._errors import IndexBusyError
 from .._store import NewPassage, NewSentence, StoredArticleState, vector_to_blob
@@ -23,12 +24,18 @@ from ._postgres_schema import REINDEX_LOCK, create_vector_index, type_embeddings
 
 TITLE_WEIGHT = 0.5  # as the embedded backend's passage vectors (index._indexer.TITLE_WEIGHT)
 
-# A passage's word frequencies (title words counted twice) and its length in words, for BM25 (see the schema).
 _INSERT_PASSAGE = """
-INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, terms, token_count,
-                      embedding)
-SELECT %s, %s, %s, %s, %s, %s, %s, archivebot_term_frequencies(w.words), archivebot_word_count(w.words), %s
-FROM (SELECT archivebot_words(%s, %s) AS words) w
+INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, token_count, embedding)
+VALUES (%s, %s, %s, %s, %s, %s, %s, archivebot_word_count(archivebot_words(%s, %s)), %s)
+"""
+# The article's passages' stems into the inverted index BM25 reads (title words counted twice; see the schema).
+_INSERT_POSTINGS = """
+INSERT INTO postings (lexeme, passage_id, frequency, length)
+SELECT e.key, p.id, e.value::real, p.token_count
+FROM passages p JOIN articles a ON a.id = p.article_row,
+     jsonb_each_text(archivebot_term_frequencies(
+         archivebot_words(a.title, substr(a.body, p.start + 1, p."end" - p.start)))) e
+WHERE p.article_row = %s
 """
 
 
@@ -47,6 +54,12 @@ async def try_reindex_lock(connection: Connection) -> None:
     holder = await cursor.fetchone()
     who = f" ({holder[0]}, since {holder[1]} UTC)" if holder and holder[0] else ""
     raise IndexBusyError(f"another reindex is already running on this database{who}: wait for it to finish")
+
+
+async def release_reindex_lock(connection: Connection) -> None:
+    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        await connection.execute("ROLLBACK")  # an exception left a transaction open: it must not commit
+    await connection.execute("SELECT pg_advisory_unlock(%s)", (REINDEX_LOCK,))
 
 
 class PostgresWriter:
@@ -195,6 +208,8 @@ class PostgresWriter:
                         p.end,
                         p.first_sentence,
                         p.last_sentence,
+                        article.title,
+                        p.text,
                         HalfVector(
                             passage_vector(
                                 [sentences[i].vector for i in range(p.first_sentence, p.last_sentence + 1)],
@@ -202,12 +217,11 @@ class PostgresWriter:
                                 TITLE_WEIGHT,
                             )
                         ),
-                        article.title,
-                        p.text,
                     )
                     for pid, p in zip(ids, passages, strict=True)
                 ],
             )
+        await self._connection.execute(_INSERT_POSTINGS, (article_row,))
         return ids
 
     async def _next_passage_ids(self, count: int) -> list[int]:

@@ -276,24 +276,57 @@ async def eval_headlines_command(context: click.Context, directory: Path, as_jso
 @click.pass_context
 @_run
 async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
-    """Check that SQLite, FAISS and FTS agree (exit 1 when they don't); --repair fixes what it can."""
+    """Check that rows, vectors and full text agree (exit 1 when they don't); --repair fixes what it can."""
     from index import make_embedder
     from index._doctor import check_index, expected_model_name, recorded_model, repair_index
 
     settings = _settings(context)
     model = await expected_model_name(settings)
     if repair:
-        indexed_with = await recorded_model(settings.data_dir)
+        indexed_with = await recorded_model(settings)
         # loaded only if needed, in the index's own vector space (fp32 or int8)
         embedder = context.obj.get("embedder") or (lambda: make_embedder(settings, indexed_with))
         report = await repair_index(
-            settings.data_dir, expected_model=model, embedder=embedder, passage_sentences=settings.passage_sentences
+            settings, expected_model=model, embedder=embedder, passage_sentences=settings.passage_sentences
         )
     else:
-        report = await check_index(settings.data_dir, expected_model=model)
+        report = await check_index(settings, expected_model=model)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.text())
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--from-data-dir",
+    "source",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The embedded archive (a data directory) to copy.",
+)
+@click.option("--replace", is_flag=True, help="Overwrite the articles the database already holds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+@_run
+async def migrate(context: click.Context, source: Path, replace: bool, as_json: bool) -> None:
+    """Copy an embedded archive (articles, vectors, feedback) into the PostgreSQL database named by
+    ARCHIVEBOT_DATABASE_URL, without embedding anything again."""
+    from index._storage._postgres_migrate import migrate_archive
+
+    terminal_progress = sys.stderr.isatty() and not as_json
+
+    def progress(done: int, total: int) -> None:
+        if terminal_progress:
+            click.echo(f"\rcopying articles: {done:,}/{total:,}", err=True, nl=done >= total)
+
+    summary = await migrate_archive(_settings(context), source, replace=replace, progress=progress)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+    else:
+        click.echo(
+            f"copied {summary.articles:,} articles, {summary.passages:,} passages, {summary.sentences:,} sentences"
+            f" and {summary.feedback:,} votes in {duration(summary.seconds)}; run `archivebot doctor` to check"
+        )
 
 
 @cli.command()

@@ -49,15 +49,17 @@ from ._storage import passage_vector_from_blobs as passage_vector
 VECTOR_AGREEMENT = 0.95
 
 
-async def _open(data_dir: Path) -> Storage:
-    """The archive in `data_dir`, opened without creating or changing anything."""
-    return await open_storage(Settings(data_dir=Path(data_dir)), create=False)
+async def _open(where: Path | Settings) -> Storage:
+    """The archive in a data directory (or the one `Settings` name: a PostgreSQL database when
+    ARCHIVEBOT_DATABASE_URL is set), opened without creating or changing anything."""
+    settings = where if isinstance(where, Settings) else Settings(data_dir=Path(where))
+    return await open_storage(settings, create=False)
 
 
-async def recorded_model(data_dir: Path) -> str | None:
-    """The model name the index in `data_dir` records, or None when there is no index."""
+async def recorded_model(where: Path | Settings) -> str | None:
+    """The model name the index records, or None when there is no index."""
     try:
-        storage = await _open(data_dir)
+        storage = await _open(where)
     except IndexNotBuiltError:
         return None
     try:
@@ -71,7 +73,7 @@ async def expected_model_name(settings: Settings) -> str:
     it depends on the backend and, with `precision=auto`, on whether the existing index holds fp32 vectors."""
     from ._embed import embedder_name
 
-    return embedder_name(settings, await recorded_model(settings.data_dir))
+    return embedder_name(settings, await recorded_model(settings))
 
 
 # ---- checking -------------------------------------------------------------------------------------------
@@ -277,14 +279,14 @@ async def _disagreeing(check: ArchiveCheck, stored: dict[int, np.ndarray]) -> se
 
 
 async def check_index(
-    data_dir: Path, *, expected_model: str | None = None, expected_dimension: int | None = None
+    data_dir: Path | Settings, *, expected_model: str | None = None, expected_dimension: int | None = None
 ) -> DoctorReport:
     """Check the index in `data_dir` (read-only; safe while questions are answered or a reindex runs).
     Raises `IndexNotBuiltError` when there is no index at all."""
     storage = await _open(data_dir)
     try:
         async with storage.check() as check:
-            findings = await _inspect(check, str(data_dir), expected_model, expected_dimension)
+            findings = await _inspect(check, storage.location, expected_model, expected_dimension)
     finally:
         await storage.close()
     return findings.report
@@ -294,7 +296,7 @@ async def check_index(
 
 
 async def repair_index(
-    data_dir: Path,
+    data_dir: Path | Settings,
     *,
     expected_model: str | None = None,
     embedder: Embedder | Callable[[], Embedder] | None = None,
@@ -305,10 +307,12 @@ async def repair_index(
 
     `embedder` (or a function making one) is only used when some articles' sentence vectors are missing
     or damaged; only those articles are embedded again, from their stored text."""
-    storage = await _open(Path(data_dir))
+    storage = await _open(data_dir)
     try:
         async with storage.index_session() as session:
-            first = await _repair_locked(storage, session, str(data_dir), expected_model, embedder, passage_sentences)
+            first = await _repair_locked(
+                storage, session, storage.location, expected_model, embedder, passage_sentences
+            )
     finally:
         await storage.close()
     after = await check_index(data_dir, expected_model=expected_model)

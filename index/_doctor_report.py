@@ -57,7 +57,7 @@ class DoctorReport:
         lines += [f"repaired   {item}" for item in self.repaired]
         lines += [f"note       {note}" for note in self.notes]
         if self.ok:
-            lines.append("ok         SQLite, FAISS and FTS agree")
+            lines.append("ok         rows, vectors and full text agree")
         for problem in self.problems:
             fix = "" if problem.repairable else " (not repairable by doctor)"
             lines.append(f"problem    [{problem.code}] {problem.message}{fix}")

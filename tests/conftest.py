@@ -90,3 +90,23 @@ def torch_embedder():
 
 
 from postgres_support import postgres_server, postgres_url  # noqa: E402, F401 - fixtures for the PostgreSQL tests
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def archive_backend(request: pytest.FixtureRequest) -> str:
+    """Each storage backend in turn: a test that takes it (or `backend_settings`) runs against both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def backend_settings(tmp_path: Path, archive_backend: str, request: pytest.FixtureRequest) -> Settings:
+    """`settings` on the backend under test: the embedded data directory, or a fresh PostgreSQL database
+    (the data directory then only holds the model cache)."""
+    extra = {}
+    if archive_backend == "postgres":
+        extra = {"ARCHIVEBOT_DATABASE_URL": request.getfixturevalue("postgres_url")}
+    return Settings(
+        data_dir=tmp_path / "data", model="hash:256", archive_roots=(SEEDS,), min_confidence=0.05, extra=extra
+    )

@@ -2,54 +2,83 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import psycopg
 import pytest
+from click.testing import CliRunner
 
-from index import Archive, ArchiveError
+from bot.cli import cli
+from index import Archive, ArchiveError, Settings, check_index, repair_index
 from index._storage._postgres import PostgresStorage
-from index._storage._postgres_doctor import check, repair
 from index._storage._postgres_migrate import migrate_from_data_dir
-from index._store import Store
-from index._vectors import VectorIndex
+
+
+def _on_postgres(settings: Settings, url: str) -> Settings:
+    return dataclasses.replace(settings, extra={"ARCHIVEBOT_DATABASE_URL": url})
 
 
 async def _embedded_passage_vectors(archive: Archive) -> dict[int, np.ndarray]:
-    meta = await archive._store.get_meta()
-    vectors = VectorIndex.load(archive.settings.data_dir, int(meta["generation"]), meta.get("index_factory", "Flat"))
-    store: Store = archive._store
-    return vectors.reconstruct(await store.all_passage_ids())
+    async with archive._storage.reader() as reader:
+        ids = list(await reader.passages(list(range(1, 10_000))))
+        return await reader.passage_vectors(ids)
 
 
 async def test_migrate_copies_rows_vectors_and_feedback_and_doctor_passes(seeded: Archive, postgres_url: str) -> None:
     await seeded.record_feedback(
         answer_key="k1", user_id="u1", guild_id="g", question="q?", article_ids=["a"], helpful=True
     )
-    expected = await seeded._store.counts()
+    expected = (await seeded.stats()).to_dict()
     embedded = await _embedded_passage_vectors(seeded)
     storage = await PostgresStorage.open(postgres_url)
     try:
         summary = await migrate_from_data_dir(storage, seeded.settings.data_dir)
-        assert (summary.articles, summary.passages, summary.sentences) == (
+        assert (summary.articles, summary.passages, summary.sentences, summary.feedback) == (
             expected["articles"],
             expected["passages"],
             expected["sentences"],
+            1,
         )
-        assert summary.feedback == 1 and await storage.feedback_counts() == {"helpful": 1, "unhelpful": 0}
         async with storage.reader() as reader:
             copied = await reader.passage_vectors(list(embedded))
             assert reader.meta["model"] == "hash:256" and reader.meta["passage_count"] == str(expected["passages"])
         assert set(copied) == set(embedded)  # the same passage ids
         for passage_id, vector in embedded.items():  # the same vectors, to half precision
             assert float(np.dot(vector, copied[passage_id])) > 0.999
-        report = await check(storage, expected_model="hash:256")
-        assert report.ok, report.text()
         with pytest.raises(ArchiveError, match="--replace"):
             await migrate_from_data_dir(storage, seeded.settings.data_dir)
         again = await migrate_from_data_dir(storage, seeded.settings.data_dir, replace=True)
-        assert again.passages == summary.passages and (await storage.counts())["passages"] == summary.passages
+        assert again.passages == summary.passages
     finally:
         await storage.close()
+    on_postgres = _on_postgres(seeded.settings, postgres_url)
+    report = await check_index(on_postgres, expected_model="hash:256")
+    assert report.ok, report.text()
+    copy = await Archive.open(on_postgres, embedder=seeded._embedder)
+    try:
+        question = "What did Obama propose to North Korea?"
+        assert [q.text for q in (await copy.ask(question)).quotes] == [
+            q.text for q in (await seeded.ask(question)).quotes
+        ]
+        assert (await copy.stats()).feedback == {"helpful": 1, "unhelpful": 0}
+    finally:
+        await copy.close()
+
+
+def test_the_migrate_command_copies_and_reports(seeded: Archive, postgres_url: str) -> None:
+    on_postgres = _on_postgres(seeded.settings, postgres_url)
+    result = CliRunner().invoke(
+        cli, ["migrate", "--from-data-dir", str(seeded.settings.data_dir), "--json"], obj={"settings": on_postgres}
+    )
+    assert result.exit_code == 0, result.output
+    assert '"articles": 1' in result.output
+    result = CliRunner().invoke(cli, ["doctor"], obj={"settings": on_postgres})
+    assert result.exit_code == 0, result.output
+    assert (
+        "rows, vectors and full text agree" in result.output
+        and postgres_url.split("?")[0].split("@")[-1] in result.output
+    )
 
 
 async def test_doctor_finds_and_repairs_vectors_and_words_that_disagree_with_rows(
@@ -58,23 +87,26 @@ async def test_doctor_finds_and_repairs_vectors_and_words_that_disagree_with_row
     storage = await PostgresStorage.open(postgres_url)
     try:
         await migrate_from_data_dir(storage, seeded.settings.data_dir)
-        with psycopg.connect(postgres_url, autocommit=True) as connection:
-            dimension = int(seeded._meta["dimension"])
-            wrong = "[" + ",".join(["0.1"] * dimension) + "]"
-            connection.execute(
-                "UPDATE passages SET embedding = %s::halfvec WHERE id = (SELECT min(id) FROM passages)", (wrong,)
-            )
-            connection.execute(
-                "INSERT INTO postings (lexeme, passage_id, frequency, length)"
-                " SELECT 'nothing', max(id), 1, 1 FROM passages"
-            )
-            connection.execute("DROP INDEX passages_embedding")
-            connection.execute("UPDATE meta SET value = '1' WHERE key = 'token_total'")
-        report = await check(storage)
-        assert {p.code for p in report.problems} == {"wrong_vectors", "stale_terms", "vector_index", "totals"}
-        repaired = await repair(storage)
-        assert repaired.ok, repaired.text()
-        assert len(repaired.repaired) == 4
+    finally:
+        await storage.close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        dimension = int(seeded._storage.meta["dimension"])
+        wrong = "[" + ",".join(["0.1"] * dimension) + "]"
+        connection.execute(
+            "UPDATE passages SET embedding = %s::halfvec WHERE id = (SELECT min(id) FROM passages)", (wrong,)
+        )
+        connection.execute(
+            "INSERT INTO postings (lexeme, passage_id, frequency, length) SELECT 'nothing', max(id), 1, 1 FROM passages"
+        )
+        connection.execute("DELETE FROM postings WHERE passage_id = (SELECT min(id) + 1 FROM passages)")
+    on_postgres = _on_postgres(seeded.settings, postgres_url)
+    report = await check_index(on_postgres)
+    assert {p.code for p in report.problems} == {"wrong_vectors", "stale_fts", "missing_fts"}, report.text()
+    repaired = await repair_index(on_postgres)
+    assert repaired.ok, repaired.text()
+    assert repaired.repaired
+    storage = await PostgresStorage.open(postgres_url)
+    try:
         async with storage.reader() as reader:
             assert await reader.lexical_passages(["nothing"], 5) == []
     finally:

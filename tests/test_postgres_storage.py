@@ -11,7 +11,8 @@ from index._errors import ArchiveUnavailableError
 from index._models import ParsedArticle
 from index._storage._postgres import PostgresStorage
 from index._storage._postgres_url import parse_database_url
-from index._store import NewPassage, NewSentence
+from index._rows import NewPassage, NewSentence
+from index._storage import passage_vector
 from index._text import build_passages, split_sentences
 
 BODY = (
@@ -56,19 +57,22 @@ def _rows(body: str, dimension: int = 8) -> tuple[list[NewSentence], list[NewPas
 
 async def _insert(storage: PostgresStorage, article: ParsedArticle) -> list[int]:
     sentences, passages = _rows(article.body)
-    async with storage.writer("test-model") as writer, writer.transaction():
-        await writer.prepare_vectors(8)
-        ids = await writer.insert_article(
+    title = np.ones(8, np.float32)
+    vectors = np.stack(
+        [passage_vector([s.vector for s in sentences[p.first_sentence : p.last_sentence + 1]], title) for p in passages]
+    )
+    async with storage.index_session() as session, session.write() as write:
+        ids = await write.insert_article(
             article,
             fingerprint="f",
             body_hash=article.content_hash,
-            title_vector=np.ones(8, np.float32),
+            title_vector=title,
             indexed_at="2024-05-02",
             sentences=sentences,
             passages=passages,
+            passage_vectors=vectors,
         )
-        await writer.refresh_totals()
-        await writer.set_meta({"generation": 1, "model": "test-model", "dimension": 8})
+        await write.commit_vectors(model="test-model", dimension=8, factory="")
     return ids
 
 
@@ -103,11 +107,11 @@ async def test_rows_vectors_and_words_round_trip(postgres_url: str) -> None:
 async def test_a_second_writer_is_refused_with_a_clear_message(postgres_url: str) -> None:
     storage = await PostgresStorage.open(postgres_url)
     try:
-        async with storage.writer():
+        async with storage.index_session():
             with pytest.raises(IndexBusyError, match="another reindex is already running on this database"):
-                async with storage.writer():
+                async with storage.index_session():
                     pass
-        async with storage.writer():  # released with its connection
+        async with storage.index_session():  # released when the first one ended
             pass
     finally:
         await storage.close()

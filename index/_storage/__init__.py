@@ -1,10 +1,10 @@
 """Archive storage behind one boundary (see `_base` for the Protocols): `open_storage(settings)` picks the
-backend. Today that is always the embedded one (SQLite + FAISS in `settings.data_dir`)."""
+backend: PostgreSQL + pgvector when `ARCHIVEBOT_DATABASE_URL` is set, else the embedded one (SQLite + FAISS in
+`settings.data_dir`)."""
 
 from __future__ import annotations
 
 from .._config import Settings
-from .._errors import ConfigurationError
 from ._base import (
     ArchiveCheck,
     ArchiveReader,
@@ -53,8 +53,14 @@ DATABASE_URL = "ARCHIVEBOT_DATABASE_URL"
 async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
     """The archive's storage. `create=False` opens only an existing archive and writes nothing (the doctor):
     `IndexNotBuiltError` when there is none, `IndexCorruptError` when it can't be read."""
-    if settings.extra.get(DATABASE_URL, "").strip():
-        raise ConfigurationError(f"{DATABASE_URL} is set, but this version has no PostgreSQL backend yet")
+    url = settings.extra.get(DATABASE_URL, "").strip()
+    if url:
+        from ._postgres_url import parse_database_url
+
+        parsed = parse_database_url(url)  # a malformed URL is refused before anything connects
+        from ._postgres import PostgresStorage
+
+        return await PostgresStorage.open(parsed, create=create)
     from ._sqlite import SqliteStorage
 
     return await SqliteStorage.open(settings, create=create)

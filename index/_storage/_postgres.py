@@ -1,9 +1,10 @@
-"""The PostgreSQL + pgvector archive (chosen by `ARCHIVEBOT_DATABASE_URL`): pool, snapshots, writer, feedback.
+"""The PostgreSQL + pgvector backend (chosen by `ARCHIVEBOT_DATABASE_URL`): the `Storage` of one database.
 
 `PostgresStorage.open` validates the URL, makes one probe connection (so a wrong password or a missing
 pgvector is one clear error before anything else happens), applies the schema migrations and opens a small
-connection pool for readers. Questions read through `reader()` snapshots; a reindex, repair or migration
-writes through `writer()`, which holds the database-wide reindex lock.
+connection pool for readers. Questions read through `reader()` snapshots; a reindex or repair writes through
+`index_session()`, which holds the database-wide reindex lock on a connection of its own. Nothing here
+blocks the event loop: every call is psycopg's async API.
 """
 
 from __future__ import annotations
@@ -14,45 +15,65 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from .._store import ArticleRow
+from .._config import Settings
+from .._errors import IndexNotBuiltError
+from ._base import StorageStats
 from ._postgres_connect import POOL_SIZE, Connection, connect, make_pool, translated
-from ._postgres_reader import ARTICLE_COLUMNS, PostgresReader, article_row
-from ._postgres_schema import SCHEMA_VERSION, embedding_dimension, ensure_schema
+from ._postgres_reader import PostgresReader
+from ._postgres_schema import ensure_schema, schema_version
+from ._postgres_session import PostgresCheck, PostgresSession, read_meta
 from ._postgres_url import DatabaseUrl, parse_database_url
-from ._postgres_writer import PostgresWriter, release_reindex_lock, try_reindex_lock
+from ._postgres_write import release_reindex_lock, try_reindex_lock
+
+_TABLES = ["articles", "passages", "sentences", "postings", "meta", "feedback"]
 
 
 class PostgresStorage:
     """One per process (per `Archive`): a pool of reader connections to one database."""
 
-    def __init__(self, url: DatabaseUrl, pool: AsyncConnectionPool[Connection]) -> None:
+    def __init__(self, url: DatabaseUrl, pool: AsyncConnectionPool[Connection], meta: dict[str, str]) -> None:
         self.url = url
+        self.location = url.redacted  # never the password
         self._pool = pool
+        self._meta = meta
 
     @classmethod
-    async def open(cls, url: str | DatabaseUrl, *, pool_size: int = POOL_SIZE) -> PostgresStorage:
+    async def open(cls, url: str | DatabaseUrl, *, create: bool = True, pool_size: int = POOL_SIZE) -> PostgresStorage:
         """Connect, migrate the schema if needed and open the pool. Raises `ConfigurationError` (malformed
-        URL, wrong password, no such database, no pgvector), `ArchiveUnavailableError` (server unreachable)
-        or `IndexMismatchError` (a schema newer than this code)."""
+        URL, wrong password, no such database, no pgvector), `ArchiveUnavailableError` (server unreachable),
+        `IndexMismatchError` (a schema newer than this code) and, without `create`, `IndexNotBuiltError`
+        for a database that holds no archive (nothing is written then)."""
         parsed = url if isinstance(url, DatabaseUrl) else parse_database_url(url)
         probe = await connect(parsed, "setup")
         try:
             async with translated(parsed):
+                if not create and not await schema_version(probe):
+                    raise IndexNotBuiltError(f"no archive in the database at {parsed} yet: run `archivebot index`")
                 await ensure_schema(probe)
+                meta = await read_meta(probe)
         finally:
             await probe.close()
         pool = make_pool(parsed, pool_size)
         async with translated(parsed):
             await pool.open(wait=True, timeout=10)
-        return cls(parsed, pool)
+        return cls(parsed, pool, meta)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings, url: str, *, create: bool = True) -> PostgresStorage:
+        del settings  # nothing else configures the server side yet
+        return await cls.open(url, create=create)
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return self._meta
+
+    async def refresh_meta(self) -> dict[str, str]:
+        async with self._connection() as connection:
+            self._meta = await read_meta(connection)
+        return self._meta
 
     async def close(self) -> None:
         await self._pool.close()
-
-    @property
-    def location(self) -> str:
-        """Where the archive lives, for reports and `/stats` (never with the password)."""
-        return self.url.redacted
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
@@ -60,112 +81,77 @@ class PostgresStorage:
             yield connection
 
     @contextlib.asynccontextmanager
-    async def reader(self) -> AsyncIterator[PostgresReader]:
-        """A consistent read snapshot (`REPEATABLE READ`, read-only) with its meta."""
+    async def _snapshot(self) -> AsyncIterator[Connection]:
+        """A pooled connection inside a `REPEATABLE READ READ ONLY` transaction, rolled back afterwards."""
         async with self._connection() as connection:
             await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                cursor = await connection.execute("SELECT key, value FROM meta")
-                meta = {str(key): str(value) for key, value in await cursor.fetchall()}
-                yield PostgresReader(connection, meta)
+                yield connection
             finally:
                 with contextlib.suppress(Exception):  # a dead connection is discarded by the pool anyway
                     await connection.execute("ROLLBACK")
 
     @contextlib.asynccontextmanager
-    async def inspector(self) -> AsyncIterator[PostgresWriter]:
-        """The writer's queries on a read-only snapshot, without the reindex lock (for `doctor` checks, which
-        must work while a reindex runs)."""
-        async with self._connection() as connection:
-            await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield PostgresWriter(connection)
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.execute("ROLLBACK")
+    async def reader(self) -> AsyncIterator[PostgresReader]:
+        async with self._snapshot() as connection:
+            meta = await read_meta(connection)
+            if "generation" in meta:
+                self._meta = meta
+            yield PostgresReader(connection, meta)
+
+    async def warm_up(self) -> None:
+        """Pull the HNSW index's pages into the server's cache (pg_prewarm is not always installed: a few
+        searches do the same for the upper layers)."""
+        await self.refresh_meta()
 
     @contextlib.asynccontextmanager
-    async def writer(self, model: str = "") -> AsyncIterator[PostgresWriter]:
-        """A writer on its own connection holding the reindex lock (`IndexBusyError` if another holds it).
-        The lock goes with the connection: a killed indexer releases it."""
+    async def index_session(self) -> AsyncIterator[PostgresSession]:
+        """The exclusive writer on its own connection (`IndexBusyError` when another process, on any host,
+        holds the lock). The lock goes with the connection: a killed indexer releases it."""
         connection = await connect(self.url, "reindex")
         try:
             async with translated(self.url):
                 await try_reindex_lock(connection)
                 try:
-                    yield PostgresWriter(connection, model)
+                    yield PostgresSession(connection, await read_meta(connection))
                 finally:
-                    # Released now, not when the server notices the closed connection (a few ms later: long
-                    # enough to refuse the next run of the same process).
                     with contextlib.suppress(Exception):
                         await release_reindex_lock(connection)
+            self._meta = await self.refresh_meta()
         finally:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    # ---- small reads outside a question -----------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def check(self) -> AsyncIterator[PostgresCheck]:
+        async with self._snapshot() as connection:
+            yield PostgresCheck(connection, await read_meta(connection))
 
-    async def _fetch(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-        async with self._connection() as connection:
-            cursor = await connection.execute(query, params)
-            return await cursor.fetchall()
-
-    async def get_meta(self) -> dict[str, str]:
-        return {str(key): str(value) for key, value in await self._fetch("SELECT key, value FROM meta")}
-
-    async def counts(self) -> dict[str, int]:
-        rows = await self._fetch(
-            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages), (SELECT count(*) FROM sentences)"
-        )
-        articles, passages, sentences = (int(value) for value in rows[0])
-        return {"articles": articles, "passages": passages, "sentences": sentences}
-
-    async def sizes(self) -> dict[str, int]:
-        """Bytes on the server: the archive's tables with their indexes, and the vector index alone."""
-        rows = await self._fetch(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0),"
-            " coalesce(pg_relation_size(to_regclass('passages_embedding')), 0)"
-            " FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
-            (["articles", "passages", "sentences", "meta", "feedback"],),
-        )
-        total, vectors = (int(value) for value in rows[0])
-        return {"database": total, "vectors": vectors}
-
-    async def schema(self) -> dict[str, int | None]:
-        async with self._connection() as connection:
-            from ._postgres_schema import schema_version
-
-            return {
-                "schema_version": await schema_version(connection),
-                "code_schema_version": SCHEMA_VERSION,
-                "dimension": await embedding_dimension(connection),
-            }
-
-    async def article(self, article_id: str) -> ArticleRow | None:
-        rows = await self._fetch(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))
-        return article_row(rows[0]) if rows else None
-
-    async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
-        """Titles containing `text` (case-insensitive), exact then prefix matches first, then shortest; empty
-        text: the latest articles (as the embedded backend orders them)."""
-        if not text.strip():
-            rows = await self._fetch(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
-                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT %s",
-                (limit,),
+    async def stats(self) -> StorageStats:
+        async with self._snapshot() as connection:
+            check = PostgresCheck(connection, await read_meta(connection))
+            counts = await check.counts()
+            cursor = await connection.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0),"
+                " coalesce(pg_relation_size(to_regclass('passages_embedding')), 0)"
+                " FROM pg_class c WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
+                (_TABLES,),
             )
-        else:
-            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = await self._fetch(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.title ILIKE %s"
-                " ORDER BY lower(a.title) = lower(%s) DESC, a.title ILIKE %s DESC, length(a.title), a.title LIMIT %s",
-                (f"%{pattern}%", text, f"{pattern}%", limit),
-            )
-        return [article_row(row) for row in rows]
+            row = await cursor.fetchone()
+        total, vectors = (int(value) for value in row) if row else (0, 0)
+        return StorageStats(counts, check.meta, total - vectors, vectors)
 
-    # ---- feedback ---------------------------------------------------------------------------------
+    async def feedback(self) -> PostgresFeedback:
+        return PostgresFeedback(self)
 
-    async def record_feedback(
+
+class PostgresFeedback:
+    """The `FeedbackLog`, in the shared database: every bot process counts the same votes."""
+
+    def __init__(self, storage: PostgresStorage) -> None:
+        self._storage = storage
+
+    async def record(
         self,
         *,
         answer_key: str,
@@ -175,8 +161,8 @@ class PostgresStorage:
         article_ids: Sequence[str],
         helpful: bool,
     ) -> None:
-        """One vote per user per answer, shared by every bot process: a second click changes the vote."""
-        async with self._connection() as connection:
+        """One vote per user per answer: a second click changes the vote."""
+        async with self._storage._connection() as connection:
             await connection.execute(
                 "INSERT INTO feedback (answer_key, user_id, guild_id, question, article_ids, helpful)"
                 " VALUES (%s, %s, %s, %s, %s, %s)"
@@ -184,17 +170,18 @@ class PostgresStorage:
                 (answer_key, user_id, guild_id, question, ",".join(article_ids), helpful),
             )
 
-    async def feedback_counts(self) -> dict[str, int]:
-        rows = await self._fetch(
-            "SELECT count(*) FILTER (WHERE helpful), count(*) FILTER (WHERE NOT helpful) FROM feedback"
-        )
-        helpful, unhelpful = (int(value) for value in rows[0])
+    async def counts(self) -> dict[str, int]:
+        async with self._storage._connection() as connection:
+            cursor = await connection.execute(
+                "SELECT count(*) FILTER (WHERE helpful), count(*) FILTER (WHERE NOT helpful) FROM feedback"
+            )
+            row = await cursor.fetchone()
+        helpful, unhelpful = (int(value) for value in row) if row else (0, 0)
         return {"helpful": helpful, "unhelpful": unhelpful}
 
-    async def feedback_rows(self) -> list[dict[str, Any]]:
-        rows = await self._fetch(
-            "SELECT id, created_at, user_id, guild_id, question, article_ids, helpful, answer_key"
-            " FROM feedback ORDER BY id"
-        )
+    async def all(self) -> list[dict[str, Any]]:
         names = ("id", "created_at", "user_id", "guild_id", "question", "article_ids", "helpful", "answer_key")
+        async with self._storage._connection() as connection:
+            cursor = await connection.execute(f"SELECT {', '.join(names)} FROM feedback ORDER BY id")
+            rows = await cursor.fetchall()
         return [{**dict(zip(names, row, strict=True)), "helpful": int(row[6])} for row in rows]

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import ArchiveError, IndexNotBuiltError
+import numpy as np
+
+from .._config import Settings
+from .._errors import ArchiveError, ConfigurationError, IndexNotBuiltError
 from .._models import ParsedArticle
-from .._store import NewPassage, NewSentence, blob_to_vector
+from .._rows import NewPassage, NewSentence, blob_to_vector
+from ._common import passage_vector
 from ._postgres import PostgresStorage
-from ._postgres_schema import HNSW_EF_CONSTRUCTION, HNSW_M
-from ._postgres_writer import PostgresWriter
+from ._postgres_session import PostgresSession
+from ._postgres_write import PostgresWrite, index_description
 
 DATABASE_FILE = "archive.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -130,6 +134,27 @@ def _feedback(path: Path) -> list[tuple[Any, ...]]:
         connection.close()
 
 
+async def migrate_archive(
+    settings: Settings,
+    source_dir: Path,
+    *,
+    replace: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> MigrationSummary:
+    """`archivebot migrate --from-data-dir DIR`: copy the embedded archive in `source_dir` into the database
+    `ARCHIVEBOT_DATABASE_URL` names (see `migrate_from_data_dir`)."""
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL", "").strip()
+    if not url:
+        raise ConfigurationError("set ARCHIVEBOT_DATABASE_URL to the PostgreSQL database to copy the archive into")
+    if not Path(source_dir).is_dir():
+        raise ArchiveError(f"no such data directory: {source_dir}")
+    storage = await PostgresStorage.open(url)
+    try:
+        return await migrate_from_data_dir(storage, Path(source_dir), replace=replace, progress=progress)
+    finally:
+        await storage.close()
+
+
 async def migrate_from_data_dir(
     storage: PostgresStorage,
     data_dir: Path,
@@ -146,14 +171,14 @@ async def migrate_from_data_dir(
         if "generation" not in meta or "dimension" not in meta:
             raise IndexNotBuiltError(f"the archive in {data_dir} was never indexed: nothing to migrate")
         total = int((await asyncio.to_thread(source.execute, "SELECT count(*) FROM articles")).fetchone()[0])
-        async with storage.writer(meta.get("model", "")) as writer:
-            return await _copy(writer, source, meta, total, Path(data_dir), replace, progress, started)
+        async with storage.index_session() as session:
+            return await _copy(session, source, meta, total, Path(data_dir), replace, progress, started)
     finally:
         source.close()
 
 
 async def _copy(
-    writer: PostgresWriter,
+    session: PostgresSession,
     source: sqlite3.Connection,
     meta: dict[str, str],
     total: int,
@@ -162,47 +187,31 @@ async def _copy(
     progress: Callable[[int, int], None] | None,
     started: float,
 ) -> MigrationSummary:
+    existing = await session.article_states()
+    if existing and not replace:
+        raise ArchiveError(
+            f"the target database already holds {len(existing)} articles: pass --replace to overwrite them"
+        )
     counts = {"articles": 0, "passages": 0, "sentences": 0}
-    async with writer.transaction():
-        existing = await writer.article_states()
-        if existing and not replace:
-            raise ArchiveError(
-                f"the target database already holds {len(existing)} articles: pass --replace to overwrite them"
-            )
-        await writer.delete_articles([state.row for state in existing])
-        await writer.delete_feedback()
-        await writer.prepare_vectors(int(meta["dimension"]))
+    session.meta = {}  # copied as a first build: the vector column is typed and its index built once, at the end
+    async with session.write() as write:
+        await write.delete_everything()
         batches = _articles(source)
         while batch := await asyncio.to_thread(next, batches, None):
             for item in batch:
-                await writer.insert_article(
-                    item.parsed,
-                    fingerprint=item.fingerprint,
-                    body_hash=item.body_hash,
-                    title_vector=blob_to_vector(item.title_vector) if item.title_vector is not None else None,
-                    indexed_at=item.indexed_at,
-                    sentences=item.sentences,
-                    passages=item.passages,
-                    passage_ids=item.passage_ids,
-                )
+                await _insert(write, item)
                 counts["articles"] += 1
                 counts["passages"] += len(item.passages)
                 counts["sentences"] += len(item.sentences)
             if progress is not None:
                 progress(counts["articles"], total)
         feedback = await asyncio.to_thread(_feedback, data_dir / FEEDBACK_FILE)
-        await writer.insert_feedback(feedback)
-        await writer.advance_passage_ids()
-        await writer.finish_vectors()
-        await writer.refresh_totals()
-        generation = int((await writer.get_meta()).get("generation", "0")) + 1
-        await writer.set_meta(
+        await write.insert_feedback(feedback)
+        await write.advance_passage_ids()
+        await write.commit_vectors(model=meta["model"], dimension=int(meta["dimension"]), factory="")
+        await write.set_meta(
             {key: meta[key] for key in COPIED_META if key in meta}
-            | {
-                "generation": generation,
-                "index_factory": f"HNSW (pgvector halfvec, m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION})",
-                "migrated_from": str(Path(data_dir).resolve()),
-            }
+            | {"index_factory": index_description(), "migrated_from": str(Path(data_dir).resolve())}
         )
     return MigrationSummary(
         counts["articles"],
@@ -210,4 +219,23 @@ async def _copy(
         counts["sentences"],
         len(feedback),
         asyncio.get_running_loop().time() - started,
+    )
+
+
+async def _insert(write: PostgresWrite, item: _Article) -> None:
+    title = blob_to_vector(item.title_vector) if item.title_vector is not None else None
+    vectors = [
+        passage_vector([s.vector for s in item.sentences[p.first_sentence : p.last_sentence + 1]], title)
+        for p in item.passages
+    ]
+    await write.insert_article(
+        item.parsed,
+        fingerprint=item.fingerprint,
+        body_hash=item.body_hash,
+        title_vector=title,
+        indexed_at=item.indexed_at,
+        sentences=item.sentences,
+        passages=item.passages,
+        passage_vectors=np.stack(vectors) if vectors else np.zeros((0, int(len(title) if title is not None else 0))),
+        passage_ids=item.passage_ids,
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from psycopg.rows import TupleRow
 
-from .._store import ArticleRow, PassageRow, SentenceRow, blob_to_vector
+from .._rows import ArticleRow, PassageRow, SentenceRow, blob_to_vector
 from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
 from ._postgres_schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
@@ -157,6 +157,28 @@ class PostgresReader:
         ):
             found.setdefault(row, []).append(SentenceRow(sentence_id, row, ordinal, start, end, blob_to_vector(vector)))
         return found
+
+    async def article(self, article_id: str) -> ArticleRow | None:
+        rows = await self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))
+        return article_row(rows[0]) if rows else None
+
+    async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
+        """Titles containing `text` (case-insensitive), exact then prefix matches first, then shortest; empty
+        text: the latest articles (as the embedded backend orders them)."""
+        if not text.strip():
+            rows = await self._rows(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
+                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT %s",
+                (limit,),
+            )
+        else:
+            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = await self._rows(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.title ILIKE %s ORDER BY lower(a.title) = lower(%s)"
+                " DESC, a.title ILIKE %s DESC, length(a.title), a.title LIMIT %s",
+                (f"%{pattern}%", text, f"{pattern}%", limit),
+            )
+        return [article_row(row) for row in rows]
 
 
 def article_row(row: Sequence[Any]) -> ArticleRow:

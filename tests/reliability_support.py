@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index import check_index
+from index import Settings, check_index
 
 PROJECT = Path(__file__).resolve().parent.parent
 TOPICS = [
@@ -43,7 +43,7 @@ def write_archive(root: Path, count: int = len(TOPICS), marker: str = "") -> Pat
     return root
 
 
-async def assert_consistent(data_dir: Path, model: str | None = "hash:256") -> None:
+async def assert_consistent(data_dir: Path | Settings, model: str | None = "hash:256") -> None:
     report = await check_index(data_dir, expected_model=model)
     assert report.ok, report.text()
 

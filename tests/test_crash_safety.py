@@ -3,18 +3,20 @@
 The indexer pauses at a named point when `ARCHIVEBOT_TEST_PAUSE_AT` is set (see `_pause_for_tests` in
 index/_indexer.py), writes its pid to a marker file, and the test kills it there. After each kill the
 previous index must still answer, the database must be consistent (doctor's check), and the next run must
-finish the work without embedding again what the staging cache kept."""
+finish the work without embedding again what the staging cache kept. Each test runs on both storage
+backends (the embedded one, and PostgreSQL through a private test server)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
 
@@ -24,12 +26,14 @@ HARBOUR_Q = "What did the harbour authority approve?"
 NEW_Q = "What did the lighthouse number 7 keepers paint?"
 
 
-def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, model="hash:256", min_confidence=0.05)
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The CLI's environment for the archive `settings` name (its database URL too, on PostgreSQL)."""
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    return cli_env(settings.data_dir, **({"ARCHIVEBOT_DATABASE_URL": url} if url else {}), **extra)
 
 
-async def _ask(data_dir: Path, question: str):
-    archive = await Archive.open(_settings(data_dir), embedder=HashEmbedder(256))
+async def _ask(settings: Settings, question: str):
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
     try:
         return await archive.ask(question)
     finally:
@@ -72,20 +76,33 @@ def _kill(process) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def _staged(data_dir: Path) -> int:
-    connection = sqlite3.connect(data_dir / "staging.sqlite3")
+def _staged(settings: Settings) -> int:
+    """Texts the staging cache of an unfinished run holds."""
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    if url:
+        with psycopg.connect(url) as connection:
+            row = connection.execute("SELECT count(*) FROM staged_vectors").fetchone()
+            return int(row[0]) if row else 0
+    connection = sqlite3.connect(settings.data_dir / "staging.sqlite3")
     try:
         return connection.execute("SELECT count(*) FROM staged").fetchone()[0]
     finally:
         connection.close()
 
 
-async def _reference_embeddings(data_dir: Path, root: Path, tmp_path: Path) -> int:
-    """How many texts a clean, uninterrupted run of the same change embeds (on a copy of the index)."""
-    copy = tmp_path / "reference-data"
-    shutil.copytree(data_dir, copy)
-    (copy / "staging.sqlite3").unlink(missing_ok=True)
-    archive = await Archive.open(_settings(copy), embedder=HashEmbedder(256))
+async def _reference_index(root: Path, tmp_path: Path) -> Settings:
+    """A separate embedded index of the same archive, to count what an uninterrupted run of a change embeds."""
+    reference = Settings(data_dir=tmp_path / "reference-data", model="hash:256", min_confidence=0.05)
+    archive = await Archive.open(reference, embedder=HashEmbedder(256))
+    try:
+        await archive.reindex([root])
+    finally:
+        await archive.close()
+    return reference
+
+
+async def _reference_embeddings(reference: Settings, root: Path) -> int:
+    archive = await Archive.open(reference, embedder=HashEmbedder(256))
     try:
         return (await archive.reindex([root])).sentences_embedded
     finally:
@@ -93,23 +110,26 @@ async def _reference_embeddings(data_dir: Path, root: Path, tmp_path: Path) -> i
 
 
 @pytest.mark.parametrize("point", ["embed", "commit:rows", "commit:vectors", "committed"])
-async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finishes(tmp_path: Path, point: str) -> None:
-    data_dir = tmp_path / "data"
+async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finishes(
+    tmp_path: Path, point: str, backend_settings: Settings
+) -> None:
+    settings = dataclasses.replace(backend_settings, archive_roots=())
     root = write_archive(tmp_path / "news")
-    archive = await Archive.open(_settings(data_dir), embedder=HashEmbedder(256))
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
     await archive.reindex([root])
     await archive.close()
-    assert "ferry terminal" in _quoted(await _ask(data_dir, HARBOUR_Q))
+    assert "ferry terminal" in _quoted(await _ask(settings, HARBOUR_Q))
+    reference_index = await _reference_index(root, tmp_path)
 
     _change_archive(root)
-    reference = await _reference_embeddings(data_dir, root, tmp_path)
+    reference = await _reference_embeddings(reference_index, root)
     marker = tmp_path / "paused"
-    env = cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    env = _env(settings, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
     process = start_cli(["index", str(root), "--json"], env)
     try:
         _wait_for_pause(process, marker)
         # While the indexer is stopped mid-way, questions are answered from a complete index.
-        during = await _ask(data_dir, HARBOUR_Q)
+        during = await _ask(settings, HARBOUR_Q)
         if point == "committed":
             assert "ferry terminal" not in _quoted(during)
         else:
@@ -118,14 +138,14 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
         _kill(process)
 
     # After the kill: consistent, and still the old index unless the commit had happened.
-    await assert_consistent(data_dir)
-    after_kill = await _ask(data_dir, HARBOUR_Q)
+    await assert_consistent(settings)
+    after_kill = await _ask(settings, HARBOUR_Q)
     assert ("ferry terminal" in _quoted(after_kill)) == (point != "committed")
-    staged = _staged(data_dir)
+    staged = _staged(settings)
     assert staged > 0  # the embedded vectors survived the kill
 
     # The next run completes the work, embedding only what the staging cache did not keep.
-    result = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+    result = run_cli(["index", str(root), "--json"], _env(settings))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     if point == "committed":
@@ -134,37 +154,37 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
         assert summary["added"] == 40 and summary["updated"] == 1 and summary["removed"] == 1
         assert summary["sentences_embedded"] == max(reference - staged, 0)
         assert summary["sentences_embedded"] < reference
-    await assert_consistent(data_dir)
-    assert "ferry terminal" not in _quoted(await _ask(data_dir, HARBOUR_Q))
-    assert "lighthouse number 7 keepers" in _quoted(await _ask(data_dir, NEW_Q))
-    report = await check_index(data_dir)
+    await assert_consistent(settings)
+    assert "ferry terminal" not in _quoted(await _ask(settings, HARBOUR_Q))
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
+    report = await check_index(settings)
     assert report.counts["articles"] == len(TOPICS) - 1 + 40
-    assert _staged(data_dir) == 0  # cleared after a successful commit
+    assert _staged(settings) == 0  # cleared after a successful commit
 
 
-async def test_sigkill_during_the_very_first_build(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+async def test_sigkill_during_the_very_first_build(tmp_path: Path, backend_settings: Settings) -> None:
+    settings = dataclasses.replace(backend_settings, archive_roots=())
     root = tmp_path / "news"
     root.mkdir()
     _change_archive(write_archive(root))
     marker = tmp_path / "paused"
     process = start_cli(
         ["index", str(root)],
-        cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
+        _env(settings, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
     )
     try:
         _wait_for_pause(process, marker)
     finally:
         _kill(process)
     with pytest.raises(IndexNotBuiltError):  # a clear "not built yet", not a half-built index
-        await _ask(data_dir, NEW_Q)
-    asked = run_cli(["ask", NEW_Q], cli_env(data_dir))
+        await _ask(settings, NEW_Q)
+    asked = run_cli(["ask", NEW_Q], _env(settings))
     assert asked.returncode == 1 and "archivebot index" in asked.stderr
-    result = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+    result = run_cli(["index", str(root), "--json"], _env(settings))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sentences_embedded"] == 0  # everything came from the staging cache
-    await assert_consistent(data_dir)
-    assert "lighthouse number 7 keepers" in _quoted(await _ask(data_dir, NEW_Q))
+    await assert_consistent(settings)
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
 
 
 def test_the_pause_hook_is_inert_without_its_variable(monkeypatch) -> None:

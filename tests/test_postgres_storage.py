@@ -9,10 +9,10 @@ import pytest
 from index import ConfigurationError, IndexBusyError, IndexMismatchError
 from index._errors import ArchiveUnavailableError
 from index._models import ParsedArticle
-from index._storage._postgres import PostgresStorage
-from index._storage._postgres_url import parse_database_url
 from index._rows import NewPassage, NewSentence
 from index._storage import passage_vector
+from index._storage._postgres import PostgresStorage
+from index._storage._postgres_url import parse_database_url
 from index._text import build_passages, split_sentences
 
 BODY = (

@@ -66,6 +66,12 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def backend_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """`cli_env` for the archive `settings` name: its data directory, and its database URL on PostgreSQL."""
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    return cli_env(settings.data_dir, **({"ARCHIVEBOT_DATABASE_URL": url} if url else {}), **extra)
+
+
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=timeout

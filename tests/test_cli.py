@@ -65,8 +65,9 @@ class Cli:
 
 
 @pytest.fixture
-def run(settings: Settings) -> Cli:
-    return Cli(settings)
+def run(backend_settings: Settings) -> Cli:
+    """The CLI on each storage backend in turn (embedded, then PostgreSQL)."""
+    return Cli(backend_settings)
 
 
 @pytest.fixture

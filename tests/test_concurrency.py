@@ -1,16 +1,18 @@
 """Concurrency: questions during a reindex are answered from one consistent index (the old one or the new
-one, never a mix), and two reindexes never run together, in one process or across processes."""
+one, never a mix), and two reindexes never run together, in one process or across processes. On both storage
+backends: the embedded one (a lock file) and PostgreSQL (an advisory lock in the database)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
+from reliability_support import TOPICS, assert_consistent, backend_env, run_cli, start_cli, write_archive
 
 from index import Archive, HashEmbedder, IndexBusyError, Settings, repair_index
 
@@ -53,18 +55,20 @@ def _generation_of(answer) -> str:
     return markers.pop() if len(markers) == 1 else "mixed"
 
 
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", model="hash:256", min_confidence=0.0)  # always quote
+def _settings(backend_settings: Settings) -> Settings:
+    return dataclasses.replace(backend_settings, min_confidence=0.0, archive_roots=())  # always quote
 
 
 async def _ask_all(archive: Archive, rounds: int = 1) -> list:
     return await asyncio.gather(*(archive.ask(q) for q in QUESTIONS * rounds))
 
 
-async def test_questions_during_an_in_process_reindex_see_old_or_new_never_a_mix(tmp_path: Path) -> None:
+async def test_questions_during_an_in_process_reindex_see_old_or_new_never_a_mix(
+    tmp_path: Path, backend_settings: Settings
+) -> None:
     root = write_archive(tmp_path / "news", marker="alpha")
     embedder = GatedEmbedder()
-    settings = _settings(tmp_path)
+    settings = _settings(backend_settings)
     archive = await Archive.open(settings, embedder=embedder)
     try:
         await archive.reindex([root])
@@ -88,7 +92,7 @@ async def test_questions_during_an_in_process_reindex_see_old_or_new_never_a_mix
         finally:
             await other.close()
         with pytest.raises(IndexBusyError):
-            await repair_index(settings.data_dir)
+            await repair_index(settings)
 
         # Let it finish while questions keep coming: each answer is wholly old or wholly new.
         embedder.gate.set()
@@ -102,20 +106,20 @@ async def test_questions_during_an_in_process_reindex_see_old_or_new_never_a_mix
         await archive.reindex([root])  # the lock was released
     finally:
         await archive.close()
-    await assert_consistent(settings.data_dir)
+    await assert_consistent(settings)
 
 
-async def test_a_reindex_in_another_process_locks_out_others_and_switches_cleanly(tmp_path: Path) -> None:
+async def test_a_reindex_in_another_process_locks_out_others_and_switches_cleanly(
+    tmp_path: Path, backend_settings: Settings
+) -> None:
     root = write_archive(tmp_path / "news", marker="alpha")
-    settings = _settings(tmp_path)
+    settings = _settings(backend_settings)
     archive = await Archive.open(settings, embedder=HashEmbedder(256))
     try:
         await archive.reindex([root])
         write_archive(root, marker="omega")
         marker = tmp_path / "paused"
-        env = cli_env(
-            settings.data_dir, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)
-        )
+        env = backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
         process = start_cli(["index", str(root), "--json"], env)
         try:
             deadline = time.monotonic() + 90
@@ -127,9 +131,9 @@ async def test_a_reindex_in_another_process_locks_out_others_and_switches_cleanl
             # The other process holds the lock, mid-commit: nobody else may reindex ...
             with pytest.raises(IndexBusyError):
                 await archive.reindex([root])
-            second = run_cli(["index", str(root)], cli_env(settings.data_dir))
+            second = run_cli(["index", str(root)], backend_env(settings))
             assert second.returncode == 1 and "already running" in second.stderr
-            doctor = run_cli(["doctor", "--repair"], cli_env(settings.data_dir))
+            doctor = run_cli(["doctor", "--repair"], backend_env(settings))
             assert doctor.returncode == 1 and "already running" in doctor.stderr
             # ... and questions are answered from the committed (old) index.
             assert {_generation_of(a) for a in await _ask_all(archive, rounds=3)} == {"alpha"}
@@ -152,17 +156,17 @@ async def test_a_reindex_in_another_process_locks_out_others_and_switches_cleanl
         assert summary.passages_embedded == 0
     finally:
         await archive.close()
-    await assert_consistent(settings.data_dir)
+    await assert_consistent(settings)
 
 
-def test_two_index_processes_never_run_together(tmp_path: Path) -> None:
+def test_two_index_processes_never_run_together(tmp_path: Path, backend_settings: Settings) -> None:
     """Two `archivebot index` commands at once: exactly one runs, the other says so and exits 1."""
     root = write_archive(tmp_path / "news")
-    data_dir = tmp_path / "data"
+    settings = _settings(backend_settings)
     marker = tmp_path / "paused"
     first = start_cli(
         ["index", str(root)],
-        cli_env(data_dir, ARCHIVEBOT_TEST_PAUSE_AT="embed", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
+        backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="embed", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
     )
     try:
         deadline = time.monotonic() + 90
@@ -170,7 +174,7 @@ def test_two_index_processes_never_run_together(tmp_path: Path) -> None:
             assert first.poll() is None, first.stderr.read()
             assert time.monotonic() < deadline, "the indexer never paused"
             time.sleep(0.02)
-        second = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+        second = run_cli(["index", str(root), "--json"], backend_env(settings))
         assert second.returncode == 1
         assert "another reindex is already running" in second.stderr
         assert second.stdout == ""
@@ -182,15 +186,17 @@ def test_two_index_processes_never_run_together(tmp_path: Path) -> None:
             first.wait()
         first.stdout.close()
         first.stderr.close()
-    third = run_cli(["index", str(root), "--json"], cli_env(data_dir))
+    third = run_cli(["index", str(root), "--json"], backend_env(settings))
     assert third.returncode == 0, third.stderr
 
 
-async def test_a_cancelled_reindex_leaves_the_old_index_and_releases_the_lock(tmp_path: Path) -> None:
+async def test_a_cancelled_reindex_leaves_the_old_index_and_releases_the_lock(
+    tmp_path: Path, backend_settings: Settings
+) -> None:
     """A front end shutting down cancels its reindex task mid-embedding: nothing half-done remains."""
     root = write_archive(tmp_path / "news", marker="alpha")
     embedder = GatedEmbedder()
-    settings = _settings(tmp_path)
+    settings = _settings(backend_settings)
     archive = await Archive.open(settings, embedder=embedder)
     try:
         await archive.reindex([root])
@@ -203,10 +209,10 @@ async def test_a_cancelled_reindex_leaves_the_old_index_and_releases_the_lock(tm
         embedder.gate.set()
         assert not archive.reindexing
         assert {_generation_of(a) for a in await _ask_all(archive)} == {"alpha"}
-        await assert_consistent(settings.data_dir)
+        await assert_consistent(settings)
         summary = await archive.reindex([root])  # neither lock is left held
         assert summary.updated == len(TOPICS)
         assert {_generation_of(a) for a in await _ask_all(archive)} == {"omega"}
     finally:
         await archive.close()
-    await assert_consistent(settings.data_dir)
+    await assert_consistent(settings)

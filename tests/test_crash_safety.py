@@ -18,18 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from reliability_support import TOPICS, assert_consistent, cli_env, run_cli, start_cli, write_archive
+from reliability_support import TOPICS, assert_consistent, backend_env, run_cli, start_cli, write_archive
 
 from index import Archive, HashEmbedder, IndexNotBuiltError, Settings, check_index
 
 HARBOUR_Q = "What did the harbour authority approve?"
 NEW_Q = "What did the lighthouse number 7 keepers paint?"
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The CLI's environment for the archive `settings` name (its database URL too, on PostgreSQL)."""
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
-    return cli_env(settings.data_dir, **({"ARCHIVEBOT_DATABASE_URL": url} if url else {}), **extra)
 
 
 async def _ask(settings: Settings, question: str):
@@ -124,7 +118,7 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     _change_archive(root)
     reference = await _reference_embeddings(reference_index, root)
     marker = tmp_path / "paused"
-    env = _env(settings, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    env = backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
     process = start_cli(["index", str(root), "--json"], env)
     try:
         _wait_for_pause(process, marker)
@@ -145,7 +139,7 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     assert staged > 0  # the embedded vectors survived the kill
 
     # The next run completes the work, embedding only what the staging cache did not keep.
-    result = run_cli(["index", str(root), "--json"], _env(settings))
+    result = run_cli(["index", str(root), "--json"], backend_env(settings))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     if point == "committed":
@@ -170,7 +164,7 @@ async def test_sigkill_during_the_very_first_build(tmp_path: Path, backend_setti
     marker = tmp_path / "paused"
     process = start_cli(
         ["index", str(root)],
-        _env(settings, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
+        backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="commit:vectors", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker)),
     )
     try:
         _wait_for_pause(process, marker)
@@ -178,9 +172,9 @@ async def test_sigkill_during_the_very_first_build(tmp_path: Path, backend_setti
         _kill(process)
     with pytest.raises(IndexNotBuiltError):  # a clear "not built yet", not a half-built index
         await _ask(settings, NEW_Q)
-    asked = run_cli(["ask", NEW_Q], _env(settings))
+    asked = run_cli(["ask", NEW_Q], backend_env(settings))
     assert asked.returncode == 1 and "archivebot index" in asked.stderr
-    result = run_cli(["index", str(root), "--json"], _env(settings))
+    result = run_cli(["index", str(root), "--json"], backend_env(settings))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sentences_embedded"] == 0  # everything came from the staging cache
     await assert_consistent(settings)

@@ -11,6 +11,7 @@ import discord
 from index import (
     Answer,
     ArchivebotError,
+    ArchiveUnavailableError,
     Article,
     ArticleHit,
     ArticleNotFoundError,
@@ -48,6 +49,8 @@ def user_message(error: BaseException) -> str:
         return "The archive hasn't been indexed yet; an admin can run /reindex."
     if isinstance(error, IndexBusyError):
         return "A reindex is already running; try again when it has finished."
+    if isinstance(error, ArchiveUnavailableError):  # the database server is away: it comes back by itself
+        return "The archive is unavailable right now; please try again in a minute."
     if isinstance(error, ArchivebotError):
         return "The archive can't answer right now; the problem has been logged for the admins."
     return "Sorry, something went wrong on my side; it has been logged."

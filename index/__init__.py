@@ -21,6 +21,7 @@ from ._engine import Archive
 from ._errors import (
     ArchivebotError,
     ArchiveError,
+    ArchiveUnavailableError,
     ArticleNotFoundError,
     ConfigurationError,
     IndexBusyError,
@@ -53,6 +54,7 @@ __all__ = [
     "check_index",
     "repair_index",
     "ArchiveError",
+    "ArchiveUnavailableError",
     "ArchivebotError",
     "Article",
     "ArticleHit",

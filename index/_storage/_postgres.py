@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from .._config import Settings
@@ -26,6 +27,8 @@ from ._postgres_url import DatabaseUrl, parse_database_url
 from ._postgres_write import release_reindex_lock, try_reindex_lock
 
 _TABLES = ["articles", "passages", "sentences", "postings", "meta", "feedback"]
+_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT key, value FROM meta"
+SNAPSHOT_ATTEMPTS = 1 + POOL_SIZE  # every pooled connection may have died with the server
 
 
 class PostgresStorage:
@@ -81,20 +84,31 @@ class PostgresStorage:
             yield connection
 
     @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[Connection]:
-        """A pooled connection inside a `REPEATABLE READ READ ONLY` transaction, rolled back afterwards."""
-        async with self._connection() as connection:
-            await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield connection
-            finally:
-                with contextlib.suppress(Exception):  # a dead connection is discarded by the pool anyway
-                    await connection.execute("ROLLBACK")
+    async def _snapshot(self) -> AsyncIterator[tuple[Connection, dict[str, str]]]:
+        """A pooled connection inside a `REPEATABLE READ READ ONLY` transaction (begun together with reading
+        its meta: one round trip), rolled back afterwards. A connection that died with a server restart fails
+        here, before anything was read: the pool discards it and the next one is tried."""
+        async with translated(self.url):
+            for attempt in range(SNAPSHOT_ATTEMPTS):
+                async with self._pool.connection() as connection:
+                    try:
+                        cursor = await connection.execute(_BEGIN_SNAPSHOT)
+                    except psycopg.OperationalError:
+                        if attempt + 1 < SNAPSHOT_ATTEMPTS:
+                            continue
+                        raise
+                    cursor.nextset()  # past BEGIN's result, to the meta rows
+                    meta = {str(key): str(value) for key, value in await cursor.fetchall()}
+                    try:
+                        yield connection, meta
+                    finally:
+                        with contextlib.suppress(Exception):  # a dead connection is discarded by the pool anyway
+                            await connection.execute("ROLLBACK")
+                    return
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresReader]:
-        async with self._snapshot() as connection:
-            meta = await read_meta(connection)
+        async with self._snapshot() as (connection, meta):
             if "generation" in meta:
                 self._meta = meta
             yield PostgresReader(connection, meta)
@@ -124,12 +138,12 @@ class PostgresStorage:
 
     @contextlib.asynccontextmanager
     async def check(self) -> AsyncIterator[PostgresCheck]:
-        async with self._snapshot() as connection:
-            yield PostgresCheck(connection, await read_meta(connection))
+        async with self._snapshot() as (connection, meta):
+            yield PostgresCheck(connection, meta)
 
     async def stats(self) -> StorageStats:
-        async with self._snapshot() as connection:
-            check = PostgresCheck(connection, await read_meta(connection))
+        async with self._snapshot() as (connection, meta):
+            check = PostgresCheck(connection, meta)
             counts = await check.counts()
             cursor = await connection.execute(
                 "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0),"

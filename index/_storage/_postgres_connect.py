@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._errors import ArchiveUnavailableError, ConfigurationError
 from . import _postgres_codec
+from ._postgres_schema import HNSW_EF_SEARCH
 from ._postgres_url import DatabaseUrl
 
 logger = logging.getLogger(__name__)
@@ -78,10 +79,13 @@ async def connect(url: DatabaseUrl, role: str) -> Connection:
 
 
 def make_pool(url: DatabaseUrl, size: int = POOL_SIZE) -> AsyncConnectionPool[Connection]:
-    """Readers' connections. Each is checked before it is lent (a server restart leaves dead ones behind)."""
+    """Readers' connections. A server restart leaves dead ones behind: the pool drops each as it fails, and
+    `PostgresStorage._snapshot` tries another, so the first question after a restart is answered."""
 
     async def configure(connection: Connection) -> None:
         await _postgres_codec.register(connection)
+        # Once per connection rather than once per question (a round trip saved): a wider search sets its own.
+        await connection.execute(f"SET hnsw.ef_search = {int(HNSW_EF_SEARCH)}")
 
     return AsyncConnectionPool(
         url.conninfo,
@@ -90,8 +94,7 @@ def make_pool(url: DatabaseUrl, size: int = POOL_SIZE) -> AsyncConnectionPool[Co
         open=False,
         timeout=POOL_WAIT_SECONDS,
         reconnect_timeout=24 * 3600.0,  # keep trying while the server is away (never give the pool up)
-        configure=configure,
-        check=AsyncConnectionPool.check_connection,
+        configure=configure,  # no `check` round trip per question: `snapshot` retries a connection found dead
         kwargs={
             "autocommit": True,
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,

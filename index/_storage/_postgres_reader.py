@@ -86,8 +86,8 @@ class PostgresReader:
     async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
         if k <= 0:
             return []
-        # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more than usual.
-        await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(HNSW_EF_SEARCH, k)),))
+        if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more
+            await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(k),))
         rows = await self._rows(
             "SELECT id FROM passages ORDER BY embedding <=> %s LIMIT %s", (HalfVector(vector), k), binary=True
         )

@@ -1,5 +1,8 @@
 """`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale,lexical] [--sizes 100000,1000000]`
 
+Optional parts: `updates` (10 changed articles in a large archive), `postgres` (the PostgreSQL backend beside the
+embedded one over the prebuilt BBC archive).
+
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
 """
 
@@ -50,6 +53,12 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
         followups = (answering or {}).get("followup_ask_wall_ms")
         if followups:
             targets[f"followup_{backend}_p95_le_60ms"] = {"value": followups["p95"], "met": followups["p95"] <= 60}
+    postgres = report.get("postgres", {}).get("ask_ms", {}).get("postgres")
+    if postgres:
+        targets["postgres_answer_p95_le_100ms"] = {
+            "value": postgres["total"]["p95"],
+            "met": postgres["total"]["p95"] <= 100,
+        }
     million = report.get("scale", {}).get("1000000")
     if million:
         targets["1M_search_p95_le_50ms"] = {
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import lexical
 
         report["lexical"] = lexical.run(max(sizes))
+    if "postgres" in parts:  # not in the default set: starts a private PostgreSQL server
+        from . import postgres
+
+        report["postgres"] = postgres.run(rounds=rounds)
     if "updates" in parts:  # not in the default set: ~10 minutes
         from . import updates
 

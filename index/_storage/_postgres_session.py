@@ -18,6 +18,7 @@ from ._postgres_schema import embedding_dimension, schema_version
 from ._postgres_sql import PASSAGE_VECTOR_SOURCES, STALE_POSTINGS
 from ._postgres_write import PostgresWrite, vector_index_valid
 
+VACUUM_AFTER_PASSAGES = 2_000  # smaller writes are left to autovacuum
 _STORED_ARTICLES = (
     "SELECT article_id, location, path, title, title_derived, source, published, dateline, byline, url, body,"
     " content_hash, fingerprint FROM articles WHERE id = ANY(%s::bigint[]) ORDER BY id"
@@ -104,10 +105,15 @@ class PostgresSession:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[PostgresWrite]:
-        """One transaction: everything written through it becomes visible at COMMIT, or not at all."""
+        """One transaction: everything written through it becomes visible at COMMIT, or not at all. After a
+        large one, VACUUM ANALYZE: BM25 reads the postings by index-only scans, which need the visibility map
+        (a freshly migrated BBC archive answered its full-text half in 156 ms p50 before, 2 ms after)."""
+        write = PostgresWrite(self._connection, self.meta)
         async with self._connection.transaction():
-            yield PostgresWrite(self._connection, self.meta)
+            yield write
         self.meta = await read_meta(self._connection)
+        if write.inserted_passages >= VACUUM_AFTER_PASSAGES:
+            await self._connection.execute("VACUUM (ANALYZE) passages, postings, sentences, articles")
 
 
 class PostgresVectorSet:

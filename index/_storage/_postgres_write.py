@@ -63,6 +63,7 @@ class PostgresWrite:
         self._connection = connection
         self._meta = meta
         self._typed = False  # the vector column checked (and typed) for this write's vectors
+        self.inserted_passages = 0
 
     async def _fetch(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         cursor = await self._connection.execute(query, params)
@@ -157,6 +158,7 @@ class PostgresWrite:
                 ],
             )
         await self._connection.execute(POSTINGS_OF_ARTICLE, (article_row,))
+        self.inserted_passages += len(ids)
         return ids
 
     async def _next_passage_ids(self, count: int) -> list[int]:

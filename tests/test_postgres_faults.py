@@ -93,3 +93,20 @@ async def test_the_password_never_reaches_stats_or_logs(
     finally:
         hba.write_text(original)
         postgres_server.execute("SELECT pg_reload_conf()")
+
+
+async def test_a_model_mismatch_is_one_line_on_postgres(
+    postgres_url: str, settings: Settings, seed_archive_dir
+) -> None:
+    on_postgres = _postgres(settings, postgres_url)
+    archive = await Archive.open(on_postgres, embedder=HashEmbedder(256))
+    try:
+        await archive.reindex([seed_archive_dir])
+    finally:
+        await archive.close()
+    env = backend_env(on_postgres)
+    env["ARCHIVEBOT_MODEL"] = "hash:64"
+    result = run_cli(["ask", QUESTION], env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "built with model 'hash:256'" in lines[0] and "archivebot index" in lines[0], lines

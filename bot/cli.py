@@ -23,6 +23,7 @@ from .cli_support import open_archive as _open
 from .cli_support import run_command as _run
 from .cli_support import settings_of as _settings
 from .startup import quiet_libraries, set_offline_defaults
+from .text import duration
 
 logger = logging.getLogger("archivebot")
 

@@ -5,14 +5,15 @@ each with its own `Archive` on the same storage, as two processes have) and as t
 processes. Each answers only the servers of its shard; the slash commands are synced once; /reindex runs once
 and the other process shows its progress; votes and /stats are the same whichever process answers.
 
-Storage: the embedded backend (two processes on one host share the data directory); a server backend is added
-to `archive_backend`'s parameters when it lands, and these tests then run against it too.
+Storage: each backend in turn (`archive_backend`): the embedded one (two processes on one host share the data
+directory) and PostgreSQL (processes on any host share the database: votes, /stats and the reindex progress).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -43,15 +44,10 @@ NEW_ARTICLE = (
 IN_PROGRESS = re.compile(r"Reindex in progress: [A-Z][a-z ]+: (\d+% \([\d,]+/[\d,]+\)|starting) · started \S+")
 
 
-@pytest.fixture(params=["sqlite"])
-def archive_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def shared_settings(tmp_path: Path, archive_backend: str) -> Settings:
-    """The one archive every bot process opens."""
-    return Settings(data_dir=tmp_path / "data", model="hash:256", min_confidence=0.05)
+def shared_settings(backend_settings: Settings) -> Settings:
+    """The one archive every bot process opens (a data directory, or a PostgreSQL database)."""
+    return dataclasses.replace(backend_settings, archive_roots=())
 
 
 @dataclass

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from .._config import Settings
 from .._errors import IndexNotBuiltError
+from .._reindex_status import ReindexStatus
 from ._base import StorageStats
 from ._postgres_connect import POOL_SIZE, Connection, connect, make_pool, translated
 from ._postgres_reader import PostgresReader
@@ -157,6 +158,36 @@ class PostgresStorage:
 
     async def feedback(self) -> PostgresFeedback:
         return PostgresFeedback(self)
+
+    def status_board(self) -> PostgresStatusBoard:
+        return PostgresStatusBoard(self)
+
+
+class PostgresStatusBoard:
+    """The `StatusBoard` in the database: a reindex's progress seen by bot processes on every host."""
+
+    def __init__(self, storage: PostgresStorage) -> None:
+        self._storage = storage
+
+    async def publish(self, status: ReindexStatus) -> None:
+        async with self._storage._connection() as connection:
+            await connection.execute(
+                "INSERT INTO reindex_status (singleton, status) VALUES (true, %s)"
+                " ON CONFLICT (singleton) DO UPDATE SET status = excluded.status",
+                (status.to_json(),),
+            )
+
+    async def clear(self, pid: int, host: str) -> None:
+        current = await self.read()
+        if current is not None and (current.pid, current.host) == (pid, host):
+            async with self._storage._connection() as connection:
+                await connection.execute("DELETE FROM reindex_status WHERE status = %s", (current.to_json(),))
+
+    async def read(self) -> ReindexStatus | None:
+        async with self._storage._connection() as connection:
+            cursor = await connection.execute("SELECT status FROM reindex_status")
+            row = await cursor.fetchone()
+        return ReindexStatus.from_json(str(row[0])) if row else None
 
 
 class PostgresFeedback:

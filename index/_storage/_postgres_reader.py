@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from psycopg.rows import TupleRow
 
+from .._copies import CopyRef
 from .._rows import ArticleRow, PassageRow, SentenceRow, blob_to_vector
 from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
@@ -157,6 +158,9 @@ class PostgresReader:
         ):
             found.setdefault(row, []).append(SentenceRow(sentence_id, row, ordinal, start, end, blob_to_vector(vector)))
         return found
+
+    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
+        return {}  # copy groups are not stored yet, as on the embedded backend (index/_copies.py)
 
     async def article(self, article_id: str) -> ArticleRow | None:
         rows = await self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))

@@ -99,11 +99,17 @@ async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection
         connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     else:
         connection = await aiosqlite.connect(str(path), isolation_level=None)
-    await connection.execute("PRAGMA busy_timeout = 30000")
-    await connection.execute("PRAGMA foreign_keys = ON")
-    if not readonly:
-        await connection.execute("PRAGMA journal_mode = WAL")
-        await connection.execute("PRAGMA synchronous = NORMAL")
+    try:
+        await connection.execute("PRAGMA busy_timeout = 30000")
+        await connection.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        # A file that is not a database fails here: close, or aiosqlite's (non-daemon) thread keeps the
+        # process alive after everything else ended (the test suite hung at exit on a damaged file).
+        await connection.close()
+        raise
     return connection
 
 

@@ -4,11 +4,14 @@ every front end lists the other copies under a quote or a search hit."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from bot import discord_format, terminal
 from bot.web import pages
-from index import Answer, Archive, ArticleHit, Copy, Quote
+from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings
 from index._copies import (
     COPY_THRESHOLD,
     article_band_keys,
@@ -150,7 +153,16 @@ def _write(root: Path, name: str, title: str, source: str, body: str) -> None:
     (root / name).write_text(f"---\ntitle: {title}\nsource: {source}\ndate: 2005-02-10\n---\n\n{body}\n")
 
 
-async def test_the_index_groups_copies_and_follows_changes_and_deletions(archive: Archive, tmp_path: Path):
+@pytest.fixture
+async def backend_archive(backend_settings: Settings, hash_embedder: HashEmbedder) -> AsyncIterator[Archive]:
+    """An empty archive on each storage backend in turn."""
+    opened = await Archive.open(backend_settings, embedder=hash_embedder)
+    yield opened
+    await opened.close()
+
+
+async def test_the_index_groups_copies_and_follows_changes_and_deletions(backend_archive: Archive, tmp_path: Path):
+    archive = backend_archive
     root = tmp_path / "wire"
     root.mkdir()
     _write(root, "bank.md", "Rates held", "Daily Post", STORY)

@@ -27,6 +27,12 @@ def asked(question: str, when: str, kind: str = NOT_FOUND, guild: str | None = "
     return AskedQuestion(question, when, guild, kind)
 
 
+@pytest.fixture
+def settings(backend_settings: Settings) -> Settings:
+    """The question log on each storage backend (the embedded one, then PostgreSQL shared by every process)."""
+    return backend_settings
+
+
 def test_groups_similar_questions_most_asked_first_with_counts():
     records = [
         asked("Who won the cup?", "2026-01-01T10:00:00Z"),

@@ -21,6 +21,7 @@ from .._errors import IndexNotBuiltError
 from .._reindex_status import ReindexStatus
 from ._base import StorageStats
 from ._postgres_connect import POOL_SIZE, Connection, connect, make_pool, translated
+from ._postgres_extras import PostgresQuestions
 from ._postgres_reader import PostgresReader
 from ._postgres_schema import ensure_schema, schema_version
 from ._postgres_session import PostgresCheck, PostgresSession, read_meta
@@ -158,6 +159,9 @@ class PostgresStorage:
 
     async def feedback(self) -> PostgresFeedback:
         return PostgresFeedback(self)
+
+    async def questions(self) -> PostgresQuestions:
+        return PostgresQuestions(self)
 
     def status_board(self) -> PostgresStatusBoard:
         return PostgresStatusBoard(self)

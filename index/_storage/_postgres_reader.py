@@ -19,6 +19,7 @@ from .._copies import CopyRef
 from .._rows import ArticleRow, PassageRow, SentenceRow, blob_to_vector
 from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
+from ._postgres_extras import copies_of
 from ._postgres_schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
 
 BM25_K1 = 1.2
@@ -160,7 +161,7 @@ class PostgresReader:
         return found
 
     async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
-        return {}  # copy groups are not stored yet, as on the embedded backend (index/_copies.py)
+        return await copies_of(self._connection, rows)
 
     async def article(self, article_id: str) -> ArticleRow | None:
         rows = await self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from .._copies import update_copy_groups
 from .._errors import IndexBusyError
 from .._models import ParsedArticle
 from .._rows import NewPassage, NewSentence, vector_to_blob
@@ -21,6 +22,7 @@ from ._base import FullTextRepair, VectorRepair
 from ._common import SCHEMA_VERSION, passage_vector_from_blobs
 from ._postgres_codec import HalfVector
 from ._postgres_connect import Connection
+from ._postgres_extras import PostgresCopies
 from ._postgres_schema import REINDEX_LOCK, create_vector_index, has_vector_index, type_embeddings
 from ._postgres_sql import PASSAGE_VECTOR_SOURCES, POSTINGS_OF_ARTICLE, POSTINGS_OF_PASSAGES, WORD_COUNTS_OF_PASSAGES
 
@@ -167,6 +169,10 @@ class PostgresWrite:
         rows = await self._fetch("SELECT nextval('passage_ids') FROM generate_series(1, %s)", (count,))
         return [int(row[0]) for row in rows]
 
+    async def group_copies(self) -> int:
+        """Key the articles not keyed yet, confirm their copies, rebuild the groups (`index._copies`)."""
+        return await update_copy_groups(PostgresCopies(self._connection))
+
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
         """The vectors went in with their rows: build the HNSW index if this write dropped it, record the totals
         BM25 needs and the next generation with model, dimension and schema version."""
@@ -240,7 +246,9 @@ class PostgresWrite:
     # ---- copying an embedded archive (migrate) -------------------------------------------------------
 
     async def delete_everything(self) -> None:
-        await self._connection.execute("TRUNCATE articles, passages, sentences, postings, feedback")
+        await self._connection.execute(
+            "TRUNCATE articles, passages, sentences, postings, feedback, copy_keys, copy_pairs, copy_groups, questions"
+        )
 
     async def insert_feedback(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Votes as (created_at, user_id, guild_id, question, article_ids, helpful, answer_key)."""

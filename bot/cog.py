@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 
 import discord
 from discord import app_commands
@@ -24,7 +23,8 @@ from .admin import admin_check, refusal_text
 from .answers import AnswerRegistry
 from .app import archive_bot
 from .config import BotConfig
-from .conversations import Conversations, turn_from_embed, turn_of
+from .conversations import Conversations, turn_of
+from .messages import history_of, in_bot_thread, question_in
 from .ratelimit import RateLimiter
 from .reindex import BUSY_ELSEWHERE, ReindexJob
 from .text import reindex_status_text
@@ -118,57 +118,6 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     # ---- questions in channels ----------------------------------------------------------------------
 
-    def _question_in(self, message: discord.Message) -> str | None:
-        """The question a message asks the bot, or None when the message is not for the bot."""
-        me = self.bot.user
-        if me is None or message.author.bot or message.author.id == me.id:
-            return None
-        # The bot's own role (people often pick it from the mention list) counts as mentioning the bot.
-        own_roles = [role.id for role in message.role_mentions if role.tags is not None and role.tags.bot_id == me.id]
-        mentioned = bool(own_roles) or any(user.id == me.id for user in message.mentions)
-        in_dm = message.guild is None
-        parent_id = message.channel.parent_id if isinstance(message.channel, discord.Thread) else None
-        listed = message.channel.id in self.config.channels or parent_id in self.config.channels
-        if not (mentioned or in_dm or listed or self._in_conversation(message)):
-            return None
-        text = re.sub(rf"<@!?{me.id}>", " ", message.content or "")
-        for role_id in own_roles:
-            text = text.replace(f"<@&{role_id}>", " ")
-        text = " ".join(text.split())
-        if not text and not (mentioned or in_dm):
-            return None  # an image or sticker posted in a listed channel is not a question
-        return text
-
-    def _replied_answer(self, message: discord.Message) -> discord.Message | None:
-        """The bot's answer this message replies to, if it replies to one."""
-        resolved = message.reference.resolved if message.reference else None
-        me = self.bot.user
-        if isinstance(resolved, discord.Message) and me and resolved.author.id == me.id and resolved.embeds:
-            return resolved
-        return None
-
-    def _in_conversation(self, message: discord.Message) -> bool:
-        """A message in a thread the bot started, or a reply to one of its answers: addressed to the bot."""
-        me = self.bot.user
-        channel = message.channel
-        if channel.id in self.conversations:
-            return True
-        if isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id:
-            return True
-        return self._replied_answer(message) is not None
-
-    def _history(self, message: discord.Message) -> list[Turn]:
-        """The earlier turns a question follows: of the answer it replies to (remembered, else read from that
-        answer's embed), or of the bot's thread it is asked in."""
-        answered = self._replied_answer(message)
-        if answered is not None:
-            turns = self.conversations.turns(answered.id)
-            if not turns:
-                recovered = turn_from_embed(answered.embeds[0].title, answered.embeds[0].description)
-                turns = [recovered] if recovered else []
-            return turns
-        return self.conversations.turns(message.channel.id)
-
     async def _ask_typing(
         self, channel: discord.abc.Messageable, question: str, history: list[Turn] | None = None
     ) -> Answer:
@@ -182,7 +131,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        question = self._question_in(message)
+        question = question_in(message, self.bot.user, self.config.channels, self.conversations)
         if question is None:
             return
         verdict = self.limiter.check(message.author.id, message.guild.id if message.guild else None, warn_once=True)
@@ -198,7 +147,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
         if not question:
             await message.reply(fmt.HELP_TEXT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
-        history = self._history(message)
+        history = history_of(message, self.bot.user, self.conversations)
         try:
             answer = await self._ask_typing(message.channel, question, history)
         except Exception as error:
@@ -231,12 +180,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
             else:
                 return await thread.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS), thread.id
         sent = await message.reply(embed=embed, view=view, allowed_mentions=NO_MENTIONS, mention_author=False)
-        in_bot_thread = message.channel.id in self.conversations or (
-            isinstance(message.channel, discord.Thread)
-            and self.bot.user is not None
-            and message.channel.owner_id == self.bot.user.id
-        )
-        return sent, message.channel.id if in_bot_thread else None
+        return sent, message.channel.id if in_bot_thread(message.channel, self.bot.user, self.conversations) else None
 
     # ---- slash commands -----------------------------------------------------------------------------
 

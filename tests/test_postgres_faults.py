@@ -10,11 +10,12 @@ import logging
 import os
 from pathlib import Path
 
+import psycopg
 import pytest
 from reliability_support import backend_env, run_cli
 
 from bot.discord_format import user_message
-from index import Archive, ArchiveUnavailableError, HashEmbedder, Settings
+from index import Archive, ArchiveUnavailableError, HashEmbedder, IndexMismatchError, Settings
 
 QUESTION = "What did Obama propose to North Korea?"
 
@@ -110,3 +111,18 @@ async def test_a_model_mismatch_is_one_line_on_postgres(
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "built with model 'hash:256'" in lines[0] and "archivebot index" in lines[0], lines
+
+
+async def test_tables_that_do_not_match_the_schema_are_a_typed_error_not_a_driver_traceback(
+    postgres_url: str, settings: Settings, seed_archive_dir: Path
+) -> None:
+    on_postgres = _postgres(settings, postgres_url)
+    archive = await Archive.open(on_postgres, embedder=HashEmbedder(256))
+    try:
+        await archive.reindex([seed_archive_dir])
+        with psycopg.connect(postgres_url, autocommit=True) as connection:  # as a foreign or damaged schema
+            connection.execute("DROP TABLE postings")
+        with pytest.raises(IndexMismatchError, match="not the ones this version expects"):
+            await archive.ask(QUESTION)
+    finally:
+        await archive.close()

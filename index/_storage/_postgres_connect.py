@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .._errors import ArchiveUnavailableError, ConfigurationError
+from .._errors import ArchiveUnavailableError, ConfigurationError, IndexCorruptError, IndexMismatchError
 from . import _postgres_codec
 from ._postgres_schema import HNSW_EF_SEARCH
 from ._postgres_url import DatabaseUrl
@@ -35,6 +35,10 @@ Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 def application_name(role: str) -> str:
     """Shown in pg_stat_activity (and in the "reindex already running" message): who holds a connection."""
     return f"archivebot {role} {socket.gethostname()} pid {os.getpid()}"[:63]
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no detail"
 
 
 def classify(error: BaseException, url: DatabaseUrl) -> Exception:
@@ -111,5 +115,14 @@ async def translated(url: DatabaseUrl) -> AsyncIterator[None]:
         yield
     except (psycopg.OperationalError, PoolTimeout) as error:
         raise classify(error, url) from None
-    except psycopg.errors.InvalidTextRepresentation as error:  # pragma: no cover - a bug, not the user's fault
-        raise ConfigurationError(url.scrub(str(error))) from None
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction) as error:
+        raise IndexMismatchError(
+            f"the Archivebot tables in the database at {url} are not the ones this version expects"
+            f" ({first_line(url.scrub(str(error)))}): point ARCHIVEBOT_DATABASE_URL at an empty database"
+            " and run `archivebot index` (or `archivebot migrate`)"
+        ) from None
+    except psycopg.Error as error:  # anything else the server refused: one line, never a driver traceback
+        raise IndexCorruptError(
+            f"the archive database at {url} refused a statement ({first_line(url.scrub(str(error)))});"
+            " run `archivebot doctor`"
+        ) from None

@@ -2,7 +2,7 @@
 
 Articles, sentences (with their stored float16 vectors), passages (with their ids), feedback and the
 archive's meta are copied; passage vectors are derived from the copied sentence vectors exactly as the
-indexer derives them, so nothing is embedded again. Everything is written in one transaction under the
+indexer derives them, so nothing is embedded again, and syndicated copies are found again from the bodies. Everything is written in one transaction under the
 reindex lock: a failed or interrupted copy leaves the target as it was.
 """
 
@@ -208,6 +208,7 @@ async def _copy(
         feedback = await asyncio.to_thread(_feedback, data_dir / FEEDBACK_FILE)
         await write.insert_feedback(feedback)
         await write.advance_passage_ids()
+        await write.group_copies()  # syndicated copies found again from the copied bodies (no embedding)
         await write.commit_vectors(model=meta["model"], dimension=int(meta["dimension"]), factory="")
         await write.set_meta(
             {key: meta[key] for key in COPIED_META if key in meta}

@@ -2,8 +2,9 @@
 
 Articles, sentences (with their stored float16 vectors), passages (with their ids), feedback and the
 archive's meta are copied; passage vectors are derived from the copied sentence vectors exactly as the
-indexer derives them, so nothing is embedded again, and syndicated copies are found again from the bodies. Everything is written in one transaction under the
-reindex lock: a failed or interrupted copy leaves the target as it was.
+indexer derives them, so nothing is embedded again, and syndicated copies are found again from the bodies.
+Everything is written in one transaction under the reindex lock: a failed or interrupted copy leaves the
+target as it was.
 """
 
 from __future__ import annotations

@@ -50,6 +50,15 @@ def shared_settings(backend_settings: Settings) -> Settings:
     return dataclasses.replace(backend_settings, archive_roots=())
 
 
+def on_host(settings: Settings, host: str) -> Settings:
+    """`settings` as a process on `host` sees them: with a database server each host has a data directory of
+    its own (so nothing may be shared through it: votes, /stats and the reindex progress must come from the
+    database); the embedded backend is shared through its one data directory, on one host."""
+    if not settings.extra.get("ARCHIVEBOT_DATABASE_URL"):
+        return settings
+    return dataclasses.replace(settings, data_dir=settings.data_dir.parent / f"data-{host}")
+
+
 @dataclass
 class ShardedBots:
     fake: FakeDiscord
@@ -84,7 +93,7 @@ async def sharded(tmp_path: Path, shared_settings: Settings) -> AsyncIterator[Sh
     asked: list[list[str]] = [[] for _ in range(SHARDS)]
     try:
         for shard in range(SHARDS):
-            archive = await Archive.open(shared_settings, embedder=embedders[shard])
+            archive = await Archive.open(on_host(shared_settings, f"shard{shard}"), embedder=embedders[shard])
             archives.append(archive)
             if shard == 0:
                 await archive.reindex([archive_dir])
@@ -223,7 +232,7 @@ def bot_env(settings: Settings, fake: FakeDiscord, shard: int) -> dict[str, str]
 async def test_two_bot_processes_split_the_servers_and_share_one_archive(tmp_path: Path, shared_settings: Settings):
     archive_dir = write_bot_archive(tmp_path / "archive")
     embedder = GatedEmbedder(256)
-    archive = await Archive.open(shared_settings, embedder=embedder)  # the CLI's reindex, later on
+    archive = await Archive.open(on_host(shared_settings, "cli"), embedder=embedder)  # the CLI's reindex, later on
     await archive.reindex([archive_dir])
     fake = await FakeDiscord(shard_count=SHARDS).start()
     guilds = [fake.add_guild(shard=shard) for shard in range(SHARDS)]
@@ -233,7 +242,7 @@ async def test_two_bot_processes_split_the_servers_and_share_one_archive(tmp_pat
             "-m",
             "bot",
             cwd=tmp_path,
-            env=bot_env(shared_settings, fake, shard),
+            env=bot_env(on_host(shared_settings, f"shard{shard}"), fake, shard),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         default=100_000,
         help="archive size for the 'updates' part (10 changed articles re-indexed)",
     )
+    parser.add_argument(
+        "--copies",
+        default="4,16",
+        help="archive sizes for the 'memory' part, in copies of the corpus (peak RSS of archivebot index)",
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -138,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import updates
 
         report["updates"] = updates.run(args.update_articles)
+    if "memory" in parts:  # not in the default set: builds the corpus copied 4x and 16x (~15 minutes)
+        from . import memory
+
+        report["memory"] = memory.run(tuple(int(c) for c in args.copies.split(",") if c))
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

@@ -104,6 +104,7 @@ class Settings:
     max_question_chars: int = 1_000
     max_article_sentences: int = MAX_ARTICLE_SENTENCES  # longer "articles" are skipped with a warning
     faiss_factory: str = "auto"  # auto, or a FAISS index_factory string such as "HNSW32" or "IVF1024,SQ8"
+    index_chunk_articles: int = 2000  # an index run commits every this many new articles (bounded memory)
     faiss_nprobe: int = 0  # IVF lists searched per question; 0: the built-in choice (~1.5% of the lists)
     faiss_ef_search: int = 0  # HNSW efSearch; 0: the built-in choice (256)
     passage_sentences: int = 3
@@ -151,6 +152,7 @@ class Settings:
             max_question_chars=_int(env, "ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
             max_article_sentences=_int(env, "ARCHIVEBOT_MAX_ARTICLE_SENTENCES", MAX_ARTICLE_SENTENCES, minimum=1),
             faiss_factory=env.get("ARCHIVEBOT_FAISS_FACTORY", "").strip() or "auto",
+            index_chunk_articles=_int(env, "ARCHIVEBOT_INDEX_CHUNK_ARTICLES", 2000, minimum=1),
             faiss_nprobe=_int(env, "ARCHIVEBOT_FAISS_NPROBE", 0),
             faiss_ef_search=_int(env, "ARCHIVEBOT_FAISS_EF_SEARCH", 0),
             passage_sentences=_int(env, "ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),

@@ -129,6 +129,7 @@ class Archive:
                     max_article_sentences=self.settings.max_article_sentences,
                     passage_sentences=self.settings.passage_sentences,
                     faiss_factory=self.settings.faiss_factory,
+                    chunk_articles=self.settings.index_chunk_articles,
                     progress=report,
                 )
 

@@ -125,6 +125,7 @@ async def prepare_articles(
     report: Reporter,
     *,
     reuse_stored: bool = True,
+    detail: str = "",
 ) -> tuple[list[Prepared], int]:
     """Split, find or compute every sentence and title vector. Returns the prepared articles (those with any
     sentence) and how many texts were actually embedded."""
@@ -141,7 +142,7 @@ async def prepare_articles(
     known = await _known_vectors(session, staging, layouts, wanted, reuse_stored)
     missing = [key for key in wanted if key not in known]
     missing.sort(key=lambda key: len(wanted[key]))  # length-sorted batches waste no padding
-    await _embed_missing(staging, embedder, missing, wanted, known, report)
+    await _embed_missing(staging, embedder, missing, wanted, known, report, detail)
     prepared = [
         Prepared(layout.new.article, layout.new.fingerprint, layout.spans, layout.hashes, layout.title_key, known)
         for layout in layouts
@@ -175,12 +176,13 @@ async def _embed_missing(
     wanted: dict[str, str],
     known: dict[str, bytes],
     report: Reporter,
+    detail: str = "",
 ) -> None:
     """Embed `missing` in batches into `known`. Each batch's staging write runs beside the next batch's
     embedding; progress counts what is saved. ETA cost model: characters plus a fixed cost per text
     (measured: ~linear in length here)."""
     total = len(missing)
-    report("embed", 0, total)
+    report("embed", 0, total, detail)
     costs = [len(wanted[key]) + TEXT_COST_CHARACTERS for key in missing]
     total_cost = float(sum(costs)) or 1.0
     saving: asyncio.Future[None] | None = None
@@ -196,7 +198,7 @@ async def _embed_missing(
         saving = None
         saved_cost += sum(costs[saved : saved + in_flight])
         saved += in_flight
-        report("embed", saved, total, fraction=saved_cost / total_cost)
+        report("embed", saved, total, detail, fraction=saved_cost / total_cost)
         pause_for_tests("embed")
 
     for start in range(0, total, EMBED_BATCH):

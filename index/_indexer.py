@@ -1,10 +1,20 @@
-"""Incremental, crash-safe reindexing, through the storage boundary (any backend).
+"""Incremental, crash-safe reindexing in bounded chunks, through the storage boundary (any backend).
 
 1. Plan (`_index_plan`): stat every archive file; parse the changed ones; decide what goes and what comes.
-2. Embed (`_index_embed`): only texts never embedded before, staged batch by batch so a killed run resumes.
-3. Commit: one `IndexWrite` deletes the removed and changed articles, inserts the new ones with their
-   passage vectors and commits the next vector generation; readers keep the previous state until then, and a
-   crash before it leaves the previous state untouched.
+   The plan holds references, not text.
+2. For each chunk of at most `index_chunk_articles` new articles: read them again, embed only texts never
+   embedded before (`_index_embed`; each batch staged, so a killed run resumes without embedding it again),
+   and commit them in one `IndexWrite`: the chunk's articles, the rows they replace, and the next vector
+   generation, together. Memory holds one chunk, not the archive.
+
+What readers see meanwhile: every commit is complete and consistent (an updated article's old rows or its
+new ones, never both or neither; rows, full text and vectors of the same commit). A long run is visible
+chunk by chunk: during a first build the archive answers from the articles committed so far, and during an
+update some changed articles are already new while others are still old. Plain removals go in the first
+commit; the run's meta (roots, parser version, last indexed) in the last, so a run killed in between is
+taken up again by the next one, which finds the committed chunks unchanged and embeds nothing twice.
+A model change re-embeds everything: its first commit removes the old model's articles and vectors
+together, so the archive is never a mix of two models' vectors.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._archive_files import discover
-from ._config import MAX_ARTICLE_SENTENCES
+from ._config import MAX_ARTICLE_SENTENCES, Settings
 from ._embed import Embedder
 from ._errors import ArchiveError
 from ._index_embed import (
@@ -31,13 +41,14 @@ from ._index_embed import (
     prepare_articles,
     text_hash,
 )
-from ._index_plan import NewArticle, Plan, Planner, scan_files
+from ._index_plan import ArticleReader, NewArticle, Plan, PlannedArticle, Planner, ScanLimits, chunked
 from ._models import IndexSummary
 from ._parse import PARSER_VERSION
 from ._pause import pause_for_tests
 from ._storage import IndexSession, VectorStaging, mismatches
 
 __all__ = [
+    "DEFAULT_CHUNK_ARTICLES",
     "Prepared",
     "ProgressCallback",
     "body_hash",
@@ -49,6 +60,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_CHUNK_ARTICLES = Settings.index_chunk_articles  # per commit (~50k passages of news): bounded memory
+
 
 @dataclass(frozen=True)
 class IndexOptions:
@@ -56,6 +69,23 @@ class IndexOptions:
     max_article_sentences: int = MAX_ARTICLE_SENTENCES
     passage_sentences: int = 3
     faiss_factory: str = "auto"
+    chunk_articles: int = DEFAULT_CHUNK_ARTICLES
+
+
+@dataclass
+class _Run:
+    """One index run's state across its commits."""
+
+    session: IndexSession
+    embedder: Embedder
+    options: IndexOptions
+    plan: Plan
+    full: bool  # another model built the index: everything is re-embedded
+    roots_value: str
+    staging: VectorStaging
+    report: Reporter
+    passages: int = 0
+    embedded: int = 0
 
 
 async def reindex(
@@ -67,11 +97,12 @@ async def reindex(
     max_article_sentences: int = MAX_ARTICLE_SENTENCES,
     passage_sentences: int = 3,
     faiss_factory: str = "auto",
+    chunk_articles: int = DEFAULT_CHUNK_ARTICLES,
     progress: ProgressCallback | None = None,
 ) -> IndexSummary:
     """Bring the archive in line with `roots`, through `session` (the caller holds it: the reindex lock)."""
     started = time.monotonic()
-    options = IndexOptions(max_file_bytes, max_article_sentences, passage_sentences, faiss_factory)
+    options = IndexOptions(max_file_bytes, max_article_sentences, passage_sentences, faiss_factory, chunk_articles)
     report = Reporter(progress)
     for root in roots:
         if not Path(root).is_dir():
@@ -86,11 +117,12 @@ async def reindex(
     # Parsing or splitting changed since this index was built: read every file again (articles whose
     # content hash is unchanged stay as they are; changed ones reuse stored vectors by text hash).
     reparse = bool(meta) and meta.get("parser_version") != str(PARSER_VERSION)
-    plan = await _plan(session, roots, options, full, reparse, report)
-    staging = session.staging(embedder.name)
-    passages, embedded = await _embed_and_commit(session, staging, embedder, plan, options, full, roots, report)
-    await staging.clear()
-    summary = _summary(plan, passages, embedded, time.monotonic() - started)
+    limits = ScanLimits(options.max_file_bytes, options.max_article_sentences)
+    plan = await _plan(session, roots, limits, full, reparse, report)
+    roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
+    run = _Run(session, embedder, options, plan, full, roots_value, session.staging(embedder.name), report)
+    await _commit_chunks(run, limits)
+    summary = _summary(plan, run.passages, run.embedded, time.monotonic() - started)
     for warning in plan.warnings:
         logger.warning("%s", warning)
     report("done", 1, 1)
@@ -98,83 +130,83 @@ async def reindex(
 
 
 async def _plan(
-    session: IndexSession, roots: Sequence[Path], options: IndexOptions, full: bool, reparse: bool, report: Reporter
+    session: IndexSession, roots: Sequence[Path], limits: ScanLimits, full: bool, reparse: bool, report: Reporter
 ) -> Plan:
     files, warnings = await asyncio.to_thread(discover, list(roots))
     planner = Planner(await session.article_states(), full)
     planner.plan.warnings.extend(warnings)
-    planner.remove_missing_paths({str(file.path) for file in files})
-    limits = (options.max_file_bytes, options.max_article_sentences)
-    scanned = await asyncio.to_thread(scan_files, files, planner.by_path, limits, full or reparse, report)
-    for item in scanned:
-        planner.add_file(item)
+    await asyncio.to_thread(planner.scan, files, limits, full or reparse, report)
     return planner.finish()
 
 
-async def _embed_and_commit(
-    session: IndexSession,
-    staging: VectorStaging,
-    embedder: Embedder,
-    plan: Plan,
-    options: IndexOptions,
-    full: bool,
-    roots: Sequence[Path],
-    report: Reporter,
-) -> tuple[int, int]:
-    """Embed what the plan adds and commit it; returns (passages inserted, texts embedded)."""
-    meta = session.meta
-    # Vectors stored by another model (or dimension) must not be reused for the same text.
-    same_model = not meta or not mismatches(meta, embedder.name, embedder.dimension)
+async def _commit_chunks(run: _Run, limits: ScanLimits) -> None:
+    """Embed and commit the plan chunk by chunk (one commit when there is nothing new)."""
+    chunks = chunked(run.plan.new_articles, run.options.chunk_articles) or [[]]
+    reader = ArticleReader(limits)
+    for number, planned in enumerate(chunks, start=1):
+        articles, warnings = await asyncio.to_thread(reader.read, planned)
+        run.plan.warnings.extend(warnings)
+        prepared = await _prepare(run, articles, number, len(chunks))
+        await _commit(run, planned, prepared, number, last=number == len(chunks))
+        await run.staging.clear()  # the chunk's vectors are stored now: the staging stays one chunk's size
+
+
+async def _prepare(run: _Run, articles: list[NewArticle], number: int, chunks: int) -> list[Prepared]:
+    meta = run.session.meta
+    # Vectors stored by another model must not be reused: after a model change's first commit every stored
+    # vector is the new model's.
+    reuse = not meta or not mismatches(meta, run.embedder.name, run.embedder.dimension)
+    detail = f"chunk {number} of {chunks}" if chunks > 1 else ""
     prepared, embedded = await prepare_articles(
-        session, staging, embedder, plan.new_articles, report, reuse_stored=same_model
+        run.session, run.staging, run.embedder, articles, run.report, reuse_stored=reuse, detail=detail
     )
-    passages = await _commit(session, prepared, embedder, plan, options, full, roots, report)
-    return passages, embedded
+    run.embedded += embedded
+    return prepared
 
 
-async def _commit(
-    session: IndexSession,
-    prepared: list[Prepared],
-    embedder: Embedder,
-    plan: Plan,
-    options: IndexOptions,
-    full: bool,
-    roots: Sequence[Path],
-    report: Reporter,
-) -> int:
-    """One atomic write: the plan's removals, the prepared articles, the next vector generation and the run's
-    meta. Returns how many passages were inserted."""
-    changed = bool(plan.remove_rows or prepared) or full or "generation" not in session.meta
+async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepared], number: int, last: bool) -> None:
+    """One atomic write: this chunk's removals and articles with the next vector generation; the plain
+    removals and fingerprint updates in the first, the run's meta in the last."""
+    plan, first = run.plan, number == 1
+    rebuild = first and run.full
+    removals = [item.replaces for item in planned if item.replaces is not None]
+    if first:
+        removals = plan.remove_rows + removals
+    if rebuild:  # a model change: every old article goes in the first commit (the rest come back chunk by chunk)
+        removals = plan.remove_rows + [item.replaces for item in plan.new_articles if item.replaces is not None]
+    changed = bool(removals or prepared) or (first and (run.full or "generation" not in run.session.meta))
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    passages = 0
-    report("commit", 0, 1)
-    async with session.write() as write:
-        await write.update_fingerprints(plan.fingerprint_updates)
+    run.report("commit", 0, 1)
+    async with run.session.write() as write:
+        if first:
+            await write.update_fingerprints(plan.fingerprint_updates)
         if changed:
-            await write.delete_articles(plan.remove_rows)
+            await write.delete_articles(removals)
             for item in prepared:  # each article's rows and vectors exist only while it is inserted
-                passages += await insert_prepared(write, item, options.passage_sentences, now)
+                run.passages += await insert_prepared(write, item, run.options.passage_sentences, now)
             pause_for_tests("commit:rows")
             await write.commit_vectors(
-                model=embedder.name, dimension=embedder.dimension, factory=options.faiss_factory, rebuild=full
+                model=run.embedder.name,
+                dimension=run.embedder.dimension,
+                factory=run.options.faiss_factory,
+                rebuild=rebuild,
             )
         # Syndicated copies: the inserted articles (and, once, all of an archive indexed before copies were
         # grouped) are keyed and compared in this same commit; a removed article's keys and pairs went with it.
         await write.group_copies()
-        roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
-        await write.set_meta({"roots": roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
+        if last:
+            await write.set_meta({"roots": run.roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")
     pause_for_tests("committed")
-    return passages
+    pause_for_tests(f"committed:{number}")
 
 
 def _summary(plan: Plan, passages: int, embedded: int, seconds: float) -> IndexSummary:
-    added = sum(1 for new in plan.new_articles if not new.is_update)
-    updated = len(plan.new_articles) - added
+    added = sum(1 for item in plan.new_articles if not item.is_update)
     return IndexSummary(
         added=added,
-        updated=updated,
-        removed=len(plan.remove_rows) - updated,
+        updated=len(plan.new_articles) - added,
+        removed=len(plan.remove_rows),
         unchanged=plan.unchanged,
         skipped=plan.skipped,
         passages_embedded=passages,
@@ -186,7 +218,7 @@ def _summary(plan: Plan, passages: int, embedded: int, seconds: float) -> IndexS
 
 async def prepare_for_repair(session: IndexSession, embedder: Embedder, rows: Sequence[int]) -> list[Prepared]:
     """The doctor's re-embedding: these stored articles, embedded again from their stored text."""
-    articles = [NewArticle(article, fingerprint, True) for article, fingerprint in await session.stored_articles(rows)]
+    articles = [NewArticle(article, fingerprint, None) for article, fingerprint in await session.stored_articles(rows)]
     prepared, _ = await prepare_articles(
         session, session.staging(embedder.name), embedder, articles, Reporter(None), reuse_stored=False
     )

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from reliability_support import TOPICS, assert_consistent, backend_env, run_cli, start_cli, write_archive
+from reliability_support import (
+    TOPICS,
+    assert_consistent,
+    backend_env,
+    cli_env,
+    run_cli,
+    sql,
+    start_cli,
+    write_archive,
+)
 
 from index import Archive, HashEmbedder, IndexNotBuiltError, Settings, check_index
 
@@ -189,3 +198,110 @@ def test_the_pause_hook_is_inert_without_its_variable(monkeypatch) -> None:
     monkeypatch.setenv("ARCHIVEBOT_TEST_PAUSE_AT", "commit:rows")
     _pause_for_tests("embed")  # another point: returns at once
     assert os.environ["ARCHIVEBOT_TEST_PAUSE_AT"] == "commit:rows"
+
+
+# ---- chunked runs: each chunk of articles is its own commit ----------------------------------------------
+
+CHUNK = "5"  # articles per commit in these tests (the default is thousands)
+
+
+def _articles(data_dir: Path, like: str) -> list[tuple[str]]:
+    return sql(data_dir, "SELECT body FROM articles WHERE path LIKE ?", (like,))
+
+
+def _embedded(data_dir: Path) -> Settings:
+    """These two run on the embedded backend (chunking is the indexer's, the same on both backends)."""
+    return Settings(data_dir=data_dir, model="hash:256", min_confidence=0.05)
+
+
+async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path) -> None:
+    """A long first build is visible chunk by chunk: while it runs (and after it is killed) the archive answers
+    from the articles committed so far, each complete; the next run adds the rest and embeds none of the
+    committed texts again."""
+    root = tmp_path / "news"
+    root.mkdir()
+    _change_archive(write_archive(root))  # 7 topics + 40 lighthouse articles: 10 commits of 5
+    reference = run_cli(
+        ["index", str(root), "--json"], cli_env(tmp_path / "reference", ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK)
+    )
+    assert reference.returncode == 0, reference.stderr
+    total_texts = json.loads(reference.stdout)["sentences_embedded"]
+
+    data_dir = tmp_path / "data"
+    marker = tmp_path / "paused"
+    env = cli_env(
+        data_dir,
+        ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK,
+        ARCHIVEBOT_TEST_PAUSE_AT="committed:2",
+        ARCHIVEBOT_TEST_PAUSE_FILE=str(marker),
+    )
+    process = start_cli(["index", str(root), "--json"], env)
+    try:
+        _wait_for_pause(process, marker)
+        report = await check_index(data_dir)  # half built, and consistent
+        assert report.ok, report.text()
+        assert report.counts["articles"] == 10
+        committed = [body for (body,) in _articles(data_dir, "%lighthouse_%")]
+        # Sorted file order: election, festival, glacier, then lighthouse_0, _1, _10 .. _14 in the first two.
+        assert len(committed) == 7
+        answer = await _ask(_embedded(data_dir), "What did the lighthouse number 13 keepers paint?")
+        assert "lighthouse number 13 keepers" in _quoted(answer)
+        answer = await _ask(_embedded(data_dir), NEW_Q)  # lighthouse 7 comes in a later chunk: not quoted yet
+        assert "lighthouse number 7 keepers" not in _quoted(answer)
+    finally:
+        _kill(process)
+
+    await assert_consistent(data_dir)
+    assert (await check_index(data_dir)).counts["articles"] == 10
+    result = run_cli(["index", str(root), "--json"], cli_env(data_dir, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["unchanged"], summary["removed"]) == (37, 10, 0)
+    assert 0 < summary["sentences_embedded"] < total_texts  # the committed chunks' texts are not embedded again
+    await assert_consistent(data_dir)
+    assert (await check_index(data_dir)).counts["articles"] == 47
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(_embedded(data_dir), NEW_Q))
+
+
+async def test_sigkill_midway_through_a_chunked_update(tmp_path: Path) -> None:
+    """An update is committed chunk by chunk: a removed article is gone from the first commit; an updated one
+    is old until the commit that holds its new version (never both, never neither), also after a kill; the
+    next run finishes the rest."""
+    data_dir = tmp_path / "data"
+    root = write_archive(tmp_path / "news")
+    archive = await Archive.open(_embedded(data_dir), embedder=HashEmbedder(256))
+    await archive.reindex([root])
+    await archive.close()
+    _change_archive(root)  # harbour removed, orchard changed (sorted last), 40 lighthouse articles added
+    marker = tmp_path / "paused"
+    env = cli_env(
+        data_dir,
+        ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK,
+        ARCHIVEBOT_TEST_PAUSE_AT="committed:2",
+        ARCHIVEBOT_TEST_PAUSE_FILE=str(marker),
+    )
+    process = start_cli(["index", str(root), "--json"], env)
+    try:
+        _wait_for_pause(process, marker)
+        await assert_consistent(data_dir)
+        assert "ferry terminal" not in _quoted(
+            await _ask(_embedded(data_dir), HARBOUR_Q)
+        )  # removed in the first commit
+        orchard = _articles(data_dir, "%orchard.txt")
+        assert len(orchard) == 1 and "record orchard harvest" in orchard[0][0]  # still the old version
+        assert len(_articles(data_dir, "%lighthouse_%")) == 10  # lighthouse_0, _1, _10 .. _17 (sorted)
+    finally:
+        _kill(process)
+
+    await assert_consistent(data_dir)
+    orchard = _articles(data_dir, "%orchard.txt")
+    assert len(orchard) == 1 and "record orchard harvest" in orchard[0][0]
+    result = run_cli(["index", str(root), "--json"], cli_env(data_dir, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["updated"], summary["removed"]) == (30, 1, 0)
+    await assert_consistent(data_dir)
+    orchard = _articles(data_dir, "%orchard.txt")
+    assert len(orchard) == 1 and "cider makers" in orchard[0][0]
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(_embedded(data_dir), NEW_Q))
+    assert (await check_index(data_dir)).counts["articles"] == len(TOPICS) - 1 + 40

@@ -165,6 +165,11 @@ class VectorIndex:
     def needs_training(self) -> bool:
         return not self.index.is_trained
 
+    def training_size(self) -> int | None:
+        """How many vectors `train` uses at most (None: all it is given)."""
+        inner = _inner(self.index)
+        return TRAINING_PER_LIST * int(inner.nlist) if isinstance(inner, faiss.IndexIVF) else None
+
     def train(self, vectors: np.ndarray) -> None:
         """Train on `vectors`, or on a fixed random sample of TRAINING_PER_LIST per IVF list when larger."""
         inner = _inner(self.index)

@@ -111,7 +111,7 @@ class SqliteStorage:
             try:
                 yield session
             finally:
-                session.close()
+                await session.close()
                 await writer.close()
 
     @contextlib.asynccontextmanager

@@ -46,6 +46,9 @@ class SqliteSession:
         self._store = store
         self.meta = meta
         self._staging: list[Staging] = []
+        # The latest index this session committed, patched in place by the next write: readers use the
+        # storage's (loading the newest generation from its file), so no copy is needed per commit.
+        self._vectors: VectorIndex | None = None
 
     async def article_states(self) -> list[StoredArticleState]:
         return await self._store.article_states()
@@ -68,15 +71,23 @@ class SqliteSession:
     async def write(self) -> AsyncIterator[SqliteWrite]:
         """One `BEGIN IMMEDIATE` transaction; after its COMMIT, readers of this process switch to the new
         vector index and vector files no reader can need any more are deleted."""
-        write = SqliteWrite(self._store, self._storage, self.meta)
-        async with self._store.transaction():
-            yield write
+        write = SqliteWrite(self._store, self._storage, self.meta, self._vectors)
+        try:
+            async with self._store.transaction():
+                yield write
+        except BaseException:
+            self._vectors = None  # it may hold changes the rollback undid: the next write loads the file
+            raise
         self.meta = await self._store.get_meta()
-        await self._storage._committed(write.committed, self.meta)
+        await self._storage._committed(None, self.meta)
         if write.committed is not None:
+            self._vectors = write.committed
             await collect_garbage(self._storage.data_dir, write.committed.generation)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Hand the latest vectors to the storage's readers (saves them loading the file) and close."""
+        if self._vectors is not None and self.meta.get("generation") == str(self._vectors.generation):
+            await self._storage._committed(self._vectors, self.meta)
         for staging in self._staging:
             staging.close()
 
@@ -84,10 +95,11 @@ class SqliteSession:
 class SqliteWrite:
     """The `IndexWrite`: row changes in the open transaction, and the vector changes they imply."""
 
-    def __init__(self, store: Store, storage: SqliteStorage, meta: dict[str, str]) -> None:
+    def __init__(self, store: Store, storage: SqliteStorage, meta: dict[str, str], private: VectorIndex | None) -> None:
         self._store = store
         self._data_dir = storage.data_dir
-        self._current = storage.current_vectors
+        self._private = private is not None
+        self._current = private if private is not None else storage.current_vectors
         self._parameters = storage.parameters
         self._meta = meta
         self._changes = VectorChanges()
@@ -141,6 +153,7 @@ class SqliteWrite:
             total_passages=(await self._store.counts())["passages"],
             rebuild=rebuild,
             current=self._current,
+            current_is_private=self._private,
             parameters=self._parameters,
         )
         index = await next_index(plan, self._changes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from ._layout import private_file
 from ._sqlite_store import Store
 
 logger = logging.getLogger(__name__)
+
+REBUILD_BATCH = 20_000  # passages added to a rebuilt index at a time (30 MB of float32 vectors at 384 dims)
+GENERATION_GRACE_SECONDS = 60.0  # a superseded vector file outlives its successor's birth by this much
 
 
 def load_generation(data_dir: Path, meta: dict[str, str], parameters: SearchParameters) -> VectorIndex:
@@ -72,9 +76,30 @@ async def stored_passage_vectors(
 
 
 async def rebuild_vectors(store: Store, dimension: int, factory: str, parameters: SearchParameters) -> VectorIndex:
-    """A new vector index from the sentence vectors stored in SQLite (no re-embedding)."""
-    ids, matrix = await stored_passage_vectors(store, dimension)
-    return await build_index(dimension, factory, ids, matrix, parameters)
+    """A new vector index from the sentence vectors stored in SQLite (no re-embedding), in bounded memory:
+    trained on a sample of passages (the one IVF uses anyway), then filled REBUILD_BATCH passages at a time,
+    so it never holds every passage's float32 vector (1.5 GB per million) beside the index."""
+    index = VectorIndex.create(dimension, factory, parameters=parameters)
+    if index.needs_training():
+        ids = np.asarray(await store.all_passage_ids(), dtype=np.int64)
+        size = index.training_size()
+        if size is not None and len(ids) > size:
+            ids = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
+        _, sample = await stored_passage_vectors(store, dimension, [int(i) for i in ids])
+        if len(sample):
+            await asyncio.to_thread(index.train, sample)
+        del ids, sample
+    batch_ids: list[int] = []
+    batch: list[np.ndarray] = []
+    async for passage_id, sentence_blobs, title_blob in store.passage_vector_sources():
+        batch_ids.append(passage_id)
+        batch.append(passage_vector_from_blobs(sentence_blobs, title_blob))
+        if len(batch) >= REBUILD_BATCH:
+            await asyncio.to_thread(index.add, np.asarray(batch_ids, dtype=np.int64), np.stack(batch))
+            batch_ids, batch = [], []
+    if batch:
+        await asyncio.to_thread(index.add, np.asarray(batch_ids, dtype=np.int64), np.stack(batch))
+    return index
 
 
 @dataclass
@@ -97,7 +122,8 @@ class NextIndex:
     factory: str  # the configured factory, or "auto"
     total_passages: int  # after the write
     rebuild: bool  # every vector changes (another model): never start from the current index
-    current: VectorIndex | None  # the index readers hold, if it is of `meta`'s generation
+    current: VectorIndex | None  # the latest index in memory, if it is of `meta`'s generation
+    current_is_private: bool  # no reader holds `current`: patch it in place (else a copy)
     parameters: SearchParameters
 
 
@@ -111,7 +137,7 @@ async def next_index(plan: NextIndex, changes: VectorChanges) -> VectorIndex:
     base: VectorIndex | None = None
     if not plan.rebuild and meta.get("generation") and meta.get("index_factory") == factory:
         if plan.current is not None and plan.current.generation == int(meta["generation"]):
-            base = await asyncio.to_thread(plan.current.clone)
+            base = plan.current if plan.current_is_private else await asyncio.to_thread(plan.current.clone)
         else:
             try:
                 base = await asyncio.to_thread(load_generation, plan.data_dir, meta, plan.parameters)
@@ -146,5 +172,22 @@ def generation_meta(model: str, dimension: int) -> dict[str, object]:
 
 
 async def collect_garbage(data_dir: Path, generation: int) -> None:
-    """After COMMIT: delete the vector files of generations other than this one and the one before."""
-    await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, {generation, generation - 1})
+    """After COMMIT: delete the vector files of older generations. This one and the one before stay, and so
+    does any file superseded less than GENERATION_GRACE_SECONDS ago: a reader whose snapshot began before
+    a commit may still be about to load it (chunked runs commit generations in quick succession)."""
+    await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, _generations_to_keep(data_dir, generation))
+
+
+def _generations_to_keep(data_dir: Path, generation: int) -> set[int]:
+    keep = {generation, generation - 1}
+    now = time.time()
+    for older in range(generation - 2, 0, -1):
+        successor = VectorIndex.path_for(data_dir, older + 1)
+        try:
+            superseded_at = successor.stat().st_mtime
+        except OSError:
+            break
+        if now - superseded_at > GENERATION_GRACE_SECONDS:
+            break
+        keep.add(older)
+    return keep

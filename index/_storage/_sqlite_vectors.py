@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ._sqlite_store import Store
 logger = logging.getLogger(__name__)
 
 REBUILD_BATCH = 20_000  # passages added to a rebuilt index at a time (30 MB of float32 vectors at 384 dims)
-GENERATION_GRACE_SECONDS = 60.0  # a superseded vector file outlives its successor's birth by this much
+KEPT_GENERATIONS = 3  # vector files kept after a commit: this generation and the two before it
 
 
 def load_generation(data_dir: Path, meta: dict[str, str], parameters: SearchParameters) -> VectorIndex:
@@ -172,22 +171,8 @@ def generation_meta(model: str, dimension: int) -> dict[str, object]:
 
 
 async def collect_garbage(data_dir: Path, generation: int) -> None:
-    """After COMMIT: delete the vector files of older generations. This one and the one before stay, and so
-    does any file superseded less than GENERATION_GRACE_SECONDS ago: a reader whose snapshot began before
-    a commit may still be about to load it (chunked runs commit generations in quick succession)."""
-    await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, _generations_to_keep(data_dir, generation))
-
-
-def _generations_to_keep(data_dir: Path, generation: int) -> set[int]:
-    keep = {generation, generation - 1}
-    now = time.time()
-    for older in range(generation - 2, 0, -1):
-        successor = VectorIndex.path_for(data_dir, older + 1)
-        try:
-            superseded_at = successor.stat().st_mtime
-        except OSError:
-            break
-        if now - superseded_at > GENERATION_GRACE_SECONDS:
-            break
-        keep.add(older)
-    return keep
+    """After COMMIT: delete the vector files of generations older than the two before this one. Readers load
+    the file of their snapshot's generation right after the snapshot begins; a chunked run commits every
+    few seconds, so a reader that began just before two quick commits still finds its file."""
+    keep = set(range(generation - KEPT_GENERATIONS + 1, generation + 1))
+    await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, keep)

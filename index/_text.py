@@ -236,6 +236,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         segment = text[line_start:line_end]
         for match in _BOUNDARY.finditer(segment):
             boundary = line_start + match.end()
+            # _Shifted offers the group/start/end that _is_boundary reads, in whole-text offsets; re.Match
+            # cannot be subclassed or built, so it stands in by duck typing.
             if _is_boundary(text, _Shifted(match, line_start)):  # type: ignore[arg-type]
                 _append(text, spans, cursor, boundary)
                 cursor = boundary

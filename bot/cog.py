@@ -157,13 +157,13 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 logger.error("answering a message failed", exc_info=error)
             await message.reply(fmt.user_message(error), allowed_mentions=NO_MENTIONS, mention_author=False)
             return
+        await self._record_declined(answer, message.guild.id if message.guild else None)  # before the reply, as /ask
         sent, conversation = await self._post_answer(message, question, answer)
         # The conversation so far, for a reply to this answer and for the next question in its thread.
         turns = [*history, turn_of(answer, question)]
         self.conversations.record(sent.id, turns)
         if conversation is not None:
             self.conversations.record(conversation, turns)
-        await self._record_declined(answer, message.guild.id if message.guild else None)
 
     async def _post_answer(
         self, message: discord.Message, question: str, answer: Answer
@@ -211,13 +211,15 @@ class ArchiveCog(commands.Cog, name="Archive"):
         except Exception as error:
             await self._fail(interaction, error, "/ask")
             return
+        # Recorded before the reply: once the user has it the handler may be cut short (a shutdown), and a
+        # write still in flight then was lost (and warned "Event loop is closed" in the e2e tests).
+        await self._record_declined(answer, interaction.guild_id)
         await interaction.followup.send(
             embed=fmt.answer_embed(answer, self.config.web.public_url),
             view=self._answer_view(answer, interaction.guild_id),
             ephemeral=private,
             allowed_mentions=NO_MENTIONS,
         )
-        await self._record_declined(answer, interaction.guild_id)
 
     @app_commands.command(name="search")
     @app_commands.describe(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +24,24 @@ from bot.config import BotConfig, RateLimit, apply_endpoints
 from index import Archive, HashEmbedder, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+async def start_bot_process(cwd: Path, *args: str, **variables: str) -> asyncio.subprocess.Process:
+    """`python -m bot` (or `python ARGS`) as a child process with pipes, in an environment without the caller's
+    Discord or Archivebot settings (a developer's shell must not leak in), this checkout on PYTHONPATH, then
+    `variables`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
+    env.update(PYTHONPATH=str(PROJECT), **variables)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *(args or ("-m", "bot")),
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 SEEDS = PROJECT / "seeds"
 
 SEED_QUESTION = "What did Obama propose to North Korea?"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from bot_fixtures import SEED_QUESTION, write_bot_archive
+from bot_fixtures import SEED_QUESTION, start_bot_process, write_bot_archive
 from fake_discord import FakeDiscord
 
 from index import Archive, HashEmbedder, Settings
@@ -83,17 +83,7 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: 
 
 
 async def test_python_m_bot_without_a_token_exits_with_a_message(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
-    env.update({"PYTHONPATH": str(PROJECT), "ARCHIVEBOT_DATA_DIR": str(tmp_path / "data")})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_bot_process(tmp_path, ARCHIVEBOT_DATA_DIR=str(tmp_path / "data"))
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert "DISCORD_TOKEN is not set" in stderr.decode()

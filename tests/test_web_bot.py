@@ -5,16 +5,14 @@ Against the fake Discord, in a real bot process; and the embed formatting with l
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from bot_fixtures import SEED_QUESTION, Harness, write_bot_archive
+from bot_fixtures import SEED_QUESTION, Harness, start_bot_process, write_bot_archive
 from fake_discord import FakeDiscord
 from web_support import parse_page
 
@@ -80,8 +78,8 @@ async def test_bot_process_serves_the_reading_room_and_links_to_it(tmp_path: Pat
     await archive.close()
     port = free_port()
     fake = await FakeDiscord().start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
-    env.update(
+    process = await start_bot_process(
+        tmp_path,
         DISCORD_TOKEN="web-test-token",
         DISCORD_API_BASE=fake.api_base,
         DISCORD_GATEWAY_URL=fake.gateway_url,
@@ -92,16 +90,6 @@ async def test_bot_process_serves_the_reading_room_and_links_to_it(tmp_path: Pat
         ARCHIVEBOT_WEB=f"127.0.0.1:{port}",
         ARCHIVEBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
         HF_HUB_OFFLINE="1",
-        PYTHONPATH=str(PROJECT),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
     try:
         await fake.wait_ready(timeout=60)
@@ -138,24 +126,14 @@ async def test_bot_process_with_a_taken_port_exits_with_a_message(tmp_path: Path
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ARCHIVEBOT_"))}
-        env.update(
+        process = await start_bot_process(
+            tmp_path,
             DISCORD_TOKEN="web-test-token",
             DISCORD_API_BASE="http://127.0.0.1:9",
             ARCHIVEBOT_DATA_DIR=str(tmp_path / "data"),
             ARCHIVEBOT_MODEL="hash:256",
             ARCHIVEBOT_WEB=f"127.0.0.1:{port}",
             HF_HUB_OFFLINE="1",
-            PYTHONPATH=str(PROJECT),
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     log = stderr.decode()

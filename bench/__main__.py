@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale,lexical] [--sizes 100000,1000000]`
 
 Optional parts: `updates` (10 changed articles in a large archive), `postgres` (the PostgreSQL backend beside the
-embedded one over the prebuilt BBC archive).
+embedded one over the prebuilt BBC archive), `memory` (peak RSS of `archivebot index` at two archive sizes),
+`million` (a real 1M-passage archive end to end on both backends).
 
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
 """
@@ -102,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         default="4,16",
         help="archive sizes for the 'memory' part, in copies of the corpus (peak RSS of archivebot index)",
     )
+    parser.add_argument(
+        "--million-copies",
+        type=int,
+        default=53,
+        help="'million' part: copies of the corpus to index with the real model (53 x BBC = ~1.0M passages)",
+    )
+    parser.add_argument(
+        "--million-backends", default="embedded,postgres", help="'million' part: embedded and/or postgres"
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -147,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import memory
 
         report["memory"] = memory.run(tuple(int(c) for c in args.copies.split(",") if c))
+    if "million" in parts:  # not in the default set: a real 1M-passage archive on both backends (~1-2 hours)
+        from . import million
+
+        backends = tuple(b for b in args.million_backends.split(",") if b)
+        report["million"] = million.run(args.million_copies, backends, rounds=min(rounds, 2))
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,4 +105,34 @@ def machine() -> dict[str, object]:
         "memory_gb": memory_gb,
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in load] if load else None,
+    }
+
+
+def index_process(archive_dir: Path, environment: dict[str, str], *, echo: bool = False) -> dict[str, Any]:
+    """`archivebot index ARCHIVE --json` as its own process, with only `environment`'s ARCHIVEBOT_ settings:
+    its summary, wall time and peak RSS (the kernel's, from `wait4`). `echo`: its progress lines go to stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVEBOT_")}
+    env.update(environment)
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "index", str(archive_dir), "--json"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=None if echo else errors,
+            text=True,
+        )
+        assert process.stdout is not None
+        output = process.stdout.read()  # to the end; the child is reaped below, with its resource usage
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            errors.seek(0)
+            raise RuntimeError(f"archivebot index failed ({process.returncode}): {errors.read()[-2000:]}")
+    summary = json.loads(output)
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        **{key: summary[key] for key in ("added", "updated", "unchanged", "passages_embedded", "sentences_embedded")},
     }

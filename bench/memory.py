@@ -14,48 +14,36 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from ._common import CORPUS, REPO, log
+from ._common import CORPUS, REPO, index_process, log
 from .updates import _build_archive
 
 
 def _index(archive_dir: Path, data_dir: Path, extra_env: dict[str, str]) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVEBOT_")}
-    env.update(ARCHIVEBOT_DATA_DIR=str(data_dir), ARCHIVEBOT_MODEL="hash:384", **extra_env)
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "index", str(archive_dir), "--json"],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-        assert process.stdout is not None
-        output = process.stdout.read()  # to the end; the child is reaped below, with its resource usage
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            errors.seek(0)
-            raise RuntimeError(f"archivebot index failed ({process.returncode}): {errors.read()[-2000:]}")
-    summary = json.loads(output)
+    env = {"ARCHIVEBOT_DATA_DIR": str(data_dir), "ARCHIVEBOT_MODEL": "hash:384", **extra_env}
+    summary = index_process(archive_dir, env)
+    stats_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVEBOT_")} | env
     stats = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "stats", "--json"], env=env, cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "bot.cli", "stats", "--json"], env=stats_env, cwd=REPO, capture_output=True, text=True
     )
     info = json.loads(stats.stdout)
     return {
         "articles": summary["added"],
         "passages": summary["passages_embedded"],
-        "index_s": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "index_s": summary["seconds"],
+        "peak_rss_mb": summary["peak_rss_mb"],
         "index_type": info["index_type"],
-        "vector_file_mb": round(info["vector_bytes"] / 2**20, 1),
+        "vector_file_mb": round(_latest_vector_file(data_dir).stat().st_size / 2**20, 1),
+        "vector_files_kept_mb": round(info["vector_bytes"] / 2**20, 1),
         "database_mb": round(info["database_bytes"] / 2**20, 1),
     }
+
+
+def _latest_vector_file(data_dir: Path) -> Path:
+    """The current generation's vector file (the stats count every kept generation's)."""
+    return max(data_dir.glob("vectors.*.faiss"), key=lambda path: int(path.name.split(".")[1]))
 
 
 def run(copies: tuple[int, ...] = (4, 16), chunk_articles: int | None = None) -> dict[str, Any]:

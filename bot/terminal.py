@@ -140,6 +140,8 @@ class ProgressBar:
         if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
             eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
             label = "embedding new texts" if progress.phase == "embed" else "scanning files"
+            if progress.detail:  # "chunk 3 of 50": a long first build commits chunk by chunk
+                label = f"{label} ({progress.detail})"
             click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
             while self._next_share <= share:
                 self._next_share += 0.1

@@ -1,0 +1,220 @@
+"""A real archive of a million passages, end to end (`--parts million`, issue 12 part 3).
+
+The BBC corpus copied N times (each copy's headlines carry the copy number, so every article is distinct; the
+bodies repeat, so identical sentences are embedded once and only the headlines are new texts) is indexed by
+`archivebot index` with the shipped settings and the real model, as its own process (wall time, and peak RSS
+from the kernel's `wait4`). Then, on the same archive: an unchanged re-run, a re-run after 10 articles changed,
+and in a fresh serving process warm `ask` latency over the dev and held-out questions, and recall@10 of the
+vector index against exact search over the same passage vectors (recomputed from the stored sentence vectors,
+float32, brute force). The whole run is repeated on PostgreSQL + pgvector (a private server started here, or
+the disposable database named by ARCHIVEBOT_BENCH_DATABASE_URL).
+
+Recall is reported twice. Every passage here has N - 1 near-identical twins (same sentences; only the title
+nudge differs), so the exact top 10 is often 10 of a passage's twins, separated by less than the index's own
+rounding: `recall_at_10` counts ids, `recall_at_10_by_score` counts a found passage whose exact score is within
+SCORE_TIE of the exact 10th score as a hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._common import DEV_QUESTIONS, REPO, index_process, log, peak_rss_mb, percentiles, rss_mb
+from .updates import _build_archive
+
+HELD_OUT = REPO / "tests" / "data" / "heldout_questions.jsonl"
+SCORE_TIE = 1e-3  # cosine; the title nudge separates twins by ~1e-4-1e-3, SQ8/halfvec rounding by ~1e-3
+DATABASE_URL = "ARCHIVEBOT_BENCH_DATABASE_URL"
+
+
+def _questions() -> list[str]:
+    out: list[str] = []
+    for path in (DEV_QUESTIONS, HELD_OUT):
+        if path.exists():
+            out += [json.loads(line)["q"] for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def _edit_ten(archive_dir: Path) -> int:
+    files = sorted(archive_dir.rglob("*.txt"))
+    changed = files[:: max(1, len(files) // 10)][:10]
+    for number, file in enumerate(changed):
+        file.write_text(file.read_text() + f"\n\nCorrection number {number}: an earlier version misstated a figure.\n")
+    return len(changed)
+
+
+async def _serve(environment: dict[str, str], rounds: int) -> dict[str, Any]:
+    """In a fresh process: open the archive as the bot does, warm it up, and time `ask`; then recall."""
+    from index import Archive, Settings
+
+    settings = Settings.from_env(environment, load_dotenv=False)
+    before = rss_mb()
+    started = time.perf_counter()
+    archive = await Archive.open(settings)
+    await archive.warm_up()
+    warm_s = time.perf_counter() - started
+    asked = _questions()
+    for question in asked[:5]:  # first queries touch cold pages
+        await archive.ask(question)
+    stages: dict[str, list[float]] = {"encode": [], "retrieve": [], "select": [], "total": []}
+    wall: list[float] = []
+    quoted = 0
+    for _ in range(rounds):
+        for question in asked:
+            started = time.perf_counter()
+            answer = await archive.ask(question)
+            wall.append((time.perf_counter() - started) * 1000)
+            quoted += bool(answer.quotes)
+            for key, values in stages.items():
+                values.append(answer.timings_ms.get(key, 0.0))
+    result: dict[str, Any] = {
+        "questions": len(asked),
+        "rounds": rounds,
+        "answered_share": round(quoted / max(len(wall), 1), 3),
+        "open_and_warm_up_s": round(warm_s, 2),
+        "ask_wall_ms": percentiles(wall),
+        **{f"{key}_ms": percentiles(values) for key, values in stages.items()},
+        "serving_rss_mb": rss_mb(),
+        "serving_rss_mb_before_open": before,
+    }
+    result["recall"] = await _recall(archive, asked)
+    await archive.close()
+    return result
+
+
+async def _exact_vectors(storage: Any, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every passage's float32 vector, recomputed from its stored sentence and title vectors."""
+    from index._storage import passage_vector_from_blobs
+
+    ids: list[int] = []
+    matrix = np.empty((1 << 16, dimension), dtype=np.float32)
+    async with storage.check() as check:
+        async for passage_id, sentence_blobs, title_blob in check.passage_vector_sources():
+            if len(ids) == len(matrix):
+                matrix = np.resize(matrix, (len(matrix) * 2, dimension))
+            matrix[len(ids)] = passage_vector_from_blobs(sentence_blobs, title_blob)
+            ids.append(passage_id)
+    return np.asarray(ids, dtype=np.int64), matrix[: len(ids)]
+
+
+async def _recall(archive: Any, questions: list[str]) -> dict[str, Any]:
+    """The archive's vector search (as the engine calls it) against brute force over the same vectors."""
+    storage = archive._storage  # the bench looks inside: what the engine's vector search is given
+    embedder = await archive.embedder()
+    queries = np.asarray(await asyncio.to_thread(embedder.embed, questions), dtype=np.float32)
+    started = time.perf_counter()
+    ids, matrix = await _exact_vectors(storage, queries.shape[1])
+    log(f"million: {len(ids):,} exact passage vectors recomputed in {time.perf_counter() - started:.0f} s")
+    by_id = {int(passage_id): row for row, passage_id in enumerate(ids)}
+    strict, by_score, search_ms = [], [], []
+    for query in queries:
+        scores = matrix @ query
+        top = np.argpartition(-scores, 10)[:10]
+        truth = set(ids[top].tolist())
+        tenth = float(np.sort(scores[top])[0])
+        async with storage.reader() as reader:
+            started = time.perf_counter()
+            found = (await reader.nearest_passages(query, 64))[:10]
+            search_ms.append((time.perf_counter() - started) * 1000)
+        strict.append(len(truth & set(found)) / 10)
+        by_score.append(sum(1 for p in found if p in by_id and scores[by_id[p]] >= tenth - SCORE_TIE) / 10)
+    return {
+        "queries": len(queries),
+        "passages": len(ids),
+        "recall_at_10": round(float(np.mean(strict)), 4),
+        "recall_at_10_by_score": round(float(np.mean(by_score)), 4),
+        "vector_search_k64_ms": percentiles(search_ms),
+    }
+
+
+def _serve_process(environment: dict[str, str], rounds: int) -> dict[str, Any]:
+    from index._config import use_offline_defaults
+
+    use_offline_defaults()
+    out = asyncio.run(_serve(environment, rounds))
+    out["serving_peak_rss_mb_with_recall"] = peak_rss_mb()
+    return out
+
+
+def _backend_run(archive_dir: Path, environment: dict[str, str], rounds: int, label: str) -> dict[str, Any]:
+    log(f"million/{label}: first build (archivebot index, real model)")
+    first = index_process(archive_dir, environment, echo=True)
+    log(f"million/{label}: first build {first}")
+    result: dict[str, Any] = {"first_build": first}
+    result["unchanged_rerun"] = index_process(archive_dir, environment)
+    log(f"million/{label}: unchanged re-run {result['unchanged_rerun']}")
+    return result
+
+
+def _changed_run(archive_dir: Path, environment: dict[str, str], label: str) -> dict[str, Any]:
+    log(f"million/{label}: re-run after 10 changed articles")
+    out = index_process(archive_dir, environment)
+    log(f"million/{label}: 10 changed {out}")
+    return out
+
+
+def _ask(environment: dict[str, str], rounds: int, label: str) -> dict[str, Any]:
+    log(f"million/{label}: ask latency and recall in a fresh process")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        out = pool.submit(_serve_process, environment, rounds).result()
+    log(f"million/{label}: ask {out['total_ms']}, recall {out['recall']}")
+    return out
+
+
+def _postgres_url(work: Path) -> tuple[str, Any]:
+    url = os.environ.get(DATABASE_URL, "").strip()
+    if url:
+        return url, None
+    import pgserver
+
+    work.chmod(0o755)  # as root, the server runs as the `pgserver` user: it must reach its data directory
+    server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")
+    server.psql("CREATE DATABASE million;")
+    return server.get_uri("million"), server
+
+
+def run(copies: int = 53, backends: tuple[str, ...] = ("embedded", "postgres"), rounds: int = 2) -> dict[str, Any]:
+    """Both backends index the same archive copy each: the 10 edits are made after both first builds."""
+    work = Path(tempfile.mkdtemp(prefix="archivebot-bench-million-"))
+    server = None
+    try:
+        archive_dir = work / "archive"
+        count = _build_archive(archive_dir, copies * sum(1 for p in _corpus_files()))
+        out: dict[str, Any] = {"copies": copies, "articles": count, "backends": {}}
+        environments: dict[str, dict[str, str]] = {}
+        for label in backends:
+            environment = {"ARCHIVEBOT_DATA_DIR": str(work / f"data-{label}")}
+            if label == "postgres":
+                url, server = _postgres_url(work)
+                environment["ARCHIVEBOT_DATABASE_URL"] = url
+            environments[label] = environment
+            out["backends"][label] = _backend_run(archive_dir, environment, rounds, label)
+        out["changed_articles"] = _edit_ten(archive_dir)
+        for label in backends:
+            out["backends"][label]["ten_changed"] = _changed_run(archive_dir, environments[label], label)
+            out["backends"][label]["ask"] = _ask(environments[label], rounds, label)
+        return out
+    finally:
+        if server is not None:
+            server._cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _corpus_files() -> list[Path]:
+    from ._common import CORPUS
+
+    files = [p for p in CORPUS.rglob("*.txt") if p.is_file()]
+    if not files:
+        raise RuntimeError(f"no corpus at {CORPUS} (set ARCHIVEBOT_SHARED or ARCHIVEBOT_BENCH_CORPUS)")
+    return files

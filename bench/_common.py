@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,52 @@ def machine() -> dict[str, object]:
     }
 
 
+class TreeMemory:
+    """The largest summed RSS of a process and all its descendants (embedding workers are child processes,
+    which the kernel's peak RSS of the parent leaves out), sampled from /proc every `every` seconds."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        self.pid, self.every, self.peak_mb = pid, every, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.every):
+            self.peak_mb = max(self.peak_mb, round(sum(_rss_kb(pid) for pid in self._tree()) / 1024, 1))
+
+    def _tree(self) -> set[int]:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        tree, grew = {self.pid}, True
+        while grew:
+            found = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= found
+            grew = bool(found)
+        return tree
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def index_process(archive_dir: Path, environment: dict[str, str], *, echo: bool = False) -> dict[str, Any]:
     """`archivebot index ARCHIVE --json` as its own process, with only `environment`'s ARCHIVEBOT_ settings:
     its summary, wall time and peak RSS (the kernel's, from `wait4`). `echo`: its progress lines go to stderr."""
@@ -124,7 +171,9 @@ def index_process(archive_dir: Path, environment: dict[str, str], *, echo: bool 
             text=True,
         )
         assert process.stdout is not None
+        tree = TreeMemory(process.pid)
         output = process.stdout.read()  # to the end; the child is reaped below, with its resource usage
+        tree.stop()
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode:
@@ -134,5 +183,6 @@ def index_process(archive_dir: Path, environment: dict[str, str], *, echo: bool 
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_tree_rss_mb": tree.peak_mb,
         **{key: summary[key] for key in ("added", "updated", "unchanged", "passages_embedded", "sentences_embedded")},
     }

@@ -41,6 +41,7 @@ class Archive:
         self.settings = settings
         self._storage = storage
         self._embedder = embedder
+        self._owns_embedder = embedder is None  # one it loads itself it also stops (its worker processes)
         self._reindex_lock = asyncio.Lock()
         self._embedder_lock = asyncio.Lock()
         self._status_board: StatusBoard = storage.status_board()  # where other processes see a reindex
@@ -56,6 +57,11 @@ class Archive:
 
     async def close(self) -> None:
         await self._storage.close()
+        close = getattr(self._embedder, "close", None)
+        if self._owns_embedder and callable(close):
+            # Embedding worker processes otherwise outlive the work until their idle timer (2 minutes), and
+            # a process exiting meanwhile waits that long for them in multiprocessing's exit handler.
+            close()
 
     async def __aenter__(self) -> Archive:
         return self

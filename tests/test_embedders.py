@@ -229,3 +229,37 @@ def test_an_fp32_index_keeps_fp32_vectors_under_the_int8_default(real_embedder, 
     texts = ["Shares fell 5% on Tuesday.", "Chelsea's late winner came from a corner."]
     assert np.min(np.sum(embedder.embed(texts) * torch_embedder.embed(texts), axis=1)) >= 0.9999
     assert make_embedder(settings, indexed_with=BUNDLED_MODEL + "#int8").name == BUNDLED_MODEL + "#int8"
+
+
+async def test_closing_an_archive_stops_the_embedding_workers_it_started(tmp_path: Path, monkeypatch) -> None:
+    """A process that embedded a large batch and closed its archive must not wait for the workers' idle timer
+    (2 minutes) at exit: the archive stops the workers of an embedder it loaded itself."""
+    import index._engine as engine
+    from index import Archive
+
+    parallel = ParallelEmbedder(HashEmbedder(32), {"kind": "hash", "dimension": 32}, workers=2, min_parallel=8)
+    monkeypatch.setattr(engine, "make_embedder", lambda settings, indexed_with: parallel)
+    archive = await Archive.open(_Settings(data_dir=tmp_path / "data", model="hash:32"))
+    embedder = await archive.embedder()
+    parallel.start()
+    assert parallel.ready(timeout=120)
+    embedder.embed(TEXTS)
+    pool = parallel._pool
+    assert pool is not None
+    await archive.close()
+    assert parallel._pool is None
+    with pytest.raises(RuntimeError):  # shut down: takes no more work
+        pool.submit(print)
+
+
+async def test_an_archive_leaves_an_embedder_it_was_given_running(tmp_path: Path) -> None:
+    from index import Archive
+
+    parallel = ParallelEmbedder(HashEmbedder(32), {"kind": "hash", "dimension": 32}, workers=2, min_parallel=8)
+    try:
+        archive = await Archive.open(_Settings(data_dir=tmp_path / "data", model="hash:32"), embedder=parallel)
+        parallel.start()
+        await archive.close()
+        assert parallel._pool is not None  # the caller's: it closes it
+    finally:
+        parallel.close()

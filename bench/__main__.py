@@ -112,6 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--million-backends", default="embedded,postgres", help="'million' part: embedded and/or postgres"
     )
+    parser.add_argument(
+        "--million-stages", default="build,changed,ask", help="'million' part: build, changed and/or ask"
+    )
+    parser.add_argument(
+        "--million-work",
+        type=Path,
+        default=None,
+        help="'million' part: keep the archive, data and server here (reused by a later invocation)",
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -161,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import million
 
         backends = tuple(b for b in args.million_backends.split(",") if b)
-        report["million"] = million.run(args.million_copies, backends, rounds=min(rounds, 2))
+        stages = tuple(s for s in args.million_stages.split(",") if s)
+        report["million"] = million.run(
+            args.million_copies, backends, rounds=min(rounds, 2), work=args.million_work, stages=stages
+        )
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

@@ -179,19 +179,36 @@ def _postgres_url(work: Path) -> tuple[str, Any]:
     import pgserver
 
     work.chmod(0o755)  # as root, the server runs as the `pgserver` user: it must reach its data directory
+    fresh = not (work / "pgdata").exists()
     server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")
-    server.psql("CREATE DATABASE million;")
+    if fresh:
+        server.psql("CREATE DATABASE million;")
     return server.get_uri("million"), server
 
 
-def run(copies: int = 53, backends: tuple[str, ...] = ("embedded", "postgres"), rounds: int = 2) -> dict[str, Any]:
-    """Both backends index the same archive copy each: the 10 edits are made after both first builds."""
-    work = Path(tempfile.mkdtemp(prefix="archivebot-bench-million-"))
+STAGES = ("build", "changed", "ask")
+
+
+def run(
+    copies: int = 53,
+    backends: tuple[str, ...] = ("embedded", "postgres"),
+    rounds: int = 2,
+    *,
+    work: Path | None = None,
+    stages: tuple[str, ...] = STAGES,
+) -> dict[str, Any]:
+    """Every stage on each backend in turn (the 10 edits are made after every first build). With `work`, the
+    archive, the data and the server stay there, so later stages can run in another invocation (e.g. `ask` on
+    a quiet machine after builds that ran side by side)."""
+    keep = work is not None
+    work = work or Path(tempfile.mkdtemp(prefix="archivebot-bench-million-"))
+    work.mkdir(parents=True, exist_ok=True)
     server = None
     try:
         archive_dir = work / "archive"
-        count = _build_archive(archive_dir, copies * sum(1 for p in _corpus_files()))
-        out: dict[str, Any] = {"copies": copies, "articles": count, "backends": {}}
+        if not archive_dir.exists():
+            _build_archive(archive_dir, copies * len(_corpus_files()))
+        out: dict[str, Any] = {"copies": copies, "articles": sum(1 for _ in archive_dir.rglob("*.txt")), "backends": {}}
         environments: dict[str, dict[str, str]] = {}
         for label in backends:
             environment = {"ARCHIVEBOT_DATA_DIR": str(work / f"data-{label}")}
@@ -199,16 +216,20 @@ def run(copies: int = 53, backends: tuple[str, ...] = ("embedded", "postgres"), 
                 url, server = _postgres_url(work)
                 environment["ARCHIVEBOT_DATABASE_URL"] = url
             environments[label] = environment
-            out["backends"][label] = _backend_run(archive_dir, environment, rounds, label)
-        out["changed_articles"] = _edit_ten(archive_dir)
+            out["backends"][label] = _backend_run(archive_dir, environment, rounds, label) if "build" in stages else {}
+        if "changed" in stages:
+            out["changed_articles"] = _edit_ten(archive_dir)
         for label in backends:
-            out["backends"][label]["ten_changed"] = _changed_run(archive_dir, environments[label], label)
-            out["backends"][label]["ask"] = _ask(environments[label], rounds, label)
+            if "changed" in stages:
+                out["backends"][label]["ten_changed"] = _changed_run(archive_dir, environments[label], label)
+            if "ask" in stages:
+                out["backends"][label]["ask"] = _ask(environments[label], rounds, label)
         return out
     finally:
         if server is not None:
             server._cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _corpus_files() -> list[Path]:

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from index._indexer import DEFAULT_CHUNK_ARTICLES
+
 from ._common import CORPUS, REPO, index_process, log
 from .updates import _build_archive
 
@@ -71,4 +73,36 @@ def run(copies: tuple[int, ...] = (4, 16), chunk_articles: int | None = None) ->
         result["peak_per_million_passages_mb"] = round(
             (large["peak_rss_mb"] - small["peak_rss_mb"]) / max(large["passages"] - small["passages"], 1) * 1e6, 1
         )
+        resident = {label: _index_resident_mb(size) for label, size in (("small", small), ("large", large))}
+        result["vector_index_resident_mb"] = resident
+        index_growth = resident["large"]["resident_mb"] - resident["small"]["resident_mb"]
+        result["vector_index_resident_growth_mb"] = round(index_growth, 1)
+        result["peak_growth_beyond_vector_index_mb"] = round(result["peak_growth_mb"] - index_growth, 1)
     return result
+
+
+def _index_resident_mb(size: dict[str, Any]) -> dict[str, Any]:
+    """What the indexing process's vector index occupies at the end of a build of this size: the same index
+    type grown chunk by chunk in place (as the indexer patches it) in a fresh process, random vectors (the
+    memory does not depend on their values). FAISS's inverted lists are std::vectors that grow by doubling,
+    so the resident size runs ahead of the index's content (its file size)."""
+    chunk = max(1, round(size["passages"] / max(size["articles"], 1) * DEFAULT_CHUNK_ARTICLES))
+    script = (
+        "import faiss, numpy as np, sys\n"
+        "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
+        "factory, total, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
+        "rng = np.random.default_rng(0)\n"
+        "index = faiss.index_factory(384, factory, faiss.METRIC_INNER_PRODUCT)\n"
+        "index.train(rng.standard_normal((min(total, 100_000), 384), dtype=np.float32))\n"
+        "before = rss()\n"
+        "for start in range(0, total, chunk):\n"
+        "    index.add(rng.standard_normal((min(chunk, total - start), 384), dtype=np.float32))\n"
+        "print(rss() - before, faiss.serialize_index(index).nbytes / 2**20)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script, size["index_type"], str(size["passages"]), str(chunk)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    resident, content = float(output[0]), float(output[1])
+    return {"factory": size["index_type"], "chunk_passages": chunk, "resident_mb": round(resident, 1),
+            "content_mb": round(content, 1), "slack": round(resident / max(content, 1e-9), 2)}  # fmt: skip

@@ -1,16 +1,26 @@
 """Syndicated copies: articles whose bodies are the same story (identical or near-identical text).
 
-Pure functions, no I/O. An article's body becomes a set of word shingles (SHINGLE_WORDS consecutive
-lower-cased words); a MinHash signature of that set is split into LSH bands, and two articles sharing
-any band are candidates. A candidate pair is confirmed only by the exact Jaccard similarity of the
-two shingle sets (at least COPY_THRESHOLD), so the LSH side can only miss pairs, never merge distinct
-articles. Confirmed pairs are joined transitively into groups (union-find).
+Pure functions, no I/O. A body becomes a set of word shingles (SHINGLE_WORDS consecutive lower-cased words);
+a MinHash signature of that set is split into LSH bands, and two bodies sharing any band are candidates. A
+candidate pair is confirmed only by the exact Jaccard similarity of the two shingle sets (at least
+COPY_THRESHOLD), so the LSH side can only miss pairs, never merge distinct stories. Confirmed pairs are
+joined transitively into groups (union-find).
 
-Grouping is incremental (`update_copy_groups`): only articles the index has not keyed yet (new or changed
-ones: a changed article is stored again under a new row) are shingled and compared with the articles that
-share a band key with them; confirmed pairs are stored, and a deleted article's keys and pairs go with it. The
-groups are then rebuilt from the stored pairs, which are few (one per copy), so a deletion that splits a
-group splits it.
+Detection is keyed by content, not by article: the unit is a distinct body hash (`articles.body_hash`, the
+sha1 of the body's lower-cased words). Two articles with the same body hash have the same words in the same
+order, hence the same shingles (Jaccard 1.0): they are copies without any shingling. So band keys, candidate
+pairs and confirmed pairs are between body hashes, and a story held in k identical copies costs one keying
+and no pair, where keying articles cost k - 1 candidate pairs per new copy, each confirmed by shingling both
+bodies: O(k^2) work (measured: at 16 copies of the BBC corpus, more than half of `archivebot index` went to
+shingling and Jaccard; docs/quality.md "Syndicated copies").
+
+Grouping is incremental (`update_copy_groups`): the contents of articles no longer in the archive lose their
+keys and pairs; only contents the index has not keyed yet (a new or changed article's body, when no other
+article holds it) are shingled, once per batch, and compared with the contents sharing a band key with
+them; confirmed pairs are stored. The groups are then rebuilt: connected components of the stored pairs
+(few: one per near-copy), plus every content held by two or more articles; each group is stored by content
+(body hash -> group), so rewriting them touches a row per grouped content, not per grouped article. A body
+without words has no shingles and is never a copy of anything.
 
 Why these numbers (measured on the BBC archive, docs/quality.md "Syndicated copies"): 5-word shingles
 make two different stories on the same topic share almost nothing (Jaccard < 0.1), while a refiled
@@ -23,9 +33,9 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -100,9 +110,12 @@ def jaccard(first: set[int], second: set[int]) -> float:
     return len(first & second) / len(first | second)
 
 
-def candidate_pairs(buckets: Iterable[Sequence[int]]) -> set[tuple[int, int]]:
-    """Every pair of article rows that share a bucket (an LSH band key), smaller row first."""
-    pairs: set[tuple[int, int]] = set()
+Key = TypeVar("Key", int, str)  # an article row (the pure functions' tests, bench.copies) or a body hash
+
+
+def candidate_pairs(buckets: Iterable[Sequence[Key]]) -> set[tuple[Key, Key]]:
+    """Every pair of members (article rows or body hashes) that share a bucket (an LSH band key), smaller first."""
+    pairs: set[tuple[Key, Key]] = set()
     for bucket in buckets:
         members = sorted(set(bucket))
         for position, first in enumerate(members):
@@ -111,83 +124,107 @@ def candidate_pairs(buckets: Iterable[Sequence[int]]) -> set[tuple[int, int]]:
 
 
 def confirmed_pairs(
-    pairs: Iterable[tuple[int, int]], bodies: dict[int, str], threshold: float = COPY_THRESHOLD
-) -> list[tuple[int, int, float]]:
-    """The candidate pairs whose bodies' exact shingle Jaccard reaches the threshold, with that Jaccard."""
-    cache: dict[int, set[int]] = {}
+    pairs: Iterable[tuple[Key, Key]],
+    bodies: Mapping[Key, str],
+    threshold: float = COPY_THRESHOLD,
+    shingled: dict[Key, set[int]] | None = None,
+) -> list[tuple[Key, Key, float]]:
+    """The candidate pairs whose bodies' exact shingle Jaccard reaches the threshold, with that Jaccard.
+    `shingled` holds shingle sets already computed (it is filled in: each body is shingled once)."""
+    cache: dict[Key, set[int]] = {} if shingled is None else shingled
 
-    def shingled(row: int) -> set[int]:
-        if row not in cache:
-            cache[row] = shingles(bodies.get(row, ""))
-        return cache[row]
+    def shingle_set(member: Key) -> set[int]:
+        if member not in cache:
+            cache[member] = shingles(bodies.get(member, ""))
+        return cache[member]
 
     confirmed = []
     for first, second in pairs:
-        similarity = jaccard(shingled(first), shingled(second))
+        similarity = jaccard(shingle_set(first), shingle_set(second))
         if similarity >= threshold:
             confirmed.append((first, second, similarity))
     return confirmed
 
 
-def group_rows(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """Connected components of the pairs (union-find), each sorted, ordered by their smallest row."""
-    parent: dict[int, int] = {}
+def group_rows(pairs: Iterable[tuple[Key, Key]], singletons: Iterable[Key] = ()) -> list[list[Key]]:
+    """Connected components of the pairs (union-find), plus each of `singletons` in none of them as a group of
+    its own; each sorted, ordered by their smallest member."""
+    parent: dict[Key, Key] = {}
 
-    def root(row: int) -> int:
-        parent.setdefault(row, row)
-        while parent[row] != row:
-            parent[row] = parent[parent[row]]
-            row = parent[row]
-        return row
+    def root(member: Key) -> Key:
+        parent.setdefault(member, member)
+        while parent[member] != member:
+            parent[member] = parent[parent[member]]
+            member = parent[member]
+        return member
 
     for first, second in pairs:
         low, high = sorted((root(first), root(second)))
         parent[high] = low
-    groups: dict[int, list[int]] = {}
-    for row in list(parent):
-        groups.setdefault(root(row), []).append(row)
+    for member in singletons:
+        root(member)
+    groups: dict[Key, list[Key]] = {}
+    for member in list(parent):
+        groups.setdefault(root(member), []).append(member)
     return sorted((sorted(members) for members in groups.values()), key=lambda members: members[0])
 
 
 class CopyStore(Protocol):
-    """What a storage backend keeps for copy detection, inside one index write (`IndexWrite.group_copies`)."""
+    """What a storage backend keeps for copy detection, inside one index write (`IndexWrite.group_copies`).
+    Everything is by content: a body hash (`articles.body_hash`), never an article row."""
 
-    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
-        """Up to `limit` (article row, body) of the articles not keyed yet."""
+    async def drop_contents_without_articles(self) -> None:
+        """Forget the keys, pairs and group of every body hash no article holds any more."""
         ...
 
-    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
-        """Store each article's band keys (an empty list marks an article without words as keyed)."""
+    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (body hash, body of one article holding it) of the contents not keyed yet."""
         ...
 
-    async def band_neighbours(self, rows: Sequence[int]) -> set[tuple[int, int]]:
-        """(row, other row) for every other article sharing a band key with one of `rows`."""
+    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
+        """Store each content's band keys (an empty list marks a content without words as keyed)."""
         ...
 
-    async def bodies(self, rows: Sequence[int]) -> dict[int, str]: ...
-
-    async def add_copy_pairs(self, pairs: Sequence[tuple[int, int, float]]) -> None:
-        """Store confirmed pairs (smaller row first) with their Jaccard similarity."""
+    async def band_neighbours(self, hashes: Sequence[str]) -> set[tuple[str, str]]:
+        """(body hash, other body hash) for every other content sharing a band key with one of `hashes`."""
         ...
 
-    async def copy_pairs(self) -> list[tuple[int, int]]: ...
+    async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
+        """One article's body for each of the body hashes."""
+        ...
 
-    async def replace_copy_groups(self, groups: Sequence[Sequence[int]]) -> None:
-        """The groups from now on (each sorted; its first row names it); articles in none have no copies."""
+    async def add_copy_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
+        """Store confirmed content pairs (smaller hash first) with their Jaccard similarity."""
+        ...
+
+    async def copy_pairs(self) -> list[tuple[str, str]]: ...
+
+    async def shared_contents(self) -> list[str]:
+        """The body hashes, keyed with words, that two or more articles hold."""
+        ...
+
+    async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        """The groups of contents from now on (each sorted; its first hash names it); an article whose body
+        hash is in none has no copies."""
         ...
 
 
 async def update_copy_groups(store: CopyStore, batch: int = 500) -> int:
-    """Key the articles not keyed yet, confirm their copies, rebuild the groups; returns how many groups."""
-    while pending := await store.articles_without_band_keys(batch):
-        await store.add_band_keys({row: article_band_keys(body) for row, body in pending})
+    """Key the contents not keyed yet, confirm their copies, rebuild the groups; returns how many groups."""
+    await store.drop_contents_without_articles()
+    while pending := await store.contents_without_band_keys(batch):
+        shingled = {content: shingles(body) for content, body in pending}  # once: keys, then Jaccard
+        await store.add_band_keys(
+            {content: band_keys(signature(hashed)) if hashed else [] for content, hashed in shingled.items()}
+        )
         pairs = {
             (min(first, second), max(first, second))
-            for first, second in await store.band_neighbours([row for row, _ in pending])
+            for first, second in await store.band_neighbours([content for content, _ in pending])
         }
-        bodies = dict(pending)
-        bodies.update(await store.bodies(sorted({row for pair in pairs for row in pair} - bodies.keys())))
-        await store.add_copy_pairs(confirmed_pairs(sorted(pairs), bodies))
-    groups = group_rows(await store.copy_pairs())
+        bodies = await store.bodies(sorted({content for pair in pairs for content in pair} - shingled.keys()))
+        await store.add_copy_pairs(confirmed_pairs(sorted(pairs), bodies, shingled=shingled))
+    # A pair joins two contents each held by at least one article: two articles. A content in no pair is a
+    # group only when two or more articles hold it.
+    groups = group_rows(await store.copy_pairs(), await store.shared_contents())
     await store.replace_copy_groups(groups)
     return len(groups)

@@ -4,14 +4,16 @@ every front end lists the other copies under a quote or a search hit."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot import discord_format, terminal
 from bot.web import pages
-from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings
+from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings, _copies
 from index._copies import (
     COPY_THRESHOLD,
     article_band_keys,
@@ -22,6 +24,9 @@ from index._copies import (
     shingles,
     update_copy_groups,
 )
+from index._index_embed import body_hash
+from index._storage import _postgres_schema
+from index._storage._postgres import PostgresStorage
 
 STORY = (
     "The central bank held interest rates at 4.75% on Thursday, the fifth month in a row without a change. "
@@ -91,62 +96,91 @@ def test_front_ends_list_the_other_copies():
 
 
 class MemoryCopyStore:
-    """The `CopyStore` primitives over dicts, as a backend keeps them (deleting an article drops its keys and
-    pairs, like ON DELETE CASCADE)."""
+    """The `CopyStore` primitives over dicts, as a backend keeps them: articles by row, everything else by
+    content (body hash)."""
 
     def __init__(self) -> None:
         self.articles: dict[int, str] = {}
-        self.keys: dict[int, list[int]] = {}
-        self.pairs: dict[tuple[int, int], float] = {}
-        self.groups: list[list[int]] = []
+        self.keys: dict[str, list[int]] = {}
+        self.pairs: dict[tuple[str, str], float] = {}
+        self.groups: list[list[str]] = []
 
-    def delete(self, row: int) -> None:
-        del self.articles[row]
-        self.keys.pop(row, None)
-        self.pairs = {pair: value for pair, value in self.pairs.items() if row not in pair}
+    def held(self) -> set[str]:
+        return {body_hash(body) for body in self.articles.values()}
 
-    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
-        return [(row, body) for row, body in sorted(self.articles.items()) if row not in self.keys][:limit]
+    def grouped_rows(self) -> list[list[int]]:
+        """The groups as article rows, as a reader sees them through `articles.body_hash`."""
+        return sorted(
+            sorted(row for row, body in self.articles.items() if body_hash(body) in group) for group in self.groups
+        )
 
-    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
+    async def drop_contents_without_articles(self) -> None:
+        held = self.held()
+        self.keys = {content: keys for content, keys in self.keys.items() if content in held}
+        self.pairs = {pair: value for pair, value in self.pairs.items() if set(pair) <= held}
+        self.groups = [[content for content in group if content in held] for group in self.groups]
+
+    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
+        first_body = {body_hash(body): body for _, body in sorted(self.articles.items(), reverse=True)}
+        return sorted((content, body) for content, body in first_body.items() if content not in self.keys)[:limit]
+
+    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
         self.keys.update(keys)
 
-    async def band_neighbours(self, rows) -> set[tuple[int, int]]:
+    async def band_neighbours(self, hashes) -> set[tuple[str, str]]:
         return {
-            (row, other)
-            for row in rows
+            (content, other)
+            for content in hashes
             for other, keys in self.keys.items()
-            if other != row and set(keys) & set(self.keys[row])
+            if other != content and set(keys) & set(self.keys[content])
         }
 
-    async def bodies(self, rows) -> dict[int, str]:
-        return {row: self.articles[row] for row in rows}
+    async def bodies(self, hashes) -> dict[str, str]:
+        return {body_hash(body): body for body in self.articles.values() if body_hash(body) in set(hashes)}
 
     async def add_copy_pairs(self, pairs) -> None:
         self.pairs.update({(first, second): value for first, second, value in pairs})
 
-    async def copy_pairs(self) -> list[tuple[int, int]]:
+    async def copy_pairs(self) -> list[tuple[str, str]]:
         return sorted(self.pairs)
+
+    async def shared_contents(self) -> list[str]:
+        held = Counter(body_hash(body) for body in self.articles.values())
+        return [content for content, count in held.items() if count > 1 and self.keys.get(content)]
 
     async def replace_copy_groups(self, groups) -> None:
         self.groups = [list(group) for group in groups]
 
 
-async def test_groups_follow_new_changed_and_deleted_articles():
+async def test_groups_follow_new_changed_and_deleted_articles(monkeypatch: pytest.MonkeyPatch):
     store = MemoryCopyStore()
-    store.articles = {1: STORY, 2: OTHER, 3: "", 4: REFILED}
-    assert await update_copy_groups(store, batch=2) == 1  # batches of two: every article keyed in the end
-    assert store.groups == [[1, 4]] and set(store.keys) == {1, 2, 3, 4}
+    store.articles = {1: STORY, 2: OTHER, 3: "", 4: REFILED, 7: "  ...  "}  # 3 and 7: one content, no words
+    assert await update_copy_groups(store, batch=2) == 1  # batches of two: every content keyed in the end
+    assert store.grouped_rows() == [[1, 4]] and set(store.keys) == store.held() and len(store.keys) == 4
     keyed = dict(store.keys)
-    store.articles[5] = STORY  # a third copy arrives: only it is keyed and compared
-    assert await update_copy_groups(store) == 1 and store.groups == [[1, 4, 5]]
-    assert all(store.keys[row] == keyed[row] for row in keyed)
-    store.delete(1)  # changed: the old row goes, the new text comes under a new row
+    shingled = _count_shingles(monkeypatch)
+    store.articles[5] = STORY  # a third copy arrives: its content is keyed already, nothing is shingled
+    assert await update_copy_groups(store) == 1 and store.grouped_rows() == [[1, 4, 5]]
+    assert store.keys == keyed and shingled == []
+    store.articles.pop(1)  # changed: the old row goes, the new text comes under a new row
     store.articles[6] = OTHER
-    assert await update_copy_groups(store) == 2 and store.groups == [[2, 6], [4, 5]]
-    store.delete(4)
-    store.delete(6)
+    assert await update_copy_groups(store) == 2 and store.grouped_rows() == [[2, 6], [4, 5]]
+    store.articles.pop(4)
+    store.articles.pop(6)
     assert await update_copy_groups(store) == 0 and store.groups == []  # article 5 alone: no copies left
+    assert body_hash(REFILED) not in store.keys and not store.pairs  # the gone content left no trace
+
+
+def _count_shingles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every body `index._copies` shingles from now on."""
+    calls: list[str] = []
+
+    def counted(body: str) -> set[int]:
+        calls.append(body)
+        return shingles(body)
+
+    monkeypatch.setattr(_copies, "shingles", counted)
+    return calls
 
 
 def _write(root: Path, name: str, title: str, source: str, body: str) -> None:
@@ -201,8 +235,98 @@ async def test_an_archive_indexed_before_copies_were_grouped_is_keyed_by_the_nex
     _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
     await archive.reindex([root])
     with sqlite3.connect(archive.settings.data_dir / "archive.sqlite3") as connection:  # as an older version left it
-        connection.executescript("DELETE FROM copy_groups; DELETE FROM copy_pairs; DELETE FROM copy_keys;")
+        connection.executescript(
+            "DELETE FROM copy_content_groups; DELETE FROM copy_content_pairs; DELETE FROM copy_content_keys;"
+            " CREATE TABLE copy_keys (article_row INTEGER NOT NULL, band_key INTEGER);"
+            " INSERT INTO copy_keys SELECT id, 1 FROM articles;"  # keyed by article: means nothing now
+        )
     assert all(hit.also_in == () for hit in await archive.search("central bank rates", limit=5))
     summary = await archive.reindex([root])
     assert summary.unchanged == 2 and summary.added == 0
     assert [len(hit.also_in) for hit in await archive.search("central bank rates", limit=5)] == [1]
+    with sqlite3.connect(archive.settings.data_dir / "archive.sqlite3") as connection:
+        assert not connection.execute("SELECT name FROM sqlite_master WHERE name = 'copy_keys'").fetchall()
+
+
+async def _copies_by_title(archive: Archive) -> dict[str, list[str]]:
+    """Every article's other copies' titles (oldest first, as `copies_of` lists them), by title."""
+    async with archive._storage.reader() as reader:
+        articles = await reader.articles_by_rows(list(range(1, 1000)))
+        copies = await reader.copies_of(list(articles))
+    return {article.title: [copy.title for copy in copies.get(row, [])] for row, article in articles.items()}
+
+
+def _write_copies(root: Path, count: int, body: str, prefix: str) -> None:
+    for number in range(count):
+        (root / f"{prefix}-{number:02d}.md").write_text(
+            f"---\ntitle: {prefix} {number:02d}\nsource: Wire\ndate: 2005-02-{number % 28 + 1:02d}\n---\n\n{body}\n"
+        )
+
+
+async def test_thirty_identical_copies_are_one_group_with_the_body_shingled_once(
+    backend_archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write_copies(root, 30, STORY, "Copy")
+    _write(root, "conference.md", "Minister defends budget", "Daily Post", OTHER)
+    shingled = _count_shingles(monkeypatch)
+    await backend_archive.reindex([root])
+    assert sorted(shingled) == sorted([STORY, OTHER])  # one content, one shingling: no pair to confirm
+    copies = await _copies_by_title(backend_archive)
+    assert copies["Minister defends budget"] == []
+    for number in range(30):
+        others = [f"Copy {other:02d}" for other in sorted(range(30), key=lambda other: (other % 28, other))]
+        assert copies[f"Copy {number:02d}"] == [title for title in others if title != f"Copy {number:02d}"]
+    shingled.clear()
+    _write_copies(root, 1, STORY, "Late")  # one more copy of a content already keyed: nothing shingled
+    await backend_archive.reindex([root])
+    assert shingled == [] and len((await _copies_by_title(backend_archive))["Late 00"]) == 30
+
+
+async def test_identical_copies_and_a_near_copy_are_one_group_until_the_copies_go(
+    backend_archive: Archive, tmp_path: Path
+):
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write_copies(root, 3, STORY, "Copy")
+    _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
+    _write(root, "conference.md", "Minister defends budget", "Daily Post", OTHER)
+    await backend_archive.reindex([root])
+    copies = await _copies_by_title(backend_archive)
+    assert copies["Bank holds rates"] == ["Copy 00", "Copy 01", "Copy 02"]
+    assert copies["Copy 01"] == ["Copy 00", "Copy 02", "Bank holds rates"]  # oldest first
+    assert copies["Minister defends budget"] == []
+    for number in range(3):  # every article holding the story's first text goes: the near copy is alone
+        (root / f"Copy-{number:02d}.md").unlink()
+    await backend_archive.reindex([root])
+    assert all(titles == [] for titles in (await _copies_by_title(backend_archive)).values())
+    _write_copies(root, 2, REFILED, "Refiled")  # the near copy's own text twice more: a group of three
+    await backend_archive.reindex([root])
+    copies = await _copies_by_title(backend_archive)
+    assert copies["Bank holds rates"] == ["Refiled 00", "Refiled 01"] and copies["Minister defends budget"] == []
+
+
+async def test_a_postgres_archive_at_schema_1_is_migrated_and_regrouped_by_the_next_run(
+    postgres_url: str, hash_embedder: HashEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    with monkeypatch.context() as older:  # the database as the version before copies were keyed by content
+        older.setattr(_postgres_schema, "MIGRATIONS", _postgres_schema.MIGRATIONS[:1])
+        older.setattr(_postgres_schema, "SCHEMA_VERSION", 1)
+        await (await PostgresStorage.open(postgres_url)).close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        assert connection.execute("SELECT max(version) FROM archivebot_schema").fetchone() == (1,)
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write(root, "bank.md", "Rates held", "Daily Post", STORY)
+    _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
+    settings = Settings(data_dir=tmp_path / "data", model="hash:256", extra={"ARCHIVEBOT_DATABASE_URL": postgres_url})
+    archive = await Archive.open(settings, embedder=hash_embedder)
+    try:
+        await archive.reindex([root])
+        assert [len(hit.also_in) for hit in await archive.search("central bank rates", limit=5)] == [1]
+    finally:
+        await archive.close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        assert connection.execute("SELECT max(version) FROM archivebot_schema").fetchone() == (2,)
+        assert connection.execute("SELECT to_regclass('copy_keys')").fetchone() == (None,)

@@ -130,8 +130,9 @@ class IndexWrite(Protocol):
     async def set_meta(self, values: dict[str, Any]) -> None: ...
 
     async def group_copies(self) -> int:
-        """Bring the syndicated-copy groups in line with the rows as changed through this write (the articles
-        not keyed yet are keyed and compared: `index._copies.update_copy_groups`); returns how many groups."""
+        """Bring the syndicated-copy groups in line with the rows as changed through this write (the contents,
+        body hashes, not keyed yet are keyed and compared: `index._copies.update_copy_groups`); returns how many
+        groups."""
         ...
 
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:

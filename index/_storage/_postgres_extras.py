@@ -17,62 +17,86 @@ async def _fetch(connection: Connection, query: str, params: Any = None) -> list
     return await cursor.fetchall()
 
 
+_HELD = "EXISTS (SELECT 1 FROM articles a WHERE a.body_hash = {column})"
+
+
 class PostgresCopies:
     """`CopyStore` on the write's connection (inside its transaction)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
+    async def drop_contents_without_articles(self) -> None:
+        await self._connection.execute(f"DELETE FROM copy_content_keys WHERE NOT {_HELD.format(column='body_hash')}")
+        await self._connection.execute(
+            f"DELETE FROM copy_content_pairs WHERE NOT {_HELD.format(column='first_hash')}"
+            f" OR NOT {_HELD.format(column='second_hash')}"
+        )
+        await self._connection.execute(f"DELETE FROM copy_content_groups WHERE NOT {_HELD.format(column='body_hash')}")
+
+    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
         rows = await _fetch(
             self._connection,
-            "SELECT a.id, a.body FROM articles a"
-            " WHERE NOT EXISTS (SELECT 1 FROM copy_keys k WHERE k.article_row = a.id) ORDER BY a.id LIMIT %s",
+            "SELECT body_hash, body FROM articles WHERE id IN (SELECT min(a.id) FROM articles a"
+            " WHERE NOT EXISTS (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash)"
+            " GROUP BY a.body_hash ORDER BY a.body_hash LIMIT %s)",
             (limit,),
         )
-        return [(int(row), str(body)) for row, body in rows]
+        return [(str(content), str(body)) for content, body in rows]
 
-    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
+    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
         marked: list[int | None] = [None]  # keyed, but without words: no key to share
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO copy_keys (article_row, band_key) VALUES (%s, %s)",
-                [(row, key) for row, row_keys in keys.items() for key in (row_keys or marked)],
+                "INSERT INTO copy_content_keys (body_hash, band_key) VALUES (%s, %s)",
+                [(content, key) for content, content_keys in keys.items() for key in (content_keys or marked)],
             )
 
-    async def band_neighbours(self, rows: Sequence[int]) -> set[tuple[int, int]]:
+    async def band_neighbours(self, hashes: Sequence[str]) -> set[tuple[str, str]]:
         found = await _fetch(
             self._connection,
-            "SELECT DISTINCT k.article_row, o.article_row FROM copy_keys k"
-            " JOIN copy_keys o ON o.band_key = k.band_key AND o.article_row <> k.article_row"
-            " WHERE k.article_row = ANY(%s::bigint[])",
-            (list(rows),),
+            "SELECT DISTINCT k.body_hash, o.body_hash FROM copy_content_keys k"
+            " JOIN copy_content_keys o ON o.band_key = k.band_key AND o.body_hash <> k.body_hash"
+            " WHERE k.body_hash = ANY(%s::text[])",
+            (list(hashes),),
         )
-        return {(int(row), int(other)) for row, other in found}
+        return {(str(content), str(other)) for content, other in found}
 
-    async def bodies(self, rows: Sequence[int]) -> dict[int, str]:
+    async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
         found = await _fetch(
-            self._connection, "SELECT id, body FROM articles WHERE id = ANY(%s::bigint[])", (list(rows),)
+            self._connection,
+            "SELECT DISTINCT ON (body_hash) body_hash, body FROM articles WHERE body_hash = ANY(%s::text[])"
+            " ORDER BY body_hash, id",
+            (list(hashes),),
         )
-        return {int(row): str(body) for row, body in found}
+        return {str(content): str(body) for content, body in found}
 
-    async def add_copy_pairs(self, pairs: Sequence[tuple[int, int, float]]) -> None:
+    async def add_copy_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO copy_pairs (first_row, second_row, jaccard) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                "INSERT INTO copy_content_pairs (first_hash, second_hash, jaccard) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
                 list(pairs),
             )
 
-    async def copy_pairs(self) -> list[tuple[int, int]]:
-        rows = await _fetch(self._connection, "SELECT first_row, second_row FROM copy_pairs")
-        return [(int(first), int(second)) for first, second in rows]
+    async def copy_pairs(self) -> list[tuple[str, str]]:
+        rows = await _fetch(self._connection, "SELECT first_hash, second_hash FROM copy_content_pairs")
+        return [(str(first), str(second)) for first, second in rows]
 
-    async def replace_copy_groups(self, groups: Sequence[Sequence[int]]) -> None:
-        await self._connection.execute("DELETE FROM copy_groups")
+    async def shared_contents(self) -> list[str]:
+        rows = await _fetch(
+            self._connection,
+            "SELECT a.body_hash FROM articles a GROUP BY a.body_hash HAVING count(*) > 1 AND EXISTS"
+            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)",
+        )
+        return [str(content) for (content,) in rows]
+
+    async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        await self._connection.execute("DELETE FROM copy_content_groups")
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO copy_groups (article_row, group_row) VALUES (%s, %s)",
-                [(row, group[0]) for group in groups for row in group],
+                "INSERT INTO copy_content_groups (body_hash, group_hash) VALUES (%s, %s)",
+                [(content, group[0]) for group in groups for content in group],
             )
 
 
@@ -83,10 +107,11 @@ async def copies_of(connection: Connection, rows: Sequence[int]) -> dict[int, li
         return found
     for row, other, article_id, title, source, published in await _fetch(
         connection,
-        "SELECT g.article_row, a.id, a.article_id, a.title, a.source, a.published FROM copy_groups g"
-        " JOIN copy_groups o ON o.group_row = g.group_row AND o.article_row <> g.article_row"
-        " JOIN articles a ON a.id = o.article_row WHERE g.article_row = ANY(%s::bigint[])"
-        " ORDER BY g.article_row, a.published IS NULL, a.published, a.id",
+        "SELECT a.id, o.id, o.article_id, o.title, o.source, o.published FROM articles a"
+        " JOIN copy_content_groups g ON g.body_hash = a.body_hash"
+        " JOIN copy_content_groups m ON m.group_hash = g.group_hash"
+        " JOIN articles o ON o.body_hash = m.body_hash AND o.id <> a.id WHERE a.id = ANY(%s::bigint[])"
+        " ORDER BY a.id, o.published IS NULL, o.published, o.id",
         (list(dict.fromkeys(rows)),),
     ):
         found.setdefault(int(row), []).append(CopyRef(int(other), article_id, title, source, published))

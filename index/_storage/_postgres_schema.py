@@ -16,7 +16,7 @@ from psycopg import sql
 from .._errors import ConfigurationError, IndexMismatchError
 from .._gaps import KINDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TEXT_SEARCH_CONFIG = "archivebot_english"
 TITLE_SEARCH_CONFIG = "simple"
 # HNSW build parameters, chosen on the BBC archive's real vectors (docs/scale-out.md, "HNSW parameters").
@@ -160,8 +160,36 @@ CREATE TABLE questions (
 CREATE INDEX questions_asked_at ON questions (asked_at);
 """
 
+# Syndicated copies keyed by content (`articles.body_hash`, indexed since migration 1) instead of by article:
+# a story in k identical copies cost O(k^2) pair confirmations (index._copies). The article-keyed tables are
+# dropped; the next index run keys every content again (no embedding).
+_MIGRATION_2 = """
+DROP TABLE copy_groups;
+DROP TABLE copy_pairs;
+DROP TABLE copy_keys;
+CREATE TABLE copy_content_keys (
+    body_hash text NOT NULL,
+    band_key bigint
+);
+CREATE INDEX copy_content_keys_key ON copy_content_keys (band_key);
+CREATE INDEX copy_content_keys_hash ON copy_content_keys (body_hash);
+CREATE TABLE copy_content_pairs (
+    first_hash text NOT NULL,
+    second_hash text NOT NULL,
+    jaccard real NOT NULL,
+    PRIMARY KEY (first_hash, second_hash)
+);
+CREATE INDEX copy_content_pairs_second ON copy_content_pairs (second_hash);
+CREATE TABLE copy_content_groups (
+    body_hash text PRIMARY KEY,
+    group_hash text NOT NULL
+);
+CREATE INDEX copy_content_groups_group ON copy_content_groups (group_hash);
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "articles, passages, sentences, postings, feedback, copies, questions", _MIGRATION_1 + _COPIES_AND_QUESTIONS),
+    (2, "syndicated copies keyed by content (body hash)", _MIGRATION_2),
 )
 
 

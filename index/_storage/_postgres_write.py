@@ -247,7 +247,8 @@ class PostgresWrite:
 
     async def delete_everything(self) -> None:
         await self._connection.execute(
-            "TRUNCATE articles, passages, sentences, postings, feedback, copy_keys, copy_pairs, copy_groups, questions"
+            "TRUNCATE articles, passages, sentences, postings, feedback, copy_content_keys, copy_content_pairs,"
+            " copy_content_groups, questions"
         )
 
     async def insert_feedback(self, rows: Sequence[tuple[Any, ...]]) -> None:

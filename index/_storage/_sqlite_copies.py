@@ -1,8 +1,11 @@
 """The embedded backend's tables and queries for syndicated copies (the detection itself: `index._copies`).
 
-`copy_keys` holds each keyed article's LSH band keys (one row with a NULL key marks an article without words
-as keyed), `copy_pairs` the confirmed copies, `copy_groups` each grouped article's group (named by its first
-row). All three follow their articles out (ON DELETE CASCADE), so a changed or deleted article leaves no trace.
+Everything is keyed by content, the articles' `body_hash`: `copy_content_keys` holds each keyed content's LSH
+band keys (one row with a NULL key marks a content without words as keyed), `copy_content_pairs` the confirmed
+near-copies, `copy_content_groups` each grouped content's group (named by its first hash). Nothing cascades
+from a hash, so each grouping first drops what belongs to contents no article holds any more: a changed or
+deleted article leaves no trace. The article-keyed tables of older versions are dropped, so an archive they
+indexed is keyed again, by content, by its next run.
 """
 
 from __future__ import annotations
@@ -13,80 +16,106 @@ from .._copies import CopyRef
 from ._sqlite_schema import Connected, chunks, marks
 
 COPIES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS copy_keys (
-    article_row INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+DROP TABLE IF EXISTS copy_groups;
+DROP TABLE IF EXISTS copy_pairs;
+DROP TABLE IF EXISTS copy_keys;
+CREATE TABLE IF NOT EXISTS copy_content_keys (
+    body_hash TEXT NOT NULL,
     band_key INTEGER
 );
-CREATE INDEX IF NOT EXISTS copy_keys_key ON copy_keys(band_key);
-CREATE INDEX IF NOT EXISTS copy_keys_article ON copy_keys(article_row);
-CREATE TABLE IF NOT EXISTS copy_pairs (
-    first_row INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    second_row INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+CREATE INDEX IF NOT EXISTS copy_content_keys_key ON copy_content_keys(band_key);
+CREATE INDEX IF NOT EXISTS copy_content_keys_hash ON copy_content_keys(body_hash);
+CREATE TABLE IF NOT EXISTS copy_content_pairs (
+    first_hash TEXT NOT NULL,
+    second_hash TEXT NOT NULL,
     jaccard REAL NOT NULL,
-    PRIMARY KEY (first_row, second_row)
+    PRIMARY KEY (first_hash, second_hash)
 );
-CREATE INDEX IF NOT EXISTS copy_pairs_second ON copy_pairs(second_row);
-CREATE TABLE IF NOT EXISTS copy_groups (
-    article_row INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
-    group_row INTEGER NOT NULL
+CREATE INDEX IF NOT EXISTS copy_content_pairs_second ON copy_content_pairs(second_hash);
+CREATE TABLE IF NOT EXISTS copy_content_groups (
+    body_hash TEXT PRIMARY KEY,
+    group_hash TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS copy_groups_group ON copy_groups(group_row);
+CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(group_hash);
 """
+
+_HELD = "EXISTS (SELECT 1 FROM articles a WHERE a.body_hash = {column})"
 
 
 class CopyQueries(Connected):
     """`index._copies.CopyStore` (inside an index write) and the reader's `copies_of`."""
 
-    async def articles_without_band_keys(self, limit: int) -> list[tuple[int, str]]:
+    async def drop_contents_without_articles(self) -> None:
+        await self._db.execute(f"DELETE FROM copy_content_keys WHERE NOT {_HELD.format(column='body_hash')}")
+        await self._db.execute(
+            f"DELETE FROM copy_content_pairs WHERE NOT {_HELD.format(column='first_hash')}"
+            f" OR NOT {_HELD.format(column='second_hash')}"
+        )
+        await self._db.execute(f"DELETE FROM copy_content_groups WHERE NOT {_HELD.format(column='body_hash')}")
+
+    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
         rows = await self._rows(
-            "SELECT a.id, a.body FROM articles a"
-            " WHERE NOT EXISTS (SELECT 1 FROM copy_keys k WHERE k.article_row = a.id) ORDER BY a.id LIMIT ?",
+            "SELECT body_hash, body FROM articles WHERE id IN (SELECT min(a.id) FROM articles a"
+            " WHERE NOT EXISTS (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash)"
+            " GROUP BY a.body_hash ORDER BY a.body_hash LIMIT ?)",
             (limit,),
         )
-        return [(int(row), str(body)) for row, body in rows]
+        return [(str(content), str(body)) for content, body in rows]
 
-    async def add_band_keys(self, keys: dict[int, list[int]]) -> None:
+    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
         marked: list[int | None] = [None]  # keyed, but without words: no key to share
         await self._db.executemany(
-            "INSERT INTO copy_keys (article_row, band_key) VALUES (?, ?)",
-            [(row, key) for row, row_keys in keys.items() for key in (row_keys or marked)],
+            "INSERT INTO copy_content_keys (body_hash, band_key) VALUES (?, ?)",
+            [(content, key) for content, content_keys in keys.items() for key in (content_keys or marked)],
         )
 
-    async def band_neighbours(self, rows: Sequence[int]) -> set[tuple[int, int]]:
-        found: set[tuple[int, int]] = set()
-        for chunk in chunks(list(rows)):
+    async def band_neighbours(self, hashes: Sequence[str]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for chunk in chunks(list(hashes)):
             found.update(
-                (int(row), int(other))
-                for row, other in await self._rows(
-                    "SELECT DISTINCT k.article_row, o.article_row FROM copy_keys k"
-                    " JOIN copy_keys o ON o.band_key = k.band_key AND o.article_row != k.article_row"
-                    f" WHERE k.article_row IN ({marks(chunk)})",
+                (str(content), str(other))
+                for content, other in await self._rows(
+                    "SELECT DISTINCT k.body_hash, o.body_hash FROM copy_content_keys k"
+                    " JOIN copy_content_keys o ON o.band_key = k.band_key AND o.body_hash != k.body_hash"
+                    f" WHERE k.body_hash IN ({marks(chunk)})",
                     chunk,
                 )
             )
         return found
 
-    async def bodies(self, rows: Sequence[int]) -> dict[int, str]:
-        found: dict[int, str] = {}
-        for chunk in chunks(list(rows)):
-            rows_found = await self._rows(f"SELECT id, body FROM articles WHERE id IN ({marks(chunk)})", chunk)
-            found.update((int(row), str(body)) for row, body in rows_found)
+    async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in chunks(list(hashes)):
+            rows = await self._rows(
+                "SELECT body_hash, body FROM articles WHERE id IN"
+                f" (SELECT min(id) FROM articles WHERE body_hash IN ({marks(chunk)}) GROUP BY body_hash)",
+                chunk,
+            )
+            found.update((str(content), str(body)) for content, body in rows)
         return found
 
-    async def add_copy_pairs(self, pairs: Sequence[tuple[int, int, float]]) -> None:
+    async def add_copy_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
         await self._db.executemany(
-            "INSERT OR IGNORE INTO copy_pairs (first_row, second_row, jaccard) VALUES (?, ?, ?)", list(pairs)
+            "INSERT OR IGNORE INTO copy_content_pairs (first_hash, second_hash, jaccard) VALUES (?, ?, ?)",
+            list(pairs),
         )
 
-    async def copy_pairs(self) -> list[tuple[int, int]]:
-        rows = await self._rows("SELECT first_row, second_row FROM copy_pairs")
-        return [(int(first), int(second)) for first, second in rows]
+    async def copy_pairs(self) -> list[tuple[str, str]]:
+        rows = await self._rows("SELECT first_hash, second_hash FROM copy_content_pairs")
+        return [(str(first), str(second)) for first, second in rows]
 
-    async def replace_copy_groups(self, groups: Sequence[Sequence[int]]) -> None:
-        await self._db.execute("DELETE FROM copy_groups")
+    async def shared_contents(self) -> list[str]:
+        rows = await self._rows(
+            "SELECT a.body_hash FROM articles a GROUP BY a.body_hash HAVING count(*) > 1 AND EXISTS"
+            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)"
+        )
+        return [str(content) for (content,) in rows]
+
+    async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        await self._db.execute("DELETE FROM copy_content_groups")
         await self._db.executemany(
-            "INSERT INTO copy_groups (article_row, group_row) VALUES (?, ?)",
-            [(row, group[0]) for group in groups for row in group],
+            "INSERT INTO copy_content_groups (body_hash, group_hash) VALUES (?, ?)",
+            [(content, group[0]) for group in groups for content in group],
         )
 
     async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
@@ -94,11 +123,12 @@ class CopyQueries(Connected):
         found: dict[int, list[CopyRef]] = {}
         for chunk in chunks(list(dict.fromkeys(rows))):
             for row, other, article_id, title, source, published in await self._rows(
-                "SELECT g.article_row, a.id, a.article_id, a.title, a.source, a.published FROM copy_groups g"
-                " JOIN copy_groups o ON o.group_row = g.group_row AND o.article_row != g.article_row"
-                " JOIN articles a ON a.id = o.article_row"
-                f" WHERE g.article_row IN ({marks(chunk)})"
-                " ORDER BY g.article_row, a.published IS NULL, a.published, a.id",
+                "SELECT a.id, o.id, o.article_id, o.title, o.source, o.published FROM articles a"
+                " JOIN copy_content_groups g ON g.body_hash = a.body_hash"
+                " JOIN copy_content_groups m ON m.group_hash = g.group_hash"
+                " JOIN articles o ON o.body_hash = m.body_hash AND o.id != a.id"
+                f" WHERE a.id IN ({marks(chunk)})"
+                " ORDER BY a.id, o.published IS NULL, o.published, o.id",
                 chunk,
             ):
                 found.setdefault(int(row), []).append(CopyRef(int(other), article_id, title, source, published))

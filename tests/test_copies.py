@@ -284,6 +284,22 @@ async def test_thirty_identical_copies_are_one_group_with_the_body_shingled_once
     assert shingled == [] and len((await _copies_by_title(backend_archive))["Late 00"]) == 30
 
 
+def _stored_contents(settings: Settings) -> dict[str, set[str]]:
+    """The body hashes the copy tables hold (keys, pairs, groups) and those the articles hold, read directly."""
+    queries = {
+        "keys": "SELECT body_hash FROM copy_content_keys",
+        "pairs": "SELECT first_hash FROM copy_content_pairs UNION SELECT second_hash FROM copy_content_pairs",
+        "groups": "SELECT body_hash FROM copy_content_groups",
+        "articles": "SELECT body_hash FROM articles",
+    }
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    if url:
+        with psycopg.connect(url) as connection:
+            return {name: {row[0] for row in connection.execute(query).fetchall()} for name, query in queries.items()}
+    with sqlite3.connect(settings.data_dir / "archive.sqlite3") as connection:
+        return {name: {row[0] for row in connection.execute(query).fetchall()} for name, query in queries.items()}
+
+
 async def test_identical_copies_and_a_near_copy_are_one_group_until_the_copies_go(
     backend_archive: Archive, tmp_path: Path
 ):
@@ -301,6 +317,9 @@ async def test_identical_copies_and_a_near_copy_are_one_group_until_the_copies_g
         (root / f"Copy-{number:02d}.md").unlink()
     await backend_archive.reindex([root])
     assert all(titles == [] for titles in (await _copies_by_title(backend_archive)).values())
+    stored = _stored_contents(backend_archive.settings)  # the deleted copies' content left no trace
+    assert body_hash(STORY) not in stored["articles"] and stored["keys"] == stored["articles"]
+    assert not stored["pairs"] and not stored["groups"]
     _write_copies(root, 2, REFILED, "Refiled")  # the near copy's own text twice more: a group of three
     await backend_archive.reindex([root])
     copies = await _copies_by_title(backend_archive)

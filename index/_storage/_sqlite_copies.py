@@ -39,19 +39,25 @@ CREATE TABLE IF NOT EXISTS copy_content_groups (
 CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(group_hash);
 """
 
-_HELD = "EXISTS (SELECT 1 FROM articles a WHERE a.body_hash = {column})"
+# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
+# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
+_WITHOUT_ARTICLES = (
+    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
+    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
+    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
+)
 
 
 class CopyQueries(Connected):
     """`index._copies.CopyStore` (inside an index write) and the reader's `copies_of`."""
 
     async def drop_contents_without_articles(self) -> None:
-        await self._db.execute(f"DELETE FROM copy_content_keys WHERE NOT {_HELD.format(column='body_hash')}")
-        await self._db.execute(
-            f"DELETE FROM copy_content_pairs WHERE NOT {_HELD.format(column='first_hash')}"
-            f" OR NOT {_HELD.format(column='second_hash')}"
-        )
-        await self._db.execute(f"DELETE FROM copy_content_groups WHERE NOT {_HELD.format(column='body_hash')}")
+        for statement in _WITHOUT_ARTICLES:
+            await self._db.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
         rows = await self._rows(

@@ -5,18 +5,25 @@ candidates, exact Jaccard at COPY_THRESHOLD, union-find) and prints one JSON doc
 group with its articles and the lowest Jaccard inside it, the groups below 0.95 singled out for inspection by
 eye, and the near misses (candidate pairs under the threshold) that were kept apart. `--all-pairs` also
 compares every pair of articles exactly (quadratic: ~40 s for 2,095 articles on one core) to count the copies
-the LSH side missed.
+the LSH side missed. `--scale 4,16,53` instead times the indexer's grouping alone (`update_copy_groups` on the
+embedded backend's tables, in memory) over the corpus copied N times, in commits of 2,000 articles as
+`archivebot index` makes them: seconds, bodies shingled, stored pairs, groups (docs/quality.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
+from index import _copies
 from index._archive_files import discover
 from index._config import MAX_ARTICLE_SENTENCES
 from index._copies import (
@@ -28,13 +35,17 @@ from index._copies import (
     jaccard,
     shingles,
 )
+from index._index_embed import body_hash
 from index._models import ParsedArticle
 from index._parse import parse_file
+from index._storage._sqlite_copies import COPIES_SCHEMA, CopyQueries
+from index._storage._sqlite_schema import SCHEMA
 
 from ._common import CORPUS, log
 
 INSPECT_BELOW = 0.95  # groups whose weakest pair is below this are listed for reading side by side
 NEAR_MISS = 0.5  # candidate pairs at or above this but under the threshold are listed too
+COMMIT_ARTICLES = 2000  # archivebot index's default ARCHIVEBOT_INDEX_CHUNK_ARTICLES: it groups once per commit
 
 
 def parse_archive(root: Path) -> list[ParsedArticle]:
@@ -99,16 +110,65 @@ def _missed(bodies: dict[int, str], found: set[tuple[int, int]]) -> int:
     )
 
 
+async def grouping_scale(articles: list[ParsedArticle], copies: int) -> dict[str, Any]:
+    """The indexer's grouping over `copies` copies of the articles (titles differ, bodies are the same)."""
+    shingled = 0
+    original = _copies.shingles
+
+    def counted(body: str) -> set[int]:
+        nonlocal shingled
+        shingled += 1
+        return original(body)
+
+    rows = [
+        (f"{copy}-{article.article_id}", "x", "x", "x", "x", body_hash(article.body), article.title, article.body, "x")
+        for copy in range(copies)
+        for article in articles
+    ]
+    spent, groups = 0.0, 0
+    connection = await aiosqlite.connect(":memory:")
+    _copies.shingles = counted
+    try:
+        await connection.executescript(SCHEMA + COPIES_SCHEMA)
+        for start in range(0, len(rows), COMMIT_ARTICLES):
+            await connection.executemany(
+                "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title, body,"
+                " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows[start : start + COMMIT_ARTICLES],
+            )
+            began = time.perf_counter()
+            groups = await _copies.update_copy_groups(CopyQueries(connection))
+            spent += time.perf_counter() - began
+        cursor = await connection.execute("SELECT count(*) FROM copy_content_pairs")
+        pairs = (await cursor.fetchone() or (0,))[0]
+    finally:
+        _copies.shingles = original
+        await connection.close()
+    return {
+        "copies": copies,
+        "articles": len(rows),
+        "grouping_s": round(spent, 1),
+        "shingled": shingled,
+        "stored_pairs": pairs,
+        "groups": groups,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.copies", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--all-pairs", action="store_true", help="also compare every pair exactly (LSH recall)")
+    parser.add_argument("--scale", help="time the indexer's grouping over the corpus copied N times, e.g. 4,16,53")
     options = parser.parse_args(argv)
     if not options.corpus.is_dir():
         print(f"no archive at {options.corpus}", file=sys.stderr)
         return 1
     articles = parse_archive(options.corpus)
     log(f"{len(articles):,} articles parsed")
+    if options.scale:
+        for copies in (int(value) for value in options.scale.split(",")):
+            print(json.dumps(asyncio.run(grouping_scale(articles, copies))), flush=True)
+        return 0
     print(json.dumps(measure(articles, options.all_pairs), ensure_ascii=False, indent=1))
     return 0
 

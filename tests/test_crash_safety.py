@@ -205,103 +205,97 @@ def test_the_pause_hook_is_inert_without_its_variable(monkeypatch) -> None:
 CHUNK = "5"  # articles per commit in these tests (the default is thousands)
 
 
-def _articles(data_dir: Path, like: str) -> list[tuple[str]]:
-    return sql(data_dir, "SELECT body FROM articles WHERE path LIKE ?", (like,))
+def _articles(settings: Settings, like: str) -> list[str]:
+    """The stored bodies of the articles whose path matches `like`, read from either backend's database."""
+    statement = "SELECT body FROM articles WHERE path LIKE {} ORDER BY path"
+    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    if url:
+        with psycopg.connect(url) as connection:
+            return [body for (body,) in connection.execute(statement.format("%s"), (like,)).fetchall()]
+    return [body for (body,) in sql(settings.data_dir, statement.format("?"), (like,))]
 
 
-def _embedded(data_dir: Path) -> Settings:
-    """These two run on the embedded backend (chunking is the indexer's, the same on both backends)."""
-    return Settings(data_dir=data_dir, model="hash:256", min_confidence=0.05)
+def _chunked_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return backend_env(settings, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK, **extra)
 
 
-async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path) -> None:
+async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path, backend_settings: Settings) -> None:
     """A long first build is visible chunk by chunk: while it runs (and after it is killed) the archive answers
     from the articles committed so far, each complete; the next run adds the rest and embeds none of the
     committed texts again."""
+    settings = dataclasses.replace(backend_settings, archive_roots=())
     root = tmp_path / "news"
     root.mkdir()
     _change_archive(write_archive(root))  # 7 topics + 40 lighthouse articles: 10 commits of 5
+    # How many texts a whole uninterrupted build embeds (a count of the indexer's, the same on either backend).
     reference = run_cli(
         ["index", str(root), "--json"], cli_env(tmp_path / "reference", ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK)
     )
     assert reference.returncode == 0, reference.stderr
     total_texts = json.loads(reference.stdout)["sentences_embedded"]
 
-    data_dir = tmp_path / "data"
     marker = tmp_path / "paused"
-    env = cli_env(
-        data_dir,
-        ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK,
-        ARCHIVEBOT_TEST_PAUSE_AT="committed:2",
-        ARCHIVEBOT_TEST_PAUSE_FILE=str(marker),
-    )
+    env = _chunked_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="committed:2", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
     process = start_cli(["index", str(root), "--json"], env)
     try:
         _wait_for_pause(process, marker)
-        report = await check_index(data_dir)  # half built, and consistent
+        report = await check_index(settings)  # half built, and consistent
         assert report.ok, report.text()
         assert report.counts["articles"] == 10
-        committed = [body for (body,) in _articles(data_dir, "%lighthouse_%")]
         # Sorted file order: election, festival, glacier, then lighthouse_0, _1, _10 .. _14 in the first two.
-        assert len(committed) == 7
-        answer = await _ask(_embedded(data_dir), "What did the lighthouse number 13 keepers paint?")
+        assert len(_articles(settings, "%lighthouse_%")) == 7
+        answer = await _ask(settings, "What did the lighthouse number 13 keepers paint?")
         assert "lighthouse number 13 keepers" in _quoted(answer)
-        answer = await _ask(_embedded(data_dir), NEW_Q)  # lighthouse 7 comes in a later chunk: not quoted yet
+        answer = await _ask(settings, NEW_Q)  # lighthouse 7 comes in a later chunk: not quoted yet
         assert "lighthouse number 7 keepers" not in _quoted(answer)
     finally:
         _kill(process)
 
-    await assert_consistent(data_dir)
-    assert (await check_index(data_dir)).counts["articles"] == 10
-    result = run_cli(["index", str(root), "--json"], cli_env(data_dir, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK))
+    await assert_consistent(settings)
+    assert (await check_index(settings)).counts["articles"] == 10
+    result = run_cli(["index", str(root), "--json"], _chunked_env(settings))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["added"], summary["unchanged"], summary["removed"]) == (37, 10, 0)
     assert 0 < summary["sentences_embedded"] < total_texts  # the committed chunks' texts are not embedded again
-    await assert_consistent(data_dir)
-    assert (await check_index(data_dir)).counts["articles"] == 47
-    assert "lighthouse number 7 keepers" in _quoted(await _ask(_embedded(data_dir), NEW_Q))
+    await assert_consistent(settings)
+    assert (await check_index(settings)).counts["articles"] == 47
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
 
 
-async def test_sigkill_midway_through_a_chunked_update(tmp_path: Path) -> None:
+async def test_sigkill_midway_through_a_chunked_update(tmp_path: Path, backend_settings: Settings) -> None:
     """An update is committed chunk by chunk: a removed article is gone from the first commit; an updated one
     is old until the commit that holds its new version (never both, never neither), also after a kill; the
     next run finishes the rest."""
-    data_dir = tmp_path / "data"
+    settings = dataclasses.replace(backend_settings, archive_roots=())
     root = write_archive(tmp_path / "news")
-    archive = await Archive.open(_embedded(data_dir), embedder=HashEmbedder(256))
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
     await archive.reindex([root])
     await archive.close()
     _change_archive(root)  # harbour removed, orchard changed (sorted last), 40 lighthouse articles added
     marker = tmp_path / "paused"
-    env = cli_env(
-        data_dir,
-        ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK,
-        ARCHIVEBOT_TEST_PAUSE_AT="committed:2",
-        ARCHIVEBOT_TEST_PAUSE_FILE=str(marker),
-    )
+    env = _chunked_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="committed:2", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
     process = start_cli(["index", str(root), "--json"], env)
     try:
         _wait_for_pause(process, marker)
-        await assert_consistent(data_dir)
-        assert "ferry terminal" not in _quoted(
-            await _ask(_embedded(data_dir), HARBOUR_Q)
-        )  # removed in the first commit
-        orchard = _articles(data_dir, "%orchard.txt")
-        assert len(orchard) == 1 and "record orchard harvest" in orchard[0][0]  # still the old version
-        assert len(_articles(data_dir, "%lighthouse_%")) == 10  # lighthouse_0, _1, _10 .. _17 (sorted)
+        await assert_consistent(settings)
+        assert _articles(settings, "%harbour.txt") == []  # removed in the first commit
+        assert "ferry terminal" not in _quoted(await _ask(settings, HARBOUR_Q))
+        orchard = _articles(settings, "%orchard.txt")
+        assert len(orchard) == 1 and "record orchard harvest" in orchard[0]  # still the old version
+        assert len(_articles(settings, "%lighthouse_%")) == 10  # lighthouse_0, _1, _10 .. _17 (sorted)
     finally:
         _kill(process)
 
-    await assert_consistent(data_dir)
-    orchard = _articles(data_dir, "%orchard.txt")
-    assert len(orchard) == 1 and "record orchard harvest" in orchard[0][0]
-    result = run_cli(["index", str(root), "--json"], cli_env(data_dir, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK))
+    await assert_consistent(settings)
+    orchard = _articles(settings, "%orchard.txt")
+    assert len(orchard) == 1 and "record orchard harvest" in orchard[0]
+    result = run_cli(["index", str(root), "--json"], _chunked_env(settings))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["added"], summary["updated"], summary["removed"]) == (30, 1, 0)
-    await assert_consistent(data_dir)
-    orchard = _articles(data_dir, "%orchard.txt")
-    assert len(orchard) == 1 and "cider makers" in orchard[0][0]
-    assert "lighthouse number 7 keepers" in _quoted(await _ask(_embedded(data_dir), NEW_Q))
-    assert (await check_index(data_dir)).counts["articles"] == len(TOPICS) - 1 + 40
+    await assert_consistent(settings)
+    orchard = _articles(settings, "%orchard.txt")
+    assert len(orchard) == 1 and "cider makers" in orchard[0]
+    assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
+    assert (await check_index(settings)).counts["articles"] == len(TOPICS) - 1 + 40

@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--articles N] [--parts indexing,answering,scale,lexical] [--sizes 100000,1000000]`
 
 Optional parts: `updates` (10 changed articles in a large archive), `postgres` (the PostgreSQL backend beside the
-embedded one over the prebuilt BBC archive), `memory` (peak RSS of `archivebot index` at two archive sizes),
+embedded one over the prebuilt BBC archive), `memory` (peak RSS of `archivebot index` at two archive sizes;
+`--memory-backends embedded,postgres` for PostgreSQL too),
 `million` (a real 1M-passage archive end to end on both backends).
 
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
@@ -104,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         help="archive sizes for the 'memory' part, in copies of the corpus (peak RSS of archivebot index)",
     )
     parser.add_argument(
+        "--memory-backends",
+        default="embedded",
+        help="'memory' part: embedded and/or postgres (a private PostgreSQL server per size: the index process's"
+        " peak RSS, the server's, the database size)",
+    )
+    parser.add_argument(
         "--million-copies",
         type=int,
         default=53,
@@ -165,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in parts:  # not in the default set: builds the corpus copied 4x and 16x (~15 minutes)
         from . import memory
 
-        report["memory"] = memory.run(tuple(int(c) for c in args.copies.split(",") if c))
+        copies = tuple(int(c) for c in args.copies.split(",") if c)
+        memory_backends = tuple(b for b in args.memory_backends.split(",") if b)
+        report["memory"] = memory.run(copies, backends=memory_backends)
     if "million" in parts:  # not in the default set: a real 1M-passage archive on both backends (~1-2 hours)
         from . import million
 

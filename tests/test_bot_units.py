@@ -225,6 +225,8 @@ def test_progress_and_summary_texts():
     text = fmt.progress_text(Progress("embed", 40, 100, 12.0, 18.4))
     assert text == "Reindexing… Embedding passages: 40/100 (40%) · elapsed 12s · ETA 18s"
     assert "ETA estimating" in fmt.progress_text(Progress("embed", 0, 100, 1.0, None))
+    chunked = fmt.progress_text(Progress("commit", 3, 56, 60.0, 1060.0, "chunk 3 of 56"))
+    assert chunked == "Reindexing… Saving the index (chunk 3 of 56): 3/56 (5%) · elapsed 1m 00s · ETA 17m 40s"
     warnings = tuple(f"file{n}: bad" for n in range(500))
     summary = IndexSummary(added=1, warnings=warnings, seconds=75)  # type: ignore[arg-type]
     text = fmt.summary_text(summary)
@@ -428,3 +430,22 @@ def test_article_pages_escape_markdown_and_fit_embeds() -> None:
     assert not any(re.search(r"(?<!\\)\[", page.description or "") for page in pages)  # no masked link can start
     joined = " ".join(re.sub(r"\\([^\w\s]|_)", r"\1", page.description or "") for page in pages)
     assert joined.split() == body.split()
+
+
+def test_progress_lines_off_a_terminal_follow_every_chunk(capsys) -> None:
+    """In a log (no terminal) a chunked run prints each chunk's embedding and a line per tenth of the commits:
+    a phase left on its last tenth must not silence the chunks after it."""
+    from bot.terminal import ProgressBar
+
+    bar = ProgressBar(terminal=False)
+    for chunk in (1, 2):
+        detail = f"chunk {chunk} of 20"
+        bar(Progress("embed", 100, 100, 10.0 * chunk, None, detail))
+        bar(Progress("commit", chunk - 1, 20, 10.0 * chunk, None, detail))
+        bar(Progress("commit", chunk, 20, 10.0 * chunk, 90.0, detail))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "embedding new texts (chunk 1 of 20): 100/100 (100%)",
+        "embedding new texts (chunk 2 of 20): 100/100 (100%)",
+        "committed 2 of 20 chunks (10%), about 1m 30s left",
+    ]

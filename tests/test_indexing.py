@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -161,6 +162,19 @@ async def test_reindex_reports_progress_by_phase(archive: Archive, archive_dir: 
     assert scan[-1].done == scan[-1].total == 5
     elapsed = [report.elapsed for report in reports]
     assert elapsed == sorted(elapsed)
+
+
+async def test_a_chunked_run_reports_each_commit_of_the_run(archive: Archive, archive_dir: Path) -> None:
+    """Progress of a run in several commits counts the commits (with the run's ETA) and names the chunk of
+    every phase report, so a long first build is never a silent string of short phases."""
+    archive.settings = dataclasses.replace(archive.settings, index_chunk_articles=2)
+    reports = []
+    await archive.reindex([archive_dir], progress=reports.append)
+    commits = [(r.done, r.total) for r in reports if r.phase == "commit"]
+    assert commits == [(0, 3), (1, 3), (1, 3), (2, 3), (2, 3), (3, 3)]  # 5 articles in commits of 2: 3 commits
+    assert {r.detail for r in reports if r.phase in {"embed", "commit"}} == {f"chunk {n} of 3" for n in (1, 2, 3)}
+    finished = [r for r in reports if r.phase == "commit" and r.done]
+    assert all(r.eta is not None for r in finished[:-1]) and finished[-1].eta == 0
 
 
 async def test_passages_follow_the_configured_size(archive: Archive, archive_dir: Path, settings: Settings) -> None:

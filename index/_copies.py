@@ -63,6 +63,21 @@ class CopyRef:
     date: str | None
 
 
+def copies_by_row(group_of_row: dict[int, str], members: Iterable[tuple[str, CopyRef]]) -> dict[int, list[CopyRef]]:
+    """Each grouped row's other copies, from the rows' groups and every member of those groups (in the order
+    given: oldest first). Reading each group's members once, not once per requested copy, matters when the
+    requested rows are many copies of one story: 40 ranked copies of a story held 53 times read 53 rows, not
+    40 x 52 (copies_of took 10/29 ms p50/p95 per question on a 1M-passage archive of 53 copies per story)."""
+    by_group: dict[str, list[CopyRef]] = {}
+    for group, ref in members:
+        by_group.setdefault(group, []).append(ref)
+    return {
+        row: [ref for ref in by_group.get(group, []) if ref.row != row]
+        for row, group in group_of_row.items()
+        if len(by_group.get(group, [])) > 1
+    }
+
+
 def shingles(body: str) -> set[int]:
     """The body's word shingles, each as a stable 32-bit hash. A body shorter than a shingle is one shingle."""
     words = [word.lower() for word in _WORD.findall(body)]

@@ -16,9 +16,11 @@ from bot.web import pages
 from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings, _copies
 from index._copies import (
     COPY_THRESHOLD,
+    CopyRef,
     article_band_keys,
     candidate_pairs,
     confirmed_pairs,
+    copies_by_row,
     group_rows,
     jaccard,
     shingles,
@@ -349,3 +351,12 @@ async def test_a_postgres_archive_at_schema_1_is_migrated_and_regrouped_by_the_n
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         assert connection.execute("SELECT max(version) FROM archivebot_schema").fetchone() == (2,)
         assert connection.execute("SELECT to_regclass('copy_keys')").fetchone() == (None,)
+
+
+def test_copies_by_row_lists_each_rows_group_without_the_row_itself_in_the_given_order():
+    def ref(row: int) -> CopyRef:
+        return CopyRef(row, f"a{row}", f"Title {row}", None, None)
+
+    members = [("g1", ref(7)), ("g1", ref(3)), ("g1", ref(5)), ("g2", ref(9)), ("g3", ref(4))]
+    found = copies_by_row({3: "g1", 5: "g1", 9: "g2", 4: "g3", 8: "gone"}, members)
+    assert found == {3: [ref(7), ref(5)], 5: [ref(7), ref(3)]}  # a group of one is no group; order kept

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._copies import CopyRef
+from .._copies import CopyRef, copies_by_row
 from .._gaps import AskedQuestion
 from ._postgres_connect import Connection
 
@@ -108,20 +108,28 @@ class PostgresCopies:
 
 async def copies_of(connection: Connection, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
     """Each grouped article's other copies (oldest first), by article row; articles without copies left out."""
-    found: dict[int, list[CopyRef]] = {}
     if not rows:
-        return found
-    for row, other, article_id, title, source, published in await _fetch(
-        connection,
-        "SELECT a.id, o.id, o.article_id, o.title, o.source, o.published FROM articles a"
-        " JOIN copy_content_groups g ON g.body_hash = a.body_hash"
-        " JOIN copy_content_groups m ON m.group_hash = g.group_hash"
-        " JOIN articles o ON o.body_hash = m.body_hash AND o.id <> a.id WHERE a.id = ANY(%s::bigint[])"
-        " ORDER BY a.id, o.published IS NULL, o.published, o.id",
-        (list(dict.fromkeys(rows)),),
-    ):
-        found.setdefault(int(row), []).append(CopyRef(int(other), article_id, title, source, published))
-    return found
+        return {}
+    group_of_row = {
+        int(row): str(group)
+        for row, group in await _fetch(
+            connection,
+            "SELECT a.id, g.group_hash FROM articles a JOIN copy_content_groups g ON g.body_hash = a.body_hash"
+            " WHERE a.id = ANY(%s::bigint[])",
+            (list(dict.fromkeys(rows)),),
+        )
+    }
+    members = [
+        (str(group), CopyRef(int(other), article_id, title, source, published))
+        for group, other, article_id, title, source, published in await _fetch(
+            connection,
+            "SELECT m.group_hash, o.id, o.article_id, o.title, o.source, o.published FROM copy_content_groups m"
+            " JOIN articles o ON o.body_hash = m.body_hash WHERE m.group_hash = ANY(%s::text[])"
+            " ORDER BY o.published IS NULL, o.published, o.id",
+            (sorted(set(group_of_row.values())),),
+        )
+    ]
+    return copies_by_row(group_of_row, members)
 
 
 class PostgresQuestions:

@@ -176,7 +176,9 @@ class SqliteReader:
         return await asyncio.to_thread(vectors.reconstruct, list(passage_ids))
 
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        return await self._store.document_frequencies(terms)
+        # The snapshot's vector index holds one vector per passage (checked when it is loaded): counting the
+        # passages table instead cost 4 ms per question at 1M passages.
+        return await self._store.document_frequencies(terms, (await self.vectors()).size)
 
     async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         return await self._store.fts_passages(fts_match(terms), k) if terms else []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._copies import CopyRef
+from .._copies import CopyRef, copies_by_row
 from ._sqlite_schema import Connected, chunks, marks
 
 COPIES_SCHEMA = """
@@ -126,16 +126,26 @@ class CopyQueries(Connected):
 
     async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
         """Each grouped article's other copies (oldest first), by article row; articles without copies are left out."""
-        found: dict[int, list[CopyRef]] = {}
+        group_of_row: dict[int, str] = {}
         for chunk in chunks(list(dict.fromkeys(rows))):
-            for row, other, article_id, title, source, published in await self._rows(
-                "SELECT a.id, o.id, o.article_id, o.title, o.source, o.published FROM articles a"
-                " JOIN copy_content_groups g ON g.body_hash = a.body_hash"
-                " JOIN copy_content_groups m ON m.group_hash = g.group_hash"
-                " JOIN articles o ON o.body_hash = m.body_hash AND o.id != a.id"
-                f" WHERE a.id IN ({marks(chunk)})"
-                " ORDER BY a.id, o.published IS NULL, o.published, o.id",
-                chunk,
-            ):
-                found.setdefault(int(row), []).append(CopyRef(int(other), article_id, title, source, published))
-        return found
+            group_of_row.update(
+                (int(row), str(group))
+                for row, group in await self._rows(
+                    "SELECT a.id, g.group_hash FROM articles a JOIN copy_content_groups g ON g.body_hash = a.body_hash"
+                    f" WHERE a.id IN ({marks(chunk)})",
+                    chunk,
+                )
+            )
+        members: list[tuple[str, CopyRef]] = []
+        for groups in chunks(sorted(set(group_of_row.values()))):
+            members += [
+                (str(group), CopyRef(int(other), article_id, title, source, published))
+                for group, other, article_id, title, source, published in await self._rows(
+                    "SELECT m.group_hash, o.id, o.article_id, o.title, o.source, o.published FROM copy_content_groups m"
+                    " JOIN articles o ON o.body_hash = m.body_hash"
+                    f" WHERE m.group_hash IN ({marks(groups)})"
+                    " ORDER BY o.published IS NULL, o.published, o.id",
+                    groups,
+                )
+            ]
+        return copies_by_row(group_of_row, members)

@@ -46,10 +46,12 @@ class ReadQueries(Connected):
             return []
         return [(str(article_id), float(score)) for article_id, score in rows]
 
-    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+    async def document_frequencies(
+        self, terms: Sequence[str], passages: int | None = None
+    ) -> tuple[dict[str, int], int]:
         """How many passages contain each term (FTS5 applies its own stemmer to the term), and the passage
-        count, in one round trip."""
-        parts = ["(SELECT count(*) FROM passages)"]
+        count (counted here unless the caller knows it), in one round trip."""
+        parts = ["(SELECT count(*) FROM passages)" if passages is None else str(int(passages))]
         parts += ["(SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?)"] * len(terms)
         try:
             total, *counts = await self._one("SELECT " + ", ".join(parts), [fts_match([term]) for term in terms])

@@ -360,3 +360,27 @@ def test_copies_by_row_lists_each_rows_group_without_the_row_itself_in_the_given
     members = [("g1", ref(7)), ("g1", ref(3)), ("g1", ref(5)), ("g2", ref(9)), ("g3", ref(4))]
     found = copies_by_row({3: "g1", 5: "g1", 9: "g2", 4: "g3", 8: "gone"}, members)
     assert found == {3: [ref(7), ref(5)], 5: [ref(7), ref(3)]}  # a group of one is no group; order kept
+
+
+async def test_stored_vectors_are_found_once_per_text_whatever_the_number_of_copies(
+    backend_archive: Archive, tmp_path: Path
+):
+    """The indexer reuses a stored vector by text hash: one vector per known hash, none for an unknown one,
+    on both backends, with a sentence held by thirty copies."""
+    from index._index_embed import text_hash
+    from index._storage import open_storage
+    from index._text import split_sentences
+
+    root = tmp_path / "wire"
+    root.mkdir()
+    _write_copies(root, 30, STORY, "Copy")
+    await backend_archive.reindex([root])
+    first = split_sentences(STORY)[0]
+    known = text_hash(STORY[first.start : first.end])
+    storage = await open_storage(backend_archive.settings)
+    try:
+        async with storage.index_session() as session:
+            found = await session.vectors_by_text_hash([known, "0" * 40, known])
+    finally:
+        await storage.close()
+    assert list(found) == [known] and len(found[known]) == 2 * 256  # one float16 vector of the hash model

@@ -8,7 +8,7 @@ snapshot; building the backend's query syntax (FTS5 MATCH, tsquery) is the backe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -50,7 +50,20 @@ class Retrieval:
 
     @property
     def candidates(self) -> list[tuple[int, float]]:
-        return self.ranked[:CANDIDATE_PASSAGES]
+        """The best CANDIDATE_PASSAGES passages, one of each passage of a story: a syndicated copy's passage (the
+        same text at the same place in another copy) is left out, so a story held in many copies does not fill
+        every slot with one passage (at 53 copies per story the 16 slots held one or two distinct passages)."""
+        chosen: list[tuple[int, float]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for passage_id, score in self.ranked:
+            passage = self.passages[passage_id]
+            key = (self.story(passage.article_row), passage.start, passage.end)
+            if key not in seen:
+                seen.add(key)
+                chosen.append((passage_id, score))
+                if len(chosen) == CANDIDATE_PASSAGES:
+                    break
+        return chosen
 
     def story(self, row: int) -> str:
         """The same key for every copy of a story: its group's first row, else the body's hash (an exact
@@ -76,11 +89,12 @@ async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool 
     passages = await reader.passages(proposed)
     articles = await reader.articles_by_rows([p.article_row for p in passages.values()])
     ranked = _fuse(query, proposed, stored, dict(lexical), passages, articles) if proposed else []
-    sentences: dict[int, list[SentenceRow]] = {}
-    if with_sentences:
-        sentences = await reader.sentences_of([passages[pid].article_row for pid, _ in ranked[:CANDIDATE_PASSAGES]])
     copies = await reader.copies_of(list(dict.fromkeys(passages[pid].article_row for pid, _ in ranked)))
-    return Retrieval(ranked, passages, articles, terms, frequencies, total, sentences, copies)
+    retrieval = Retrieval(ranked, passages, articles, terms, frequencies, total, {}, copies)
+    if not with_sentences:
+        return retrieval
+    sentences = await reader.sentences_of([passages[pid].article_row for pid, _ in retrieval.candidates])
+    return replace(retrieval, sentences=sentences)
 
 
 def _fuse(

@@ -166,3 +166,33 @@ def test_search_shows_a_syndicated_story_as_one_result_with_its_copies() -> None
     story = next(hit for hit in hits if hit.article_id in {"a1", "a5"})
     assert [copy.article_id for copy in story.also_in] == [({"a1", "a5"} - {story.article_id}).pop()]
     assert all(hit.also_in == () for hit in hits if hit is not story)
+
+
+def test_candidates_take_one_of_each_passage_of_a_story_held_in_many_copies():
+    """Twenty copies of one story rank first: the quote candidates still reach the other passages."""
+    from index._copies import CopyRef
+    from index._retrieval import CANDIDATE_PASSAGES, Retrieval
+    from index._rows import ArticleRow, PassageRow
+
+    def article(row: int, body_hash: str) -> ArticleRow:
+        return ArticleRow(
+            row, f"a{row}", "", "", f"T{row}", False, None, None, None, None, None, "b", "", "", body_hash
+        )
+
+    articles = {row: article(row, "story") for row in range(1, 21)} | {100: article(100, "other")}
+    passages, ranked = {}, []
+    for row in range(1, 21):  # each copy's passages 0-99 and 100-199, the copies ranked first
+        for number, start in enumerate((0, 100)):
+            passage_id = row * 10 + number
+            passages[passage_id] = PassageRow(passage_id, row, start, start + 99, number * 3, number * 3 + 2)
+            ranked.append((passage_id, 1.0 - 0.01 * row - 0.001 * number))
+    for number in range(20):  # a different story's passages after them
+        passage_id = 1000 + number
+        passages[passage_id] = PassageRow(passage_id, 100, number * 100, number * 100 + 99, number, number)
+        ranked.append((passage_id, 0.5 - 0.01 * number))
+    copies = {row: [CopyRef(other, f"a{other}", "", None, None) for other in range(1, 21) if other != row]
+              for row in range(1, 21)}  # fmt: skip
+    retrieval = Retrieval(ranked, passages, articles, [], {}, 0, {}, copies)
+    chosen = [passage_id for passage_id, _ in retrieval.candidates]
+    assert chosen[:2] == [10, 11]  # the best copy's two passages, once each
+    assert chosen[2:] == [1000 + number for number in range(CANDIDATE_PASSAGES - 2)]

@@ -1,4 +1,5 @@
-"""What every backend shares: the schema version, the passage-vector recipe and the compatibility check."""
+"""What every backend shares: the schema version, the passage-vector recipe, the compatibility check and the
+clean-up of the copy tables (portable SQL)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,16 @@ def mismatches(meta: dict[str, str], model: str | None, dimension: int | None) -
     if meta.get("schema_version", str(SCHEMA_VERSION)) != str(SCHEMA_VERSION):
         found.append("schema")
     return found
+
+
+# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
+# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
+COPY_CONTENTS_WITHOUT_ARTICLES = (
+    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
+    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
+    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
+)

@@ -9,25 +9,13 @@ from typing import Any
 
 from .._copies import CopyRef, copies_by_row
 from .._gaps import AskedQuestion
+from ._common import COPY_CONTENTS_WITHOUT_ARTICLES
 from ._postgres_connect import Connection
 
 
 async def _fetch(connection: Connection, query: str, params: Any = None) -> list[tuple[Any, ...]]:
     cursor = await connection.execute(query, params)
     return await cursor.fetchall()
-
-
-# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
-# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
-_WITHOUT_ARTICLES = (
-    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
-    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
-    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
-)
 
 
 class PostgresCopies:
@@ -37,7 +25,7 @@ class PostgresCopies:
         self._connection = connection
 
     async def drop_contents_without_articles(self) -> None:
-        for statement in _WITHOUT_ARTICLES:
+        for statement in COPY_CONTENTS_WITHOUT_ARTICLES:
             await self._connection.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._copies import CopyRef, copies_by_row
+from ._common import COPY_CONTENTS_WITHOUT_ARTICLES
 from ._sqlite_schema import Connected, chunks, marks
 
 COPIES_SCHEMA = """
@@ -39,24 +40,12 @@ CREATE TABLE IF NOT EXISTS copy_content_groups (
 CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(group_hash);
 """
 
-# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
-# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
-_WITHOUT_ARTICLES = (
-    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
-    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
-    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
-)
-
 
 class CopyQueries(Connected):
     """`index._copies.CopyStore` (inside an index write) and the reader's `copies_of`."""
 
     async def drop_contents_without_articles(self) -> None:
-        for statement in _WITHOUT_ARTICLES:
+        for statement in COPY_CONTENTS_WITHOUT_ARTICLES:
             await self._db.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._common import DEV_QUESTIONS, REPO, index_process, log, peak_rss_mb, percentiles, rss_mb
-from .updates import _build_archive
+from .updates import _build_archive, edit_ten
 
 HELD_OUT = REPO / "tests" / "data" / "heldout_questions.jsonl"
 SCORE_TIE = 1e-3  # cosine; the title nudge separates twins by ~1e-4-1e-3, SQ8/halfvec rounding by ~1e-3
@@ -44,14 +44,6 @@ def _questions() -> list[str]:
         if path.exists():
             out += [json.loads(line)["q"] for line in path.read_text().splitlines() if line.strip()]
     return out
-
-
-def _edit_ten(archive_dir: Path) -> int:
-    files = sorted(archive_dir.rglob("*.txt"))
-    changed = files[:: max(1, len(files) // 10)][:10]
-    for number, file in enumerate(changed):
-        file.write_text(file.read_text() + f"\n\nCorrection number {number}: an earlier version misstated a figure.\n")
-    return len(changed)
 
 
 async def _serve(environment: dict[str, str], rounds: int) -> dict[str, Any]:
@@ -147,7 +139,7 @@ def _serve_process(environment: dict[str, str], rounds: int) -> dict[str, Any]:
     return out
 
 
-def _backend_run(archive_dir: Path, environment: dict[str, str], rounds: int, label: str) -> dict[str, Any]:
+def _first_build(archive_dir: Path, environment: dict[str, str], label: str) -> dict[str, Any]:
     log(f"million/{label}: first build (archivebot index, real model)")
     first = index_process(archive_dir, environment, echo=True)
     log(f"million/{label}: first build {first}")
@@ -216,9 +208,9 @@ def run(
                 url, server = _postgres_url(work)
                 environment["ARCHIVEBOT_DATABASE_URL"] = url
             environments[label] = environment
-            out["backends"][label] = _backend_run(archive_dir, environment, rounds, label) if "build" in stages else {}
+            out["backends"][label] = _first_build(archive_dir, environment, label) if "build" in stages else {}
         if "changed" in stages:
-            out["changed_articles"] = _edit_ten(archive_dir)
+            out["changed_articles"] = len(edit_ten(archive_dir))
         for label in backends:
             if "changed" in stages:
                 out["backends"][label]["ten_changed"] = _changed_run(archive_dir, environments[label], label)

@@ -113,10 +113,14 @@ def band_keys(minhash: np.ndarray) -> list[int]:
     return keys
 
 
-def article_band_keys(body: str) -> list[int]:
-    """What the index stores for an article: its LSH band keys (empty for a body without words)."""
-    hashed = shingles(body)
+def shingle_band_keys(hashed: set[int]) -> list[int]:
+    """What the index stores for a shingle set: its LSH band keys (empty for a body without words)."""
     return band_keys(signature(hashed)) if hashed else []
+
+
+def article_band_keys(body: str) -> list[int]:
+    """What the index stores for an article's body."""
+    return shingle_band_keys(shingles(body))
 
 
 def jaccard(first: set[int], second: set[int]) -> float:
@@ -229,9 +233,7 @@ async def update_copy_groups(store: CopyStore, batch: int = 500) -> int:
     await store.drop_contents_without_articles()
     while pending := await store.contents_without_band_keys(batch):
         shingled = {content: shingles(body) for content, body in pending}  # once: keys, then Jaccard
-        await store.add_band_keys(
-            {content: band_keys(signature(hashed)) if hashed else [] for content, hashed in shingled.items()}
-        )
+        await store.add_band_keys({content: shingle_band_keys(hashed) for content, hashed in shingled.items()})
         pairs = {
             (min(first, second), max(first, second))
             for first, second in await store.band_neighbours([content for content, _ in pending])

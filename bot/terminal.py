@@ -145,28 +145,37 @@ class ProgressBar:
             self._phase, self._next_share = key, 0.1
         share = progress.done / progress.total
         if share >= self._next_share and (progress.elapsed >= 2 or progress.done == progress.total):
-            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
             label = "embedding new texts" if progress.phase == "embed" else "scanning files"
             if progress.detail:  # "chunk 3 of 50": a long first build commits chunk by chunk
                 label = f"{label} ({progress.detail})"
-            click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){eta}", err=True)
-            while self._next_share <= share:
-                self._next_share += 0.1
+            click.echo(f"{label}: {progress.done:,}/{progress.total:,} ({share:.0%}){_eta(progress)}", err=True)
+            self._next_share = _next_tenth(self._next_share, share)
 
     def _commit_line(self, progress: Progress) -> None:
         if progress.total < 2 or progress.done == 0:  # one commit: the run's own summary says it
             return
         share = progress.done / progress.total
         if share >= self._next_commit_share or progress.done == progress.total:
-            eta = f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
-            click.echo(f"committed {progress.done:,} of {progress.total:,} chunks ({share:.0%}){eta}", err=True)
-            while self._next_commit_share <= share:
-                self._next_commit_share += 0.1
+            click.echo(
+                f"committed {progress.done:,} of {progress.total:,} chunks ({share:.0%}){_eta(progress)}", err=True
+            )
+            self._next_commit_share = _next_tenth(self._next_commit_share, share)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _eta(progress: Progress) -> str:
+    return f", about {duration(progress.eta)} left" if progress.eta and progress.done < progress.total else ""
+
+
+def _next_tenth(next_share: float, share: float) -> float:
+    """The next tenth of a phase worth a line, past `share`."""
+    while next_share <= share:
+        next_share += 0.1
+    return next_share
 
 
 def gaps_text(report: GapReport, width: int = 100) -> str:

@@ -88,6 +88,10 @@ class _Run:
     embedded: int = 0
     chunks: int = 1  # commits this run makes
 
+    def chunk_detail(self, number: int) -> str:
+        """What progress reports name the chunk by ("chunk 3 of 56"); nothing for a run of one commit."""
+        return f"chunk {number} of {self.chunks}" if self.chunks > 1 else ""
+
 
 async def reindex(
     session: IndexSession,
@@ -148,19 +152,24 @@ async def _commit_chunks(run: _Run, limits: ScanLimits) -> None:
     for number, planned in enumerate(chunks, start=1):
         articles, warnings = await asyncio.to_thread(reader.read, planned)
         run.plan.warnings.extend(warnings)
-        prepared = await _prepare(run, articles, number, len(chunks))
+        prepared = await _prepare(run, articles, number)
         await _commit(run, planned, prepared, number, last=number == len(chunks))
         await run.staging.clear()  # the chunk's vectors are stored now: the staging stays one chunk's size
 
 
-async def _prepare(run: _Run, articles: list[NewArticle], number: int, chunks: int) -> list[Prepared]:
+async def _prepare(run: _Run, articles: list[NewArticle], number: int) -> list[Prepared]:
     meta = run.session.meta
     # Vectors stored by another model must not be reused: after a model change's first commit every stored
     # vector is the new model's.
     reuse = not meta or not mismatches(meta, run.embedder.name, run.embedder.dimension)
-    detail = f"chunk {number} of {chunks}" if chunks > 1 else ""
     prepared, embedded = await prepare_articles(
-        run.session, run.staging, run.embedder, articles, run.report, reuse_stored=reuse, detail=detail
+        run.session,
+        run.staging,
+        run.embedder,
+        articles,
+        run.report,
+        reuse_stored=reuse,
+        detail=run.chunk_detail(number),
     )
     run.embedded += embedded
     return prepared
@@ -178,9 +187,8 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         removals = plan.remove_rows + [item.replaces for item in plan.new_articles if item.replaces is not None]
     changed = bool(removals or prepared) or (first and (run.full or "generation" not in run.session.meta))
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    chunks = run.chunks
-    detail = f"chunk {number} of {chunks}" if chunks > 1 else ""
-    run.report("commit", number - 1, chunks, detail)
+    detail = run.chunk_detail(number)
+    run.report("commit", number - 1, run.chunks, detail)
     async with run.session.write() as write:
         if first:
             await write.update_fingerprints(plan.fingerprint_updates)
@@ -201,7 +209,7 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         if last:
             await write.set_meta({"roots": run.roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")
-    run.report("commit", number, chunks, detail)
+    run.report("commit", number, run.chunks, detail)
     pause_for_tests("committed")
     pause_for_tests(f"committed:{number}")
 

@@ -25,7 +25,19 @@ PREBUILT = Path(os.environ.get("ARCHIVEBOT_BENCH_INDEX", REPO.parent / "cache" /
 # answering figures; an index answers only with the kind of vectors it was built from.
 PREBUILT_FP32 = Path(os.environ.get("ARCHIVEBOT_BENCH_INDEX_FP32", str(PREBUILT)))
 
+# Our own held-out questions (tests/data), for the benches that report both sets.
+HELD_OUT_QUESTIONS = REPO / "tests" / "data" / "heldout_questions.jsonl"
+
 _START = time.monotonic()
+
+
+def questions(*paths: Path) -> list[str]:
+    """The "q" of every line of these JSONL question files (default: the dev questions); a missing file adds none."""
+    out: list[str] = []
+    for path in paths or (DEV_QUESTIONS,):
+        if path.exists():
+            out += [json.loads(line)["q"] for line in path.read_text().splitlines() if line.strip()]
+    return out
 
 
 def log(message: str) -> None:

@@ -14,12 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, PREBUILT_FP32, log, percentiles, rss_mb
-
-
-def questions() -> list[str]:
-    return [json.loads(line)["q"] for line in DEV_QUESTIONS.read_text().splitlines() if line.strip()]
-
+from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, PREBUILT_FP32, log, percentiles, questions, rss_mb
 
 ENCODERS: dict[str, dict[str, Any]] = {
     "default": {},  # the shipped settings: ONNX Runtime int8

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import shutil
@@ -30,20 +29,24 @@ from typing import Any
 
 import numpy as np
 
-from ._common import DEV_QUESTIONS, REPO, index_process, log, peak_rss_mb, percentiles, rss_mb
+from ._common import (
+    DEV_QUESTIONS,
+    HELD_OUT_QUESTIONS,
+    index_process,
+    log,
+    peak_rss_mb,
+    percentiles,
+    questions,
+    rss_mb,
+)
 from .updates import _build_archive, edit_ten
 
-HELD_OUT = REPO / "tests" / "data" / "heldout_questions.jsonl"
 SCORE_TIE = 1e-3  # cosine; the title nudge separates twins by ~1e-4-1e-3, SQ8/halfvec rounding by ~1e-3
 DATABASE_URL = "ARCHIVEBOT_BENCH_DATABASE_URL"
 
 
 def _questions() -> list[str]:
-    out: list[str] = []
-    for path in (DEV_QUESTIONS, HELD_OUT):
-        if path.exists():
-            out += [json.loads(line)["q"] for line in path.read_text().splitlines() if line.strip()]
-    return out
+    return questions(DEV_QUESTIONS, HELD_OUT_QUESTIONS)
 
 
 async def _serve(environment: dict[str, str], rounds: int) -> dict[str, Any]:

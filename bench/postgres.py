@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -21,13 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CORPUS, DEV_QUESTIONS, PREBUILT, log, percentiles
+from ._common import CORPUS, PREBUILT, log, percentiles, questions
 
 DATABASE_URL = "ARCHIVEBOT_BENCH_DATABASE_URL"
-
-
-def _questions() -> list[str]:
-    return [json.loads(line)["q"] for line in DEV_QUESTIONS.read_text().splitlines() if line.strip()]
 
 
 def _headlines(step: int = 20) -> list[str]:
@@ -68,13 +63,13 @@ async def _latency(settings: Any, rounds: int) -> dict[str, Any]:
     try:
         for archive in archives.values():
             await archive.warm_up()
-            for question in _questions()[:3]:
+            for question in questions()[:3]:
                 await archive.ask(question)  # cold pages
         timings: dict[str, dict[str, list[float]]] = {
             name: {"total": [], "encode": [], "retrieve": [], "select": []} for name in archives
         }
         for _ in range(rounds):
-            for question in _questions():
+            for question in questions():
                 for name, archive in archives.items():
                     answer = await archive.ask(question)
                     for key, values in timings[name].items():
@@ -95,7 +90,7 @@ async def _search_quality(settings: Any, url: str) -> dict[str, Any]:
     from index._storage._postgres import PostgresStorage
     from index._storage._postgres_codec import register
 
-    texts = _questions() + _headlines()
+    texts = questions() + _headlines()
     embedder = await asyncio.to_thread(make_embedder, settings, None)
     queries = np.asarray(await asyncio.to_thread(embedder.embed, texts), dtype=np.float32)
     async with await psycopg.AsyncConnection.connect(url) as connection:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from index._config import use_offline_defaults
+from index._settings import use_offline_defaults
 
 # Thread pools are sized deliberately: an oversubscribed 2-core machine measures nothing useful.
 use_offline_defaults()

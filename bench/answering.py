@@ -149,7 +149,7 @@ def _measure_in_process(data_dir: str, backend: str, rounds: int) -> dict[str, A
 
 
 def run(rounds: int = 3, backends: tuple[str, ...] = ("default", "torch", "onnx_fp32")) -> dict[str, Any]:
-    from index._onnx_runtime import onnx_available
+    from index.embedding.onnx_runtime import onnx_available
 
     if not (PREBUILT / "archive.sqlite3").exists():
         return {"skipped": f"no prebuilt index at {PREBUILT} (set ARCHIVEBOT_BENCH_INDEX or run `archivebot index`)"}

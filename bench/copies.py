@@ -1,6 +1,6 @@
 """`python -m bench.copies [--corpus DIR] [--all-pairs]`: syndicated copies in an archive (docs/quality.md).
 
-Parses the archive as the indexer does, runs the indexer's copy detection (`index._copies`: band keys, LSH
+Parses the archive as the indexer does, runs the indexer's copy detection (`index.indexing.copies`: band keys, LSH
 candidates, exact Jaccard at COPY_THRESHOLD, union-find) and prints one JSON document: how many groups, each
 group with its articles and the lowest Jaccard inside it, the groups below 0.95 singled out for inspection by
 eye, and the near misses (candidate pairs under the threshold) that were kept apart. `--all-pairs` also
@@ -24,9 +24,9 @@ from typing import Any
 import aiosqlite
 
 from index import _copies
-from index._archive_files import discover
-from index._config import MAX_ARTICLE_SENTENCES
-from index._copies import (
+from index._models import ParsedArticle
+from index._settings import MAX_ARTICLE_SENTENCES
+from index.indexing.copies import (
     COPY_THRESHOLD,
     article_band_keys,
     candidate_pairs,
@@ -35,11 +35,11 @@ from index._copies import (
     jaccard,
     shingles,
 )
-from index._index_embed import body_hash
-from index._models import ParsedArticle
-from index._parse import parse_file
-from index._storage._sqlite_copies import COPIES_SCHEMA, CopyQueries
-from index._storage._sqlite_schema import SCHEMA
+from index.indexing.embed import body_hash
+from index.reading.files import discover
+from index.reading.parse import parse_file
+from index.storage.sqlite.copies import COPIES_SCHEMA, CopyQueries
+from index.storage.sqlite.schema import SCHEMA
 
 from ._common import CORPUS, log
 

@@ -20,7 +20,7 @@ SETTINGS = ((200, "off"), (400, "off"), (1000, "off"), (200, "relaxed_order"))
 async def _sweep(url: str, queries: np.ndarray) -> None:
     import psycopg
 
-    from index._storage._postgres_codec import HalfVector, register
+    from index.storage.postgres.codec import HalfVector, register
 
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await register(connection)
@@ -54,8 +54,8 @@ async def _sweep(url: str, queries: np.ndarray) -> None:
 def main(work: Path) -> None:
     import pgserver
 
-    from index._config import Settings, use_offline_defaults
-    from index._embed import make_embedder
+    from index._settings import Settings, use_offline_defaults
+    from index.embedding.embedder import make_embedder
 
     use_offline_defaults()
     server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from index import _scoring
-from index._eval import load_sentence_pairs, location_matches, ranking_quality, sentence_pools
+from index.operations.evaluation import load_sentence_pairs, location_matches, ranking_quality, sentence_pools
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval"

@@ -81,8 +81,8 @@ def sentence_vectors(database: Path) -> dict[str, np.ndarray]:
 
 async def _pipeline(label: str, settings_kwargs: dict[str, Any], archive_dir: Path, work: Path) -> dict[str, Any]:
     from index import Archive, Settings
-    from index._embed import make_embedder
-    from index._embed_pool import ParallelEmbedder
+    from index.embedding.embedder import make_embedder
+    from index.embedding.pool import ParallelEmbedder
 
     data_dir = work / f"data-{label}"
     settings = Settings(data_dir=data_dir, archive_roots=(archive_dir,), **settings_kwargs)
@@ -177,7 +177,7 @@ def _passages_of(roots: Sequence[Path], work: Path) -> list[str]:
 def _baseline(texts: list[str]) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
-    from index._model_files import resolve_model_path
+    from index.embedding.model_files import resolve_model_path
 
     model = SentenceTransformer(resolve_model_path("bundled:all-MiniLM-L6-v2"), device="cpu")
     model.encode(["warm up"])
@@ -194,7 +194,7 @@ def _baseline(texts: list[str]) -> dict[str, Any]:
 
 
 def run(articles: int | None = None, backends: Sequence[str] = ("torch1", "torch", "onnx")) -> dict[str, Any]:
-    from index._onnx_runtime import onnx_available
+    from index.embedding.onnx_runtime import onnx_available
 
     configurations: dict[str, dict[str, Any]] = {}
     for backend in backends:

@@ -48,8 +48,8 @@ def _replicate(database: Path, size: int) -> int:
 
 
 async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
-    from index._lexical import content_terms, fts_query, lexical_terms
-    from index._storage._sqlite_store import Store
+    from index.answering.lexical import content_terms, fts_query, lexical_terms
+    from index.storage.sqlite.store import Store
 
     store = await Store.open(database, create=False)
     try:

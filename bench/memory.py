@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from index._indexer import DEFAULT_CHUNK_ARTICLES
+from index.indexing.indexer import DEFAULT_CHUNK_ARTICLES
 
 from ._common import CORPUS, REPO, TreeMemory, index_process, log
 from .updates import _build_archive

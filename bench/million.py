@@ -90,7 +90,7 @@ async def _serve(environment: dict[str, str], rounds: int) -> dict[str, Any]:
 
 async def _exact_vectors(storage: Any, dimension: int) -> tuple[np.ndarray, np.ndarray]:
     """Every passage's float32 vector, recomputed from its stored sentence and title vectors."""
-    from index._storage import passage_vector_from_blobs
+    from index.storage import passage_vector_from_blobs
 
     ids: list[int] = []
     matrix = np.empty((1 << 16, dimension), dtype=np.float32)
@@ -134,7 +134,7 @@ async def _recall(archive: Any, questions: list[str]) -> dict[str, Any]:
 
 
 def _serve_process(environment: dict[str, str], rounds: int) -> dict[str, Any]:
-    from index._config import use_offline_defaults
+    from index._settings import use_offline_defaults
 
     use_offline_defaults()
     out = asyncio.run(_serve(environment, rounds))

@@ -84,11 +84,11 @@ async def _search_quality(settings: Any, url: str) -> dict[str, Any]:
     """HNSW against exact search over the stored vectors, and BM25 against FTS5, on questions and headlines."""
     import psycopg
 
-    from index._embed import make_embedder
-    from index._lexical import content_terms
-    from index._storage import open_storage
-    from index._storage._postgres import PostgresStorage
-    from index._storage._postgres_codec import register
+    from index.answering.lexical import content_terms
+    from index.embedding.embedder import make_embedder
+    from index.storage import open_storage
+    from index.storage.postgres.codec import register
+    from index.storage.postgres.storage import PostgresStorage
 
     texts = questions() + _headlines()
     embedder = await asyncio.to_thread(make_embedder, settings, None)
@@ -139,7 +139,7 @@ async def _search_quality(settings: Any, url: str) -> dict[str, Any]:
 
 async def _measure(url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
     from index import Settings
-    from index._storage._postgres_migrate import migrate_archive
+    from index.storage.postgres.migrate import migrate_archive
 
     settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), extra={"ARCHIVEBOT_DATABASE_URL": url})
     log("postgres: migrating the prebuilt archive")

@@ -74,7 +74,7 @@ def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
 
 def _serve(directory: str, generation: int, factory: str, queries_path: str) -> dict[str, Any]:
     """In a fresh process: load the index file like the engine does and search it."""
-    from index._storage._faiss import VectorIndex
+    from index.storage.faiss_vectors import VectorIndex
 
     before = rss_mb()
     started = time.perf_counter()
@@ -94,7 +94,7 @@ def _serve(directory: str, generation: int, factory: str, queries_path: str) -> 
 def run_size(base: np.ndarray, size: int, work: Path, sweep: bool = True) -> dict[str, Any]:
     import faiss
 
-    from index._storage._faiss import VectorIndex, default_factory
+    from index.storage.faiss_vectors import VectorIndex, default_factory
 
     log(f"scale {size:,}: synthesising vectors")
     data = synthesize(base, size, seed=size)

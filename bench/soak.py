@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from index._config import use_offline_defaults
+from index._settings import use_offline_defaults
 
 from ._common import REPO, log, percentiles, rss_mb
 

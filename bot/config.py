@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index import ConfigurationError
-from index._config import read_environment
+from index._settings import read_environment
 
 from .web.settings import WebSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from index._config import use_offline_defaults
+from index._settings import use_offline_defaults
 
 # Libraries that log every step at INFO; only their warnings are worth a line in ours.
 NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate")
@@ -12,7 +12,7 @@ NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "huggingface_
 
 def set_offline_defaults() -> None:
     """The model ships with the package: never ask the Hugging Face hub (unless the environment says so), and
-    keep the tokenizers' own thread pool off. The variables are listed once, in `index._config`."""
+    keep the tokenizers' own thread pool off. The variables are listed once, in `index._settings`."""
     use_offline_defaults()
 
 

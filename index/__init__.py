@@ -10,15 +10,8 @@ The public surface is small::
 No Discord code lives here; every front end (CLI, console, bot) uses this package.
 """
 
-from ._config import BUNDLED_MODEL, Settings
-from ._conversation import Turn
-from ._doctor import check_index, repair_index
-from ._doctor_report import DoctorReport, Problem
-from ._embed import Embedder, make_embedder
-from ._embed_hash import HashEmbedder
-from ._embed_torch import SentenceTransformerEmbedder
-from ._engine import Archive
-from ._errors import (
+from index._archive import Archive
+from index._errors import (
     ArchivebotError,
     ArchiveError,
     ArchiveUnavailableError,
@@ -30,7 +23,7 @@ from ._errors import (
     IndexNotBuiltError,
     QuestionError,
 )
-from ._models import (
+from index._models import (
     Answer,
     Article,
     ArticleHit,
@@ -43,8 +36,15 @@ from ._models import (
     Quote,
     Stats,
 )
-from ._query import Filters
-from ._reindex_status import ReindexStatus
+from index._settings import BUNDLED_MODEL, Settings
+from index.answering.conversation import Turn
+from index.answering.query import Filters
+from index.embedding.embedder import Embedder, make_embedder
+from index.embedding.hash_embedder import HashEmbedder
+from index.embedding.torch_embedder import SentenceTransformerEmbedder
+from index.operations.doctor import check_index, repair_index
+from index.operations.doctor_report import DoctorReport, Problem
+from index.operations.reindex_status import ReindexStatus
 
 __all__ = [
     "Answer",

@@ -12,7 +12,7 @@ import pytest
 pytest.register_assert_rewrite("bot_fixtures", "fake_discord")
 
 from index import Archive, HashEmbedder, Settings  # noqa: E402 - after the assert rewrite registration
-from index._config import use_offline_defaults  # noqa: E402
+from index._settings import use_offline_defaults  # noqa: E402
 
 use_offline_defaults()  # before any test imports transformers or tokenizers
 
@@ -75,7 +75,7 @@ async def seeded(archive: Archive, seed_archive_dir: Path) -> Archive:
 def real_embedder(tmp_path_factory: pytest.TempPathFactory):
     """The embedder as shipped (the bundled all-MiniLM-L6-v2 on the default backend: ONNX Runtime int8 when
     onnxruntime is installed), in-process, loaded once per test session (the ONNX export is made once here)."""
-    from index._embed import make_embedder
+    from index.embedding.embedder import make_embedder
 
     cache = tmp_path_factory.mktemp("models")
     return make_embedder(Settings(data_dir=cache, model_cache_dir=cache, embed_workers=1))

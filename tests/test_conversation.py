@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from index import Archive, HashEmbedder, Settings, Turn
-from index._conversation import changes_subject, refers_back, resolve
-from index._eval import evaluate, load_questions
+from index.answering.conversation import changes_subject, refers_back, resolve
+from index.operations.evaluation import evaluate, load_questions
 
 ARTICLES = {
     "acme.md": (

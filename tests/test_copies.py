@@ -14,7 +14,7 @@ import pytest
 from bot import discord_format, terminal
 from bot.web import pages
 from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings, _copies
-from index._copies import (
+from index.indexing.copies import (
     COPY_THRESHOLD,
     CopyRef,
     article_band_keys,
@@ -26,9 +26,9 @@ from index._copies import (
     shingles,
     update_copy_groups,
 )
-from index._index_embed import body_hash
-from index._storage import _postgres_schema
-from index._storage._postgres import PostgresStorage
+from index.indexing.embed import body_hash
+from index.storage import _postgres_schema
+from index.storage.postgres.storage import PostgresStorage
 
 STORY = (
     "The central bank held interest rates at 4.75% on Thursday, the fifth month in a row without a change. "
@@ -174,7 +174,7 @@ async def test_groups_follow_new_changed_and_deleted_articles(monkeypatch: pytes
 
 
 def _count_shingles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every body `index._copies` shingles from now on."""
+    """Every body `index.indexing.copies` shingles from now on."""
     calls: list[str] = []
 
     def counted(body: str) -> set[int]:
@@ -367,9 +367,9 @@ async def test_stored_vectors_are_found_once_per_text_whatever_the_number_of_cop
 ):
     """The indexer reuses a stored vector by text hash: one vector per known hash, none for an unknown one,
     on both backends, with a sentence held by thirty copies."""
-    from index._index_embed import text_hash
-    from index._storage import open_storage
-    from index._text import split_sentences
+    from index.indexing.embed import text_hash
+    from index.reading.text import split_sentences
+    from index.storage import open_storage
 
     root = tmp_path / "wire"
     root.mkdir()

@@ -191,7 +191,7 @@ async def test_sigkill_during_the_very_first_build(tmp_path: Path, backend_setti
 
 
 def test_the_pause_hook_is_inert_without_its_variable(monkeypatch) -> None:
-    from index._pause import pause_for_tests as _pause_for_tests
+    from index.indexing.pause import pause_for_tests as _pause_for_tests
 
     monkeypatch.delenv("ARCHIVEBOT_TEST_PAUSE_AT", raising=False)
     _pause_for_tests("embed")  # returns at once

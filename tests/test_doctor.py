@@ -24,7 +24,7 @@ from index import (
     check_index,
     repair_index,
 )
-from index._storage._faiss import VectorIndex
+from index.storage.faiss_vectors import VectorIndex
 
 
 async def _build(tmp_path: Path) -> tuple[Settings, HashEmbedder]:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from index import HashEmbedder, Settings
-from index._config import Settings as _Settings
-from index._embed import make_embedder
-from index._embed_pool import ParallelEmbedder
 from index._errors import ConfigurationError
-from index._onnx_runtime import onnx_available
+from index._settings import Settings as _Settings
+from index.embedding.embedder import make_embedder
+from index.embedding.onnx_runtime import onnx_available
+from index.embedding.pool import ParallelEmbedder
 
 TEXTS = [
     f"Sentence number {i} about {'markets' if i % 3 else 'football'} and {'rates' if i % 5 else 'goals'}."
@@ -142,7 +142,7 @@ def test_onnx_backend_without_onnxruntime_is_a_clear_configuration_error(tmp_pat
 @pytest.mark.integration
 @pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
 def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
-    from index._onnx_runtime import OnnxEmbedder
+    from index.embedding.onnx_runtime import OnnxEmbedder
 
     sentences = [
         "Mr. Obama’s envoy met U.N. officials in Geneva on Tuesday.",
@@ -167,7 +167,7 @@ def test_onnx_int8_agrees_with_fp32(tmp_path: Path, torch_embedder) -> None:
 def test_an_int8_vector_barely_depends_on_what_it_was_batched_with(real_embedder) -> None:
     """Dynamic int8 quantisation scales activations per batch: the same text embedded beside others and alone
     (as a question is) must still be the same point for retrieval, and batch size 1 makes it exact."""
-    from index._onnx_runtime import OnnxEmbedder
+    from index.embedding.onnx_runtime import OnnxEmbedder
 
     if getattr(real_embedder, "precision", None) != "int8":
         pytest.skip("the default embedder is not int8 here")
@@ -234,7 +234,7 @@ def test_an_fp32_index_keeps_fp32_vectors_under_the_int8_default(real_embedder, 
 async def test_closing_an_archive_stops_the_embedding_workers_it_started(tmp_path: Path, monkeypatch) -> None:
     """A process that embedded a large batch and closed its archive must not wait for the workers' idle timer
     (2 minutes) at exit: the archive stops the workers of an embedder it loaded itself."""
-    import index._engine as engine
+    import index._archive as engine
     from index import Archive
 
     parallel = ParallelEmbedder(HashEmbedder(32), {"kind": "hash", "dimension": 32}, workers=2, min_parallel=8)

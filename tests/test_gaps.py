@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from index import Archive, ConfigurationError, HashEmbedder, Settings
-from index._gaps import NOT_FOUND, THUMBS_DOWN, AskedQuestion, anchors, group_questions
+from index.operations.gaps import NOT_FOUND, THUMBS_DOWN, AskedQuestion, anchors, group_questions
 
 GAP_QUESTIONS = Path(__file__).parent / "data" / "gap_questions.json"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from reliability_support import assert_consistent, sql, write_archive
 
-import index._archive_files as files_module
-import index._format_html as html_module
-import index._indexer as indexer_module
-import index._parse as parse_module
+import index.indexing.indexer as indexer_module
+import index.reading.files as files_module
+import index.reading.format_html as html_module
+import index.reading.parse as parse_module
 from index import Archive, HashEmbedder, Settings
 
 GOOD_ARTICLES = 8

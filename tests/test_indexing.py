@@ -17,10 +17,10 @@ import pytest
 from conftest import SEED_FILE
 
 from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Settings
-from index._storage._faiss import VectorIndex
-from index._storage._layout import DATABASE_FILE
-from index._storage._sqlite_store import Store
-from index._text import build_passages, split_sentences
+from index.reading.text import build_passages, split_sentences
+from index.storage.faiss_vectors import VectorIndex
+from index.storage.layout import DATABASE_FILE
+from index.storage.sqlite.store import Store
 
 SUMMARY_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "passages_embedded", "seconds"}
 
@@ -559,7 +559,7 @@ async def test_a_new_parser_version_reads_every_file_again(
     import os
     import sqlite3
 
-    from index._parse import PARSER_VERSION
+    from index.reading.parse import PARSER_VERSION
 
     await archive.reindex([seed_archive_dir])
     seed = next(seed_archive_dir.glob("*.txt"))

@@ -3,7 +3,7 @@ rarer ones on very large archives."""
 
 from __future__ import annotations
 
-from index._lexical import LEXICAL_LIMIT_FROM, lexical_terms
+from index.answering.lexical import LEXICAL_LIMIT_FROM, lexical_terms
 
 
 def test_large_archives_leave_very_common_terms_out_of_the_full_text_search() -> None:

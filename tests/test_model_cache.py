@@ -11,7 +11,7 @@ import pytest
 
 from index import Settings
 from index import _onnx_export as export
-from index._config import user_cache_dir
+from index._settings import user_cache_dir
 
 
 class FakeExport:
@@ -154,7 +154,7 @@ def test_a_fresh_data_directory_indexes_without_exporting(
 ) -> None:
     """The session's real export (made once by the `real_embedder` fixture) serves a new data directory:
     no export, no quantisation, the cached file untouched."""
-    from index._embed import make_embedder
+    from index.embedding.embedder import make_embedder
 
     cache = getattr(real_embedder, "cache_dir", None)
     if cache is None:

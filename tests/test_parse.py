@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, SEED_FILE, needs_corpus
 
-from index._archive_files import ArchiveFile
-from index._article import article_id_for
 from index._models import ParsedArticle
-from index._parse import parse_file
-from index._text import split_sentences
+from index.reading.article import article_id_for
+from index.reading.files import ArchiveFile
+from index.reading.parse import parse_file
+from index.reading.text import split_sentences
 
 LIMIT = 10_000_000
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from index import Archive, ArchiveError, Settings, check_index, repair_index
-from index._storage._postgres import PostgresStorage
-from index._storage._postgres_migrate import migrate_from_data_dir
+from index.storage.postgres.migrate import migrate_from_data_dir
+from index.storage.postgres.storage import PostgresStorage
 
 
 def _on_postgres(settings: Settings, url: str) -> Settings:

@@ -10,10 +10,10 @@ from index import ConfigurationError, IndexBusyError, IndexMismatchError
 from index._errors import ArchiveUnavailableError
 from index._models import ParsedArticle
 from index._rows import NewPassage, NewSentence
-from index._storage import passage_vector
-from index._storage._postgres import PostgresStorage
-from index._storage._postgres_url import parse_database_url
-from index._text import build_passages, split_sentences
+from index.reading.text import build_passages, split_sentences
+from index.storage import passage_vector
+from index.storage.postgres.storage import PostgresStorage
+from index.storage.postgres.url import parse_database_url
 
 BODY = (
     "The council approved a new bridge over the river on Monday. Construction will cost 12 million pounds. "

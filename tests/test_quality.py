@@ -17,7 +17,7 @@ import pytest
 from conftest import CORPUS, DEV_QUESTIONS, SEEDS, copy_corpus_articles, needs_corpus
 
 from index import Archive, Settings
-from index._eval import evaluate, evaluate_sentences, load_questions, load_sentence_pairs
+from index.operations.evaluation import evaluate, evaluate_sentences, load_questions, load_sentence_pairs
 
 DATA = Path(__file__).parent / "data"
 HELDOUT = DATA / "heldout_questions.jsonl"

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index._copies import CopyRef
-from index._dates import DateRange
-from index._query import Filters, Query
-from index._retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
 from index._rows import ArticleRow, PassageRow, SentenceRow
-from index._selection import select
+from index.answering.query import Filters, Query
+from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
+from index.answering.selection import select
+from index.indexing.copies import CopyRef
+from index.reading.dates import DateRange
 
 
 def _unit(*values: float) -> np.ndarray:
@@ -170,9 +170,9 @@ def test_search_shows_a_syndicated_story_as_one_result_with_its_copies() -> None
 
 def test_candidates_take_one_of_each_passage_of_a_story_held_in_many_copies():
     """Twenty copies of one story rank first: the quote candidates still reach the other passages."""
-    from index._copies import CopyRef
-    from index._retrieval import CANDIDATE_PASSAGES, Retrieval
     from index._rows import ArticleRow, PassageRow
+    from index.answering.retrieval import CANDIDATE_PASSAGES, Retrieval
+    from index.indexing.copies import CopyRef
 
     def article(row: int, body_hash: str) -> ArticleRow:
         return ArticleRow(

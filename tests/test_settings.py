@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import Archive, ConfigurationError, HashEmbedder, Settings, make_embedder
-from index._config import MAX_ARTICLE_SENTENCES, OFFLINE_ENVIRONMENT, use_offline_defaults
+from index._settings import MAX_ARTICLE_SENTENCES, OFFLINE_ENVIRONMENT, use_offline_defaults
 
 
 def test_new_fields_are_read_from_the_environment() -> None:
@@ -67,7 +67,7 @@ def test_an_unknown_backend_is_refused_not_replaced_by_torch(tmp_path: Path) -> 
 
 
 def test_an_unknown_worker_kind_is_refused() -> None:
-    from index._embed_pool import build_from_spec
+    from index.embedding.pool import build_from_spec
 
     assert isinstance(build_from_spec({"kind": "hash", "dimension": 8}), HashEmbedder)
     with pytest.raises(ConfigurationError, match="tensorrt"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import SEED_FILE
 
-from index._text import Span, build_passages, split_sentences
+from index.reading.text import Span, build_passages, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -135,8 +135,8 @@ def test_empty_and_punctuation_only_text_has_no_sentences() -> None:
 
 
 def test_offsets_are_exact_on_the_seed_body() -> None:
-    from index._archive_files import ArchiveFile
-    from index._parse import parse_file
+    from index.reading.files import ArchiveFile
+    from index.reading.parse import parse_file
 
     articles, _ = parse_file(ArchiveFile(SEED_FILE.parent, SEED_FILE), 10_000_000)
     body = articles[0].body
@@ -178,8 +178,8 @@ def test_spans_are_well_formed_on_messy_text() -> None:
 
 
 def _seed_spans() -> tuple[str, list[Span]]:
-    from index._archive_files import ArchiveFile
-    from index._parse import parse_file
+    from index.reading.files import ArchiveFile
+    from index.reading.parse import parse_file
 
     articles, _ = parse_file(ArchiveFile(SEED_FILE.parent, SEED_FILE), 10_000_000)
     body = articles[0].body

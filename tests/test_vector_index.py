@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index import HashEmbedder, Settings
-from index._storage._faiss import (
+from index.storage.faiss_vectors import (
     FLAT_LIMIT,
     SQ8_LIMIT,
     SearchParameters,
@@ -124,7 +124,7 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
     """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
     and the result agrees with the database (doctor)."""
     from index import Archive, check_index
-    from index._storage import _sqlite_vectors
+    from index.storage import _sqlite_vectors
 
     topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
     archive_dir = tmp_path / "news"

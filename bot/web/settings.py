@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from index import ConfigurationError
-from index._config import read_environment
+from index._settings import read_environment
 
 DEFAULT_HOST = "127.0.0.1"  # never reachable from other machines unless configured
 DEFAULT_PORT = 8080

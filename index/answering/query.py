@@ -1,0 +1,117 @@
+"""The question as asked, made ready for retrieval: checked text, filters, the period it names, its vector.
+
+This is the first step of the question's path (parse -> retrieve -> select -> answer). The engine
+builds one `Query` per ask or search; retrieval and selection read it and never go back to the raw text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from index._errors import QuestionError
+from index._rows import ArticleRow
+from index.answering.conversation import Context
+from index.answering.lexical import clean_text
+from index.reading.dates import DateRange, QuestionOptions, parse_date, parse_question, relative_phrase
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions on what may be quoted or listed."""
+
+    source: str | None = None
+    after: str | None = None  # ISO date, inclusive
+    before: str | None = None  # ISO date, inclusive
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.after or self.before)
+
+    def allows(self, article: ArticleRow) -> bool:
+        if self.source and self.source.lower() not in (article.source or "").lower():
+            return False
+        if self.after and (not article.published or article.published < self.after):
+            return False
+        return not (self.before and (not article.published or article.published > self.before))
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("source", self.source), ("after", self.after), ("before", self.before)) if v}
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question (or search query) ready to retrieve for."""
+
+    text: str  # cleaned, inline options removed
+    vector: np.ndarray  # the text's embedding, unit length
+    filters: Filters
+    period: DateRange | None  # a period the text names ("in March 2005"): passages inside it rank higher
+    context: Context = Context()  # earlier turns of a conversation it follows up (empty: asked alone)
+    recent: bool = False  # "the latest…": newer passages rank higher
+    newest: str | None = None  # the archive's newest publication date (ISO), what "latest"/"this year" mean
+
+
+def parse_request(
+    question: str,
+    *,
+    source: str | None,
+    after: str | date | None,
+    before: str | date | None,
+    max_chars: int,
+    today: date | None = None,
+) -> tuple[QuestionOptions, Filters]:
+    """The question's text and inline options, and the filters: an explicit argument wins over the
+    inline option (`source:bbc`, `after:2005-01-01`) of the same name. `today` is what "this year" and
+    "last month" are relative to (the archive's newest article date; default the clock's)."""
+    options = parse_question(validate(question, max_chars), today)
+    filters = Filters(
+        source or options.source,
+        iso_date(after, "after") or options.after,
+        iso_date(before, "before") or options.before,
+    )
+    return options, filters
+
+
+def validate(question: str, max_chars: int) -> str:
+    """The question cleaned, or `QuestionError` saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    if len(question) > max_chars * 4:
+        raise QuestionError(f"the question is too long (limit {max_chars} characters)")
+    cleaned = clean_text(question)
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if not any(ch.isalnum() for ch in cleaned):
+        raise QuestionError("the question has no words to search for")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {max_chars})")
+    return cleaned
+
+
+def iso_date(value: str | date | None, name: str) -> str | None:
+    """A filter date as ISO text; a bare year means its first day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    parsed = parse_date(value) or (
+        parse_date(f"{value}-01-01") if str(value).isdigit() and len(str(value)) == 4 else None
+    )
+    if parsed is None:
+        raise QuestionError(f"{name} must be a date like 2009-12-19, got {value!r}")
+    return parsed
+
+
+def date_note(query: Query) -> str | None:
+    """How the question's relative date was read, for the answer to say (None when it had none)."""
+    phrase = relative_phrase(query.text)
+    if phrase and query.period and query.newest:
+        return (
+            f'"{phrase}" read as {query.period.start} to {query.period.end}, relative to the archive\'s newest'
+            f" article ({query.newest[:10]})"
+        )
+    if query.recent and query.newest:
+        return f"newer articles preferred (the archive's newest is from {query.newest[:10]})"
+    return None

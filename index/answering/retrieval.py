@@ -1,0 +1,175 @@
+"""Hybrid retrieval: which passages (and, for search, which articles) a query should draw on.
+
+The dense side (nearest passage vectors) and the lexical side (full-text search over the query's
+content terms) each propose passages; every proposed passage then gets both scores and the two are
+blended after scaling each to [0, 1]. Everything here reads the archive through one `ArchiveReader`
+snapshot; building the backend's query syntax (FTS5 MATCH, tsquery) is the backend's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import numpy as np
+
+from index._models import ArticleHit, Copy
+from index._rows import ArticleRow, PassageRow, SentenceRow
+from index.answering.conversation import PRIOR_ARTICLE_BOOST
+from index.answering.lexical import content_terms, lexical_terms
+from index.answering.query import Query
+from index.indexing.copies import CopyRef
+from index.storage import ArchiveReader
+
+DENSE_K = 64  # passages the vector side proposes
+LEXICAL_K = 64  # passages the full-text side proposes
+FILTERED_WIDENING = 8  # with a source or date filter, each side proposes this many times more: most are filtered out
+DENSE_WEIGHT = 0.5
+LEXICAL_WEIGHT = 0.5
+IN_PERIOD_BOOST = 1.15  # a passage from the period the question names ("in March 2005") ranks higher…
+OUT_OF_PERIOD_FACTOR = 0.6  # …and one dated outside it lower (undated passages are left as they are)
+RECENCY_BOOST = 0.5  # "the latest…": a passage from the archive's newest day ranks up to this much higher…
+RECENCY_HALF_LIFE_DAYS = 60  # …and one this many days older half as much
+CANDIDATE_PASSAGES = 16  # the best passages whose sentences selection chooses quotes from
+TITLE_HITS = 20  # search: articles whose title matches the query, asked of the full-text side
+TITLE_RANK_K = 60  # search: an article whose title matches gets 1 / (TITLE_RANK_K + rank) on top of its best passage
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Passages for one query, best first, with what selection needs to read them."""
+
+    ranked: list[tuple[int, float]]  # passage id, blended score; best first; filtered
+    passages: dict[int, PassageRow]
+    articles: dict[int, ArticleRow]  # by article row
+    terms: list[str]  # the query's content terms
+    frequencies: dict[str, int]  # passages containing each term
+    total: int  # passages in the index
+    sentences: dict[int, list[SentenceRow]] = field(default_factory=dict)  # of the candidates' articles, by row
+    copies: dict[int, list[CopyRef]] = field(default_factory=dict)  # each ranked article's other copies, by row
+
+    @property
+    def candidates(self) -> list[tuple[int, float]]:
+        """The best CANDIDATE_PASSAGES passages, one of each passage of a story: a syndicated copy's passage (the
+        same text at the same place in another copy) is left out, so a story held in many copies does not fill
+        every slot with one passage (at 53 copies per story the 16 slots held one or two distinct passages)."""
+        chosen: list[tuple[int, float]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for passage_id, score in self.ranked:
+            passage = self.passages[passage_id]
+            key = (self.story(passage.article_row), passage.start, passage.end)
+            if key not in seen:
+                seen.add(key)
+                chosen.append((passage_id, score))
+                if len(chosen) == CANDIDATE_PASSAGES:
+                    break
+        return chosen
+
+    def story(self, row: int) -> str:
+        """The same key for every copy of a story: its group's first row, else the body's hash (an exact
+        duplicate of an article indexed before copies were grouped)."""
+        copies = self.copies.get(row)
+        return f"copies:{min(row, *(copy.row for copy in copies))}" if copies else self.articles[row].body_hash
+
+    def also_in(self, row: int) -> tuple[Copy, ...]:
+        return tuple(Copy(c.article_id, c.title, c.source, c.date) for c in self.copies.get(row, ()))
+
+
+async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool = False) -> Retrieval:
+    """The query's passages best first; `with_sentences` also reads the sentences of the candidates'
+    articles (in the same snapshot), for choosing quotes."""
+    terms = list(dict.fromkeys([*content_terms(query.text), *query.context.terms]))
+    widen = FILTERED_WIDENING if query.filters else 1
+    dense_ids = await reader.nearest_passages(query.vector, DENSE_K * widen)
+    frequencies, total = await reader.document_frequencies(terms) if terms else ({}, 0)
+    searched = lexical_terms(terms, frequencies, total)
+    lexical = await reader.lexical_passages(searched, LEXICAL_K * widen) if searched else []
+    proposed = list(dict.fromkeys(dense_ids + [pid for pid, _ in lexical]))
+    stored = await reader.passage_vectors(proposed)
+    passages = await reader.passages(proposed)
+    articles = await reader.articles_by_rows([p.article_row for p in passages.values()])
+    ranked = _fuse(query, proposed, stored, dict(lexical), passages, articles) if proposed else []
+    copies = await reader.copies_of(list(dict.fromkeys(passages[pid].article_row for pid, _ in ranked)))
+    retrieval = Retrieval(ranked, passages, articles, terms, frequencies, total, {}, copies)
+    if not with_sentences:
+        return retrieval
+    sentences = await reader.sentences_of([passages[pid].article_row for pid, _ in retrieval.candidates])
+    return replace(retrieval, sentences=sentences)
+
+
+def _fuse(
+    query: Query,
+    proposed: list[int],
+    stored: dict[int, np.ndarray],
+    bm25: dict[int, float],
+    passages: dict[int, PassageRow],
+    articles: dict[int, ArticleRow],
+) -> list[tuple[int, float]]:
+    """Blend each proposed passage's cosine (read back from its stored vector) and its BM25 (0 where the
+    full-text side did not match it), each scaled to [0, 1]; filter; apply the period boost."""
+    cosine = {pid: float(np.dot(vector, query.vector)) for pid, vector in stored.items()}
+    low = min(cosine.values(), default=0.0)
+    high = max(cosine.values(), default=1.0)
+    spread = (high - low) or 1.0
+    best_bm25 = max(bm25.values(), default=0.0) or 1.0
+    fused: dict[int, float] = {}
+    for pid in proposed:
+        if pid not in passages:
+            continue  # a vector whose row is gone (another process's reindex in between): never quoted
+        article = articles[passages[pid].article_row]
+        if not query.filters.allows(article):
+            continue
+        score = DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
+        if query.recent and query.newest and article.published:
+            score *= 1.0 + RECENCY_BOOST * freshness(article.published, query.newest)
+        if article.article_id in query.context.article_ids:
+            score *= PRIOR_ARTICLE_BOOST  # a follow-up: the articles the earlier turns cited
+        if query.period is not None:
+            inside = query.period.contains(article.published)
+            if inside is not None:
+                score *= IN_PERIOD_BOOST if inside else OUT_OF_PERIOD_FACTOR
+        fused[pid] = score
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def freshness(published: str, newest: str) -> float:
+    """1 for the archive's newest date, halving every RECENCY_HALF_LIFE_DAYS before it."""
+    try:
+        age = (date.fromisoformat(newest[:10]) - date.fromisoformat(published[:10])).days
+    except ValueError:
+        return 0.0
+    return float(0.5 ** (max(age, 0) / RECENCY_HALF_LIFE_DAYS))
+
+
+async def rank_articles(reader: ArchiveReader, query: Query, limit: int) -> list[ArticleHit]:
+    """Search: articles ranked by their best passage, plus a reciprocal-rank bonus for a title match;
+    one hit per article, syndicated copies (same body) once."""
+    retrieval = await retrieve(reader, query)
+    title_hits = await reader.lexical_titles(retrieval.terms, TITLE_HITS)
+    articles = retrieval.articles
+    by_article: dict[int, float] = {}
+    for passage_id, score in retrieval.ranked:
+        row = retrieval.passages[passage_id].article_row
+        by_article[row] = max(by_article.get(row, 0.0), score)
+    rows_by_id = {article.article_id: row for row, article in articles.items()}
+    for rank, (article_id, _) in enumerate(title_hits):
+        if article_id in rows_by_id:
+            row = rows_by_id[article_id]
+            by_article[row] = by_article.get(row, 0.0) + 1.0 / (TITLE_RANK_K + rank + 1)
+    hits: list[ArticleHit] = []
+    seen_stories: set[str] = set()
+    for row, score in sorted(by_article.items(), key=lambda item: -item[1]):
+        article = articles[row]
+        if retrieval.story(row) in seen_stories or not query.filters.allows(article):
+            continue
+        seen_stories.add(retrieval.story(row))
+        hits.append(article_hit(article, score, retrieval.also_in(row)))
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+def article_hit(article: ArticleRow, score: float, also_in: tuple[Copy, ...] = ()) -> ArticleHit:
+    return ArticleHit(
+        article.article_id, article.title, article.source, article.published, score, article.location, also_in
+    )

@@ -1,0 +1,173 @@
+"""Selection: from the retrieved passages, the sentences that answer and the quotes to show.
+
+Pure (no I/O): it reads only the `Retrieval` (passages, articles and their sentences from one
+snapshot). The sentence scorer it uses (`_answer`) is a module of pure functions over candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from index._models import ArticleHit, Quote
+from index.answering.query import Query
+from index.answering.retrieval import OUT_OF_PERIOD_FACTOR, RECENCY_BOOST, Retrieval, article_hit, freshness
+from index.answering.sentence_scorer import (
+    Candidate,
+    QuestionAnalysis,
+    Scored,
+    confidence,
+    idf_weights,
+    leans_on_previous,
+    near_duplicate,
+    needs_predecessor,
+    score_candidates,
+)
+
+FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
+SAME_ARTICLE_PENALTY = 0.03  # later quotes: subtracted from a sentence of the best quote's article
+CLOSEST_ARTICLES = 5
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the archive says to a question: quotes when sure enough, the closest articles always."""
+
+    answered: bool
+    confidence: float
+    quotes: tuple[Quote, ...]
+    closest: tuple[ArticleHit, ...]
+
+
+def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidence: float) -> Selection:
+    """Score the candidates' sentences; quote the best ones if the best is likely to answer."""
+    closest = closest_articles(retrieval)
+    if not retrieval.ranked:
+        return Selection(False, 0.0, (), closest)
+    idf = idf_weights(retrieval.frequencies, retrieval.total, retrieval.terms)
+    analysis = QuestionAnalysis(query.text, idf, query.context.terms)
+    scored = _dated(score_candidates(analysis, query.vector, _candidates(analysis, retrieval)), query, retrieval)
+    if not scored:
+        return Selection(False, 0.0, (), closest)
+    sure = confidence(scored[0])  # uses the article coverage the candidate already carries
+    if sure < min_confidence:
+        return Selection(False, sure, (), closest)
+    return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest)
+
+
+def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Scored]:
+    """A period the question names ("this year") or "the latest" also shapes which sentence is quoted, not only
+    which passages are retrieved: the same factors as in retrieval, on the sentence's probability."""
+    if query.period is None and not (query.recent and query.newest):
+        return scored
+    adjusted = []
+    for item in scored:
+        published = retrieval.articles[item.candidate.key[0]].published
+        factor = 1.0
+        inside = query.period.contains(published) if query.period is not None else None
+        if inside is False:
+            factor *= OUT_OF_PERIOD_FACTOR
+        if query.recent and query.newest and published:
+            factor *= (1.0 + RECENCY_BOOST * freshness(published, query.newest)) / (1.0 + RECENCY_BOOST)
+        adjusted.append(replace(item, score=item.score * factor))
+    return sorted(adjusted, key=lambda item: -item.score)
+
+
+def _candidates(analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Candidate]:
+    """Every sentence of the candidate passages once, with its neighbours' text and its passage's rank."""
+    best_fused = retrieval.ranked[0][1]
+    candidates: dict[tuple[int, int], Candidate] = {}
+    coverage_of: dict[int, float] = {}
+    for passage_id, fused in retrieval.candidates:
+        passage = retrieval.passages[passage_id]
+        article = retrieval.articles[passage.article_row]
+        if passage.article_row not in coverage_of:
+            coverage_of[passage.article_row] = analysis.coverage(article.title, article.body)
+        article_sentences = retrieval.sentences.get(passage.article_row, [])
+        for sentence in article_sentences[passage.first_sentence : passage.last_sentence + 1]:
+            key = (passage.article_row, sentence.ordinal)
+            if key in candidates:
+                continue
+            previous = article_sentences[sentence.ordinal - 1] if sentence.ordinal > 0 else None
+            candidates[key] = Candidate(
+                key=key,
+                text=article.body[sentence.start : sentence.end],
+                vector=sentence.vector,
+                previous_text=article.body[previous.start : previous.end] if previous else "",
+                title=article.title,
+                lede_text=article.body[article_sentences[0].start : article_sentences[0].end]
+                if sentence.ordinal > 1
+                else "",
+                retrieval=fused / best_fused if best_fused > 0 else 0.0,
+                article_coverage=coverage_of[passage.article_row],
+                ordinal=sentence.ordinal,
+            )
+    return list(candidates.values())
+
+
+def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tuple[Quote, ...]:
+    quotes: list[Quote] = []
+    used: list[tuple[int, int, int]] = []  # (article row, start, end)
+    seen_stories: dict[str, int] = {}
+    best = scored[0].score
+    for item in _quote_order(scored):
+        if len(quotes) >= max_quotes:
+            break
+        if quotes and item.score < best * FOLLOWING_QUOTE_SHARE:
+            continue
+        row, ordinal = item.candidate.key
+        article = retrieval.articles[row]
+        if seen_stories.setdefault(retrieval.story(row), row) != row:
+            continue  # a syndicated copy of an article already quoted (it is listed under that quote)
+        article_sentences = retrieval.sentences[row]
+        sentence = article_sentences[ordinal]
+        start, end = sentence.start, sentence.end
+        if ordinal > 0 and (needs_predecessor(item.candidate.text) or leans_on_previous(item)):
+            start = article_sentences[ordinal - 1].start
+        if any(r == row and start < e and s < end for r, s, e in used):
+            continue
+        text = article.body[start:end]
+        if any(near_duplicate(text, quote.text) for quote in quotes):
+            continue
+        used.append((row, start, end))
+        quotes.append(
+            Quote(
+                text,
+                article.article_id,
+                article.title,
+                article.source,
+                article.published,
+                start,
+                end,
+                round(item.score, 4),
+                retrieval.also_in(row),
+            )
+        )
+    return tuple(quotes)
+
+
+def _quote_order(scored: list[Scored]) -> list[Scored]:
+    """The best sentence first; then the rest with a small penalty for repeating the best one's article, so
+    a broad question draws on several articles when they are about as good (maximal marginal relevance, lite)."""
+    first_row = scored[0].candidate.key[0]
+    return [scored[0]] + sorted(
+        scored[1:], key=lambda s: -(s.score - (SAME_ARTICLE_PENALTY if s.candidate.key[0] == first_row else 0.0))
+    )
+
+
+def closest_articles(retrieval: Retrieval, limit: int = CLOSEST_ARTICLES) -> tuple[ArticleHit, ...]:
+    """The best-ranked articles (one hit each, syndicated copies once), shown when nothing is quoted."""
+    hits: list[ArticleHit] = []
+    seen_rows: set[int] = set()
+    seen_stories: set[str] = set()
+    for passage_id, score in retrieval.ranked:
+        row = retrieval.passages[passage_id].article_row
+        if row in seen_rows:
+            continue
+        seen_rows.add(row)
+        if retrieval.story(row) in seen_stories:
+            continue
+        seen_stories.add(retrieval.story(row))
+        hits.append(article_hit(retrieval.articles[row], score, retrieval.also_in(row)))
+        if len(hits) >= limit:
+            break
+    return tuple(hits)

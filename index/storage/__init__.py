@@ -1,0 +1,66 @@
+"""Archive storage behind one boundary (see `_base` for the Protocols): `open_storage(settings)` picks the
+backend: PostgreSQL + pgvector when `ARCHIVEBOT_DATABASE_URL` is set, else the embedded one (SQLite + FAISS in
+`settings.data_dir`)."""
+
+from __future__ import annotations
+
+from index._settings import Settings
+from index.storage.base import (
+    ArchiveCheck,
+    ArchiveReader,
+    FeedbackLog,
+    FullTextFindings,
+    FullTextRepair,
+    IndexSession,
+    IndexWrite,
+    QuestionLog,
+    Storage,
+    StorageStats,
+    UnfinishedWork,
+    VectorRepair,
+    VectorSet,
+    VectorStaging,
+    VectorsUnusableError,
+)
+from index.storage.common import SCHEMA_VERSION, mismatches, passage_vector, passage_vector_from_blobs
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArchiveCheck",
+    "ArchiveReader",
+    "FeedbackLog",
+    "FullTextFindings",
+    "FullTextRepair",
+    "IndexSession",
+    "IndexWrite",
+    "QuestionLog",
+    "Storage",
+    "StorageStats",
+    "UnfinishedWork",
+    "VectorRepair",
+    "VectorSet",
+    "VectorStaging",
+    "VectorsUnusableError",
+    "mismatches",
+    "open_storage",
+    "passage_vector",
+    "passage_vector_from_blobs",
+]
+
+DATABASE_URL = "ARCHIVEBOT_DATABASE_URL"
+
+
+async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
+    """The archive's storage. `create=False` opens only an existing archive and writes nothing (the doctor):
+    `IndexNotBuiltError` when there is none, `IndexCorruptError` when it can't be read."""
+    url = settings.extra.get(DATABASE_URL, "").strip()
+    if url:
+        from index.storage.postgres.url import parse_database_url
+
+        parsed = parse_database_url(url)  # a malformed URL is refused before anything connects
+        from index.storage.postgres.storage import PostgresStorage
+
+        return await PostgresStorage.open(parsed, create=create)
+    from index.storage.sqlite.storage import SqliteStorage
+
+    return await SqliteStorage.open(settings, create=create)

@@ -1,0 +1,57 @@
+"""What every backend shares: the schema version, the passage-vector recipe, the compatibility check and the
+clean-up of the copy tables (portable SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from index._rows import blob_to_vector
+
+SCHEMA_VERSION = 1
+TITLE_WEIGHT = 0.5  # how far a passage's vector is nudged toward its article's title
+
+
+def passage_vector(sentence_vectors: Sequence[np.ndarray], title_vector: np.ndarray | None) -> np.ndarray:
+    """A passage's vector: the normalised mean of its sentences' vectors, nudged toward the article title.
+    The one place this is computed (indexing, rebuilding and checking the vector index all use it)."""
+    vector = np.mean(np.stack(sentence_vectors), axis=0)
+    if title_vector is not None and TITLE_WEIGHT:
+        vector = vector + TITLE_WEIGHT * title_vector
+    norm = float(np.linalg.norm(vector))
+    return np.asarray(vector / norm if norm else vector, dtype=np.float32)
+
+
+def passage_vector_from_blobs(sentence_blobs: Sequence[bytes], title_blob: bytes | None) -> np.ndarray:
+    """`passage_vector` from stored (float16) sentence and title vectors."""
+    title = blob_to_vector(title_blob) if title_blob is not None else None
+    return passage_vector([blob_to_vector(blob) for blob in sentence_blobs], title)
+
+
+def mismatches(meta: dict[str, str], model: str | None, dimension: int | None) -> list[str]:
+    """Which of "model", "dimension" and "schema" of an archive's `meta` differ from what is configured.
+
+    The model and dimension are compared only when given (None: not known here); a meta without a schema
+    version is taken as the current one. The one check the engine, the indexer and the doctor share."""
+    found: list[str] = []
+    if model is not None and meta.get("model") != model:
+        found.append("model")
+    if dimension is not None and meta.get("dimension") != str(dimension):
+        found.append("dimension")
+    if meta.get("schema_version", str(SCHEMA_VERSION)) != str(SCHEMA_VERSION):
+        found.append("schema")
+    return found
+
+
+# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
+# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
+COPY_CONTENTS_WITHOUT_ARTICLES = (
+    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
+    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
+    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
+    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
+)

@@ -1,0 +1,195 @@
+"""A read snapshot of the PostgreSQL archive: the `ArchiveReader` the question path uses.
+
+One `REPEATABLE READ READ ONLY` transaction: rows, vectors and full-text data all come from the same
+committed state, so a question never sees half a reindex. Lexical ranking is BM25 computed in SQL with the
+same formula, parameters (k1 1.2, b 0.75) and title weight (2x) as SQLite FTS5's `bm25()`, so both backends
+rank passages alike; matching uses English Snowball stems (FTS5 uses Porter's). A question word that is
+several stems ("company's") matches passages holding all of them, where FTS5 asks for the phrase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from psycopg.rows import TupleRow
+
+from index._rows import ArticleRow, PassageRow, SentenceRow, blob_to_vector
+from index.indexing.copies import CopyRef
+from index.storage.postgres.codec import HalfVector
+from index.storage.postgres.connect import Connection
+from index.storage.postgres.extras import copies_of
+from index.storage.postgres.schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+ARTICLE_COLUMNS = (
+    "a.id, a.article_id, a.location, a.path, a.title, a.title_derived, a.source, a.published, a.dateline,"
+    " a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
+)
+
+# Per query stem: its document frequency and BM25 idf as FTS5 computes them; then every passage holding any of
+# them is scored from the postings alone (an index-only scan: stem, passage, frequency, length).
+_BM25 = f"""
+WITH stat AS MATERIALIZED (
+    SELECT l.lexeme, greatest(ln((%(total)s - f.hits + 0.5) / (f.hits + 0.5)), 1e-6) AS idf
+    FROM (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %(text)s)) AS t) l,
+    LATERAL (SELECT count(*)::float8 AS hits FROM postings WHERE lexeme = l.lexeme) f
+)
+SELECT o.passage_id, sum(
+    s.idf * o.frequency * ({BM25_K1} + 1)
+    / (o.frequency + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * o.length / %(average)s))
+) AS score
+FROM stat s JOIN postings o ON o.lexeme = s.lexeme
+GROUP BY o.passage_id
+ORDER BY score DESC, o.passage_id
+LIMIT %(limit)s
+"""
+# Passages holding every stem of a question word (a word like "company's" is two stems).
+_FREQUENCIES = f"""
+SELECT t.term, CASE
+    WHEN cardinality(l.lexemes) = 1 THEN (SELECT count(*) FROM postings WHERE lexeme = l.lexemes[1])
+    WHEN cardinality(l.lexemes) > 1 THEN (
+        SELECT count(*) FROM (
+            SELECT passage_id FROM postings WHERE lexeme = ANY(l.lexemes)
+            GROUP BY passage_id HAVING count(*) = cardinality(l.lexemes)
+        ) AS every
+    )
+    ELSE 0 END
+FROM unnest(%s::text[]) AS t(term), LATERAL (
+    SELECT array_agg(DISTINCT u.lexeme) FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', t.term)) u
+) AS l(lexemes)
+"""
+
+
+def or_query(terms: Sequence[str]) -> str:
+    """Terms joined for `websearch_to_tsquery` as alternatives (it never raises on odd input)."""
+    return " or ".join(term.replace('"', " ").replace("-", " ") for term in terms)
+
+
+class PostgresReader:
+    """The question path's view of one snapshot (see `ArchiveReader`)."""
+
+    def __init__(self, connection: Connection, meta: dict[str, str]) -> None:
+        self._connection = connection
+        self.meta = meta
+
+    async def _rows(self, query: str, params: Any = None, *, binary: bool = False) -> list[TupleRow]:
+        cursor = self._connection.cursor(binary=binary)
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+    @property
+    def _total(self) -> int:
+        return int(self.meta.get("passage_count", "0") or 0)
+
+    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+        if k <= 0:
+            return []
+        if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more
+            await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(k),))
+        rows = await self._rows(
+            "SELECT id FROM passages ORDER BY embedding <=> %s LIMIT %s", (HalfVector(vector), k), binary=True
+        )
+        return [int(row[0]) for row in rows]
+
+    async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not passage_ids:
+            return {}
+        rows = await self._rows(
+            "SELECT id, embedding FROM passages WHERE id = ANY(%s::bigint[])", (list(passage_ids),), binary=True
+        )
+        return {int(row[0]): row[1] for row in rows}
+
+    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        if not terms:
+            return {}, self._total
+        rows = await self._rows(_FREQUENCIES, (list(terms),))
+        return {str(term): int(count) for term, count in rows}, self._total
+
+    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        if not terms or k <= 0 or not self._total:
+            return []
+        average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
+        rows = await self._rows(
+            _BM25,
+            {"text": " ".join(terms), "total": self._total, "average": average, "limit": k},
+        )
+        return [(int(passage_id), float(score)) for passage_id, score in rows]
+
+    async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
+        if not terms or k <= 0:
+            return []
+        rows = await self._rows(
+            f"SELECT a.article_id, ts_rank(a.title_lexemes, q, 1) AS score FROM articles a,"
+            f" websearch_to_tsquery('{TITLE_SEARCH_CONFIG}', %s) AS q WHERE a.title_lexemes @@ q"
+            " ORDER BY score DESC, a.id LIMIT %s",
+            (or_query(terms), k),
+        )
+        return [(str(article_id), float(score)) for article_id, score in rows]
+
+    async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
+        if not passage_ids:
+            return {}
+        rows = await self._rows(
+            'SELECT id, article_row, start, "end", first_sentence, last_sentence FROM passages'
+            " WHERE id = ANY(%s::bigint[])",
+            (list(passage_ids),),
+        )
+        return {int(row[0]): PassageRow(*row) for row in rows}
+
+    async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]:
+        if not rows:
+            return {}
+        found = await self._rows(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id = ANY(%s::bigint[])", (list(set(rows)),)
+        )
+        return {int(row[0]): article_row(row) for row in found}
+
+    async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
+        found: dict[int, list[SentenceRow]] = {}
+        if not rows:
+            return found
+        for sentence_id, row, ordinal, start, end, vector in await self._rows(
+            'SELECT id, article_row, ordinal, start, "end", vector FROM sentences'
+            " WHERE article_row = ANY(%s::bigint[]) ORDER BY article_row, ordinal",
+            (list(set(rows)),),
+        ):
+            found.setdefault(row, []).append(SentenceRow(sentence_id, row, ordinal, start, end, blob_to_vector(vector)))
+        return found
+
+    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
+        return await copies_of(self._connection, rows)
+
+    async def article(self, article_id: str) -> ArticleRow | None:
+        rows = await self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))
+        return article_row(rows[0]) if rows else None
+
+    async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
+        """Titles containing `text` (case-insensitive), exact then prefix matches first, then shortest; empty
+        text: the latest articles (as the embedded backend orders them)."""
+        if not text.strip():
+            rows = await self._rows(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
+                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT %s",
+                (limit,),
+            )
+        else:
+            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = await self._rows(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.title ILIKE %s ORDER BY lower(a.title) = lower(%s)"
+                " DESC, a.title ILIKE %s DESC, length(a.title), a.title LIMIT %s",
+                (f"%{pattern}%", text, f"{pattern}%", limit),
+            )
+        return [article_row(row) for row in rows]
+
+
+def article_row(row: Sequence[Any]) -> ArticleRow:
+    (row_id, article_id, location, path, title, derived, source, published, dateline, byline, url, body,
+     content_hash, indexed_at, body_hash) = row  # fmt: skip
+    return ArticleRow(
+        row_id, article_id, location, path, title, bool(derived), source, published, dateline, byline, url, body,
+        content_hash, indexed_at, body_hash,
+    )  # fmt: skip

@@ -1,0 +1,289 @@
+"""The PostgreSQL archive's writes: `PostgresWrite` (the `IndexWrite`: one transaction) and the reindex lock.
+
+Rows and their vectors live in the same tables, so the transaction that replaces an article's rows replaces
+its vector and its postings too: readers see the old article or the new one, never a mix, and a killed
+writer leaves nothing behind (the server rolls its transaction back). The reindex lock is a session-level
+advisory lock on the writer's own connection: a second reindex, from this host or another, is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from index._errors import IndexBusyError
+from index._models import ParsedArticle
+from index._rows import NewPassage, NewSentence, vector_to_blob
+from index.indexing.copies import update_copy_groups
+from index.storage.base import FullTextRepair, VectorRepair
+from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
+from index.storage.postgres.codec import HalfVector
+from index.storage.postgres.connect import Connection
+from index.storage.postgres.extras import PostgresCopies
+from index.storage.postgres.schema import REINDEX_LOCK, create_vector_index, has_vector_index, type_embeddings
+from index.storage.postgres.sql import (
+    PASSAGE_VECTOR_SOURCES,
+    POSTINGS_OF_ARTICLE,
+    POSTINGS_OF_PASSAGES,
+    WORD_COUNTS_OF_PASSAGES,
+)
+
+_INSERT_PASSAGE = """
+INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, token_count, embedding)
+VALUES (%s, %s, %s, %s, %s, %s, %s, archivebot_word_count(archivebot_words(%s, %s)), %s)
+"""
+
+
+async def try_reindex_lock(connection: Connection) -> None:
+    """Take the reindex lock on this connection's session, or raise `IndexBusyError` naming who holds it."""
+    cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (REINDEX_LOCK,))
+    row = await cursor.fetchone()
+    if row and row[0]:
+        return
+    cursor = await connection.execute(
+        "SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'HH24:MI') FROM pg_locks l"
+        " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = %s AND l.objid = %s LIMIT 1",
+        (REINDEX_LOCK >> 32, REINDEX_LOCK & 0xFFFFFFFF),
+    )
+    holder = await cursor.fetchone()
+    who = f" ({holder[0]}, since {holder[1]} UTC)" if holder and holder[0] else ""
+    raise IndexBusyError(f"another reindex is already running on this database{who}: wait for it to finish")
+
+
+async def release_reindex_lock(connection: Connection) -> None:
+    """Released now, not when the server notices the closed connection (a few ms later: long enough to
+    refuse the next run of the same process)."""
+    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        await connection.execute("ROLLBACK")  # an exception left a transaction open: it must not commit
+    await connection.execute("SELECT pg_advisory_unlock(%s)", (REINDEX_LOCK,))
+
+
+class PostgresWrite:
+    """The `IndexWrite`: statements inside the transaction the session opened."""
+
+    def __init__(self, connection: Connection, meta: dict[str, str]) -> None:
+        self._connection = connection
+        self._meta = meta
+        self._typed = False  # the vector column checked (and typed) for this write's vectors
+        self.inserted_passages = 0
+
+    async def _fetch(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        cursor = await self._connection.execute(query, params)
+        return await cursor.fetchall()
+
+    async def set_meta(self, values: dict[str, Any]) -> None:
+        async with self._connection.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(key, str(value)) for key, value in values.items()],
+            )
+
+    async def update_fingerprints(self, fingerprints: dict[int, str]) -> None:
+        if fingerprints:
+            async with self._connection.cursor() as cursor:
+                await cursor.executemany(
+                    "UPDATE articles SET fingerprint = %s WHERE id = %s",
+                    [(fp, row) for row, fp in fingerprints.items()],
+                )
+
+    async def delete_articles(self, rows: Sequence[int]) -> None:
+        """Articles with their passages (so their vectors and postings) and sentences, by foreign-key cascade."""
+        if rows:
+            await self._connection.execute("DELETE FROM articles WHERE id = ANY(%s::bigint[])", (list(rows),))
+
+    async def _type_vectors(self, dimension: int) -> None:
+        """Before the first insert: a first build (or a new dimension) types the vector column and drops the
+        HNSW index, which `commit_vectors` builds once over all the rows (several times faster than growing
+        it row by row). An update keeps the index: dropping it would lock readers out until COMMIT."""
+        if self._typed:
+            return
+        self._typed = True
+        first_build = "generation" not in self._meta or self._meta.get("dimension") != str(dimension)
+        if first_build:
+            await type_embeddings(self._connection, dimension)
+
+    async def insert_article(
+        self,
+        article: ParsedArticle,
+        *,
+        fingerprint: str,
+        body_hash: str,
+        title_vector: np.ndarray | None,
+        indexed_at: str,
+        sentences: Sequence[NewSentence],
+        passages: Sequence[NewPassage],
+        passage_vectors: np.ndarray,
+        passage_ids: Sequence[int] | None = None,
+    ) -> list[int]:
+        """One article with its sentences, passages (and their vectors) and postings. Returns the passage ids:
+        new ones from a sequence that never repeats an id, or `passage_ids` when copying an archive."""
+        if len(passages):
+            await self._type_vectors(int(np.asarray(passage_vectors).shape[1]))
+        rows = await self._fetch(
+            "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title,"
+            " title_derived, source, published, dateline, byline, url, body, title_vector, indexed_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                article.article_id,
+                article.location,
+                article.path,
+                fingerprint,
+                article.content_hash,
+                body_hash,
+                article.title,
+                bool(article.title_derived),
+                article.source,
+                article.published,
+                article.dateline,
+                article.byline,
+                article.url,
+                article.body,
+                vector_to_blob(title_vector) if title_vector is not None else None,
+                indexed_at,
+            ),
+        )
+        article_row = int(rows[0][0])
+        async with self._connection.cursor() as cursor:
+            await cursor.executemany(
+                'INSERT INTO sentences (article_row, ordinal, start, "end", text_hash, vector)'
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(article_row, s.ordinal, s.start, s.end, s.text_hash, vector_to_blob(s.vector)) for s in sentences],
+            )
+        ids = list(passage_ids) if passage_ids is not None else await self._next_passage_ids(len(passages))
+        async with self._connection.cursor() as cursor:
+            await cursor.executemany(
+                _INSERT_PASSAGE,
+                [
+                    (pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
+                    + (article.title, p.text, HalfVector(vector))
+                    for pid, p, vector in zip(ids, passages, passage_vectors, strict=True)
+                ],
+            )
+        await self._connection.execute(POSTINGS_OF_ARTICLE, (article_row,))
+        self.inserted_passages += len(ids)
+        return ids
+
+    async def _next_passage_ids(self, count: int) -> list[int]:
+        if not count:
+            return []
+        rows = await self._fetch("SELECT nextval('passage_ids') FROM generate_series(1, %s)", (count,))
+        return [int(row[0]) for row in rows]
+
+    async def group_copies(self) -> int:
+        """Key the articles not keyed yet, confirm their copies, rebuild the groups (`index.indexing.copies`)."""
+        return await update_copy_groups(PostgresCopies(self._connection))
+
+    async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
+        """The vectors went in with their rows: build the HNSW index if this write dropped it, record the totals
+        BM25 needs and the next generation with model, dimension and schema version."""
+        del factory, rebuild  # the server keeps one HNSW index whatever the archive's size
+        await self._finish_vectors()
+        generation = int(self._meta.get("generation", "0") or 0) + 1
+        await self.set_meta(
+            {
+                "generation": generation,
+                "model": model,
+                "dimension": dimension,
+                "schema_version": SCHEMA_VERSION,
+                "index_factory": index_description(),
+            }
+        )
+
+    async def _finish_vectors(self) -> None:
+        if not await has_vector_index(self._connection):
+            await create_vector_index(self._connection)
+            await self._connection.execute("ANALYZE passages")
+        await self.refresh_totals()
+
+    async def refresh_totals(self) -> None:
+        """The passage count and their total length in words (BM25's N and average length), recorded in the
+        transaction that changed them, so every snapshot carries its own."""
+        rows = await self._fetch("SELECT count(*), coalesce(sum(token_count), 0) FROM passages")
+        await self.set_meta({"passage_count": int(rows[0][0]), "token_total": int(rows[0][1])})
+
+    # ---- repairs (doctor) ---------------------------------------------------------------------------
+
+    async def delete_orphan_rows(self) -> int:
+        return 0  # foreign keys with ON DELETE CASCADE: the server never keeps a row of no article
+
+    async def repair_full_text(self, stale: set[int]) -> FullTextRepair:
+        """Rewrite the postings (and word counts) of the `stale` passages and of passages without any."""
+        missing = {int(row[0]) for row in await self._fetch(_WITHOUT_POSTINGS)}
+        rewrite = sorted(stale | missing)
+        if rewrite:
+            await self._connection.execute("DELETE FROM postings WHERE passage_id = ANY(%s::bigint[])", (rewrite,))
+            await self._connection.execute(WORD_COUNTS_OF_PASSAGES, (rewrite,))
+            await self._connection.execute(POSTINGS_OF_PASSAGES, (rewrite,))
+        await self.refresh_totals()
+        return FullTextRepair(len(rewrite), 0, 0, 0)
+
+    async def repair_vectors(self, wrong: set[int], unusable: bool) -> VectorRepair | None:
+        """Recompute the `wrong` passages' vectors (every passage's when `unusable`) from their stored sentence
+        vectors, and rebuild the HNSW index if it is missing or invalid."""
+        fixed = 0
+        if wrong or unusable:
+            params = None if unusable else (sorted(wrong),)
+            where = "" if unusable else "WHERE p.id = ANY(%s::bigint[])"
+            updates: list[tuple[HalfVector, int]] = []
+            cursor = self._connection.cursor(name="archivebot_repair_vectors")
+            await cursor.execute(PASSAGE_VECTOR_SOURCES.format(where=where), params)
+            async for passage_id, blobs, title in cursor:
+                vector = passage_vector_from_blobs([bytes(b) for b in blobs], bytes(title) if title else None)
+                updates.append((HalfVector(vector), int(passage_id)))
+            await cursor.close()
+            async with self._connection.cursor() as writer:
+                await writer.executemany("UPDATE passages SET embedding = %s WHERE id = %s", updates)
+            fixed = len(updates)
+        rebuilt_index = not await vector_index_valid(self._connection)
+        if rebuilt_index:
+            await self._connection.execute("DROP INDEX IF EXISTS passages_embedding")
+            await create_vector_index(self._connection)
+        if not fixed and not rebuilt_index:
+            return None
+        count = (await self._fetch("SELECT count(*) FROM passages"))[0][0]
+        return VectorRepair(fixed if unusable else None, 0, 0 if unusable else fixed, "passages_embedding", count)
+
+    # ---- copying an embedded archive (migrate) -------------------------------------------------------
+
+    async def delete_everything(self) -> None:
+        await self._connection.execute(
+            "TRUNCATE articles, passages, sentences, postings, feedback, copy_content_keys, copy_content_pairs,"
+            " copy_content_groups, questions"
+        )
+
+    async def insert_feedback(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Votes as (created_at, user_id, guild_id, question, article_ids, helpful, answer_key)."""
+        async with self._connection.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO feedback (created_at, user_id, guild_id, question, article_ids, helpful, answer_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (answer_key, user_id) DO NOTHING",
+                [(*row[:5], bool(row[5]), row[6]) for row in rows],
+            )
+
+    async def advance_passage_ids(self) -> None:
+        """After copying passages with their ids: new ones start above the highest."""
+        await self._connection.execute(
+            "SELECT setval('passage_ids', greatest((SELECT coalesce(max(id), 0) FROM passages), 1))"
+        )
+
+
+_WITHOUT_POSTINGS = "SELECT p.id FROM passages p WHERE NOT EXISTS (SELECT 1 FROM postings o WHERE o.passage_id = p.id)"
+
+
+def index_description() -> str:
+    from index.storage.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
+
+    return f"pgvector HNSW halfvec cosine (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION})"
+
+
+async def vector_index_valid(connection: Connection) -> bool:
+    cursor = await connection.execute(
+        "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('passages_embedding')"
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])

@@ -23,9 +23,9 @@ from typing import Any
 
 import aiosqlite
 
-from index import _copies
 from index._models import ParsedArticle
 from index._settings import MAX_ARTICLE_SENTENCES
+from index.indexing import copies as _copies
 from index.indexing.copies import (
     COPY_THRESHOLD,
     article_band_keys,

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from index import _scoring
+from index.answering import scoring_model as _scoring
 from index.operations.evaluation import load_sentence_pairs, location_matches, ranking_quality, sentence_pools
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,8 @@ import pytest
 
 from bot import discord_format, terminal
 from bot.web import pages
-from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings, _copies
+from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings
+from index.indexing import copies as _copies
 from index.indexing.copies import (
     COPY_THRESHOLD,
     CopyRef,
@@ -27,7 +28,7 @@ from index.indexing.copies import (
     update_copy_groups,
 )
 from index.indexing.embed import body_hash
-from index.storage import _postgres_schema
+from index.storage.postgres import schema as _postgres_schema
 from index.storage.postgres.storage import PostgresStorage
 
 STORY = (

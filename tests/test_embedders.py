@@ -96,7 +96,7 @@ def test_backend_and_precision_settings() -> None:
 
 
 def test_auto_backend_is_onnx_when_onnxruntime_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import _embed
+    from index.embedding import embedder as _embed
 
     assert _embed.resolve_backend(Settings()) == ("onnx" if onnx_available() else "torch")
     assert _embed.resolve_backend(Settings(embed_backend="torch")) == "torch"
@@ -108,7 +108,7 @@ def test_auto_backend_is_onnx_when_onnxruntime_is_installed(monkeypatch: pytest.
 def test_auto_backend_falls_back_to_torch_when_the_onnx_export_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from index import _embed
+    from index.embedding import embedder as _embed
 
     class Failing:
         def __init__(self, *args: object, **kwargs: object) -> None:

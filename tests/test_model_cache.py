@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from index import Settings
-from index import _onnx_export as export
 from index._settings import user_cache_dir
+from index.embedding import onnx_export as export
 
 
 class FakeExport:

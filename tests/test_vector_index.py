@@ -124,7 +124,7 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
     """With an IVF factory the indexer removes and adds vectors in the live index (no rebuild from SQLite),
     and the result agrees with the database (doctor)."""
     from index import Archive, check_index
-    from index.storage import _sqlite_vectors
+    from index.storage.sqlite import vectors as _sqlite_vectors
 
     topics = ["markets", "football", "elections", "weather", "films", "banks", "tennis", "music"]
     archive_dir = tmp_path / "news"

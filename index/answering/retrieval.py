@@ -120,16 +120,36 @@ def _fuse(
         if not query.filters.allows(article):
             continue
         score = DENSE_WEIGHT * (cosine.get(pid, low) - low) / spread + LEXICAL_WEIGHT * bm25.get(pid, 0.0) / best_bm25
-        if query.recent and query.newest and article.published:
-            score *= 1.0 + RECENCY_BOOST * freshness(article.published, query.newest)
+        score *= recency_factor(query, article.published)
         if article.article_id in query.context.article_ids:
             score *= PRIOR_ARTICLE_BOOST  # a follow-up: the articles the earlier turns cited
-        if query.period is not None:
-            inside = query.period.contains(article.published)
-            if inside is not None:
-                score *= IN_PERIOD_BOOST if inside else OUT_OF_PERIOD_FACTOR
+        score *= period_factor(query, article.published, reward_inside=True)
         fused[pid] = score
     return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def recency_factor(query: Query, published: str | None, *, at_most_one: bool = False) -> float:
+    """For "the latest…": 1 + RECENCY_BOOST for an article of the archive's newest day, the boost halving
+    every RECENCY_HALF_LIFE_DAYS (divided by 1 + RECENCY_BOOST when `at_most_one`: selection only ever lowers
+    a probability); 1 when the question does not ask for the latest or the article is undated."""
+    if not (query.recent and query.newest and published):
+        return 1.0
+    factor = 1.0 + RECENCY_BOOST * freshness(published, query.newest)
+    return factor / (1.0 + RECENCY_BOOST) if at_most_one else factor
+
+
+def period_factor(query: Query, published: str | None, *, reward_inside: bool) -> float:
+    """A period the question names: OUT_OF_PERIOD_FACTOR for an article dated outside it, IN_PERIOD_BOOST
+    inside it when `reward_inside` (retrieval ranks passages with both; selection only lowers sentences from
+    outside, its scores being probabilities), 1 for an undated article or a question that names no period."""
+    if query.period is None:
+        return 1.0
+    inside = query.period.contains(published)
+    if inside is None:
+        return 1.0
+    if inside:
+        return IN_PERIOD_BOOST if reward_inside else 1.0
+    return OUT_OF_PERIOD_FACTOR
 
 
 def freshness(published: str, newest: str) -> float:

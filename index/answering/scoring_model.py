@@ -28,7 +28,7 @@ import numpy as np
 from index.answering.lexical import STRONG_TYPES, has_answer_type, stem, words
 
 if TYPE_CHECKING:
-    from index.answering.sentence_scorer import Candidate, QuestionAnalysis
+    from index.answering.candidates import Candidate, QuestionAnalysis
 
 # Raw features of one candidate, in this column order.
 FEATURES = (

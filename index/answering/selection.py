@@ -1,7 +1,7 @@
 """Selection: from the retrieved passages, the sentences that answer and the quotes to show.
 
 Pure (no I/O): it reads only the `Retrieval` (passages, articles and their sentences from one
-snapshot). The sentence scorer it uses (`_answer`) is a module of pure functions over candidates.
+snapshot). The sentence scorer it uses (`sentence_scorer`) is a module of pure functions over candidates.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from index._models import ArticleHit, Quote
+from index.answering.candidates import Candidate, QuestionAnalysis, Scored
 from index.answering.query import Query
-from index.answering.retrieval import OUT_OF_PERIOD_FACTOR, RECENCY_BOOST, Retrieval, article_hit, freshness
+from index.answering.retrieval import Retrieval, article_hit, period_factor, recency_factor
 from index.answering.sentence_scorer import (
-    Candidate,
-    QuestionAnalysis,
-    Scored,
     confidence,
     idf_weights,
     leans_on_previous,
@@ -62,12 +60,9 @@ def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Sco
     adjusted = []
     for item in scored:
         published = retrieval.articles[item.candidate.key[0]].published
-        factor = 1.0
-        inside = query.period.contains(published) if query.period is not None else None
-        if inside is False:
-            factor *= OUT_OF_PERIOD_FACTOR
-        if query.recent and query.newest and published:
-            factor *= (1.0 + RECENCY_BOOST * freshness(published, query.newest)) / (1.0 + RECENCY_BOOST)
+        factor = period_factor(query, published, reward_inside=False) * recency_factor(
+            query, published, at_most_one=True
+        )
         adjusted.append(replace(item, score=item.score * factor))
     return sorted(adjusted, key=lambda item: -item.score)
 

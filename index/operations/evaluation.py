@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from index._errors import ArchivebotError
+from index.answering.candidates import Candidate, QuestionAnalysis
 from index.answering.conversation import Turn
 from index.answering.lexical import content_terms, words
-from index.answering.sentence_scorer import Candidate, QuestionAnalysis, score_candidates
+from index.answering.sentence_scorer import score_candidates
 from index.embedding.embedder import Embedder
 
 

@@ -98,7 +98,8 @@ async def _through_bot(archive: Any, asked: list[str], rounds: int) -> Any:
     """Per-request latency of the bot's /ask slash-command handler with a stub interaction."""
     try:
         from bot.cog import ArchiveCog
-        from bot.config import BotConfig, RateLimit
+        from bot.config import BotConfig
+        from bot.ratelimit import RateLimit
     except Exception as error:
         return {"skipped": f"bot handler not importable: {error}"}
 

@@ -57,7 +57,7 @@ async def _latency(settings: Any, rounds: int) -> dict[str, Any]:
     from index import Archive
 
     archives = {
-        "embedded": await Archive.open(dataclasses.replace(settings, extra={})),
+        "embedded": await Archive.open(dataclasses.replace(settings, database_url="")),
         "postgres": await Archive.open(settings),
     }
     try:
@@ -103,7 +103,7 @@ async def _search_quality(settings: Any, url: str) -> dict[str, Any]:
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     exact = np.argsort(-(queries @ matrix.T), axis=1)[:, :64]
     storage = await PostgresStorage.open(url)
-    embedded = await open_storage(dataclasses.replace(settings, extra={}), create=False)
+    embedded = await open_storage(dataclasses.replace(settings, database_url=""), create=False)
     recall10, recall64, dense_ms, bm25_ms, overlap10, overlap64 = [], [], [], [], [], []
     try:
         for number, text in enumerate(texts):
@@ -141,7 +141,7 @@ async def _measure(url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
     from index import Settings
     from index.storage.postgres.migrate import migrate_archive
 
-    settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), extra={"ARCHIVEBOT_DATABASE_URL": url})
+    settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), database_url=url)
     log("postgres: migrating the prebuilt archive")
     started = time.perf_counter()
     summary = await migrate_archive(settings, data_dir, replace=True)

@@ -88,7 +88,8 @@ async def _soak(args: argparse.Namespace, errors: ErrorCounter) -> dict[str, Any
     from fake_discord import FakeDiscord, message_problems
 
     from bot.app import ArchiveBot
-    from bot.config import RateLimit, apply_endpoints
+    from bot.config import apply_endpoints
+    from bot.ratelimit import RateLimit
     from bot.views import PagerView
     from index import Archive, HashEmbedder, Settings, make_embedder
 

@@ -217,7 +217,7 @@ async def stats(context: click.Context, as_json: bool) -> None:
 @_run
 async def eval_command(context: click.Context, questions_file: Path, as_json: bool, failures: bool) -> None:
     """Quality figures over a {"q","answers","article"} JSONL file."""
-    from index.operations.evaluation import evaluate, load_questions
+    from index import evaluate, load_questions
 
     async with await _open(context) as archive:
         await archive.warm_up()
@@ -238,8 +238,7 @@ async def eval_command(context: click.Context, questions_file: Path, as_json: bo
 @_run
 async def eval_sentences_command(context: click.Context, csv_file: Path, as_json: bool) -> None:
     """MAP/MRR of the sentence scorer on a qtext,label,atext CSV."""
-    from index import make_embedder
-    from index.operations.evaluation import evaluate_sentences, load_sentence_pairs
+    from index import evaluate_sentences, load_sentence_pairs, make_embedder
 
     embedder = context.obj.get("embedder") or make_embedder(_settings(context))
     result = await asyncio.to_thread(evaluate_sentences, load_sentence_pairs(csv_file), embedder)
@@ -260,7 +259,7 @@ async def eval_sentences_command(context: click.Context, csv_file: Path, as_json
 @_run
 async def eval_headlines_command(context: click.Context, directory: Path, as_json: bool, limit: int | None) -> None:
     """Search each article's headline (first line): is the article ranked first?"""
-    from index.operations.evaluation import evaluate_headlines
+    from index import evaluate_headlines
 
     async with await _open(context) as archive:
         await archive.warm_up()
@@ -278,8 +277,7 @@ async def eval_headlines_command(context: click.Context, directory: Path, as_jso
 @_run
 async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
     """Check that rows, vectors and full text agree (exit 1 when they don't); --repair fixes what it can."""
-    from index import make_embedder
-    from index.operations.doctor import check_index, expected_model_name, recorded_model, repair_index
+    from index import check_index, expected_model_name, make_embedder, recorded_model, repair_index
 
     settings = _settings(context)
     model = await expected_model_name(settings)
@@ -312,7 +310,7 @@ async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
 async def migrate(context: click.Context, source: Path, replace: bool, as_json: bool) -> None:
     """Copy an embedded archive (articles, vectors, feedback) into the PostgreSQL database named by
     ARCHIVEBOT_DATABASE_URL, without embedding anything again."""
-    from index.storage.postgres.migrate import migrate_archive
+    from index import migrate_archive
 
     terminal_progress = sys.stderr.isatty() and not as_json
 

@@ -7,54 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from index import ConfigurationError
-from index._settings import read_environment
+from index import ConfigurationError, Environment
 
-from .web.settings import WebSettings
+from .ratelimit import RateLimit
+from .web.settings import WebSettings, max_quotes
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most `count` requests per `seconds` (0 disables the limit)."""
-
-    count: int
-    seconds: float
-
-    @property
-    def enabled(self) -> bool:
-        return self.count > 0 and self.seconds > 0
-
-    @classmethod
-    def parse(cls, name: str, raw: str, default: RateLimit) -> RateLimit:
-        raw = raw.strip()
-        if not raw:
-            return default
-        if raw in {"0", "off", "none"}:
-            return cls(0, 0.0)
-        count, sep, seconds = raw.partition("/")
-        try:
-            parsed = cls(int(count), float(seconds) if sep else 60.0)
-        except ValueError as error:
-            raise ConfigurationError(f"{name} must look like 5/60 (requests per seconds), got {raw!r}") from error
-        if parsed.count < 0 or parsed.seconds < 0:
-            raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
-        return parsed
-
-    def __str__(self) -> str:
-        return f"{self.count}/{self.seconds:g}s" if self.enabled else "off"
-
-
-def _ids(name: str, raw: str) -> frozenset[int]:
-    values = [part.strip() for part in raw.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
-    try:
-        return frozenset(int(value) for value in values)
-    except ValueError as error:
-        raise ConfigurationError(
-            f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}"
-        ) from error
 
 
 def _shards(count_raw: str, ids_raw: str) -> tuple[int | None, tuple[int, ...] | None]:
@@ -86,27 +45,6 @@ def _shards(count_raw: str, ids_raw: str) -> tuple[int | None, tuple[int, ...] |
     return count, tuple(sorted(ids))
 
 
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"", "0", "false", "no", "off"}:
-        return False
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
-
-
-def _float(name: str, raw: str, default: float) -> float:
-    if not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class BotConfig:
     """Everything the Discord front end reads from the environment. Build with `BotConfig.from_env()`."""
@@ -129,31 +67,24 @@ class BotConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
-        env = read_environment(environ, load_dotenv=load_dotenv)
-        guild_raw = env.get("DISCORD_GUILD_ID", "").strip()
+        env = Environment.read(environ, load_dotenv=load_dotenv)
+        guild_raw = env.text("DISCORD_GUILD_ID")
         if guild_raw and not guild_raw.isdigit():
             raise ConfigurationError(f"DISCORD_GUILD_ID must be a numeric server id, got {guild_raw!r}")
-        max_quotes_raw = env.get("ARCHIVEBOT_MAX_QUOTES", "").strip() or "3"
-        if not max_quotes_raw.isdigit() or not 1 <= int(max_quotes_raw) <= 10:
-            raise ConfigurationError(
-                f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes_raw!r}"
-            )
-        shard_count, shard_ids = _shards(env.get("ARCHIVEBOT_SHARD_COUNT", ""), env.get("ARCHIVEBOT_SHARD_IDS", ""))
+        shard_count, shard_ids = _shards(env.text("ARCHIVEBOT_SHARD_COUNT"), env.text("ARCHIVEBOT_SHARD_IDS"))
         return cls(
-            token=env.get("DISCORD_TOKEN", "").strip(),
+            token=env.text("DISCORD_TOKEN"),
             guild_id=int(guild_raw) if guild_raw else None,
-            channels=_ids("ARCHIVEBOT_CHANNELS", env.get("ARCHIVEBOT_CHANNELS", "")),
-            admin_role_ids=_ids("ARCHIVEBOT_ADMIN_ROLE_IDS", env.get("ARCHIVEBOT_ADMIN_ROLE_IDS", "")),
-            threads=_bool("ARCHIVEBOT_THREADS", env.get("ARCHIVEBOT_THREADS", "")),
-            user_rate=RateLimit.parse("ARCHIVEBOT_USER_RATE", env.get("ARCHIVEBOT_USER_RATE", ""), cls.user_rate),
-            guild_rate=RateLimit.parse("ARCHIVEBOT_GUILD_RATE", env.get("ARCHIVEBOT_GUILD_RATE", ""), cls.guild_rate),
-            api_base=(env.get("DISCORD_API_BASE", "").strip() or DISCORD_API_BASE).rstrip("/"),
-            gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or DISCORD_GATEWAY_URL,
-            progress_interval=_float(
-                "ARCHIVEBOT_PROGRESS_SECONDS", env.get("ARCHIVEBOT_PROGRESS_SECONDS", ""), cls.progress_interval
-            ),
-            max_quotes=int(max_quotes_raw),
-            web=WebSettings.from_env(env),
+            channels=env.ids("ARCHIVEBOT_CHANNELS"),
+            admin_role_ids=env.ids("ARCHIVEBOT_ADMIN_ROLE_IDS"),
+            threads=env.switch("ARCHIVEBOT_THREADS", False),
+            user_rate=RateLimit.parse("ARCHIVEBOT_USER_RATE", env.text("ARCHIVEBOT_USER_RATE"), cls.user_rate),
+            guild_rate=RateLimit.parse("ARCHIVEBOT_GUILD_RATE", env.text("ARCHIVEBOT_GUILD_RATE"), cls.guild_rate),
+            api_base=env.text("DISCORD_API_BASE", DISCORD_API_BASE).rstrip("/"),
+            gateway_url=env.text("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL),
+            progress_interval=env.number("ARCHIVEBOT_PROGRESS_SECONDS", cls.progress_interval, minimum=0),
+            max_quotes=max_quotes(env),
+            web=WebSettings.from_environment(env),
             shard_count=shard_count,
             shard_ids=shard_ids,
         )

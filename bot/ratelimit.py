@@ -1,4 +1,5 @@
-"""Per-user and per-server rate limits (sliding window), in a plain class tested without Discord."""
+"""Rate limits: the one sliding window behind the bot's per-user and per-server limits and the reading room's
+per-client-address limit, in plain classes tested without Discord or a web server."""
 
 from __future__ import annotations
 
@@ -7,7 +8,39 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from .config import RateLimit
+from index import ConfigurationError
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` requests per `seconds` (0 disables the limit)."""
+
+    count: int
+    seconds: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.count > 0 and self.seconds > 0
+
+    @classmethod
+    def parse(cls, name: str, raw: str, default: RateLimit) -> RateLimit:
+        """`COUNT/SECONDS` (`COUNT` alone means per minute); `off`, `none` or `0` disables the limit."""
+        raw = raw.strip().lower()
+        if not raw:
+            return default
+        if raw in {"0", "off", "none"}:
+            return cls(0, 0.0)
+        count, sep, seconds = raw.partition("/")
+        try:
+            parsed = cls(int(count), float(seconds) if sep else 60.0)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must look like 5/60 (requests per seconds), got {raw!r}") from error
+        if parsed.count < 0 or parsed.seconds < 0:
+            raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+        return parsed
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds:g}s" if self.enabled else "off"
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,13 @@ class SlidingWindow:
         if len(window.times) < self.limit.count:
             return 0.0
         return window.times[0] + self.limit.seconds - now
+
+    def take(self, key: Hashable) -> float:
+        """0.0 when one more event is allowed now (and counted), else the seconds until it would be."""
+        wait = self.retry_after(key)
+        if wait <= 0:
+            self.record(key)
+        return wait
 
     def record(self, key: Hashable) -> None:
         if self.limit.enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from index._settings import use_offline_defaults
+from index import use_offline_defaults
 
 # Libraries that log every step at INFO; only their warnings are worth a line in ours.
 NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "trafilatura", "htmldate")

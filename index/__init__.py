@@ -36,50 +36,68 @@ from index._models import (
     Quote,
     Stats,
 )
-from index._settings import BUNDLED_MODEL, Settings
+from index._settings import BUNDLED_MODEL, Environment, Settings, use_offline_defaults
 from index.answering.conversation import Turn
 from index.answering.query import Filters
 from index.embedding.embedder import Embedder, make_embedder
 from index.embedding.hash_embedder import HashEmbedder
 from index.embedding.torch_embedder import SentenceTransformerEmbedder
-from index.operations.doctor import check_index, repair_index
+from index.operations.doctor import check_index, expected_model_name, recorded_model, repair_index
 from index.operations.doctor_report import DoctorReport, Problem
+from index.operations.evaluation import (
+    evaluate,
+    evaluate_headlines,
+    evaluate_sentences,
+    load_questions,
+    load_sentence_pairs,
+)
 from index.operations.reindex_status import ReindexStatus
+from index.storage import migrate_archive
 
 __all__ = [
     "Answer",
     "Archive",
-    "DoctorReport",
-    "Problem",
-    "check_index",
-    "repair_index",
+    "ArchivebotError",
     "ArchiveError",
     "ArchiveUnavailableError",
-    "ArchivebotError",
     "Article",
     "ArticleHit",
     "ArticleNotFoundError",
     "BUNDLED_MODEL",
+    "check_index",
     "ConfigurationError",
     "Copy",
+    "DoctorReport",
     "Embedder",
+    "Environment",
+    "evaluate",
+    "evaluate_headlines",
+    "evaluate_sentences",
+    "expected_model_name",
     "FileWarning",
+    "Filters",
     "GapGroup",
     "GapReport",
-    "Filters",
     "HashEmbedder",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexMismatchError",
     "IndexNotBuiltError",
     "IndexSummary",
+    "load_questions",
+    "load_sentence_pairs",
+    "make_embedder",
+    "migrate_archive",
+    "Problem",
     "Progress",
     "QuestionError",
     "Quote",
+    "recorded_model",
     "ReindexStatus",
+    "repair_index",
     "SentenceTransformerEmbedder",
     "Settings",
     "Stats",
     "Turn",
-    "make_embedder",
+    "use_offline_defaults",
 ]

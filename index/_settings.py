@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,45 +34,15 @@ def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "archivebot"
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from error
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
-    return value
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as error:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
-
-
-def _switch(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigurationError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
-
-
-def read_environment(environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> dict[str, str]:
+def read_environment(environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> dict[str, str]:
     """The variables to configure from: `environ` if given, else the process environment after loading
     `.env` from the working directory (real environment variables win)."""
     if environ is not None:
-        return environ
+        return dict(environ)
     if load_dotenv:
         try:
             from dotenv import load_dotenv as _load
@@ -81,6 +51,76 @@ def read_environment(environ: dict[str, str] | None = None, *, load_dotenv: bool
         else:
             _load(override=False)
     return dict(os.environ)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The environment read once, with the typed readers every front end uses (the engine's settings, the
+    bot's, the reading room's): each returns the default for an unset or blank variable and raises
+    `ConfigurationError` with one line naming the variable and the bad value otherwise."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Environment:
+        return cls(read_environment(environ, load_dotenv=load_dotenv))
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.values.get(name, "").strip() or default
+
+    def whole_number(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from error
+        if value < minimum:
+            raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigurationError(f"{name} must be at most {maximum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, minimum: float | None = None) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
+        if minimum is not None and value < minimum:
+            raise ConfigurationError(f"{name} must not be below {minimum:g}, got {raw!r}")
+        return value
+
+    def switch(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise ConfigurationError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+    def choice(self, name: str, default: str, choices: Sequence[str]) -> str:
+        raw = self.text(name).lower() or default
+        if raw not in choices:
+            listed = ", ".join(choices[:-1]) + f" or {choices[-1]}"
+            raise ConfigurationError(f"{name} must be {listed}, got {raw!r}")
+        return raw
+
+    def ids(self, name: str) -> frozenset[int]:
+        """A comma- (or space-) separated list of numeric ids, such as Discord channel ids."""
+        raw = self.text(name)
+        values = [part.strip() for part in raw.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
+        try:
+            return frozenset(int(value) for value in values)
+        except ValueError as error:
+            raise ConfigurationError(
+                f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}"
+            ) from error
 
 
 @dataclass(frozen=True)
@@ -110,53 +150,54 @@ class Settings:
     passage_sentences: int = 3
     record_questions: bool = True  # keep declined and 👎 questions (text, time, server) for `archivebot gaps`
     retain_questions_days: int = 90  # recorded questions older than this are deleted
-    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # PostgreSQL + pgvector instead of the embedded SQLite + FAISS when set; out of repr (it may hold a password)
+    database_url: str = field(default="", repr=False)
 
     def model_cache(self) -> Path:
         """Where the one-time ONNX export is kept, shared by every data directory of this user."""
         return self.model_cache_dir or user_cache_dir()
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
         """Read `ARCHIVEBOT_*` variables (after loading `.env` from the working directory, if present)."""
-        env = read_environment(environ, load_dotenv=load_dotenv)
-        precision = env.get("ARCHIVEBOT_PRECISION", "auto").strip().lower() or "auto"
-        if precision not in {"auto", "fp32", "bf16", "int8"}:
-            raise ConfigurationError(f"ARCHIVEBOT_PRECISION must be auto, fp32, bf16 or int8, got {precision!r}")
-        backend = env.get("ARCHIVEBOT_EMBED_BACKEND", "").strip().lower() or "auto"
-        if backend not in {"auto", "torch", "onnx"}:
-            raise ConfigurationError(f"ARCHIVEBOT_EMBED_BACKEND must be auto, torch or onnx, got {backend!r}")
+        return cls.from_environment(Environment.read(environ, load_dotenv=load_dotenv))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> Settings:
+        precision = env.choice("ARCHIVEBOT_PRECISION", "auto", ("auto", "fp32", "bf16", "int8"))
+        backend = env.choice("ARCHIVEBOT_EMBED_BACKEND", "auto", ("auto", "torch", "onnx"))
         if precision == "int8" and backend == "torch":
             raise ConfigurationError(
                 "ARCHIVEBOT_PRECISION=int8 needs the onnx backend (ARCHIVEBOT_EMBED_BACKEND=onnx or auto)"
             )
         if precision == "bf16" and backend == "onnx":
             raise ConfigurationError("ARCHIVEBOT_PRECISION=bf16 needs ARCHIVEBOT_EMBED_BACKEND=torch")
-        roots_raw = env.get("ARCHIVEBOT_ARCHIVE", "").strip()
+        roots_raw = env.text("ARCHIVEBOT_ARCHIVE")
         roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
+        model_cache = env.text("ARCHIVEBOT_MODEL_CACHE")
         return cls(
-            data_dir=Path(env.get("ARCHIVEBOT_DATA_DIR", "").strip() or "data"),
+            data_dir=Path(env.text("ARCHIVEBOT_DATA_DIR", "data")),
             archive_roots=roots,
-            model=env.get("ARCHIVEBOT_MODEL", "").strip() or BUNDLED_MODEL,
+            model=env.text("ARCHIVEBOT_MODEL", BUNDLED_MODEL),
             precision=precision,
-            torch_threads=_int(env, "ARCHIVEBOT_TORCH_THREADS", 0),
-            onnx_threads=_int(env, "ARCHIVEBOT_ONNX_THREADS", 0),
+            torch_threads=env.whole_number("ARCHIVEBOT_TORCH_THREADS", 0),
+            onnx_threads=env.whole_number("ARCHIVEBOT_ONNX_THREADS", 0),
             embed_backend=backend,
-            embed_workers=_int(env, "ARCHIVEBOT_EMBED_WORKERS", 0),
-            model_cache_dir=Path(env["ARCHIVEBOT_MODEL_CACHE"].strip())
-            if env.get("ARCHIVEBOT_MODEL_CACHE", "").strip()
-            else None,
-            batch_size=_int(env, "ARCHIVEBOT_BATCH_SIZE", 0),
-            min_confidence=_float(env, "ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
-            max_file_bytes=_int(env, "ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
-            max_question_chars=_int(env, "ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
-            max_article_sentences=_int(env, "ARCHIVEBOT_MAX_ARTICLE_SENTENCES", MAX_ARTICLE_SENTENCES, minimum=1),
-            faiss_factory=env.get("ARCHIVEBOT_FAISS_FACTORY", "").strip() or "auto",
-            index_chunk_articles=_int(env, "ARCHIVEBOT_INDEX_CHUNK_ARTICLES", 2000, minimum=1),
-            faiss_nprobe=_int(env, "ARCHIVEBOT_FAISS_NPROBE", 0),
-            faiss_ef_search=_int(env, "ARCHIVEBOT_FAISS_EF_SEARCH", 0),
-            passage_sentences=_int(env, "ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
-            record_questions=_switch(env, "ARCHIVEBOT_RECORD_QUESTIONS", True),
-            retain_questions_days=_int(env, "ARCHIVEBOT_RETAIN_QUESTIONS_DAYS", 90, minimum=1),
-            extra={k: v for k, v in env.items() if k.startswith(("ARCHIVEBOT_", "DISCORD_"))},
+            embed_workers=env.whole_number("ARCHIVEBOT_EMBED_WORKERS", 0),
+            model_cache_dir=Path(model_cache) if model_cache else None,
+            batch_size=env.whole_number("ARCHIVEBOT_BATCH_SIZE", 0),
+            min_confidence=env.number("ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
+            max_file_bytes=env.whole_number("ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
+            max_question_chars=env.whole_number("ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
+            max_article_sentences=env.whole_number(
+                "ARCHIVEBOT_MAX_ARTICLE_SENTENCES", MAX_ARTICLE_SENTENCES, minimum=1
+            ),
+            faiss_factory=env.text("ARCHIVEBOT_FAISS_FACTORY", "auto"),
+            index_chunk_articles=env.whole_number("ARCHIVEBOT_INDEX_CHUNK_ARTICLES", 2000, minimum=1),
+            faiss_nprobe=env.whole_number("ARCHIVEBOT_FAISS_NPROBE", 0),
+            faiss_ef_search=env.whole_number("ARCHIVEBOT_FAISS_EF_SEARCH", 0),
+            passage_sentences=env.whole_number("ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
+            record_questions=env.switch("ARCHIVEBOT_RECORD_QUESTIONS", True),
+            retain_questions_days=env.whole_number("ARCHIVEBOT_RETAIN_QUESTIONS_DAYS", 90, minimum=1),
+            database_url=env.text("ARCHIVEBOT_DATABASE_URL"),
         )

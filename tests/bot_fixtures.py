@@ -20,7 +20,8 @@ import pytest
 from fake_discord import FakeDiscord, message_problems
 
 from bot.app import ArchiveBot
-from bot.config import BotConfig, RateLimit, apply_endpoints
+from bot.config import BotConfig, apply_endpoints
+from bot.ratelimit import RateLimit
 from index import Archive, HashEmbedder, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent

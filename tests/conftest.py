@@ -104,9 +104,7 @@ def archive_backend(request: pytest.FixtureRequest) -> str:
 def backend_settings(tmp_path: Path, archive_backend: str, request: pytest.FixtureRequest) -> Settings:
     """`settings` on the backend under test: the embedded data directory, or a fresh PostgreSQL database
     (the data directory then only holds the model cache)."""
-    extra = {}
-    if archive_backend == "postgres":
-        extra = {"ARCHIVEBOT_DATABASE_URL": request.getfixturevalue("postgres_url")}
+    url = request.getfixturevalue("postgres_url") if archive_backend == "postgres" else ""
     return Settings(
-        data_dir=tmp_path / "data", model="hash:256", archive_roots=(SEEDS,), min_confidence=0.05, extra=extra
+        data_dir=tmp_path / "data", model="hash:256", archive_roots=(SEEDS,), min_confidence=0.05, database_url=url
     )

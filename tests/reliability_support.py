@@ -68,7 +68,7 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def backend_env(settings: Settings, **extra: str) -> dict[str, str]:
     """`cli_env` for the archive `settings` name: its data directory, and its database URL on PostgreSQL."""
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    url = settings.database_url
     return cli_env(settings.data_dir, **({"ARCHIVEBOT_DATABASE_URL": url} if url else {}), **extra)
 
 

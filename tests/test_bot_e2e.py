@@ -20,7 +20,7 @@ from bot_fixtures import (
 from conftest import SEED_FILE
 from fake_discord import EPHEMERAL
 
-from bot.config import RateLimit
+from bot.ratelimit import RateLimit
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["bot_fixtures"]  # the harness fixture (and the fixtures it uses)

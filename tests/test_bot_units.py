@@ -13,9 +13,9 @@ from fake_discord import message_problems
 from bot import discord_format as fmt
 from bot import limits
 from bot.admin import is_archive_admin
-from bot.config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotConfig, RateLimit, apply_endpoints
+from bot.config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotConfig, apply_endpoints
 from bot.discord_format import user_message
-from bot.ratelimit import RateLimiter, SlidingWindow
+from bot.ratelimit import RateLimit, RateLimiter, SlidingWindow
 from bot.reindex import BUSY_ELSEWHERE, FAILED, ProgressThrottle, ReindexJob
 from index import (
     Answer,

@@ -295,7 +295,7 @@ def _stored_contents(settings: Settings) -> dict[str, set[str]]:
         "groups": "SELECT body_hash FROM copy_content_groups",
         "articles": "SELECT body_hash FROM articles",
     }
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    url = settings.database_url
     if url:
         with psycopg.connect(url) as connection:
             return {name: {row[0] for row in connection.execute(query).fetchall()} for name, query in queries.items()}
@@ -342,7 +342,7 @@ async def test_a_postgres_archive_at_schema_1_is_migrated_and_regrouped_by_the_n
     root.mkdir()
     _write(root, "bank.md", "Rates held", "Daily Post", STORY)
     _write(root, "bank-wire.md", "Bank holds rates", "Wire", REFILED)
-    settings = Settings(data_dir=tmp_path / "data", model="hash:256", extra={"ARCHIVEBOT_DATABASE_URL": postgres_url})
+    settings = Settings(data_dir=tmp_path / "data", model="hash:256", database_url=postgres_url)
     archive = await Archive.open(settings, embedder=hash_embedder)
     try:
         await archive.reindex([root])

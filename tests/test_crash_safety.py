@@ -81,7 +81,7 @@ def _kill(process) -> None:
 
 def _staged(settings: Settings) -> int:
     """Texts the staging cache of an unfinished run holds."""
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    url = settings.database_url
     if url:
         with psycopg.connect(url) as connection:
             row = connection.execute("SELECT count(*) FROM staged_vectors").fetchone()
@@ -208,7 +208,7 @@ CHUNK = "5"  # articles per commit in these tests (the default is thousands)
 def _articles(settings: Settings, like: str) -> list[str]:
     """The stored bodies of the articles whose path matches `like`, read from either backend's database."""
     statement = "SELECT body FROM articles WHERE path LIKE {} ORDER BY path"
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL")
+    url = settings.database_url
     if url:
         with psycopg.connect(url) as connection:
             return [body for (body,) in connection.execute(statement.format("%s"), (like,)).fetchall()]

@@ -21,7 +21,7 @@ QUESTION = "What did Obama propose to North Korea?"
 
 
 def _postgres(settings: Settings, url: str) -> Settings:
-    return dataclasses.replace(settings, extra={"ARCHIVEBOT_DATABASE_URL": url})
+    return dataclasses.replace(settings, database_url=url)
 
 
 async def test_a_database_restart_while_serving_is_unavailable_then_recovers_by_itself(

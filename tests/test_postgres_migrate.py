@@ -16,7 +16,7 @@ from index.storage.postgres.storage import PostgresStorage
 
 
 def _on_postgres(settings: Settings, url: str) -> Settings:
-    return dataclasses.replace(settings, extra={"ARCHIVEBOT_DATABASE_URL": url})
+    return dataclasses.replace(settings, database_url=url)
 
 
 async def _embedded_passage_vectors(archive: Archive) -> dict[int, np.ndarray]:

@@ -54,7 +54,7 @@ def on_host(settings: Settings, host: str) -> Settings:
     """`settings` as a process on `host` sees them: with a database server each host has a data directory of
     its own (so nothing may be shared through it: votes, /stats and the reindex progress must come from the
     database); the embedded backend is shared through its one data directory, on one host."""
-    if not settings.extra.get("ARCHIVEBOT_DATABASE_URL"):
+    if not settings.database_url:
         return settings
     return dataclasses.replace(settings, data_dir=settings.data_dir.parent / f"data-{host}")
 
@@ -224,7 +224,7 @@ def bot_env(settings: Settings, fake: FakeDiscord, shard: int) -> dict[str, str]
         ARCHIVEBOT_SHARD_IDS=str(shard),
         HF_HUB_OFFLINE="1",
         PYTHONPATH=str(PROJECT),
-        **{k: v for k, v in settings.extra.items() if k.startswith("ARCHIVEBOT_")},
+        **({"ARCHIVEBOT_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     )
     return env
 

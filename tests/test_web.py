@@ -23,6 +23,7 @@ from web_support import (
     serving,
 )
 
+from bot.ratelimit import RateLimit
 from bot.web import WebSettings, start_server
 from index import Archive, HashEmbedder, Settings
 
@@ -295,7 +296,7 @@ async def test_oversized_request_body_is_refused(web_archive: WebArchive) -> Non
 
 
 async def test_per_client_rate_limit(web_archive: WebArchive) -> None:
-    web = WebSettings(listen=("127.0.0.1", 0), rate_count=3, rate_seconds=60)
+    web = WebSettings(listen=("127.0.0.1", 0), rate=RateLimit(3, 60))
     async with serving(web_archive.settings, web) as (_, server):
         statuses = [(await fetch(server.url + "/search"))[0] for _ in range(3)]
         status, headers, body = await fetch(server.url + "/search")
@@ -329,7 +330,7 @@ async def test_server_binds_loopback_by_default(web_archive: WebArchive) -> None
 
 
 async def test_answers_show_as_many_quotes_as_configured(web_archive: WebArchive) -> None:
-    web = WebSettings(listen=("127.0.0.1", 0), rate_count=0, max_quotes=1)
+    web = WebSettings(listen=("127.0.0.1", 0), rate=RateLimit(0, 0.0), max_quotes=1)
     async with serving(web_archive.settings, web) as (archive, server):
         three = await archive.ask(QUESTION, max_quotes=3)
         _, _, body = await fetch(server.url + "/", params={"q": QUESTION})

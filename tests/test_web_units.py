@@ -6,8 +6,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from bot.ratelimit import RateLimit, SlidingWindow
 from bot.web import WebSettings, article_path, article_url, original_url, parse_listen, parse_public_url, text_fragment
-from bot.web.guard import ClientRateLimit
 from index import ConfigurationError
 
 
@@ -35,7 +35,7 @@ def test_bad_listen_addresses_are_configuration_errors(raw: str) -> None:
 def test_settings_from_the_environment() -> None:
     default = WebSettings.from_env({})
     assert default.listen is None and (default.host, default.port) == ("127.0.0.1", 8080)
-    assert (default.rate_count, default.rate_seconds) == (60, 60.0)
+    assert default.rate == RateLimit(60, 60.0)
     configured = WebSettings.from_env(
         {
             "ARCHIVEBOT_WEB": "0.0.0.0:8123",
@@ -45,8 +45,8 @@ def test_settings_from_the_environment() -> None:
     )
     assert configured.listen == ("0.0.0.0", 8123)
     assert configured.public_url == "https://archive.example.org/room"
-    assert (configured.rate_count, configured.rate_seconds) == (10, 30.0)
-    assert WebSettings.from_env({"ARCHIVEBOT_WEB_RATE": "off"}).rate_count == 0
+    assert configured.rate == RateLimit(10, 30.0)
+    assert not WebSettings.from_env({"ARCHIVEBOT_WEB_RATE": "off"}).rate.enabled
     assert default.max_quotes == 3 and WebSettings.from_env({"ARCHIVEBOT_MAX_QUOTES": "5"}).max_quotes == 5
     with pytest.raises(ConfigurationError, match="ARCHIVEBOT_MAX_QUOTES"):
         WebSettings.from_env({"ARCHIVEBOT_MAX_QUOTES": "11"})
@@ -95,9 +95,9 @@ def test_original_links_are_http_only() -> None:
 
 def test_client_rate_limit_is_a_sliding_window_per_client() -> None:
     now = [0.0]
-    limit = ClientRateLimit(2, 10.0, clock=lambda: now[0])
+    limit = SlidingWindow(RateLimit(2, 10.0), clock=lambda: now[0])
     assert limit.take("a") == 0.0 and limit.take("a") == 0.0
     assert limit.take("a") == pytest.approx(10.0) and limit.take("b") == 0.0
     now[0] = 10.5
     assert limit.take("a") == 0.0
-    assert ClientRateLimit(0, 0.0).take("a") == 0.0
+    assert SlidingWindow(RateLimit(0, 0.0)).take("a") == 0.0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from conftest import SEED_FILE
 
+from bot.ratelimit import RateLimit
 from bot.web import RunningServer, WebSettings, start_server
 from index import Archive, HashEmbedder, Settings
 
@@ -74,7 +75,7 @@ async def serving(
     """The archive opened and the reading room serving it on a free port of 127.0.0.1."""
     archive = await Archive.open(settings, embedder=embedder or HashEmbedder(256))
     try:
-        server = await start_server(archive, web or WebSettings(listen=("127.0.0.1", 0), rate_count=0))
+        server = await start_server(archive, web or WebSettings(listen=("127.0.0.1", 0), rate=RateLimit(0, 0.0)))
         try:
             yield archive, server
         finally:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections import deque
-from collections.abc import Callable
 from http import HTTPStatus
 
 from aiohttp import web
@@ -18,6 +15,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from index import ArchivebotError, ArticleNotFoundError, IndexNotBuiltError, QuestionError
 
+from ..ratelimit import SlidingWindow
 from . import pages
 
 logger = logging.getLogger("archivebot.web")
@@ -61,41 +59,7 @@ class PageError(Exception):
         self.headers = headers or {}
 
 
-class ClientRateLimit:
-    """At most `count` requests per `seconds` for each client address (sliding window); 0 disables it."""
-
-    def __init__(
-        self, count: int, seconds: float, clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000
-    ) -> None:
-        self.count = count
-        self.seconds = seconds
-        self.clock = clock
-        self.max_clients = max_clients
-        self._seen: dict[str, deque[float]] = {}
-
-    def take(self, client: str) -> float:
-        """0.0 when the request is allowed (and counted), else the seconds until the next one would be."""
-        if self.count <= 0 or self.seconds <= 0:
-            return 0.0
-        now = self.clock()
-        times = self._seen.get(client)
-        if times is None:
-            if len(self._seen) >= self.max_clients:
-                self._forget_idle(now)
-            times = self._seen[client] = deque()
-        while times and times[0] <= now - self.seconds:
-            times.popleft()
-        if len(times) >= self.count:
-            return times[0] + self.seconds - now
-        times.append(now)
-        return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        for client in [key for key, times in self._seen.items() if not times or times[-1] <= now - self.seconds]:
-            del self._seen[client]
-
-
-def guard_middleware(limit: ClientRateLimit) -> Middleware:
+def guard_middleware(limit: SlidingWindow) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method not in ALLOWED_METHODS:

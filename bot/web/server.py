@@ -18,8 +18,9 @@ from aiohttp import web
 
 from index import Archive
 
+from ..ratelimit import SlidingWindow
 from . import pages
-from .guard import ClientRateLimit, PageError, error_middleware, guard_middleware, security_headers
+from .guard import PageError, error_middleware, guard_middleware, security_headers
 from .settings import WebSettings
 
 ARCHIVE = web.AppKey("archive", Archive)
@@ -38,7 +39,7 @@ MAX_LINE_BYTES = 16_384
 def create_app(archive: Archive, settings: WebSettings | None = None) -> web.Application:
     """The reading room for an open archive (the caller owns the archive and closes it)."""
     settings = settings or WebSettings()
-    limit = ClientRateLimit(settings.rate_count, settings.rate_seconds)
+    limit = SlidingWindow(settings.rate)
     app = web.Application(middlewares=[error_middleware, guard_middleware(limit)], client_max_size=1024)
     app[ARCHIVE] = archive
     app[SETTINGS] = settings

@@ -11,8 +11,9 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from index import ConfigurationError
-from index._settings import read_environment
+from index import ConfigurationError, Environment
+
+from ..ratelimit import RateLimit
 
 DEFAULT_HOST = "127.0.0.1"  # never reachable from other machines unless configured
 DEFAULT_PORT = 8080
@@ -61,21 +62,12 @@ def parse_public_url(raw: str, name: str = "ARCHIVEBOT_PUBLIC_URL") -> str:
     return text.rstrip("/")
 
 
-def parse_rate(raw: str, default: tuple[int, float], name: str = "ARCHIVEBOT_WEB_RATE") -> tuple[int, float]:
-    """`COUNT/SECONDS` (`COUNT` alone means per minute); `off` or `0` disables the limit (0, 0.0)."""
-    text = raw.strip().lower()
-    if not text:
-        return default
-    if text in {"0", "off", "none"}:
-        return 0, 0.0
-    count, slash, seconds = text.partition("/")
-    try:
-        parsed = int(count), float(seconds) if slash else 60.0
-    except ValueError as error:
-        raise ConfigurationError(f"{name} must look like 60/60 (requests per seconds), got {raw!r}") from error
-    if parsed[0] < 0 or parsed[1] < 0:
-        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
-    return parsed
+MAX_QUOTES_LIMIT = 10  # an answer's quotes must fit one Discord embed, so every front end keeps to it
+
+
+def max_quotes(env: Environment, default: int = 3) -> int:
+    """`ARCHIVEBOT_MAX_QUOTES`: quotes per answer, 1 to 10, the same in Discord, the console and the web."""
+    return env.whole_number("ARCHIVEBOT_MAX_QUOTES", default, minimum=1, maximum=MAX_QUOTES_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -84,8 +76,7 @@ class WebSettings:
 
     listen: tuple[str, int] | None = None
     public_url: str = ""  # base of absolute links (Discord citations); pages themselves use relative links
-    rate_count: int = 60  # page requests per client address per `rate_seconds` (0: unlimited)
-    rate_seconds: float = 60.0
+    rate: RateLimit = RateLimit(60, 60.0)  # page requests per client address (ARCHIVEBOT_WEB_RATE)
     max_quotes: int = 3  # ARCHIVEBOT_MAX_QUOTES, as in Discord answers
 
     @property
@@ -98,16 +89,14 @@ class WebSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> WebSettings:
-        env = read_environment(environ, load_dotenv=load_dotenv)
-        listen_raw = env.get("ARCHIVEBOT_WEB", "").strip()
-        rate = parse_rate(env.get("ARCHIVEBOT_WEB_RATE", ""), (cls.rate_count, cls.rate_seconds))
-        max_quotes = env.get("ARCHIVEBOT_MAX_QUOTES", "").strip() or str(cls.max_quotes)
-        if not max_quotes.isdigit() or not 1 <= int(max_quotes) <= 10:  # the bot's rule: answers match Discord's
-            raise ConfigurationError(f"ARCHIVEBOT_MAX_QUOTES must be a whole number from 1 to 10, got {max_quotes!r}")
+        return cls.from_environment(Environment.read(environ, load_dotenv=load_dotenv))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> WebSettings:
+        listen_raw = env.text("ARCHIVEBOT_WEB")
         return cls(
             listen=parse_listen(listen_raw) if listen_raw else None,
-            public_url=parse_public_url(env.get("ARCHIVEBOT_PUBLIC_URL", "")),
-            rate_count=rate[0],
-            rate_seconds=rate[1],
-            max_quotes=int(max_quotes),
+            public_url=parse_public_url(env.text("ARCHIVEBOT_PUBLIC_URL")),
+            rate=RateLimit.parse("ARCHIVEBOT_WEB_RATE", env.text("ARCHIVEBOT_WEB_RATE"), cls.rate),
+            max_quotes=max_quotes(env, cls.max_quotes),
         )

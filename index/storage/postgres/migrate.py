@@ -144,7 +144,7 @@ async def migrate_archive(
 ) -> MigrationSummary:
     """`archivebot migrate --from-data-dir DIR`: copy the embedded archive in `source_dir` into the database
     `ARCHIVEBOT_DATABASE_URL` names (see `migrate_from_data_dir`)."""
-    url = settings.extra.get("ARCHIVEBOT_DATABASE_URL", "").strip()
+    url = settings.database_url
     if not url:
         raise ConfigurationError("set ARCHIVEBOT_DATABASE_URL to the PostgreSQL database to copy the archive into")
     if not Path(source_dir).is_dir():

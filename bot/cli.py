@@ -61,16 +61,20 @@ def cli(context: click.Context, data_dir: Path | None, verbose: int) -> None:
 @cli.command("index")
 @click.argument("roots", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--allow-removal", is_flag=True, help="Let this run remove more than half of the indexed articles (or all)."
+)
 @click.pass_context
 @_run
-async def index_command(context: click.Context, roots: tuple[Path, ...], as_json: bool) -> None:
+async def index_command(context: click.Context, roots: tuple[Path, ...], as_json: bool, allow_removal: bool) -> None:
     """Build or update the index from archive folders (default: the folders indexed last time, else seeds/).
 
-    Incremental: unchanged articles are not embedded again; deleted files disappear from the index."""
+    Incremental: unchanged articles are not embedded again; deleted files disappear from the index. A run
+    that would remove more than half of the indexed articles stops, changing nothing, unless --allow-removal."""
     bar = terminal.ProgressBar(terminal=sys.stderr.isatty())
     async with await _open(context) as archive:
         try:
-            summary = await archive.reindex(list(roots) or None, progress=bar)
+            summary = await archive.reindex(list(roots) or None, progress=bar, allow_removal=allow_removal)
         finally:
             bar.close()
     if as_json:

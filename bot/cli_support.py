@@ -10,7 +10,7 @@ from typing import Any, ParamSpec
 
 import click
 
-from index import Archive, ArchivebotError, QuestionError, Settings
+from index import Archive, ArchivebotError, QuestionError, RemovalRefusedError, Settings
 
 Parameters = ParamSpec("Parameters")
 
@@ -34,6 +34,9 @@ def run_command(
         except QuestionError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
+        except RemovalRefusedError as error:
+            click.echo(f"error: {error}; check the folders, or run again with --allow-removal", err=True)
+            sys.exit(1)
         except ArchivebotError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)

@@ -298,7 +298,8 @@ class ArchiveCog(commands.Cog, name="Archive"):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.check(admin_check)
-    async def reindex(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(allow_removal="Let it remove more than half of the indexed articles (default: stop)")
+    async def reindex(self, interaction: discord.Interaction, allow_removal: bool = False) -> None:
         """Admin: bring the index up to date with the archive folders."""
         if self.reindex_job.running:
             await interaction.response.send_message(
@@ -331,7 +332,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
                 return False
             return True
 
-        self.reindex_job.start(edit, post)
+        self.reindex_job.start(edit, post, allow_removal=allow_removal)
 
     @app_commands.command(name="gaps")
     @app_commands.guild_only()

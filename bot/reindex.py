@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from index import Archive, IndexBusyError, Progress
+from index import Archive, IndexBusyError, Progress, RemovalRefusedError
 
 from .discord_format import progress_text, summary_text
 from .text import PHASES
@@ -70,17 +70,17 @@ class ReindexJob:
         )
         return f"A reindex is already running{where}; I'll post its summary when it finishes. Please wait for it."
 
-    def start(self, edit: Show, post: Show) -> asyncio.Task[None]:
+    def start(self, edit: Show, post: Show, *, allow_removal: bool = False) -> asyncio.Task[None]:
         """Start the reindex: progress goes to `edit`, the summary to `edit` or, when that fails, to `post`."""
         self.progress = None
-        self.task = asyncio.create_task(self._run(edit, post), name="archivebot-reindex")
+        self.task = asyncio.create_task(self._run(edit, post, allow_removal), name="archivebot-reindex")
         return self.task
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    async def _run(self, edit: Show, post: Show) -> None:
+    async def _run(self, edit: Show, post: Show, allow_removal: bool) -> None:
         throttle = ProgressThrottle(self.interval, self.clock)
         edits: set[asyncio.Task[None]] = set()
         state = {"finished": False, "editable": True}  # editable: False once an edit failed, stop trying
@@ -105,7 +105,7 @@ class ReindexJob:
             loop.call_soon_threadsafe(report, progress)
 
         try:
-            text = await self._reindex(on_progress)
+            text = await self._reindex(on_progress, allow_removal)
         finally:
             self.progress = None
             state["finished"] = True
@@ -115,13 +115,16 @@ class ReindexJob:
         if not await edit(text):
             await post(text)
 
-    async def _reindex(self, on_progress: Callable[[Progress], None]) -> str:
+    async def _reindex(self, on_progress: Callable[[Progress], None], allow_removal: bool) -> str:
         """Reindex; the text that ends it (the summary, or why it did not run)."""
         try:
-            summary = await self.archive.reindex(progress=on_progress)
+            summary = await self.archive.reindex(progress=on_progress, allow_removal=allow_removal)
         except IndexBusyError as error:
             logger.info("reindex refused: %s", error)
             return BUSY_ELSEWHERE
+        except RemovalRefusedError as error:
+            logger.warning("reindex refused: %s", error)
+            return f"Stopped: {error}. Check the archive folders, or run `/reindex allow_removal:True`."
         except Exception as error:
             logger.error("reindex failed", exc_info=error)
             return FAILED

@@ -22,6 +22,7 @@ from index._errors import (
     IndexMismatchError,
     IndexNotBuiltError,
     QuestionError,
+    RemovalRefusedError,
 )
 from index._models import (
     Answer,
@@ -93,6 +94,7 @@ __all__ = [
     "QuestionError",
     "Quote",
     "recorded_model",
+    "RemovalRefusedError",
     "ReindexStatus",
     "repair_index",
     "SentenceTransformerEmbedder",

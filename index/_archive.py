@@ -109,12 +109,18 @@ class Archive:
     # ---- reindex ----------------------------------------------------------------------------------
 
     async def reindex(
-        self, roots: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None
+        self,
+        roots: Sequence[Path] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        allow_removal: bool = False,
     ) -> IndexSummary:
         """Bring the index in line with the archive folders (default: the last ones indexed, else the settings').
 
         Questions keep being answered from the previous index until the new one is committed.
-        Raises `IndexBusyError` when a reindex is already running (here or in another process).
+        Raises `IndexBusyError` when a reindex is already running (here or in another process), and
+        `RemovalRefusedError` (changing nothing) when it would remove more than half of the indexed articles
+        and `allow_removal` is False.
         """
         from index._errors import IndexBusyError
 
@@ -134,6 +140,7 @@ class Archive:
                     max_file_bytes=self.settings.max_file_bytes,
                     max_article_sentences=self.settings.max_article_sentences,
                     passage_sentences=self.settings.passage_sentences,
+                    allow_removal=allow_removal,
                     faiss_factory=self.settings.faiss_factory,
                     chunk_articles=self.settings.index_chunk_articles,
                     progress=report,

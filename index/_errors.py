@@ -5,6 +5,7 @@ The whole tree::
     ArchivebotError                  anything the engine raises on purpose
     ├── ConfigurationError           a setting is missing or invalid
     ├── ArchiveError                 the archive on disk can't be read as asked (missing root folder)
+    │   └── RemovalRefusedError      a reindex would remove most of the archive and was not allowed to
     ├── IndexNotBuiltError           no index in the data directory yet: run `archivebot index`
     ├── IndexMismatchError           the index was built with another model or schema than configured
     ├── IndexCorruptError            SQLite, FAISS and FTS disagree: run `archivebot doctor --repair`
@@ -29,6 +30,19 @@ class ConfigurationError(ArchivebotError):
 
 class ArchiveError(ArchivebotError):
     """The archive can't be read as asked (for example a root folder that does not exist)."""
+
+
+class RemovalRefusedError(ArchiveError):
+    """A reindex would remove more than `REMOVAL_GUARD_SHARE` of the indexed articles (an empty or mistyped
+    folder, say) and was not told it may: nothing was changed. Front ends say how to allow it."""
+
+    def __init__(self, removing: int, indexed: int, roots: tuple[str, ...]) -> None:
+        self.removing, self.indexed, self.roots = removing, indexed, roots
+        share = "every article" if removing == indexed else f"{removing / indexed:.0%} of the archive"
+        super().__init__(
+            f"this reindex would remove {removing:,} of the {indexed:,} indexed articles ({share}): their files"
+            f" are not in {', '.join(roots) or 'the archive folders'}. Nothing was changed"
+        )
 
 
 class IndexNotBuiltError(ArchivebotError):

@@ -64,6 +64,7 @@ PUBLIC = {
     "IndexMismatchError",
     "IndexNotBuiltError",
     "QuestionError",
+    "RemovalRefusedError",
 }
 
 

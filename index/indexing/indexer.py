@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index._errors import ArchiveError
+from index._errors import ArchiveError, RemovalRefusedError
 from index._models import IndexSummary
 from index._settings import MAX_ARTICLE_SENTENCES, Settings
 from index.embedding.embedder import Embedder
@@ -61,6 +61,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ARTICLES = Settings.index_chunk_articles  # per commit (~50k passages of news): bounded memory
+# A run that would remove more than this share of the indexed articles stops before it changes anything unless
+# allowed: an empty or mistyped folder otherwise empties the archive with exit 0 ("1 removed").
+REMOVAL_GUARD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,12 @@ async def reindex(
     faiss_factory: str = "auto",
     chunk_articles: int = DEFAULT_CHUNK_ARTICLES,
     progress: ProgressCallback | None = None,
+    allow_removal: bool = False,
 ) -> IndexSummary:
-    """Bring the archive in line with `roots`, through `session` (the caller holds it: the reindex lock)."""
+    """Bring the archive in line with `roots`, through `session` (the caller holds it: the reindex lock).
+
+    Raises `RemovalRefusedError`, having changed nothing, when the run would remove more than
+    REMOVAL_GUARD_SHARE of the indexed articles and `allow_removal` is False."""
     started = time.monotonic()
     options = IndexOptions(max_file_bytes, max_article_sentences, passage_sentences, faiss_factory, chunk_articles)
     report = Reporter(progress)
@@ -124,6 +131,8 @@ async def reindex(
     reparse = bool(meta) and meta.get("parser_version") != str(PARSER_VERSION)
     limits = ScanLimits(options.max_file_bytes, options.max_article_sentences)
     plan = await _plan(session, roots, limits, full, reparse, report)
+    if not allow_removal and plan.indexed and len(plan.remove_rows) > REMOVAL_GUARD_SHARE * plan.indexed:
+        raise RemovalRefusedError(len(plan.remove_rows), plan.indexed, tuple(str(root) for root in roots))
     roots_value = os.pathsep.join(str(Path(root).resolve()) for root in roots)
     run = _Run(session, embedder, options, plan, full, roots_value, session.staging(embedder.name), report)
     await _commit_chunks(run, limits)

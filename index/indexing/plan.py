@@ -39,6 +39,7 @@ class PlannedArticle:
 
 @dataclass
 class Plan:
+    indexed: int = 0  # articles the archive held before this run
     unchanged: int = 0
     skipped: int = 0
     remove_rows: list[int] = field(default_factory=list)  # stored articles that are gone (not replaced)
@@ -57,7 +58,7 @@ class Planner:
     """Builds the `Plan` from the stored states and the archive's files, file by file."""
 
     def __init__(self, states: Sequence[StoredArticleState], full: bool) -> None:
-        self.plan = Plan()
+        self.plan = Plan(indexed=len(states))
         self.full = full
         self.by_path: dict[str, list[StoredArticleState]] = {}
         for state in states:

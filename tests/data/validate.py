@@ -3,6 +3,8 @@
     python3 tests/data/validate.py [--corpus ../shared/corpus/bbc-news] [--dev ../shared/eval/dev_questions.jsonl]
 
 Not a pytest module (no test_ prefix); it reads the corpus and prints a report, exiting non-zero on any error.
+tests/test_data_files.py runs it. It checks heldout_questions.jsonl and answer_selection.csv, then the near-miss
+and paraphrase files of issue 19 (near_miss_*.jsonl, paraphrase_*.jsonl) and no_question.jsonl.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ PROJECT = HERE.parent.parent
 FOLDERS = {"business", "entertainment", "politics", "sport", "tech"}
 # The hard cases of issue 14 part 3 (an optional "kind" on the questions written for them).
 HARD_KINDS = {"other_entity", "next_sentence", "different_name", "top_quote"}
+# Issue 19: questions whose topic the archive holds but whose asked-for year, place, person... it does not.
+NEAR_KINDS = {"year", "place", "person", "organisation", "event", "qualifier", "outcome"}
+NEAR_KEYS = {"q", "answers", "article", "near", "why", "kind", "missing"}
+HALVES = ("dev", "heldout")
+NO_QUESTION_COUNT = 10
 
 # For each unanswerable question: phrases whose presence would suggest the corpus can answer it.
 # None of them may occur anywhere in the corpus (case-insensitive).
@@ -91,6 +98,155 @@ def longest_shared_run(a: str, b: str) -> int:
     return best
 
 
+def token_pattern(token: str) -> re.Pattern[str]:
+    """`token` as a whole word or phrase, case-insensitive."""
+    return re.compile(r"(?<!\w)" + re.escape(token.lower()) + r"(?!\w)")
+
+
+def read_jsonl(path: Path, errors: list[str]) -> list[tuple[int, dict]]:
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            items.append((n, json.loads(line)))
+        except json.JSONDecodeError as e:
+            errors.append(f"{path.name}:{n}: bad JSON ({e})")
+    return items
+
+
+def shared_articles(folder: Path) -> set[str]:
+    """Every article named by the shared evaluation files (questions, conversations' turns, near misses)."""
+    found: set[str] = set()
+
+    def add(d: dict) -> None:
+        for key in ("article", "near"):
+            if d.get(key):
+                found.add(d[key])
+        for turn in d.get("turns", []):
+            add(turn)
+
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                add(json.loads(line))
+    return found
+
+
+def check_near_misses(corpus: dict[str, str], corpus_lower: dict[str, str], used: set[str], errors: list[str]) -> None:
+    """near_miss_{dev,heldout}.jsonl and paraphrase_{dev,heldout}.jsonl (issue 19)."""
+    half_of: dict[str, str] = {}  # article -> the half it went to (both files of a half share it)
+    questions: set[str] = set()
+    for half in HALVES:
+        npath, ppath = HERE / f"near_miss_{half}.jsonl", HERE / f"paraphrase_{half}.jsonl"
+
+        def claim(art: str, where: str) -> None:
+            if art in used:
+                errors.append(f"{where}: article {art} is used by another evaluation set")
+            if half_of.setdefault(art, half) != half:
+                errors.append(f"{where}: article {art} is in both halves")
+
+        def unique(q: str, where: str) -> None:
+            if q.strip().lower() in questions:
+                errors.append(f"{where}: duplicate question")
+            questions.add(q.strip().lower())
+
+        near = read_jsonl(npath, errors)
+        kinds: Counter[str] = Counter()
+        nowhere = []
+        per_article: Counter[str] = Counter()
+        for n, d in near:
+            where = f"{npath.name}:{n}"
+            if set(d) != NEAR_KEYS:
+                errors.append(f"{where}: keys {sorted(d)}")
+                continue
+            if d["answers"] != [] or d["article"] is not None:
+                errors.append(f"{where}: a near miss has no answers and no article")
+            if d["kind"] not in NEAR_KINDS:
+                errors.append(f"{where}: kind {d['kind']!r} is not one of {sorted(NEAR_KINDS)}")
+            kinds[d["kind"]] += 1
+            unique(d["q"], where)
+            art, missing = d["near"], d["missing"]
+            if art not in corpus:
+                errors.append(f"{where}: no such article {art}")
+                continue
+            claim(art, where)
+            per_article[art] += 1
+            if not d["why"].strip():
+                errors.append(f"{where}: empty why")
+            if not isinstance(missing, str) or not missing.strip():
+                errors.append(f"{where}: empty missing")
+                continue
+            pattern = token_pattern(missing)
+            if not pattern.search(d["q"].lower()):
+                errors.append(f"{where}: missing {missing!r} is not in the question")
+            if pattern.search(corpus_lower[art]):
+                errors.append(f"{where}: missing {missing!r} occurs in the near article {art}")
+            token = missing.lower()
+            if not any(token in text and pattern.search(text) for text in corpus_lower.values()):
+                nowhere.append(missing)
+        for art, count in per_article.items():
+            if count > 1:
+                errors.append(f"{npath.name}: {count} near misses from {art}")
+        folders = Counter(a.split("/")[0] for a in per_article)
+        if set(folders) != FOLDERS:
+            errors.append(f"{npath.name}: folders covered {dict(folders)}")
+        print(f"{npath.name}: {len(near)} near misses from {len(per_article)} articles "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(folders.items()))}); kinds "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
+              f"{len(nowhere)}/{len(near)} missing tokens occur nowhere in the corpus ({', '.join(nowhere)})")
+
+        para = read_jsonl(ppath, errors)
+        max_run = 0
+        pfolders: Counter[str] = Counter()
+        for n, d in para:
+            where = f"{ppath.name}:{n}"
+            if set(d) != {"q", "answers", "article"}:
+                errors.append(f"{where}: keys {sorted(d)}")
+                continue
+            unique(d["q"], where)
+            art, answers = d["article"], d["answers"]
+            if art not in corpus:
+                errors.append(f"{where}: no such article {art}")
+                continue
+            claim(art, where)
+            pfolders[art.split("/")[0]] += 1
+            if not answers or not all(isinstance(a, str) and a for a in answers):
+                errors.append(f"{where}: empty answers")
+                continue
+            text = corpus[art]
+            for a in answers:
+                if a not in text:
+                    errors.append(f"{where}: answer {a!r} not verbatim in {art}")
+            holders = [s for s in sentences(text) if all(a in s for a in answers)]
+            if not holders:
+                errors.append(f"{where}: no single sentence of {art} holds all of {answers}")
+                continue
+            run = min(longest_shared_run(d["q"], s) for s in holders)
+            max_run = max(max_run, run)
+            if run >= 8:
+                errors.append(f"{where}: question copies {run} consecutive words of its sentence")
+        print(f"{ppath.name}: {len(para)} answerable paraphrase questions "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(pfolders.items()))}); "
+              f"longest run of words copied from an answer sentence: {max_run}")
+
+
+def check_no_questions(errors: list[str]) -> None:
+    """no_question.jsonl: messages with nothing to search for once mentions, options, symbols and stop words go."""
+    path = HERE / "no_question.jsonl"
+    items = read_jsonl(path, errors)
+    if len(items) != NO_QUESTION_COUNT:
+        errors.append(f"{path.name}: {len(items)} lines, expected {NO_QUESTION_COUNT}")
+    for n, d in items:
+        if set(d) != {"q"} or not isinstance(d.get("q"), str):
+            errors.append(f"{path.name}:{n}: keys {sorted(d)}")
+            continue
+        rest = re.sub(r"<@!?\d+>", " ", d["q"])
+        rest = re.sub(r"\b(source|after|before):(\"[^\"]*\"|\S+)", " ", rest)
+        left = [w for w in words(rest) if w not in STOP]
+        if left:
+            errors.append(f"{path.name}:{n}: words left to search for: {left}")
+    print(f"{path.name}: {len(items)} messages without a question")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=PROJECT.parent / "shared" / "corpus" / "bbc-news")
@@ -156,7 +312,7 @@ def main() -> int:
             continue
         for t in terms:
             pat = re.compile(r"(?<!\w)" + re.escape(t.lower()) + r"(?!\w)")
-            hits = [k for k, v in corpus_lower.items() if pat.search(v)]
+            hits = [k for k, v in corpus_lower.items() if t.lower() in v and pat.search(v)]
             if hits:
                 errors.append(f"{qpath.name}:{n}: corpus contains {t!r} ({hits[:3]})")
     folders = Counter(a.split("/")[0] for a in art_counts)
@@ -228,6 +384,10 @@ def main() -> int:
           f"({', '.join(f'{k} {v}' for k, v in sorted(folders2.items()))}), {npos} positive / {len(rows) - npos} negative; "
           f"groups whose first row is positive: {first_positive}/{len(groups)}; "
           f"content words shared by the closest negative: min {min(hard_overlaps)}, median {sorted(hard_overlaps)[len(hard_overlaps) // 2]}")
+
+    used = dev_articles | set(art_counts) | sel_articles | shared_articles(args.dev.parent)
+    check_near_misses(corpus, corpus_lower, used, errors)
+    check_no_questions(errors)
 
     for e in errors:
         print("ERROR", e)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from typing import Any
@@ -106,8 +105,7 @@ def archive_bot(client: discord.Client) -> ArchiveBot:
     return client
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("ARCHIVEBOT_LOG_LEVEL", "INFO").upper()
+def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -152,14 +150,15 @@ async def run(config: BotConfig, settings: Settings) -> None:
 def main() -> int:
     """Start the Discord bot. Returns the process exit code (0 after a clean shutdown)."""
     set_offline_defaults()
-    _configure_logging()
     try:
         config = BotConfig.from_env()
         settings = Settings.from_env()
         config.require_token()
     except ArchivebotError as error:
+        _configure_logging(BotConfig.log_level)
         logger.error("configuration: %s", error)
         return 2
+    _configure_logging(config.log_level)
     try:
         asyncio.run(run(config, settings))
     except KeyboardInterrupt:

@@ -64,6 +64,7 @@ class BotConfig:
     # discord.py sharding: several processes (one database) split the servers; None lets Discord decide
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None  # this process's shards (None: all of them)
+    log_level: str = "INFO"  # ARCHIVEBOT_LOG_LEVEL: the bot's own messages (libraries stay at WARNING)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
@@ -87,6 +88,9 @@ class BotConfig:
             web=WebSettings.from_environment(env),
             shard_count=shard_count,
             shard_ids=shard_ids,
+            log_level=env.choice(
+                "ARCHIVEBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+            ).upper(),
         )
 
     @property

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index._errors import ArticleNotFoundError, IndexMismatchError, IndexNotBuiltError
+from index._errors import ArticleNotFoundError, ConfigurationError, IndexMismatchError, IndexNotBuiltError
 from index._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
 from index._settings import Settings
 from index.answering.conversation import Turn, resolve
@@ -26,6 +26,7 @@ from index.operations.gaps import KINDS, AskedQuestion, distinct_questions, grou
 from index.operations.reindex_status import ReindexStatus, StatusBoard, publishing, running_reindex
 from index.reading.dates import asks_for_recent
 from index.storage import ArchiveReader, FeedbackLog, QuestionLog, Storage, mismatches, open_storage
+from index.storage.faiss_vectors import check_factory
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Archive:
     async def open(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Archive:
         """Open (or create) the archive's storage (`settings.data_dir`). Asking needs a built index."""
         settings = settings or Settings.from_env()
+        if settings.data_dir.exists() and not settings.data_dir.is_dir():
+            raise ConfigurationError(f"ARCHIVEBOT_DATA_DIR must be a folder, but {settings.data_dir} is a file")
         return cls(settings, await open_storage(settings), embedder)
 
     async def close(self) -> None:
@@ -131,6 +134,8 @@ class Archive:
                 stored = (await self._storage.refresh_meta()).get("roots")
                 roots = [Path(p) for p in stored.split(":")] if stored else list(self.settings.archive_roots)
             embedder = await self.embedder()
+            # A FAISS factory string FAISS can't build fails now, not after all the embedding work.
+            check_factory(self.settings.faiss_factory, embedder.dimension)
             # The session writes through its own connection, so questions keep their snapshot meanwhile.
             async with self._storage.index_session() as session, publishing(self._status_board, progress) as report:
                 return await reindex(

@@ -82,7 +82,7 @@ class Environment:
             raise ConfigurationError(f"{name} must be at most {maximum}, got {value}")
         return value
 
-    def number(self, name: str, default: float, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:
         raw = self.text(name)
         if not raw:
             return default
@@ -92,6 +92,8 @@ class Environment:
             raise ConfigurationError(f"{name} must be a number, got {raw!r}") from error
         if minimum is not None and value < minimum:
             raise ConfigurationError(f"{name} must not be below {minimum:g}, got {raw!r}")
+        if maximum is not None and value > maximum:
+            raise ConfigurationError(f"{name} must not be above {maximum:g}, got {raw!r}")
         return value
 
     def switch(self, name: str, default: bool) -> bool:
@@ -172,6 +174,10 @@ class Settings:
             )
         if precision == "bf16" and backend == "onnx":
             raise ConfigurationError("ARCHIVEBOT_PRECISION=bf16 needs ARCHIVEBOT_EMBED_BACKEND=torch")
+        for name in ("ARCHIVEBOT_DATA_DIR", "ARCHIVEBOT_MODEL_CACHE"):
+            folder = env.text(name)
+            if folder and Path(folder).exists() and not Path(folder).is_dir():
+                raise ConfigurationError(f"{name} must be a folder, but {folder} is a file")
         roots_raw = env.text("ARCHIVEBOT_ARCHIVE")
         roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
         model_cache = env.text("ARCHIVEBOT_MODEL_CACHE")
@@ -186,7 +192,7 @@ class Settings:
             embed_workers=env.whole_number("ARCHIVEBOT_EMBED_WORKERS", 0),
             model_cache_dir=Path(model_cache) if model_cache else None,
             batch_size=env.whole_number("ARCHIVEBOT_BATCH_SIZE", 0),
-            min_confidence=env.number("ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence),
+            min_confidence=env.number("ARCHIVEBOT_MIN_CONFIDENCE", cls.min_confidence, minimum=0, maximum=1),
             max_file_bytes=env.whole_number("ARCHIVEBOT_MAX_FILE_BYTES", 5_000_000, minimum=1),
             max_question_chars=env.whole_number("ARCHIVEBOT_MAX_QUESTION_CHARS", 1_000, minimum=10),
             max_article_sentences=env.whole_number(

@@ -253,7 +253,7 @@ class StubArchive:
         self.reindexing = False
         self.release = asyncio.Event()
 
-    async def reindex(self, progress: Callable[[Progress], None]) -> IndexSummary:
+    async def reindex(self, progress: Callable[[Progress], None], allow_removal: bool = False) -> IndexSummary:
         for report in self.reports:
             progress(report)
             await asyncio.sleep(0.01)

@@ -100,15 +100,18 @@ def make_embedder(settings: Settings, indexed_with: str | None = None) -> Embedd
         return HashEmbedder(dimension)
     precision = _effective_precision(settings, indexed_with)
     built: tuple[Embedder, dict[str, Any]] | None = None
+    onnx_error: ConfigurationError | None = None
     if resolve_backend(settings) == "onnx":
         try:
             built = _onnx_embedder(settings, precision)
         except ConfigurationError as error:
             if settings.embed_backend == "onnx":
                 raise
-            logger.warning("ONNX Runtime backend unavailable (%s); using sentence-transformers on torch", error)
+            onnx_error = error
     if built is None:
-        built = _torch_embedder(settings, precision)
+        built = _torch_embedder(settings, precision)  # when this fails too, its one-line error is the one shown
+        if onnx_error is not None:
+            logger.warning("ONNX Runtime backend unavailable (%s); using sentence-transformers on torch", onnx_error)
     local, spec = built
     # Measured on 2 cores: ONNX Runtime int8 embeds ~1.8x faster as 2 processes x 1 thread than as 1 x 2;
     # torch fp32 gained nothing measurable (and each worker holds another ~0.5 GB), so it stays in-process.

@@ -55,7 +55,10 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(path, device="cpu")
         except Exception as error:
-            raise ConfigurationError(f"could not load embedding model {model!r} ({path}): {error}") from error
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ConfigurationError(
+                f"ARCHIVEBOT_MODEL: could not load embedding model {model!r} ({path}): {first_line}"
+            ) from error
         self._torch = torch
         self.name = model
         getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from index._errors import QuestionError
+
 # Month names and the abbreviations news copy uses: English whatever the locale (`calendar`'s names follow it).
 MONTHS = {
     name: number
@@ -103,10 +105,20 @@ def _option_date(value: str, end: bool) -> str | None:
     if re.fullmatch(r"\d{4}", value):
         return f"{value}-12-31" if end else f"{value}-01-01"
     match = re.fullmatch(r"(\d{4})-(\d{1,2})", value)
-    if match:
+    if match and 1 <= int(match.group(2)) <= 12:
         period = _month_range(int(match.group(1)), int(match.group(2)))
         return period.end if end else period.start
     return None
+
+
+def _checked_option_date(key: str, value: str, end: bool) -> str:
+    """An inline date option's value, or `QuestionError`: a filter the reader typed is never silently dropped
+    (the question would be answered from the whole archive as if it had none)."""
+    parsed = _option_date(value, end)
+    if parsed is None:
+        shown = value.strip("\"'")
+        raise QuestionError(f"{key}: must be a date like 2009-12-19, 2009-12 or 2009, got {shown!r}")
+    return parsed
 
 
 def parse_question(question: str, today: date | None = None) -> QuestionOptions:
@@ -118,9 +130,9 @@ def parse_question(question: str, today: date | None = None) -> QuestionOptions:
         if key == "source":
             source = value.strip("\"'")
         elif key in {"after", "since"}:
-            after = _option_date(value, end=False) or after
+            after = _checked_option_date(key, value, end=False)
         else:
-            before = _option_date(value, end=True) or before
+            before = _checked_option_date(key, value, end=True)
     text = re.sub(r"\s+", " ", _OPTION.sub(" ", question)).strip()
     return QuestionOptions(text or question, source, after, before, period_in(text, today))
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index._errors import ConfigurationError
+
 logger = logging.getLogger(__name__)
 
 FLAT_LIMIT = 50_000  # up to this many passages exact search is cheap (~5 ms at 50k); above, IVF (see default_factory)
@@ -102,6 +104,21 @@ def _widen_sq_ranges(index: faiss.IndexIVFScalarQuantizer) -> None:
     floor = float(np.median(np.maximum(np.abs(low), np.abs(high))))
     low, high = np.minimum(low, -floor), np.maximum(high, floor)
     faiss.copy_array_to_vector(np.concatenate([low, high - low]).astype(np.float32), index.sq.trained)
+
+
+def check_factory(factory: str, dimension: int) -> None:
+    """`ConfigurationError` unless `factory` is "auto" or a FAISS index_factory string for this dimension."""
+    if factory == "auto":
+        return
+    try:
+        faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as error:
+        # FAISS's message names the C++ function and source line first; the reason is its last clause.
+        reason = str(error).strip().rpartition(": ")[2] or "not understood"
+        raise ConfigurationError(
+            f"ARCHIVEBOT_FAISS_FACTORY {factory!r} is not a FAISS index for {dimension}-dimensional vectors"
+            f" (e.g. auto, Flat, HNSW32, IVF1024,SQ8): {reason}"
+        ) from error
 
 
 class VectorIndex:

@@ -336,11 +336,13 @@ async def migrate(context: click.Context, source: Path, replace: bool, as_json: 
 @click.pass_context
 @_run
 async def console(context: click.Context) -> None:
-    """The local console front end (questions on stdin)."""
-    from .console import run_console
+    """The local console: questions and follow-ups, with line editing and history on a terminal (questions
+    may also be piped in, one a line)."""
+    from .console import ConsoleSettings, run_console
 
+    settings = ConsoleSettings.from_env()  # a bad ARCHIVEBOT_MAX_QUOTES stops it before the archive is opened
     async with await _open(context) as archive:
-        await run_console(archive)
+        await run_console(archive, settings=settings, data_dir=_settings(context).data_dir)
 
 
 @cli.command()

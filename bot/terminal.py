@@ -3,15 +3,18 @@ CLI's indexing progress on stderr."""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from index import Answer, Article, ArticleHit, GapReport, IndexSummary, Progress, Quote, ReindexStatus, Stats
 
-from .text import citation, copies_text, duration, publication, reindex_status_text
+from .text import citation, copies_text, duration, one_line, publication, reindex_status_text
+from .web.links import article_url
 
 if TYPE_CHECKING:  # imported when a bar is shown (a terminal), not on every command
     from tqdm import tqdm
@@ -22,24 +25,52 @@ def _cited(item: Quote | ArticleHit) -> str:
     return citation(item.title, item.source, item.date, separator=" — ") + f" [{item.article_id}]"
 
 
-def answer_text(answer: Answer, width: int = 100) -> str:
+def colour_wanted(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org) or TERM is dumb:
+    a pipe, a log file or CI gets plain text without escape codes."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR", "") or env.get("TERM", "") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stream-like object without a terminal
+        return False
+
+
+def paint(text: str, colour: bool, **style: Any) -> str:
+    """`text` styled with click.style (fg=, bold=, dim=, italic=) when `colour`, else unchanged."""
+    return click.style(text, **style) if colour and text else text
+
+
+def answer_text(answer: Answer, width: int = 100, *, colour: bool = False, public_url: str = "") -> str:
+    """Quotes with citations, or "not found" with the closest articles. Says when it followed up on an
+    earlier question and which period a date phrase meant; with `public_url` (ARCHIVEBOT_PUBLIC_URL) each
+    quote also gets its link into the reading room, quote highlighted."""
     lines: list[str] = []
+    if answer.following_up_on:  # the engine used the conversation's earlier questions: say so, as Discord does
+        earlier = textwrap.shorten(one_line(answer.following_up_on[-1]), width - 20, placeholder="…")
+        lines.append(paint(f"Following up on: “{earlier}”", colour, italic=True, dim=True))
     if answer.answered:
         for number, quote in enumerate(answer.quotes, start=1):
             body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
-            lines.append(f"{number}.{body[1:]}" if number < 10 else body)
-            lines.append(f"     — {_cited(quote)}, chars {quote.start}–{quote.end}")
+            lines.append(paint(f"{number}.", colour, bold=True) + body[1:] if number < 10 else body)
+            lines.append(paint(f"     — {_cited(quote)}, chars {quote.start}–{quote.end}", colour, fg="cyan"))
+            link = article_url(public_url, quote.article_id, quote.start, quote.end)
+            if link:
+                lines.append(f"       {paint(link, colour, underline=True)}")
             if quote.also_in:
-                lines.append(f"       {copies_text(quote.also_in)}")
-        lines.append(f"(confidence {answer.confidence:.0%})")
+                lines.append(paint(f"       {copies_text(quote.also_in)}", colour, dim=True))
+        lines.append(paint(f"(confidence {answer.confidence:.0%})", colour, dim=True))
     else:
-        lines.append("Not found in the archive.")
+        lines.append(paint("Not found in the archive.", colour, fg="yellow", bold=True))
         if answer.closest:
             lines.append("Closest articles:")
             for hit in answer.closest:
                 lines.append(f"  • {_cited(hit)}")
                 if hit.also_in:
-                    lines.append(f"    {copies_text(hit.also_in)}")
+                    lines.append(paint(f"    {copies_text(hit.also_in)}", colour, dim=True))
+    if answer.date_note:
+        lines.append(paint(answer.date_note, colour, dim=True))
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 import time
@@ -24,7 +25,6 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import Field, ValidationError
 
 from index import Archive, ArchivebotError, ConfigurationError, Embedder, Settings
-from index._config import read_environment
 
 from .cli_support import answer_json
 from .config import RateLimit
@@ -61,7 +61,7 @@ class McpSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> McpSettings:
-        env = read_environment(environ)
+        env = os.environ if environ is None else environ  # `.env` is already loaded: Settings.from_env did it
         return cls(RateLimit.parse("ARCHIVEBOT_MCP_RATE", env.get("ARCHIVEBOT_MCP_RATE", ""), DEFAULT_RATE))
 
 

@@ -307,15 +307,24 @@ async def test_http_tools_rate_limit_and_clean_stop(built: Built) -> None:
     assert stdout == b"" and "Traceback" not in stderr.decode()
 
 
-def test_bad_http_address_is_a_one_line_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--http", "127.0.0.1:99999"], {}, "error: --http must look like HOST:PORT"),
+        ([], {"ARCHIVEBOT_MCP_RATE": "many"}, "error: ARCHIVEBOT_MCP_RATE must look like 5/60"),
+    ],
+    ids=["bad --http", "bad ARCHIVEBOT_MCP_RATE"],
+)
+def test_bad_settings_are_a_one_line_error(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "mcp", "--http", "127.0.0.1:99999"],
-        env=environment(tmp_path / "data"),
+        [sys.executable, "-m", "bot.cli", "mcp", *args],
+        env=environment(tmp_path / "data", **env),
         cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith("error: --http must look like HOST:PORT"), result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -375,7 +375,8 @@ async def mcp_command(context: click.Context, listen: str | None) -> None:
     from .web.settings import parse_listen
 
     address = parse_listen(listen, "--http") if listen is not None else None
-    await serve(_settings(context), McpSettings.from_env(), context.obj.get("embedder"), address)
+    mcp = context.obj.get("mcp") or McpSettings.from_env()
+    await serve(_settings(context), mcp, context.obj.get("embedder"), address)
 
 
 cli.add_command(gaps)

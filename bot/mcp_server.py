@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import logging
-import os
 import socket
 import sys
 import time
@@ -24,15 +24,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from index import Archive, ArchivebotError, ConfigurationError, Embedder, Settings
+from index import Archive, ArchivebotError, ConfigurationError, Embedder, Environment, Settings
 
 from .cli_support import answer_json
-from .config import RateLimit
-from .ratelimit import SlidingWindow
+from .ratelimit import RateLimit, SlidingWindow
+from .web.settings import MAX_QUOTES_LIMIT, max_quotes
 
 logger = logging.getLogger("archivebot.mcp")
 
-MAX_QUOTES = 5  # the engine's default is 3
 MAX_SEARCH_RESULTS = 25
 PAGE_CHARS = 4_000  # one page of an article's text, by default
 MAX_PAGE_CHARS = 10_000  # the most text one `article` call returns (a page, or a span)
@@ -55,14 +54,22 @@ Before = Annotated[str | None, Field(description="Only articles published on or 
 
 @dataclass(frozen=True)
 class McpSettings:
-    """The MCP front end's own setting: its rate limit (`ARCHIVEBOT_MCP_RATE=COUNT/SECONDS`, `off`)."""
+    """The MCP front end's settings: its rate limit (`ARCHIVEBOT_MCP_RATE=COUNT/SECONDS`, `off`) and the
+    quotes an answer has when the caller does not say (`ARCHIVEBOT_MAX_QUOTES`, as in Discord and the web)."""
 
     rate: RateLimit = DEFAULT_RATE
+    max_quotes: int = 3
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> McpSettings:
-        env = os.environ if environ is None else environ  # `.env` is already loaded: Settings.from_env did it
-        return cls(RateLimit.parse("ARCHIVEBOT_MCP_RATE", env.get("ARCHIVEBOT_MCP_RATE", ""), DEFAULT_RATE))
+    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> McpSettings:
+        return cls.from_environment(Environment.read(environ, load_dotenv=load_dotenv))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> McpSettings:
+        return cls(
+            rate=RateLimit.parse("ARCHIVEBOT_MCP_RATE", env.text("ARCHIVEBOT_MCP_RATE"), cls.rate),
+            max_quotes=max_quotes(env, cls.max_quotes),
+        )
 
 
 def _result(data: dict[str, Any], text: str | None = None) -> CallToolResult:
@@ -74,19 +81,19 @@ def _result(data: dict[str, Any], text: str | None = None) -> CallToolResult:
 class ArchiveTools:
     """The tools, each a call into one open `Archive`, behind one per-process rate limit."""
 
-    def __init__(self, archive: Archive, rate: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, archive: Archive, settings: McpSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.archive = archive
-        self.calls = SlidingWindow(rate, clock)
+        self.max_quotes = settings.max_quotes
+        self.calls = SlidingWindow(settings.rate, clock)
 
     def _admit(self) -> None:
-        wait = self.calls.retry_after("calls")
+        wait = self.calls.take("calls")
         if wait > 0:
             limit = self.calls.limit
             raise ToolError(
                 f"rate limit: at most {limit.count} tool calls per {limit.seconds:g} s; try again in"
                 f" {max(1, round(wait))} s"
             )
-        self.calls.record("calls")
 
     async def ask(
         self,
@@ -94,7 +101,10 @@ class ArchiveTools:
         source: Source = None,
         after: After = None,
         before: Before = None,
-        max_quotes: Annotated[int, Field(ge=1, le=MAX_QUOTES, description="How many quotes at most.")] = 3,
+        max_quotes: Annotated[
+            int | None,
+            Field(ge=1, le=MAX_QUOTES_LIMIT, description="How many quotes at most (default: the server's, 3)."),
+        ] = None,
     ) -> CallToolResult:
         """Answer a question with verbatim quotes from the archive, each with its citation: text, article_id,
         title, source, date, start/end (the quote is the article's text[start:end]) and score; confidence for
@@ -102,7 +112,8 @@ class ArchiveTools:
         articles. The same JSON as `archivebot ask --json`."""
         self._admit()
         started = time.perf_counter()
-        answer = await self.archive.ask(question, source=source, after=after, before=before, max_quotes=max_quotes)
+        quotes = max_quotes or self.max_quotes
+        answer = await self.archive.ask(question, source=source, after=after, before=before, max_quotes=quotes)
         text = answer_json(answer, (time.perf_counter() - started) * 1000)  # the `ask --json` serialiser
         return _result(json.loads(text), text)
 
@@ -186,8 +197,14 @@ class ArchiveServer(MCPServer[Any]):
 
 
 def build_server(archive: Archive, settings: McpSettings) -> ArchiveServer:
-    tools = ArchiveTools(archive, settings.rate)
-    server = ArchiveServer("archivebot", title="Archivebot", instructions=INSTRUCTIONS, log_level="WARNING")
+    tools = ArchiveTools(archive, settings)
+    try:
+        version = importlib.metadata.version("archivebot")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        version = ""
+    server = ArchiveServer(
+        "archivebot", title="Archivebot", instructions=INSTRUCTIONS, version=version, log_level="WARNING"
+    )
     for tool in (tools.ask, tools.search, tools.article, tools.stats):
         server.add_tool(tool, annotations=READ_ONLY, structured_output=False)
     return server

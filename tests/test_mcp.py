@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from conftest import PROJECT, SEED_FILE
 from mcp import ClientSession, StdioServerParameters
@@ -145,7 +146,7 @@ async def test_stdio_tools_schemas_and_answers(built: Built, tmp_path: Path) -> 
         assert all(tool.annotations and tool.annotations.read_only_hint for tool in listed)
         assert schemas["ask"]["required"] == ["question"]
         assert set(schemas["ask"]["properties"]) == {"question", "source", "after", "before", "max_quotes"}
-        assert schemas["ask"]["properties"]["max_quotes"]["maximum"] == 5
+        assert schemas["ask"]["properties"]["max_quotes"]["anyOf"][0]["maximum"] == 10
         assert schemas["search"]["required"] == ["query"]
         assert schemas["search"]["properties"]["limit"]["maximum"] == 25
         assert set(schemas["article"]["properties"]) == {
@@ -261,6 +262,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def refused_from_elsewhere(url: str) -> None:
+    """A loopback server refuses a web page's Origin and a rebound Host name (DNS-rebinding protection)."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with aiohttp.ClientSession() as http:
+        for extra, status in [({"Origin": "http://evil.example"}, 403), ({"Host": "evil.example"}, 421)]:
+            async with http.post(url, json=initialize, headers=headers | extra) as response:
+                assert response.status == status, await response.text()
+
+
 async def test_http_tools_rate_limit_and_clean_stop(built: Built) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
@@ -270,7 +286,7 @@ async def test_http_tools_rate_limit_and_clean_stop(built: Built) -> None:
         "mcp",
         "--http",
         f"127.0.0.1:{port}",
-        env=environment(built.data_dir, ARCHIVEBOT_MCP_RATE="5/600"),
+        env=environment(built.data_dir, ARCHIVEBOT_MCP_RATE="5/600", ARCHIVEBOT_MAX_QUOTES="1"),
         cwd=built.data_dir.parent,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -280,6 +296,7 @@ async def test_http_tools_rate_limit_and_clean_stop(built: Built) -> None:
         async with asyncio.timeout(30):
             line = (await process.stderr.readline()).decode()
         assert line.startswith(f"MCP server on http://127.0.0.1:{port}/mcp"), line
+        await refused_from_elsewhere(f"http://127.0.0.1:{port}/mcp")
         async with (
             streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
             ClientSession(read, write) as session,
@@ -288,6 +305,7 @@ async def test_http_tools_rate_limit_and_clean_stop(built: Built) -> None:
             assert {tool.name for tool in (await session.list_tools()).tools} == {"ask", "search", "article", "stats"}
             answer = await call(session, "ask", question=QUESTION)
             assert_quotes_verbatim(answer, built.bodies)
+            assert len(answer["quotes"]) == 1  # ARCHIVEBOT_MAX_QUOTES, when the caller does not say
             marathon = built.titles["Runner wins city marathon"]
             assert (await call(session, "search", query="city marathon runner"))["results"][0]["id"] == marathon
             quote = answer["quotes"][0]

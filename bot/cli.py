@@ -14,11 +14,11 @@ from pathlib import Path
 
 import click
 
-from index import Answer, Archive, ArchivebotError, QuestionError, Settings, Turn
+from index import Archive, ArchivebotError, QuestionError, Settings, Turn
 
 from . import terminal
 from .cli_gaps import gaps
-from .cli_support import Parameters
+from .cli_support import Parameters, answer_json
 from .cli_support import open_archive as _open
 from .cli_support import run_command as _run
 from .cli_support import settings_of as _settings
@@ -96,12 +96,6 @@ def _filter_options(command: Callable[Parameters, None]) -> Callable[Parameters,
     return command
 
 
-def _answer_json(answer: Answer, latency_ms: float) -> str:
-    data = answer.to_dict()
-    data["latency_ms"] = round(latency_ms, 2)
-    return json.dumps(data, ensure_ascii=False)
-
-
 def _question_line(line: str) -> tuple[str, list[str]]:
     """A stdin line: a plain question, or {"q": ..., "history": [...]}."""
     if not line.startswith("{"):
@@ -159,7 +153,7 @@ async def ask(
                 click.echo(json.dumps({"question": item, "error": str(error)}) if as_json else f"error: {error}")
                 continue
             latency = (time.perf_counter() - started) * 1000
-            click.echo(_answer_json(answer, latency) if as_json else terminal.answer_text(answer))
+            click.echo(answer_json(answer, latency) if as_json else terminal.answer_text(answer))
         if failed:
             sys.exit(2)
 
@@ -365,6 +359,26 @@ def serve(context: click.Context, host: str | None, port: int | None) -> None:
     from .web.command import serve as serve_reading_room  # aiohttp is imported only by this command
 
     context.invoke(serve_reading_room, host=host, port=port, data_dir=None)
+
+
+@cli.command("mcp")
+@click.option(
+    "--http",
+    "listen",
+    metavar="HOST:PORT",
+    help="Serve streamable HTTP at http://HOST:PORT/mcp (HOST defaults to 127.0.0.1) instead of stdio.",
+)
+@click.pass_context
+@_run
+async def mcp_command(context: click.Context, listen: str | None) -> None:
+    """Serve the archive to AI assistants over the Model Context Protocol (docs/mcp.md): read-only tools ask,
+    search, article and stats. Stdio by default (stdout carries only the protocol; logs go to stderr)."""
+    from .mcp_server import McpSettings, serve  # the MCP SDK is imported only by this command
+    from .web.settings import parse_listen
+
+    address = parse_listen(listen, "--http") if listen is not None else None
+    mcp = context.obj.get("mcp") or McpSettings.from_env()
+    await serve(_settings(context), mcp, context.obj.get("embedder"), address)
 
 
 cli.add_command(gaps)

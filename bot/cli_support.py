@@ -1,16 +1,18 @@
-"""What every `archivebot` command shares: the settings, running an async command, opening the archive."""
+"""What every `archivebot` command shares: the settings, running an async command, opening the archive, and the
+JSON of an answer (`ask --json`, the MCP server's `ask` tool)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec
 
 import click
 
-from index import Archive, ArchivebotError, QuestionError, RemovalRefusedError, Settings
+from index import Answer, Archive, ArchivebotError, QuestionError, RemovalRefusedError, Settings
 
 Parameters = ParamSpec("Parameters")
 
@@ -49,3 +51,10 @@ def run_command(
 
 async def open_archive(context: click.Context) -> Archive:
     return await Archive.open(settings_of(context), embedder=context.obj.get("embedder"))
+
+
+def answer_json(answer: Answer, latency_ms: float) -> str:
+    """One answer as `archivebot ask --json` prints it (the MCP `ask` tool returns the same text)."""
+    data = answer.to_dict()
+    data["latency_ms"] = round(latency_ms, 2)
+    return json.dumps(data, ensure_ascii=False)

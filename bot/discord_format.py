@@ -283,7 +283,7 @@ def progress_text(progress: Progress) -> str:
     phase = PHASES.get(progress.phase, progress.phase)
     if progress.detail:  # "chunk 3 of 56": a long run commits chunk by chunk
         phase = f"{phase} ({progress.detail})"
-    share = f" ({progress.done / progress.total:.0%})" if progress.total else ""
+    share = f" ({progress.share:.0%})" if progress.total else ""
     text = f"Reindexing… {phase}: {progress.done:,}/{progress.total:,}{share} · elapsed {duration(progress.elapsed)}"
     if progress.phase != "done":
         text += f" · ETA {duration(progress.eta)}"

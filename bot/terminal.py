@@ -98,9 +98,9 @@ def article_text(article: Article) -> str:
 
 def summary_text(summary: IndexSummary) -> str:
     text = (
-        f"{summary.added} added, {summary.updated} updated, {summary.removed} removed, {summary.unchanged} unchanged,"
-        f" {summary.skipped} skipped; {summary.passages_embedded} passages ({summary.sentences_embedded} new texts"
-        f" embedded) in {summary.seconds:.1f}s"
+        f"{summary.added:,} added, {summary.updated:,} updated, {summary.removed:,} removed,"
+        f" {summary.unchanged:,} unchanged, {summary.skipped:,} skipped; {summary.passages_embedded:,} passages"
+        f" ({summary.sentences_embedded:,} new texts embedded) in {summary.seconds:.1f}s"
     )
     if summary.warnings:
         text += f"\n{len(summary.warnings)} warning(s):\n" + "\n".join(f"  ! {w}" for w in summary.warnings)
@@ -185,11 +185,10 @@ class ProgressBar:
     def _commit_line(self, progress: Progress) -> None:
         if progress.total < 2 or progress.done == 0:  # one commit: the run's own summary says it
             return
-        share = progress.done / progress.total
+        share = progress.share
         if share >= self._next_commit_share or progress.done == progress.total:
-            click.echo(
-                f"committed {progress.done:,} of {progress.total:,} chunks ({share:.0%}){_eta(progress)}", err=True
-            )
+            chunks = f"committed {progress.done:,} of {progress.total:,} chunks"
+            click.echo(f"{chunks} ({share:.0%} of the articles){_eta(progress)}", err=True)
             self._next_commit_share = _next_tenth(self._next_commit_share, share)
 
     def close(self) -> None:

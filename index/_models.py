@@ -183,6 +183,15 @@ class Progress:
     elapsed: float
     eta: float | None = None
     detail: str = ""
+    fraction: float | None = None  # the share of the phase's work done, where items differ in cost
+
+    @property
+    def share(self) -> float:
+        """The share of the phase done: `fraction` when the work is weighted (commits by articles, embedding
+        by tokens), else done / total."""
+        if self.fraction is not None:
+            return self.fraction
+        return self.done / self.total if self.total else 0.0
 
 
 @dataclass(frozen=True)

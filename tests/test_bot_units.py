@@ -447,5 +447,5 @@ def test_progress_lines_off_a_terminal_follow_every_chunk(capsys) -> None:
     assert lines == [
         "embedding new texts (chunk 1 of 20): 100/100 (100%)",
         "embedding new texts (chunk 2 of 20): 100/100 (100%)",
-        "committed 2 of 20 chunks (10%), about 1m 30s left",
+        "committed 2 of 20 chunks (10% of the articles), about 1m 30s left",
     ]

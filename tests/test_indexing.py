@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import SEED_FILE
 
-from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Settings
+from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Progress, Settings
 from index.reading.text import build_passages, split_sentences
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.layout import DATABASE_FILE
@@ -175,6 +175,20 @@ async def test_a_chunked_run_reports_each_commit_of_the_run(archive: Archive, ar
     assert {r.detail for r in reports if r.phase in {"embed", "commit"}} == {f"chunk {n} of 3" for n in (1, 2, 3)}
     finished = [r for r in reports if r.phase == "commit" and r.done]
     assert all(r.eta is not None for r in finished[:-1]) and finished[-1].eta == 0
+    # The share (and so the ETA) counts articles, not chunks: 2 + 2 + 1 articles are 40%, 80%, 100%.
+    assert [round(r.share, 2) for r in finished] == [0.4, 0.4, 0.8, 0.8, 1.0]  # each chunk: starting, committed
+
+
+def test_a_short_last_chunk_is_a_small_share_of_the_run() -> None:
+    """2,000 articles then 95: after the first commit 95% is done and the ETA is a twentieth of the time
+    spent, not as long again (it said "about 2m 09s left" when about 10 s remained)."""
+    from index.indexing.embed import Reporter
+
+    reports: list[Progress] = []
+    report = Reporter(reports.append)
+    report("commit", 1, 2, "chunk 1 of 2", fraction=2000 / 2095)
+    assert reports[-1].share == pytest.approx(0.9547, abs=1e-4)
+    assert reports[-1].eta is not None and reports[-1].eta < 0.05 * reports[-1].elapsed + 1e-3
 
 
 async def test_passages_follow_the_configured_size(archive: Archive, archive_dir: Path, settings: Settings) -> None:

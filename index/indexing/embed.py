@@ -63,7 +63,7 @@ class Reporter:
             elapsed_phase = now - self._started
         eta = elapsed_phase / fraction * (1 - fraction) if fraction > 0 else None
         try:
-            self._callback(Progress(phase, done, total, now - self._started, eta, detail))
+            self._callback(Progress(phase, done, total, now - self._started, eta, detail, fraction))
         except Exception:  # a broken progress display must never break indexing
             logger.exception("progress callback failed")
 

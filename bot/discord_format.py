@@ -143,6 +143,8 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
 
 def not_found_embed(answer: Answer) -> discord.Embed:
     lines = [f"I couldn't find the answer to “{_echo(answer.question, 300)}” in the archive."]
+    if answer.date_note:
+        lines.append(f"Note: {limits.trim(answer.date_note, 300)}.")
     if answer.closest:
         lines.append("")
         lines.append("Closest articles:")

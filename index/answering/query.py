@@ -105,7 +105,10 @@ def iso_date(value: str | date | None, name: str) -> str | None:
 
 
 def date_note(query: Query) -> str | None:
-    """How the question's relative date was read, for the answer to say (None when it had none)."""
+    """How the question's relative date was read, for the answer to say (None when it had none); or that a date
+    filter can match nothing because no article of the archive carries a date."""
+    if (query.filters.after or query.filters.before) and not query.newest:
+        return "the archive's articles carry no dates, so no article can match an after: or before: filter"
     phrase = relative_phrase(query.text)
     if phrase and query.period and query.newest:
         return (

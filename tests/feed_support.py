@@ -184,7 +184,8 @@ class FeedServer:
         etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(text=body, content_type="application/rss+xml", headers={"ETag": etag})
+        headers = {"ETag": etag, "Set-Cookie": "session=tracked; Path=/"}  # never to be sent back
+        return web.Response(text=body, content_type="application/rss+xml", headers=headers)
 
     async def handle_atom(self, request: web.Request) -> web.StreamResponse:
         modified = "Mon, 01 Apr 2024 00:00:00 GMT"

@@ -248,6 +248,16 @@ async def test_private_addresses_are_refused_before_any_connection(server: FeedS
     assert connects == [] and server.log == []
 
 
+async def test_no_cookies_are_kept(server: FeedServer) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    url = f"http://localhost:{port}/rss.xml"  # a host name: cookies for IP addresses aren't kept anyway
+    async with Fetcher(FeedSettings(host_gap_seconds=0.0), AddressPolicy(allow_private=True)) as fetcher:
+        first = await fetcher.get(url, limit=1_000_000)
+        assert first.headers.get("Set-Cookie")
+        await fetcher.get(url, limit=1_000_000)
+    assert [entry.cookie for entry in server.requests("/rss.xml")] == [None, None]
+
+
 async def test_a_redirect_to_a_private_address_is_refused(server: FeedServer, connects: list[str]) -> None:
     async with Fetcher(FeedSettings(host_gap_seconds=0.0), LOOPBACK_ONLY) as fetcher:
         with pytest.raises(FetchError, match="refused: 169.254.169.254 is a link-local address"):

@@ -11,6 +11,7 @@ written to the archive, its state (validators, next poll, failures, last error) 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import time
@@ -27,6 +28,8 @@ from ._results import BUSY, NOT_DUE, NOT_MODIFIED, POLLED, FeedResult, ItemProbl
 from ._results import FAILED as FEED_FAILED
 from ._settings import FeedSettings
 from ._store import FeedState, FeedStore
+
+logger = logging.getLogger(__name__)
 
 
 def backoff_seconds(interval: float, failures: int, cap: float, retry_after: float | None = None) -> float:
@@ -79,7 +82,11 @@ class FeedPoller:
 
         async def one(url: str) -> FeedResult:
             async with gate:
-                return await self.poll(url, force=False)
+                try:
+                    return await self.poll(url, force=False)
+                except Exception as error:  # one feed's surprise (a store that can't be written...) spares the rest
+                    logger.exception("polling %s failed", url)
+                    return FeedResult(url, FEED_FAILED, error=f"{type(error).__name__}: {error}"[:300])
 
         return PollSummary(tuple(await asyncio.gather(*(one(url) for url in due))))
 

@@ -19,7 +19,7 @@ from feed_support import HUGE_BYTES, SITE, FeedServer, make_story, running_feed_
 
 from index import Archive, ConfigurationError
 from index.feeds import AddressPolicy, FeedPoller, FeedSettings, JsonFeedStore, address_kind, backoff_seconds
-from index.feeds._addresses import GuardedResolver, RefusedAddress
+from index.feeds._addresses import GuardedResolver, RefusedAddress, guarded_socket_factory
 from index.feeds._fetch import Fetcher, FetchError
 
 LOOPBACK_ONLY = AddressPolicy(allowed_networks=(ip_network("127.0.0.1/32"),))
@@ -295,6 +295,15 @@ async def test_the_clients_resolver_refuses_a_name_that_turns_private() -> None:
     resolver = GuardedResolver(AddressPolicy(), inner=Rebinding())  # type: ignore[arg-type]
     with pytest.raises(RefusedAddress, match="10.0.0.7 is a private address"):
         await resolver.resolve("news.example.org", 80)
+
+
+def test_the_clients_sockets_are_made_only_for_allowed_destinations() -> None:
+    make = guarded_socket_factory(LOOPBACK_ONLY)
+    with pytest.raises(RefusedAddress, match="169.254.169.254 is a link-local address"):
+        make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80)))
+    with pytest.raises(RefusedAddress, match="::1 is a loopback address"):
+        make((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", 80, 0, 0)))
+    make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))).close()
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 A feed or an item link naming `http://169.254.169.254/` (a cloud's metadata service), `localhost`, a host on
 the LAN, or a name that resolves to one, is refused before any connection is attempted. The check is made
-twice: on every URL before its request (every address its host resolves to, after each redirect too), and
-again inside the HTTP client's own resolver, on the very addresses it is about to connect to, so a name
-that resolves to a public address for the check and a private one for the connection (DNS rebinding) is
-refused as well.
+on every URL before its request (every address its host resolves to, after each redirect too), again in
+the HTTP client's own resolver, and last on the destination of every socket the client opens, before it
+connects: a name that resolves to a public address for the first check and a private one for the
+connection (DNS rebinding) is refused as well.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from urllib.parse import urlsplit
 
+from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
@@ -116,3 +117,15 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def guarded_socket_factory(policy: AddressPolicy) -> SocketFactoryType:
+    """The HTTP client's socket factory: a socket only for an allowed destination (it is connected next)."""
+
+    def make(address_info: AddrInfoType) -> socket.socket:
+        family, kind, protocol, _, destination = address_info
+        if problem := policy.problem(str(destination[0])):
+            raise RefusedAddress(problem)
+        return socket.socket(family=family, type=kind, proto=protocol)
+
+    return make

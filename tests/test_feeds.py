@@ -19,8 +19,8 @@ from feed_support import HUGE_BYTES, SITE, FeedServer, make_story, running_feed_
 
 from index import Archive, ConfigurationError
 from index.feeds import AddressPolicy, FeedPoller, FeedSettings, JsonFeedStore, address_kind, backoff_seconds
-from index.feeds._addresses import GuardedResolver, RefusedAddress, guarded_socket_factory
-from index.feeds._fetch import Fetcher, FetchError
+from index.feeds.addresses import GuardedResolver, RefusedAddress, guarded_socket_factory
+from index.feeds.fetch import Fetcher, FetchError
 
 LOOPBACK_ONLY = AddressPolicy(allowed_networks=(ip_network("127.0.0.1/32"),))
 

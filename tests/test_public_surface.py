@@ -110,4 +110,4 @@ def test_the_top_of_index_holds_only_the_facade_settings_errors_and_types() -> N
     top = sorted(path.name for path in (PROJECT / "index").glob("*.py"))
     assert top == ["__init__.py", "_archive.py", "_errors.py", "_models.py", "_rows.py", "_settings.py"]
     rooms = sorted(path.name for path in (PROJECT / "index").iterdir() if (path / "__init__.py").exists())
-    assert rooms == ["answering", "embedding", "indexing", "operations", "reading", "storage"]
+    assert rooms == ["answering", "embedding", "feeds", "indexing", "operations", "reading", "storage"]

@@ -6,12 +6,12 @@ own text when the page can't be used) and writes it as a `.json` article under `
 which `Archive.reindex` then indexes. Nothing here imports Discord code.
 """
 
-from ._addresses import AddressPolicy, address_kind
-from ._json_store import JsonFeedStore
-from ._poller import FeedPoller, backoff_seconds
-from ._results import FeedResult, ItemProblem, PollSummary
-from ._settings import FeedSettings
-from ._store import FeedState, FeedStore, SeenItem
+from .addresses import AddressPolicy, address_kind
+from .json_store import JsonFeedStore
+from .poller import FeedPoller, backoff_seconds
+from .results import FeedResult, ItemProblem, PollSummary
+from .settings import FeedSettings
+from .store import FeedState, FeedStore, SeenItem
 
 __all__ = [
     "AddressPolicy",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._json_store import write_atomically
+from .json_store import write_atomically
 
 FEEDS_FOLDER = "feeds"
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")

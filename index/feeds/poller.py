@@ -20,14 +20,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ._addresses import AddressPolicy
-from ._entries import FeedFormatError, ParsedFeed, parse_feed
-from ._fetch import Fetcher, FetchError
-from ._items import CHANGED, FAILED, NEW, UNCHANGED, ItemOutcome, ItemWriter
-from ._results import BUSY, NOT_DUE, NOT_MODIFIED, POLLED, FeedResult, ItemProblem, PollSummary
-from ._results import FAILED as FEED_FAILED
-from ._settings import FeedSettings
-from ._store import FeedState, FeedStore
+from .addresses import AddressPolicy
+from .entries import FeedFormatError, ParsedFeed, parse_feed
+from .fetch import Fetcher, FetchError
+from .items import CHANGED, FAILED, NEW, UNCHANGED, ItemOutcome, ItemWriter
+from .results import BUSY, NOT_DUE, NOT_MODIFIED, POLLED, FeedResult, ItemProblem, PollSummary
+from .results import FAILED as FEED_FAILED
+from .settings import FeedSettings
+from .store import FeedState, FeedStore
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ._entries import html_to_text, normalise_url
+from .entries import html_to_text, normalise_url
 
 logger = logging.getLogger(__name__)
 

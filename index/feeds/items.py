@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._entries import FeedEntry
-from ._extract import PageArticle, extract_page
-from ._fetch import Fetcher, FetchError
-from ._output import FeedArticle, article_path, write_article
-from ._store import FeedStore, SeenItem
+from .entries import FeedEntry
+from .extract import PageArticle, extract_page
+from .fetch import Fetcher, FetchError
+from .output import FeedArticle, article_path, write_article
+from .store import FeedStore, SeenItem
 
 NEW, CHANGED, UNCHANGED, FAILED = "new", "changed", "unchanged", "failed"
 

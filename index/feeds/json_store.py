@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._store import FeedState, SeenItem
+from .store import FeedState, SeenItem
 
 FILE_NAME = "feeds.json"
 FORMAT_VERSION = 1

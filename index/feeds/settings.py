@@ -7,12 +7,13 @@ Only three are read from the environment (`ARCHIVEBOT_FEEDS`, `ARCHIVEBOT_FEEDS_
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .._config import _int, _switch, read_environment
-from .._errors import ConfigurationError
+from index._errors import ConfigurationError
+from index._settings import Environment
 
 USER_AGENT = "Archivebot/0.1 (+feeds)"
 # A list of feeds is a few hundred lines; a bigger "list" is a wrong path (a log file, a database).
@@ -39,15 +40,18 @@ class FeedSettings:
     user_agent: str = USER_AGENT
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> FeedSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> FeedSettings:
         """`ARCHIVEBOT_FEEDS` (URLs separated by commas or newlines, or the path of a file with one URL a
         line; lines starting with `#` are comments), `ARCHIVEBOT_FEEDS_INTERVAL` (minutes, default 15) and
         `ARCHIVEBOT_FEEDS_ALLOW_PRIVATE` (1/0). A bad value raises `ConfigurationError` with one line."""
-        env = read_environment(environ, load_dotenv=load_dotenv)
+        return cls.from_environment(Environment.read(environ, load_dotenv=load_dotenv))
+
+    @classmethod
+    def from_environment(cls, env: Environment) -> FeedSettings:
         return cls(
-            urls=feed_urls(env.get("ARCHIVEBOT_FEEDS", "")),
-            interval_seconds=60.0 * _int(env, "ARCHIVEBOT_FEEDS_INTERVAL", 15, minimum=1),
-            allow_private=_switch(env, "ARCHIVEBOT_FEEDS_ALLOW_PRIVATE", False),
+            urls=feed_urls(env.text("ARCHIVEBOT_FEEDS")),
+            interval_seconds=60.0 * env.whole_number("ARCHIVEBOT_FEEDS_INTERVAL", 15, minimum=1),
+            allow_private=env.switch("ARCHIVEBOT_FEEDS_ALLOW_PRIVATE", False),
         )
 
 

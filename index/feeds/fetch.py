@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from ._addresses import AddressPolicy, GuardedResolver, RefusedAddress, check_url
-from ._settings import FeedSettings
+from .addresses import AddressPolicy, GuardedResolver, RefusedAddress, check_url
+from .settings import FeedSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/xml", "application/xml"})

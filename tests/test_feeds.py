@@ -144,6 +144,17 @@ async def test_an_edited_item_is_written_again_once(server: FeedServer, archive:
         assert (again.new, again.changed, again.feeds[0].status) == (0, 0, "not-modified")
 
 
+async def test_an_article_in_two_feeds_is_fetched_and_written_once(server: FeedServer, tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    rss, atom = f"{server.base}/rss.xml", f"{server.base}/atom.xml"
+    async with FeedPoller(JsonFeedStore.in_data_dir(tmp_path / "data"), root, settings_for(rss, atom)) as poller:
+        await poller.add_configured()
+        assert len((await poller.poll(rss)).new) == 20
+        from_atom = await poller.poll(atom)  # the same 20 articles, linked without the tracking parameter
+        assert (from_atom.new, from_atom.changed, from_atom.unchanged) == ((), (), 20)
+    assert len(feed_files(root)) == 20 and len(server.requests("/articles/")) == 20
+
+
 async def test_hostile_items_fail_alone_and_are_not_fetched_again(
     server: FeedServer, tmp_path: Path, connects: list[str]
 ) -> None:

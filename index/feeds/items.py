@@ -52,6 +52,10 @@ class ItemWriter:
         seen = await self.store.find_item(entry.key)
         if seen is not None and seen.entry_hash == entry.fingerprint:
             return ItemOutcome(UNCHANGED)
+        if seen is not None and seen.path and (seen.feed_url != feed_url or seen.url != entry.key):
+            # Already written from another feed's entry, or from another link to the same page: not fetched
+            # again (that entry keeps it current), so two feeds with one article don't take turns fetching it.
+            return ItemOutcome(UNCHANGED)
         page = await self._page(entry)
         if page.article is None and seen is not None and seen.status == "page" and not page.permanent:
             # Keep the page's text already written rather than replace it with the feed's shorter one.

@@ -126,6 +126,7 @@ class FeedServer:
     base: str = ""
     release: asyncio.Event = field(default_factory=asyncio.Event)
     hostile_extra: list[str] = field(default_factory=list)
+    failing_pages: set[int] = field(default_factory=set)  # these article pages answer 503
 
     def requests(self, prefix: str) -> list[Logged]:
         return [entry for entry in self.log if entry.path.startswith(prefix)]
@@ -194,7 +195,10 @@ class FeedServer:
         return web.Response(text=self.atom(), content_type="application/atom+xml", headers={"Last-Modified": modified})
 
     async def handle_article(self, request: web.Request) -> web.StreamResponse:
-        story = self.stories.get(int(request.match_info["number"]))
+        number = int(request.match_info["number"])
+        if number in self.failing_pages:
+            return web.Response(status=503, text="try later")
+        story = self.stories.get(number)
         if story is None:
             raise web.HTTPNotFound()
         return web.Response(text=self.page(story), content_type="text/html", charset="utf-8")

@@ -144,6 +144,24 @@ async def test_an_edited_item_is_written_again_once(server: FeedServer, archive:
         assert (again.new, again.changed, again.feeds[0].status) == (0, 0, "not-modified")
 
 
+async def test_a_page_failing_for_now_keeps_its_text_and_is_tried_again(server: FeedServer, tmp_path: Path) -> None:
+    root, clock = tmp_path / "archive", Clock()
+    store = JsonFeedStore.in_data_dir(tmp_path / "data")
+    async with FeedPoller(store, root, settings_for(f"{server.base}/rss.xml"), clock=clock) as poller:
+        await poller.add_configured()
+        (path,) = [p for p in (await poller.poll_due()).written if '"Writer 2"' in p.read_text()]
+        before = path.read_text()
+        server.stories[2].paragraphs[0] = "The Carrickfergus tramway will run again on Sundays from May."
+        server.failing_pages = {2}
+        failing = await poll_once(poller, clock)
+        assert (failing.changed, failing.failed) == (0, 1) and "HTTP 503" in failing.feeds[0].failed[0].reason
+        assert path.read_text() == before  # the page's text stays: not replaced by the feed's summary
+        server.failing_pages = set()
+        retried = await poll_once(poller, clock)  # the old validators were kept: a full 200, and the item again
+        assert retried.feeds[0].status == "polled" and retried.written == (path,)
+        assert "run again on Sundays" in path.read_text() and '"text_from": "page"' in path.read_text()
+
+
 async def test_an_article_in_two_feeds_is_fetched_and_written_once(server: FeedServer, tmp_path: Path) -> None:
     root = tmp_path / "archive"
     rss, atom = f"{server.base}/rss.xml", f"{server.base}/atom.xml"

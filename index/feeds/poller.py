@@ -101,7 +101,9 @@ class FeedPoller:
                 raise KeyError(f"no feed {url!r} in the store")
             if not force and state.next_poll > now:
                 return FeedResult(url, NOT_DUE)
-            return await self._poll(state)
+            result = await self._poll(state)
+            _log(result)
+            return result
         finally:
             await self.store.release_lease(url, self.owner)
 
@@ -185,3 +187,18 @@ class FeedPoller:
             replace(state, failures=failures, last_error=reason, last_polled=now, next_poll=now + delay)
         )
         return FeedResult(state.url, FEED_FAILED, error=reason)
+
+
+def _log(result: FeedResult) -> None:
+    if result.error:
+        logger.warning("feed %s: %s", result.url, result.error)
+    elif result.new or result.changed or result.failed:
+        logger.info(
+            "feed %s: %d new, %d changed, %d unchanged, %d failed (%s)",
+            result.url,
+            len(result.new),
+            len(result.changed),
+            result.unchanged,
+            len(result.failed),
+            "; ".join(f"{problem.url}: {problem.reason}" for problem in result.failed[:3]) or "none failed",
+        )

@@ -127,19 +127,21 @@ class FeedServer:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     hostile_extra: list[str] = field(default_factory=list)
     failing_pages: set[int] = field(default_factory=set)  # these article pages answer 503
+    rss_extra: list[str] = field(default_factory=list)  # more <item>s for /rss.xml
 
     def requests(self, prefix: str) -> list[Logged]:
         return [entry for entry in self.log if entry.path.startswith(prefix)]
 
     # ---- documents -------------------------------------------------------------------------------
 
-    def page(self, story: Story) -> str:
+    def page(self, story: Story, canonical: bool = True) -> str:
         paragraphs = "".join(f"<p>{escape(p)}</p>" for p in story.paragraphs)
         return (
             f"<!DOCTYPE html><html><head><title>{escape(story.title)} | {SITE}</title>"
             f'<meta property="og:site_name" content="{SITE}"><meta name="author" content="{story.author}">'
             f'<meta property="article:published_time" content="{story.published.isoformat()}">'
-            f'<link rel="canonical" href="{self.base}/articles/{story.number}"></head><body>'
+            + (f'<link rel="canonical" href="{self.base}/articles/{story.number}">' if canonical else "")
+            + "</head><body>"
             '<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>'
             f"<article><h1>{escape(story.title)}</h1>{paragraphs}</article>"
             f"<footer>Copyright 2020 {SITE}. All rights reserved. Subscribe to our newsletter.</footer>"
@@ -181,7 +183,7 @@ class FeedServer:
             return web.Response(status=500, text="internal error")
         if self.rss_mode == "malformed":
             return web.Response(text="<rss><channel><<<< this is not xml &&& ]]>", content_type="application/rss+xml")
-        body = self.rss("".join(self.rss_item(s) for s in self.stories.values()))
+        body = self.rss("".join(self.rss_item(s) for s in self.stories.values()) + "".join(self.rss_extra))
         etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
@@ -201,7 +203,8 @@ class FeedServer:
         story = self.stories.get(number)
         if story is None:
             raise web.HTTPNotFound()
-        return web.Response(text=self.page(story), content_type="text/html", charset="utf-8")
+        canonical = not request.path.startswith("/mirror/")  # a mirror of the page that doesn't say so
+        return web.Response(text=self.page(story, canonical), content_type="text/html", charset="utf-8")
 
     async def handle_hostile(self, request: web.Request) -> web.StreamResponse:
         good = "".join(self.rss_item(self.stories[n]) for n in range(3))
@@ -282,6 +285,7 @@ async def running_feed_server() -> AsyncIterator[FeedServer]:
     app.router.add_get("/rss.xml", server.handle_rss)
     app.router.add_get("/atom.xml", server.handle_atom)
     app.router.add_get("/articles/{number}", server.handle_article)
+    app.router.add_get("/mirror/{number}", server.handle_article)
     app.router.add_get("/hostile.xml", server.handle_hostile)
     app.router.add_get("/huge", server.handle_huge)
     app.router.add_get("/doc.pdf", server.handle_pdf)

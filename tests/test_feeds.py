@@ -173,6 +173,27 @@ async def test_an_article_in_two_feeds_is_fetched_and_written_once(server: FeedS
     assert len(feed_files(root)) == 20 and len(server.requests("/articles/")) == 20
 
 
+async def test_another_link_to_a_written_article_is_not_written_twice(server: FeedServer, tmp_path: Path) -> None:
+    server.rss_extra = [
+        # the same page under a link with another parameter: its canonical URL is /articles/5
+        f"<item><title>Print view</title><link>{server.base}/articles/5?view=print</link></item>",
+        # a mirror that doesn't name the original: the same content
+        f"<item><title>Mirror</title><link>{server.base}/mirror/6</link></item>",
+    ]
+    root = tmp_path / "archive"
+    store = JsonFeedStore.in_data_dir(tmp_path / "data")
+    async with FeedPoller(store, root, settings_for(f"{server.base}/rss.xml")) as poller:
+        await poller.add_configured()
+        summary = await poller.poll_due()
+    assert (summary.new, summary.unchanged, summary.failed) == (20, 2, 0) and len(feed_files(root)) == 20
+    print_view = await store.find_item(f"{server.base}/articles/5?view=print")
+    original = await store.find_item(f"{server.base}/articles/5")
+    assert print_view and original and print_view.path == original.path  # one file for the page
+    mirror = await store.find_item(f"{server.base}/mirror/6")
+    assert mirror and mirror.status == "duplicate" and mirror.path == ""
+    assert mirror.reason == f"same content as {server.base}/articles/6"
+
+
 async def test_hostile_items_fail_alone_and_are_not_fetched_again(
     server: FeedServer, tmp_path: Path, connects: list[str]
 ) -> None:

@@ -86,8 +86,12 @@ class ItemWriter:
             seen = await self.store.find_item(canonical)  # the same page reached by another link
         content_hash = article.content_hash()
         record = replace(record, canonical_url=canonical, content_hash=content_hash, status=article.text_from)
-        if seen is None and (copy := await self.store.find_content(content_hash)) and copy.path:
-            seen = copy  # the same article under another URL: one file for both
+        if seen is None and (copy := await self.store.find_content(content_hash)):
+            # The same article under another URL (a syndicated copy): not written twice. The record holds no
+            # path and no hash, so if this copy changes later it gets a file of its own.
+            duplicate = f"same content as {copy.canonical_url}"
+            await self.store.save_item(replace(record, content_hash="", status="duplicate", reason=duplicate))
+            return ItemOutcome(UNCHANGED)
         if seen is not None and seen.path and seen.content_hash == content_hash:
             await self.store.save_item(replace(record, path=seen.path))
             return ItemOutcome(UNCHANGED)

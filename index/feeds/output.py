@@ -30,8 +30,9 @@ class FeedArticle:
     text_from: str  # "page": the page's main text; "feed": the feed's own text only (the page was unusable)
 
     def content_hash(self) -> str:
-        """What a reader sees of the article: a change here is a change worth re-indexing."""
-        described = [self.title, self.body, self.published, self.source, self.byline, self.url]
+        """What a reader sees of the article, its URL aside: a change here is worth re-indexing, and the same
+        hash under another URL is the same article (a copy on another site differs at least in `source`)."""
+        described = [self.title, self.body, self.published, self.source, self.byline]
         return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 

@@ -39,7 +39,7 @@ class SeenItem:
     entry_hash: str  # fingerprint of the feed's entry (title, link, summary, content, dates): changed = look again
     content_hash: str  # hash of what was written (title and body); "" when nothing was written
     path: str  # the archive file, relative to the archive root; "" when nothing was written
-    status: str  # "page" (text from the page), "feed" (the feed's own text only) or "skipped"
+    status: str  # "page" (text from the page), "feed" (the feed's own text only), "skipped" or "duplicate"
     reason: str | None = None  # why the page was not used (feed-only text or skipped)
     updated: float = 0.0
 

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from .addresses import AddressPolicy, GuardedResolver, RefusedAddress, check_url
+from .addresses import AddressPolicy, GuardedResolver, RefusedAddress, check_url, guarded_socket_factory
 from .settings import FeedSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -77,7 +77,9 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy), limit=16)
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self.policy), socket_factory=guarded_socket_factory(self.policy), limit=16
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # no cookies kept, none sent

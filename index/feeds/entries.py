@@ -60,7 +60,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None, max_entries: int
     """The entries of a feed document (at most `max_entries`, the newest first). Raises `FeedFormatError`."""
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     # A stream, never bytes or str: feedparser opens a str that looks like a URL, and tries bytes as a path.
-    parsed: Any = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    try:
+        parsed: Any = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except Exception as error:  # feedparser reports problems in `bozo`; anything it raises is the same verdict
+        raise FeedFormatError(f"not a readable feed ({type(error).__name__}: {error})"[:200]) from error
     entries = sorted(parsed.entries, key=_entry_time, reverse=True)
     # An "entry" with neither a link nor text is what the lenient parser makes of broken markup.
     usable = [entry for entry in (_entry(raw, url) for raw in entries[:max_entries]) if entry.link or entry.text]

@@ -18,6 +18,7 @@ from conftest import PROJECT
 
 from bot.cli import cli
 from bot.config import BotConfig
+from bot.mcp_server import McpSettings
 from index import ConfigurationError
 
 DOCUMENTED_IN = ("docs/configuration.md", "docs/discord.md")
@@ -64,6 +65,8 @@ FRONT_END_BAD = {
     "ARCHIVEBOT_WEB_RATE": "-1/60",
     "DISCORD_GUILD_ID": "my-server",
 }
+# Read by one front end's own settings (each refusing a bad value in one line).
+OWN_SETTINGS_BAD = {"ARCHIVEBOT_MCP_RATE": (McpSettings, "lots")}
 # Free text, or read only by the bench and the tests: nothing a value could be wrong against.
 NOT_WALKED = {
     "ARCHIVEBOT_BENCH_INDEX",  # bench: a data directory to reuse
@@ -89,7 +92,7 @@ def documented() -> set[str]:
 
 
 def test_every_documented_setting_is_walked() -> None:
-    assert documented() == set(ENGINE_BAD) | set(FRONT_END_BAD) | NOT_WALKED
+    assert documented() == set(ENGINE_BAD) | set(FRONT_END_BAD) | set(OWN_SETTINGS_BAD) | NOT_WALKED
 
 
 @pytest.mark.parametrize("name", sorted(ENGINE_BAD))
@@ -115,10 +118,11 @@ def test_a_bad_engine_setting_is_one_line_before_any_work(name: str, tmp_path: P
     assert not list((tmp_path / "data").glob("vectors*"))  # nothing was indexed
 
 
-@pytest.mark.parametrize("name", sorted(FRONT_END_BAD))
+@pytest.mark.parametrize("name", sorted(FRONT_END_BAD) + sorted(OWN_SETTINGS_BAD))
 def test_a_bad_front_end_setting_is_one_line(name: str) -> None:
+    reader, value = OWN_SETTINGS_BAD.get(name, (BotConfig, FRONT_END_BAD.get(name, "")))
     with pytest.raises(ConfigurationError) as refused:
-        BotConfig.from_env({name: FRONT_END_BAD[name]})
+        reader.from_env({name: value})
     message = str(refused.value)
     assert name in message and "\n" not in message
 

@@ -8,12 +8,24 @@ FRAGMENT_WORDS = 5  # a long quote is matched by its first and last words (textS
 FRAGMENT_MAX_CHARS = 80  # quotes up to this length are matched whole
 
 
-def article_path(article_id: str, start: int | None = None, end: int | None = None) -> str:
-    """`/articles/<id>`, with `?start=S&end=E#quote` when a span is given (the anchor scrolls to it, no script)."""
+def article_path(
+    article_id: str, start: int | None = None, end: int | None = None, *, question: str = "", search: str = ""
+) -> str:
+    """`/articles/<id>`, with `?start=S&end=E#quote` when a span is given (the anchor scrolls to it, no script).
+
+    `question` (`q=`) or `search` (`s=`) ride along so that the article page can link back to the answer or the
+    search results it was opened from (the reading room sends no Referer, so the link itself carries them)."""
     path = "/articles/" + quote(article_id, safe="")
-    if start is None or end is None:
+    params: dict[str, str | int] = {}
+    if start is not None and end is not None:
+        params.update(start=start, end=end)
+    if question:
+        params["q"] = question
+    elif search:
+        params["s"] = search
+    if not params:
         return path
-    return f"{path}?{urlencode({'start': start, 'end': end})}#quote"
+    return f"{path}?{urlencode(params)}" + ("#quote" if "start" in params else "")
 
 
 def article_url(public_url: str, article_id: str, start: int | None = None, end: int | None = None) -> str:

@@ -396,7 +396,7 @@ async def test_answer_page_shows_each_citation_once(web_archive: WebArchive) -> 
     for article_id, article in articles.items():
         assert body.count(f'<a class="title" href="/articles/{article_id}?') == 1
         assert body.count(f"<code>{article_id}</code>") == 1  # the id only in its "Cite this" block
-        assert escape(cite.bibtex(cite.Citation.of_article(article))) in body
+        assert escape(cite.bibtex(cite.Citation.of_article(article)).rstrip("\n")) in body
     assert len(re.findall(r'<a class="context" href="/articles/', body)) == len(answer.quotes)
     assert len(re.findall(r'<a class="ref" href="#source-1">', body)) == len(answer.quotes)
 

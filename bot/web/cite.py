@@ -75,12 +75,18 @@ def human_date(value: str | None) -> str:
     return f"{parsed.day} {parsed:%B %Y}" if parsed else one_line(value)
 
 
+def _sentence(text: str | None) -> str:
+    """One line, ending in a full stop unless it already ends in . ? ! or …"""
+    line = one_line(text)
+    return line if line.endswith((".", "?", "!", "…")) else line + "."
+
+
 def plain_text(citation: Citation) -> str:
     """`Byline. “Title.” Source, 19 December 2009. URL. Archivebot article ID.`"""
     parts = []
     if citation.byline:
-        parts.append(one_line(citation.byline).rstrip(".") + ".")
-    parts.append(f"“{one_line(citation.title).rstrip('.')}.”")
+        parts.append(_sentence(citation.byline))
+    parts.append(f"“{_sentence(citation.title)}”")
     where = ", ".join(part for part in (one_line(citation.source), human_date(citation.date)) if part)
     if where:
         parts.append(where + ".")

@@ -36,9 +36,10 @@ def _time(value: str | None) -> str:
     return f'<time datetime="{escape(value)}">{escape(human_date(value))}</time>'
 
 
-def _meta(source: str | None, date: str | None, *more: str | None) -> str:
-    """`Source · 19 December 2009 · …` as HTML, the parts that exist."""
-    parts = [escape(source) if source else "", _time(date), *(escape(part) for part in more if part)]
+def _meta(source: str | None, date: str | None, *more: str | None, short: bool = True) -> str:
+    """`Source · 19 Dec 2009 · …` as HTML, the parts that exist (`short=False`: `19 December 2009`)."""
+    when = (_short_time(date) if short else _time(date)) if date else ""
+    parts = [escape(source) if source else "", when, *(escape(part) for part in more if part)]
     return ' <span aria-hidden="true">·</span> '.join(part for part in parts if part)
 
 
@@ -71,7 +72,7 @@ def layout(title: str, content: str, *, current: str = "") -> str:
 def question_form(query: str = "") -> str:
     return (
         '<form class="ask" action="/" method="get" role="search">'
-        '<label for="q">Ask the archive a question</label>'
+        f'<label for="q">{"Ask another question" if query else "Ask the archive a question"}</label>'
         f'<div class="row"><input id="q" name="q" type="search" value="{escape(query)}" maxlength="1000"'
         ' placeholder="Ask a question" autocomplete="off" required>'
         '<button type="submit">Ask</button></div></form>'
@@ -95,7 +96,8 @@ def search_form(query: str = "", filters: Mapping[str, str] | None = None) -> st
         f'<div class="row"><input id="q" name="q" type="search" value="{escape(query)}" maxlength="1000"'
         ' placeholder="Words, names, places" autocomplete="off" required>'
         '<button type="submit">Search</button></div>'
-        f'<fieldset class="filters"><legend>Filters</legend><div class="fields">{fields}</div></fieldset></form>'
+        f'<details class="filters"{" open" if filters else ""}><summary>Filters</summary>'
+        f'<div class="fields">{fields}</div></details></form>'
     )
 
 
@@ -216,8 +218,8 @@ def _cite_block(citation: Citation) -> str:
         f"<pre>{escape(text)}</pre></div>"
         for label, kind, text in (
             ("Plain text", "txt", cite.plain_text(citation)),
-            ("BibTeX", "bib", cite.bibtex(citation)),
-            ("RIS", "ris", cite.ris(citation, newline="\n")),
+            ("BibTeX", "bib", cite.bibtex(citation).rstrip("\n")),
+            ("RIS", "ris", cite.ris(citation, newline="\n").rstrip("\n")),
         )
     )
     return (
@@ -294,7 +296,8 @@ def answer_page(answer: Answer, citations: Mapping[str, Citation] | None = None)
             f" {count} verbatim quote{'s' if count != 1 else ''} from {len(numbers)}"
             f" article{'s' if len(numbers) != 1 else ''}</p>"
         )
-        body = f'{summary}<ol class="quotes">\n{items}\n</ol>{sources}'
+        heading += summary
+        body = f'<ol class="quotes">\n{items}\n</ol>{sources}'
     else:
         body = (
             '<div class="not-found card"><p class="verdict">Not found in the archive.</p>'
@@ -304,9 +307,9 @@ def answer_page(answer: Answer, citations: Mapping[str, Citation] | None = None)
             hits = "\n".join(hit_item(hit, question=answer.question) for hit in answer.closest)
             body += f'<h2>Closest articles</h2>\n<ul class="hits">\n{hits}\n</ul>'
     content = (
-        f'<div class="toolbar">{question_form(answer.question)}</div>'
         f'<section class="answer" aria-labelledby="answer-title">'
         f'<div class="answer-head">{heading}</div>\n{body}</section>'
+        f'<section class="ask-again" aria-label="Ask again">{question_form(answer.question)}</section>'
     )
     return layout(answer.question, content, current="ask")
 
@@ -387,7 +390,7 @@ def article_page(
             f'<p class="links"><a class="original" href="{escape(original)}" rel="noopener noreferrer nofollow">'
             f'{label}<span aria-hidden="true"> ↗</span></a></p>'
         )
-    meta = _meta(None, article.published, article.dateline, article.byline)
+    meta = _meta(None, article.published, article.dateline, article.byline, short=False)
     content = (
         _back_link(question, search)
         + '<article class="reading"><header class="article-head">'
@@ -405,7 +408,7 @@ def article_page(
 
 def error_page(status: int, reason: str, message: str) -> str:
     content = (
-        f'<section class="error card"><p class="eyebrow">Error {status}</p><h1>{status} {escape(reason)}</h1>'
+        f'<section class="error card"><h1>{status} {escape(reason)}</h1>'
         f"<p>{escape(message)}</p>"
         '<p><a href="/">Ask a question</a> or <a href="/search">search the archive</a>.</p></section>'
     )

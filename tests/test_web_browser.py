@@ -1,8 +1,8 @@
 """The reading room in a real browser: headless Chromium driven over the DevTools protocol (tests/chromium.py),
 with page JavaScript disabled, against a real server on 127.0.0.1.
 
-Screenshots go to the test's temporary directory, or to `$ARCHIVEBOT_SCREENSHOTS` when set (the README's
-images in docs/images/ are made that way, from the integration test over the BBC articles).
+Screenshots go to the test's temporary directory, or to `$ARCHIVEBOT_SCREENSHOTS` when set. The documentation's
+images in docs/images/ come from `python -m bench.screenshots` (docs/reading-room.md#screenshots).
 """
 
 from __future__ import annotations

@@ -29,13 +29,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from index import Answer, Archive, HashEmbedder, Settings, make_embedder
-from index._config import use_offline_defaults
+from index._settings import use_offline_defaults
 
 from ._common import CORPUS, DEV_QUESTIONS, REPO, log, questions
 
 sys.path.insert(0, str(REPO / "tests"))
 from chromium import Browser, Page, find_chromium
 
+from bot.ratelimit import RateLimit
 from bot.web import WebSettings, start_server
 from bot.web.links import article_path
 from bot.web.snippets import query_terms
@@ -114,7 +115,7 @@ async def run(args: argparse.Namespace) -> None:
             answer = answers[0]
             examples = os.environ.get("ARCHIVEBOT_EXAMPLE_QUESTIONS", "").strip()
             web = WebSettings.from_env(load_dotenv=False)
-            web = replace(web, listen=("127.0.0.1", 0), rate_count=0)
+            web = replace(web, listen=("127.0.0.1", 0), rate=RateLimit(0, 0.0))
             if not examples and hasattr(web, "example_questions"):
                 web = replace(web, example_questions=tuple(a.question for a in answers))
             server = await start_server(archive, web)

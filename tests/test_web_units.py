@@ -91,6 +91,7 @@ def test_article_links() -> None:
     assert article_url("https://x.org/room/", "abc", 1, 2) == "https://x.org/room/articles/abc?start=1&end=2#quote"
     assert article_path("abc", 1, 2, question="Who & why?") == "/articles/abc?start=1&end=2&q=Who+%26+why%3F#quote"
     assert article_path("abc", search="rates") == "/articles/abc?s=rates"
+    assert article_path("abc", 1, 2, question="Я" * 600) == "/articles/abc?start=1&end=2#quote"  # 3,600 bytes encoded
 
 
 def test_text_fragments_encode_their_syntax_characters() -> None:

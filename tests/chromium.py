@@ -223,6 +223,13 @@ class Page:
         ys = model["border"][1::2]
         return min(ys), max(ys)
 
+    async def evaluate(self, expression: str) -> Any:
+        """The value of a DevTools-side expression (allowed with page JavaScript disabled: no page script runs)."""
+        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise CdpError(f"{expression}: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
     async def viewport(self) -> dict[str, Any]:
         metrics = await self.send("Page.getLayoutMetrics")
         return dict(metrics["cssVisualViewport"])

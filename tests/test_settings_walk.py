@@ -52,6 +52,7 @@ ENGINE_BAD = {
 FRONT_END_BAD = {
     "ARCHIVEBOT_ADMIN_ROLE_IDS": "admins",
     "ARCHIVEBOT_CHANNELS": "general",
+    "ARCHIVEBOT_EXAMPLE_QUESTIONS": "|".join(f"Question {number}?" for number in range(6)),
     "ARCHIVEBOT_GUILD_RATE": "lots",
     "ARCHIVEBOT_LOG_LEVEL": "chatty",
     "ARCHIVEBOT_MAX_QUOTES": "11",

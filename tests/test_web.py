@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -24,7 +24,7 @@ from web_support import (
 )
 
 from bot.ratelimit import RateLimit
-from bot.web import WebSettings, start_server
+from bot.web import WebSettings, cite, start_server
 from index import Archive, HashEmbedder, Settings
 
 QUESTION = "What did Obama propose to North Korea?"
@@ -55,6 +55,12 @@ async def raw_request(host: str, port: int, request_line: str) -> tuple[int, str
 
 def article_links(html: str) -> list[str]:
     return [unescape(link) for link in re.findall(r'href="(/articles/[^"]+)"', html)]
+
+
+def back_link(html: str) -> str | None:
+    """The href of the article page's way back (to the answer or the search results), or None."""
+    found = re.search(r'<nav class="crumbs" aria-label="Back"><a href="([^"]+)"', html)
+    return unescape(found.group(1)) if found else None
 
 
 def assert_clean_error(status: int, expected: int, body: str) -> None:
@@ -112,11 +118,13 @@ async def test_answer_quotes_link_to_their_highlighted_span(web_archive: WebArch
             assert f"“{quote.text}”" in unescape(body)  # the same quotes, in the same order, as Discord shows
             parts = urlsplit(link)
             assert parts.path == f"/articles/{quote.article_id}" and parts.fragment == "quote"
-            assert parse_qs(parts.query) == {"start": [str(quote.start)], "end": [str(quote.end)]}
+            # The question rides along, for the article page's way back to this answer.
+            assert parse_qs(parts.query) == {"start": [str(quote.start)], "end": [str(quote.end)], "q": [QUESTION]}
             status, _, page = await fetch(server.url + link)
             marked = parse_page(page)
             assert status == 200 and marked.found == 1
             assert "".join(marked.text) == quote.text
+            assert back_link(page) == "/?" + urlencode({"q": QUESTION})
 
 
 async def test_article_page_marks_exactly_the_span(web_archive: WebArchive) -> None:
@@ -156,7 +164,7 @@ async def test_search_lists_ranked_articles(web_archive: WebArchive) -> None:
         status, _, body = await fetch(server.url + "/search", params={"q": "marathon runner"})
         empty_status, _, empty = await fetch(server.url + "/search")
     assert status == 200
-    assert article_links(body) == [f"/articles/{hit.article_id}" for hit in hits]
+    assert article_links(body) == [f"/articles/{hit.article_id}?s=marathon+runner" for hit in hits]
     assert empty_status == 200 and 'action="/search"' in empty and "/articles/" not in empty
 
 
@@ -336,3 +344,160 @@ async def test_answers_show_as_many_quotes_as_configured(web_archive: WebArchive
         _, _, body = await fetch(server.url + "/", params={"q": QUESTION})
     assert len(three.quotes) > 1  # so that showing one is the setting's doing
     assert len([link for link in article_links(body) if "start=" in link]) == 1
+
+
+# ---- the pages of issue 21: home, answers, citations, search, the way back --------------------------------
+
+
+def source_links(html: str) -> list[str]:
+    """The Sources list's title links (one per cited article)."""
+    pattern = r'<li class="source card"[^>]*>.*?<a class="title" href="([^"]+)"'
+    return [unescape(link) for link in re.findall(pattern, html)]
+
+
+async def test_home_page_shows_what_the_archive_holds_and_recent_headlines(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (archive, server):
+        recent = await archive.suggest_titles("", 6)
+        status, _, body = await fetch(server.url + "/")
+    assert status == 200
+    assert re.search(r'<span class="value">3</span><span class="label">articles</span>', body)
+    newest = max(hit.date for hit in recent if hit.date)
+    assert f'<time datetime="{newest}">' in body  # the newest story's date, from the archive
+    # The newest headlines, newest first, each linking to its article; the hostile one shown as text.
+    assert recent and article_links(body) == [f"/articles/{hit.article_id}" for hit in recent]
+    assert "Recently in the archive" in body and escape(HOSTILE_TITLE) in body and "<script>" not in body
+    assert "How to ask" in body and "Try asking" not in body  # no questions configured: the generic hint
+    assert "Chelsea" not in body and "Obama propose" not in body  # no question is written into the page
+
+
+async def test_home_page_offers_the_configured_example_questions(web_archive: WebArchive) -> None:
+    examples = ("Who won the marathon?", 'What did <b>"they"</b> say & why?')
+    web = WebSettings(listen=("127.0.0.1", 0), rate=RateLimit(0, 0.0), example_questions=examples)
+    async with serving(web_archive.settings, web) as (_, server):
+        _, _, body = await fetch(server.url + "/")
+        links = [unescape(link) for link in re.findall(r'<ul class="suggestions"><li><a href="([^"]+)"', body)]
+        asked = [unescape(link) for link in re.findall(r'<li><a href="(/\?q=[^"]+)"', body)]
+        answer_status, _, answer = await fetch(server.url + asked[0])
+    assert "Try asking" in body and "How to ask" not in body
+    assert links == ["/?q=Who+won+the+marathon%3F"]
+    assert [parse_qs(urlsplit(link).query)["q"][0] for link in asked] == list(examples)
+    assert "<b>" not in body and escape(examples[1]) in body
+    assert answer_status == 200 and escape(examples[0]) in answer
+
+
+async def test_answer_page_shows_each_citation_once(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (archive, server):
+        answer = await archive.ask(QUESTION)
+        _, _, body = await fetch(server.url + "/", params={"q": QUESTION})
+        cited = list(dict.fromkeys(quote.article_id for quote in answer.quotes))
+        articles = {article_id: await archive.article(article_id) for article_id in cited}
+    assert len(answer.quotes) > len(cited)  # several quotes from one article: the case that repeated it
+    assert source_links(body) == [f"/articles/{article_id}?" + urlencode({"q": QUESTION}) for article_id in cited]
+    for article_id, article in articles.items():
+        assert body.count(f'<a class="title" href="/articles/{article_id}?') == 1
+        assert body.count(f"<code>{article_id}</code>") == 1  # the id only in its "Cite this" block
+        assert escape(cite.bibtex(cite.Citation.of_article(article)).rstrip("\n")) in body
+    assert len(re.findall(r'<a class="context" href="/articles/', body)) == len(answer.quotes)
+    assert len(re.findall(r'<a class="ref" href="#source-1">', body)) == len(answer.quotes)
+
+
+async def test_cite_routes_give_plain_text_bibtex_and_ris(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (archive, server):
+        hostile = await archive.article(next(hit.article_id for hit in await archive.search("attacker markup")))
+        marathon = await archive.article((await archive.search("marathon runner"))[0].article_id)
+        results = {}
+        for kind in ("txt", "bib", "ris"):
+            results[kind] = await fetch(server.url + f"/articles/{marathon.article_id}/cite.{kind}")
+        _, _, hostile_bib = await fetch(server.url + f"/articles/{hostile.article_id}/cite.bib")
+        _, hostile_headers, hostile_ris = await fetch(server.url + f"/articles/{hostile.article_id}/cite.ris")
+        unknown = await fetch(server.url + f"/articles/{marathon.article_id}/cite.html")
+        missing = await fetch(server.url + "/articles/0000000000000000/cite.bib")
+        bad = await fetch(server.url + "/articles/x;DROP/cite.bib")
+    status, headers, text = results["txt"]
+    assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text == (
+        "Jane Doe. “Runner wins city marathon.” Example News, 4 March 2005. "
+        f"https://news.example.org/sport/marathon?id=7. Archivebot article {marathon.article_id}.\n"
+    )
+    status, headers, bib = results["bib"]
+    assert status == 200 and headers["Content-Type"].startswith("application/x-bibtex")
+    assert headers["Content-Disposition"] == f'attachment; filename="archivebot-{marathon.article_id}.bib"'
+    assert bib.startswith(f"@article{{archivebot-{marathon.article_id},") and "author = {Jane Doe}" in bib
+    assert "journal = {Example News}" in bib and "year = 2005" in bib and "month = mar" in bib
+    status, headers, ris = results["ris"]
+    assert status == 200 and headers["Content-Type"].startswith("application/x-research-info-systems")
+    assert ris.splitlines()[:3] == ["TY  - NEWS", "AU  - Jane Doe", "TI  - Runner wins city marathon"]
+    assert "UR  - https://news.example.org/sport/marathon?id=7" in ris.splitlines() and ris.endswith("ER  - \r\n")
+    # Hostile metadata stays data: the javascript: URL is not cited, markup is plain text (not HTML-escaped:
+    # these are not HTML documents, and nosniff keeps browsers from reading them as such).
+    assert "javascript" not in hostile_bib + hostile_ris and "UR  -" not in hostile_ris
+    assert f"TI  - {HOSTILE_TITLE}" in hostile_ris.splitlines()
+    assert hostile_headers["X-Content-Type-Options"] == "nosniff"
+    assert unknown[0] == 404 and missing[0] == 404 and bad[0] == 400
+
+
+async def test_search_snippets_mark_the_query_words_in_hostile_text(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (_, server):
+        status, _, body = await fetch(server.url + "/search", params={"q": "attacker script"})
+    assert status == 200
+    snippets = re.findall(r'<p class="snippet">(.*?)</p>', body)
+    hostile = next(text for text in snippets if "attacker" in text)
+    assert hostile == (
+        "The <mark>attacker</mark> wrote &lt;<mark>script</mark>&gt;document.title=&#x27;pwned&#x27;&lt;/"
+        "<mark>script</mark>&gt; into the text of the story."
+    )
+    assert {tag for tag, _ in parse_page(body).tags}.isdisjoint({"script", "img", "b", "i"})
+
+
+async def test_search_filters_are_a_get_form(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (archive, server):
+        everything = await archive.search("the", limit=20)
+        _, _, by_source = await fetch(server.url + "/search", params={"q": "the", "source": "Example News"})
+        _, _, after = await fetch(server.url + "/search", params={"q": "the", "after": "2009-01-01"})
+        _, _, before = await fetch(server.url + "/search", params={"q": "the", "before": "2005-02-01"})
+        bad_status, _, bad = await fetch(server.url + "/search", params={"q": "the", "after": "someday"})
+        _, _, echoed = await fetch(server.url + "/search", params={"q": "x", "source": '"><script>'})
+    dates = {hit.article_id: hit.date for hit in everything}
+    sources = {hit.article_id: hit.source for hit in everything}
+    assert len(everything) == 3
+    assert [sources[link.split("?")[0][10:]] for link in article_links(by_source)] == ["Example News"]
+    assert [dates[link.split("?")[0][10:]] for link in article_links(after)] == ["2009-12-19"]
+    assert [dates[link.split("?")[0][10:]] for link in article_links(before)] == ["2005-01-02"]
+    assert 'name="after" type="date" value="2009-01-01"' in after and 'value="Example News"' in by_source
+    assert_clean_error(bad_status, 400, bad)
+    assert 'value="&quot;&gt;&lt;script&gt;"' in echoed and "<script>" not in echoed
+    for name in ("q", "source", "after", "before"):  # every field has its label
+        assert f'<label for="{name}">' in by_source and f'id="{name}" name="{name}"' in by_source
+
+
+async def test_article_page_links_back_to_where_it_was_opened_from(web_archive: WebArchive) -> None:
+    hostile_question = "</nav><script>alert(1)</script> marathon?"
+    async with serving(web_archive.settings) as (archive, server):
+        article_id = (await archive.search("marathon runner"))[0].article_id
+        _, _, from_answer = await fetch(server.url + f"/articles/{article_id}", params={"q": hostile_question})
+        _, _, from_search = await fetch(server.url + f"/articles/{article_id}", params={"s": "marathon runner"})
+        _, _, alone = await fetch(server.url + f"/articles/{article_id}")
+        _, _, too_long = await fetch(server.url + f"/articles/{article_id}", params={"q": "x" * 1001})
+    assert back_link(from_answer) == "/?" + urlencode({"q": hostile_question})
+    assert "Back to the answer" in from_answer and "<script>" not in from_answer
+    assert back_link(from_search) == "/search?q=marathon+runner" and "Back to the results" in from_search
+    assert back_link(alone) is None and back_link(too_long) is None
+
+
+async def test_pages_have_landmarks_and_a_logical_focus_order(web_archive: WebArchive) -> None:
+    async with serving(web_archive.settings) as (archive, server):
+        article_id = (await archive.search("marathon runner"))[0].article_id
+        paths = ["/", "/?q=" + QUESTION, "/search?q=marathon", f"/articles/{article_id}?start=0&end=5", "/nowhere"]
+        pages_html = [(await fetch(server.url + path))[2] for path in paths]
+    for html in pages_html:
+        tags = parse_page(html).tags
+        names = [tag for tag, _ in tags]
+        assert '<html lang="en">' in html
+        for landmark in ("header", "nav", "main", "footer"):
+            assert landmark in names, landmark
+        focusable = [(tag, attrs) for tag, attrs in tags if tag in {"a", "input", "button", "summary"}]
+        assert focusable[0] == ("a", {"class": "skip", "href": "#main"})  # the skip link comes first
+        assert ("main", {"id": "main", "tabindex": "-1"}) in tags
+        assert all(int(attrs.get("tabindex") or 0) <= 0 for _, attrs in tags)  # DOM order is the focus order
+        labelled = {attrs.get("for") for tag, attrs in tags if tag == "label"}
+        assert all(attrs.get("id") in labelled for tag, attrs in tags if tag == "input")

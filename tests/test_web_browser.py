@@ -1,8 +1,8 @@
 """The reading room in a real browser: headless Chromium driven over the DevTools protocol (tests/chromium.py),
 with page JavaScript disabled, against a real server on 127.0.0.1.
 
-Screenshots go to the test's temporary directory, or to `$ARCHIVEBOT_SCREENSHOTS` when set (the README's
-images in docs/images/ are made that way, from the integration test over the BBC articles).
+Screenshots go to the test's temporary directory, or to `$ARCHIVEBOT_SCREENSHOTS` when set. The documentation's
+images in docs/images/ come from `python -m bench.screenshots` (docs/reading-room.md#screenshots).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from chromium import Browser, Page, find_chromium
@@ -83,7 +84,7 @@ async def test_asking_and_following_a_citation_works_without_javascript(
         assert len(await page.select_all("ol.quotes > li")) == len(answer.quotes)
         assert await page.text("ol.quotes > li blockquote") == f"“{answer.quotes[0].text}”"
         shot = await page.screenshot(screenshot_dir(tmp_path) / "reading-room-answer.png")
-        link = await page.attribute("ol.quotes > li p.cite a", "href")
+        link = await page.attribute("ol.quotes > li a.context", "href")
         assert link is not None
         await page.goto(server.url + link)
         await assert_quote_in_view(page, answer.quotes[0].text)
@@ -105,6 +106,46 @@ async def test_hostile_article_shows_its_markup_as_text(web_archive: WebArchive,
         assert await page.text("title") != "pwned"
         await page.goto(server.url + "/search?q=attacker+markup")
         assert await page.select_all("script, img") == [] and await page.text("title") != "pwned"
+
+
+async def test_phone_pages_fit_390_pixels_and_have_landmarks(web_archive: WebArchive, browser: Browser) -> None:
+    """At 390 px nothing scrolls sideways (long words, titles, forms and citation blocks wrap), in light and
+    dark, and every page has its lang attribute, landmarks, skip link and a visible focus style."""
+    page = await browser.new_page(**PHONE)  # type: ignore[arg-type]
+    async with serving(web_archive.settings) as (archive, server):
+        answer = await archive.ask(QUESTION)
+        quote = answer.quotes[0]
+        hostile = (await archive.search("attacker markup"))[0].article_id
+        paths = [
+            "/",
+            "/?" + urlencode({"q": QUESTION}),
+            article_path(quote.article_id, quote.start, quote.end, question=QUESTION),
+            article_path(hostile, search="attacker markup"),
+            "/search?" + urlencode({"q": "marathon runner", "source": "Example News", "after": "2005-01-01"}),
+            "/search",
+            "/articles/0000000000000000",
+            "/?" + urlencode({"q": "x" * 400}),  # one unbreakable 400-character word
+        ]
+        for scheme in ("light", "dark"):
+            await page.send("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+            for path in paths:
+                await page.goto(server.url + path)
+                width = await page.evaluate("document.scrollingElement.scrollWidth")
+                assert width <= 390, (scheme, path, width)
+                assert await page.evaluate("document.documentElement.lang") == "en"
+                for landmark in ("header", "nav", "main#main", "footer"):
+                    assert await page.select_all(landmark), (path, landmark)
+                assert await page.attribute("body > a:first-child", "href") == "#main"  # the skip link comes first
+            background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == ("rgb(247, 247, 245)" if scheme == "light" else "rgb(14, 16, 20)")
+        # The details blocks opened: their <pre> citations wrap too.
+        await page.goto(server.url + "/?" + urlencode({"q": QUESTION}))
+        await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        # A focused link gets a visible outline (the browser's focus, not a script's).
+        await page.send("DOM.focus", nodeId=await page.select("a.context"))
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid"
 
 
 # ---- the real model over the development questions ---------------------------------------------------------

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 FRAGMENT_WORDS = 5  # a long quote is matched by its first and last words (textStart,textEnd)
 FRAGMENT_MAX_CHARS = 80  # quotes up to this length are matched whole
+MAX_CARRIED_BYTES = 3000  # a question or search longer than this, encoded, is not carried (the server's limit is 4,096)
 
 
-def article_path(article_id: str, start: int | None = None, end: int | None = None) -> str:
-    """`/articles/<id>`, with `?start=S&end=E#quote` when a span is given (the anchor scrolls to it, no script)."""
+def article_path(
+    article_id: str, start: int | None = None, end: int | None = None, *, question: str = "", search: str = ""
+) -> str:
+    """`/articles/<id>`, with `?start=S&end=E#quote` when a span is given (the anchor scrolls to it, no script).
+
+    `question` (`q=`) or `search` (`s=`) ride along so that the article page can link back to the answer or the
+    search results it was opened from (the reading room sends no Referer, so the link itself carries them); one
+    too long to keep the link under the server's query limit is left out."""
     path = "/articles/" + quote(article_id, safe="")
-    if start is None or end is None:
+    params: dict[str, str | int] = {}
+    if start is not None and end is not None:
+        params.update(start=start, end=end)
+    if question and len(quote_plus(question)) <= MAX_CARRIED_BYTES:
+        params["q"] = question
+    elif search and len(quote_plus(search)) <= MAX_CARRIED_BYTES:
+        params["s"] = search
+    if not params:
         return path
-    return f"{path}?{urlencode({'start': start, 'end': end})}#quote"
+    return f"{path}?{urlencode(params)}" + ("#quote" if "start" in params else "")
 
 
 def article_url(public_url: str, article_id: str, start: int | None = None, end: int | None = None) -> str:

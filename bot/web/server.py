@@ -1,8 +1,9 @@
 """The reading room: a small read-only aiohttp application on the engine's public API.
 
-Routes: `/` (question box and answers), `/articles/<id>?start=S&end=E` (the article with the quote
-highlighted), `/search?q=` (ranked articles), `/healthz` (JSON for monitoring) and `/static/style.css`
-(the one style sheet, read from this package once at start). Nothing else is served: no file is ever read
+Routes: `/` (what the archive holds, and answers), `/articles/<id>?start=S&end=E` (the article with the quote
+highlighted), `/articles/<id>/cite.{txt,bib,ris}` (its citation), `/search?q=&source=&after=&before=` (ranked
+articles with snippets), `/healthz` (JSON for monitoring) and `/static/style.css` (the one style sheet, read
+from this package once at start). Nothing else is served: no file is ever read
 from a path taken from a request.
 """
 
@@ -16,10 +17,10 @@ from importlib import resources
 
 from aiohttp import web
 
-from index import Archive
+from index import Archive, ArticleNotFoundError
 
 from ..ratelimit import SlidingWindow
-from . import pages
+from . import cite, pages, snippets
 from .guard import PageError, error_middleware, guard_middleware, security_headers
 from .settings import WebSettings
 
@@ -31,6 +32,8 @@ logger = logging.getLogger("archivebot.web")
 ARTICLE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # ids are 16 hex digits; anything else is refused unread
 OFFSET = re.compile(r"[0-9]{1,9}")
 SEARCH_LIMIT = 20
+RECENT_LIMIT = 6  # "Recently in the archive" on the home page
+MAX_CARRIED_CHARS = 1000  # a question or search carried for the way back (longer ones are not questions)
 # aiohttp refuses request lines over 8,190 bytes with its own bare 400; a little more room lets a 10 kB
 # query reach the guard, which answers with a clear 414 page.
 MAX_LINE_BYTES = 16_384
@@ -47,6 +50,7 @@ def create_app(archive: Archive, settings: WebSettings | None = None) -> web.App
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", home)
     app.router.add_get("/articles/{article_id}", article)
+    app.router.add_get("/articles/{article_id}/cite.{kind}", citation)
     app.router.add_get("/search", search)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(pages.STYLESHEET, stylesheet)
@@ -62,17 +66,52 @@ def _query(request: web.Request) -> str:
 
 
 async def home(request: web.Request) -> web.Response:
-    archive, question = request.app[ARCHIVE], _query(request)
+    archive, settings, question = request.app[ARCHIVE], request.app[SETTINGS], _query(request)
     if not question:
-        return _html(pages.home_page((await archive.stats()).articles))
-    answer = await archive.ask(question, max_quotes=request.app[SETTINGS].max_quotes)
-    return _html(pages.answer_page(answer))
+        stats = await archive.stats()
+        recent = await archive.suggest_titles("", RECENT_LIMIT) if stats.articles else []
+        return _html(pages.home_page(stats, recent, settings.example_questions))
+    answer = await archive.ask(question, max_quotes=settings.max_quotes)
+    citations: dict[str, cite.Citation] = {}
+    for quote in answer.quotes:  # the cited articles' bylines and addresses, for "Cite this"
+        if quote.article_id not in citations:
+            try:
+                found = await archive.article(quote.article_id)
+            except ArticleNotFoundError:  # reindexed away since the answer: cite from the quote alone
+                continue
+            citations[quote.article_id] = cite.Citation.of_article(found, settings.public_url)
+    return _html(pages.answer_page(answer, citations))
+
+
+def _filters(request: web.Request) -> dict[str, str]:
+    """The search filters given (`source`, `after`, `before`), stripped; empty ones left out."""
+    return {name: value for name in ("source", "after", "before") if (value := request.query.get(name, "").strip())}
 
 
 async def search(request: web.Request) -> web.Response:
-    query = _query(request)
-    hits = await request.app[ARCHIVE].search(query, limit=SEARCH_LIMIT) if query else []
-    return _html(pages.search_page(query, hits))
+    archive, query, filters = request.app[ARCHIVE], _query(request), _filters(request)
+    if not query:
+        return _html(pages.search_page("", [], filters=filters))
+    hits = await archive.search(
+        query,
+        source=filters.get("source"),
+        after=filters.get("after"),
+        before=filters.get("before"),
+        limit=SEARCH_LIMIT,
+    )
+    terms = snippets.query_terms(query)
+    texts: dict[str, str] = {}
+    for hit in hits:
+        try:
+            texts[hit.article_id] = snippets.snippet((await archive.article(hit.article_id)).body, terms)
+        except ArticleNotFoundError:
+            continue
+    return _html(pages.search_page(query, hits, snippets=texts, filters=filters))
+
+
+def _carried(request: web.Request, name: str) -> str:
+    value = request.query.get(name, "").strip()
+    return value if len(value) <= MAX_CARRIED_CHARS else ""
 
 
 def _span(request: web.Request, body_length: int) -> tuple[int, int] | None:
@@ -97,7 +136,36 @@ async def article(request: web.Request) -> web.Response:
     found = await request.app[ARCHIVE].article(article_id)
     if found.article_id != article_id:  # the engine also looks titles up; this page takes ids only
         raise PageError(404, "There is no article with that id in the archive.")
-    return _html(pages.article_page(found, _span(request, len(found.body))))
+    span = _span(request, len(found.body))
+    return _html(
+        pages.article_page(
+            found,
+            span,
+            question=_carried(request, "q"),
+            search=_carried(request, "s"),
+            public_url=request.app[SETTINGS].public_url,
+        )
+    )
+
+
+async def citation(request: web.Request) -> web.Response:
+    """`/articles/<id>/cite.txt|bib|ris`: the article's citation as a file to save or import."""
+    article_id, kind = request.match_info["article_id"], request.match_info["kind"]
+    if not ARTICLE_ID.fullmatch(article_id):
+        raise PageError(400, "That is not an article id.")
+    if kind not in cite.FORMATS:
+        raise PageError(404, "Citations come as .txt, .bib or .ris.")
+    found = await request.app[ARCHIVE].article(article_id)
+    if found.article_id != article_id:
+        raise PageError(404, "There is no article with that id in the archive.")
+    text = cite.render(cite.Citation.of_article(found, request.app[SETTINGS].public_url), kind)
+    disposition = "inline" if kind == "txt" else "attachment"
+    return web.Response(
+        text=text,
+        content_type=cite.FORMATS[kind],
+        charset="utf-8",
+        headers={"Content-Disposition": f'{disposition}; filename="archivebot-{article_id}.{kind}"'},
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -1,8 +1,9 @@
 """The reading room's settings: where it listens, the public base URL of its links, its rate limit.
 
 Read from `ARCHIVEBOT_WEB=HOST:PORT` (serve the web app; unset = the bot process serves none),
-`ARCHIVEBOT_PUBLIC_URL` (the address readers reach the web app at, used for links in Discord answers) and
-`ARCHIVEBOT_WEB_RATE=COUNT/SECONDS` (page requests per client address; `off` disables it).
+`ARCHIVEBOT_PUBLIC_URL` (the address readers reach the web app at, used for links in Discord answers),
+`ARCHIVEBOT_WEB_RATE=COUNT/SECONDS` (page requests per client address; `off` disables it) and
+`ARCHIVEBOT_EXAMPLE_QUESTIONS` (questions the home page offers, separated by `|`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,21 @@ def max_quotes(env: Environment, default: int = 3) -> int:
     return env.whole_number("ARCHIVEBOT_MAX_QUOTES", default, minimum=1, maximum=MAX_QUOTES_LIMIT)
 
 
+MAX_EXAMPLES = 5
+MAX_EXAMPLE_CHARS = 300
+
+
+def parse_examples(raw: str, name: str = "ARCHIVEBOT_EXAMPLE_QUESTIONS") -> tuple[str, ...]:
+    """`Question one?|Question two?` -> the questions (at most five, each at most 300 characters)."""
+    questions = tuple(" ".join(part.split()) for part in raw.split("|") if part.strip())
+    if len(questions) > MAX_EXAMPLES:
+        raise ConfigurationError(f"{name} holds at most {MAX_EXAMPLES} questions separated by |, got {len(questions)}")
+    for question in questions:
+        if len(question) > MAX_EXAMPLE_CHARS:
+            raise ConfigurationError(f"{name}: each question at most {MAX_EXAMPLE_CHARS} characters, got {question!r}")
+    return questions
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """How the reading room serves. `listen` is None when `ARCHIVEBOT_WEB` is unset (no web app in the bot)."""
@@ -78,6 +94,7 @@ class WebSettings:
     public_url: str = ""  # base of absolute links (Discord citations); pages themselves use relative links
     rate: RateLimit = RateLimit(60, 60.0)  # page requests per client address (ARCHIVEBOT_WEB_RATE)
     max_quotes: int = 3  # ARCHIVEBOT_MAX_QUOTES, as in Discord answers
+    example_questions: tuple[str, ...] = ()  # the home page's "Try asking" (none: recent headlines and a hint)
 
     @property
     def host(self) -> str:
@@ -99,4 +116,5 @@ class WebSettings:
             public_url=parse_public_url(env.text("ARCHIVEBOT_PUBLIC_URL")),
             rate=RateLimit.parse("ARCHIVEBOT_WEB_RATE", env.text("ARCHIVEBOT_WEB_RATE"), cls.rate),
             max_quotes=max_quotes(env, cls.max_quotes),
+            example_questions=parse_examples(env.text("ARCHIVEBOT_EXAMPLE_QUESTIONS")),
         )

@@ -202,7 +202,8 @@ def test_worker_processes_give_the_vectors_of_the_in_process_model(torch_embedde
 
 
 def test_the_recorded_model_name_is_predicted_without_loading_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import BUNDLED_MODEL, _embed
+    from index import BUNDLED_MODEL
+    from index.embedding import embedder as _embed
 
     monkeypatch.setattr(_embed, "resolve_backend", lambda settings: settings.embed_backend.replace("auto", "onnx"))
     assert _embed.embedder_name(Settings()) == BUNDLED_MODEL + "#int8"  # a new index: int8

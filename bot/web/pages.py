@@ -16,104 +16,15 @@ from urllib.parse import quote_plus, urlencode
 from index import Answer, Article, ArticleHit, Copy, Quote
 
 from . import cite
-from .cite import Citation, human_date
+from .cite import Citation
+from .layout import HINT, layout, meta_line, question_form, search_form, short_time
 from .links import article_path, original_url
 from .snippets import highlight, query_terms
-
-SITE_NAME = "Archivebot reading room"
-STYLESHEET = "/static/style.css"
-HINT = (
-    "Ask in plain words — who, what, when, how much. Narrow it with "
-    '<code>source:"…"</code>, <code>after:2009-01-01</code> or <code>before:2009-12-31</code>, '
-    "or name a period (“in 2009”)."
-)
-
-
-def _time(value: str | None) -> str:
-    """A date as `<time datetime="2009-12-19">19 December 2009</time>` ("" for none)."""
-    if not value:
-        return ""
-    return f'<time datetime="{escape(value)}">{escape(human_date(value))}</time>'
-
-
-def _meta(source: str | None, date: str | None, *more: str | None, short: bool = True) -> str:
-    """`Source · 19 Dec 2009 · …` as HTML, the parts that exist (`short=False`: `19 December 2009`)."""
-    when = (_short_time(date) if short else _time(date)) if date else ""
-    parts = [escape(source) if source else "", when, *(escape(part) for part in more if part)]
-    return ' <span aria-hidden="true">·</span> '.join(part for part in parts if part)
-
-
-def layout(title: str, content: str, *, current: str = "") -> str:
-    """A whole page: skip link, header with the navigation, the content in `main`, a footer."""
-    nav = "".join(
-        f'<a href="{href}"' + (' aria-current="page"' if name == current else "") + f">{label}</a>"
-        for name, href, label in (("ask", "/", "Ask"), ("search", "/search", "Search"))
-    )
-    return (
-        "<!doctype html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="color-scheme" content="light dark">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{escape(title)} · {SITE_NAME}</title>\n"
-        f'<link rel="stylesheet" href="{STYLESHEET}">\n</head>\n<body>\n'
-        '<a class="skip" href="#main">Skip to content</a>\n'
-        '<header class="site"><div class="bar">'
-        '<a class="brand" href="/"><span class="logo" aria-hidden="true">“</span>Archivebot'
-        ' <span class="brand-sub">reading room</span></a>'
-        f'<nav class="primary" aria-label="Main">{nav}</nav></div></header>\n'
-        f'<main id="main" tabindex="-1">\n{content}\n</main>\n'
-        '<footer class="site"><div class="bar"><p>Every quote is verbatim from the archive and links to its'
-        " place in the article.</p><p>Read-only · no scripts · no tracking</p></div></footer>\n"
-        "</body>\n</html>\n"
-    )
-
-
-def question_form(query: str = "") -> str:
-    return (
-        '<form class="ask" action="/" method="get" role="search">'
-        f'<label for="q">{"Ask another question" if query else "Ask the archive a question"}</label>'
-        f'<div class="row"><input id="q" name="q" type="search" value="{escape(query)}" maxlength="1000"'
-        ' placeholder="Ask a question" autocomplete="off" required>'
-        '<button type="submit">Ask</button></div></form>'
-    )
-
-
-def search_form(query: str = "", filters: Mapping[str, str] | None = None) -> str:
-    filters = filters or {}
-    fields = "".join(
-        f'<div class="field"><label for="{name}">{label}</label><input id="{name}" name="{name}" type="{kind}"'
-        f' value="{escape(filters.get(name, ""))}"{extra}></div>'
-        for name, label, kind, extra in (
-            ("source", "Source", "text", ' maxlength="200" placeholder="Any source"'),
-            ("after", "From", "date", ""),
-            ("before", "Until", "date", ""),
-        )
-    )
-    return (
-        '<form class="ask search" action="/search" method="get" role="search">'
-        '<label for="q">Search the archive</label>'
-        f'<div class="row"><input id="q" name="q" type="search" value="{escape(query)}" maxlength="1000"'
-        ' placeholder="Words, names, places" autocomplete="off" required>'
-        '<button type="submit">Search</button></div>'
-        f'<details class="filters"{" open" if filters else ""}><summary>Filters</summary>'
-        f'<div class="fields">{fields}</div></details></form>'
-    )
-
-
-# ---- home --------------------------------------------------------------------------------------------------
 
 
 def _stat(value: str, label: str, *, label_first: bool = False) -> str:
     value_html, label_html = f'<span class="value">{value}</span>', f'<span class="label">{label}</span>'
     return f"<li>{label_html}{value_html}</li>" if label_first else f"<li>{value_html}{label_html}</li>"
-
-
-def _short_time(value: str) -> str:
-    """`<time datetime="2009-12-19">19 Dec 2009</time>` (the value as it is when it is not a date)."""
-    parsed = cite.parse_iso(value)
-    shown = f"{parsed.day} {parsed:%b %Y}" if parsed else value
-    return f'<time datetime="{escape(value)}">{escape(shown)}</time>'
 
 
 def home_page(stats: Any, recent: Sequence[ArticleHit] = (), examples: Sequence[str] = ()) -> str:
@@ -131,10 +42,10 @@ def home_page(stats: Any, recent: Sequence[ArticleHit] = (), examples: Sequence[
         years = sorted({str(first)[:4], str(newest)[:4]})
         figures.append(_stat(escape("–".join(years)), "published"))
     elif newest:
-        figures.append(_stat(_short_time(newest), "Latest story", label_first=True))
+        figures.append(_stat(short_time(newest), "Latest story", label_first=True))
     updated = getattr(stats, "last_indexed", None)
     if updated:
-        figures.append(_stat(_short_time(str(updated)[:10]), "Updated", label_first=True))
+        figures.append(_stat(short_time(str(updated)[:10]), "Updated", label_first=True))
     hero = (
         '<section class="hero" aria-labelledby="hero-title">'
         '<h1 id="hero-title">Ask the archive.</h1>'
@@ -161,7 +72,7 @@ def home_page(stats: Any, recent: Sequence[ArticleHit] = (), examples: Sequence[
     if recent:
         cards = "".join(
             f'<li class="card"><a class="title" href="{escape(article_path(hit.article_id))}">{escape(hit.title)}</a>'
-            + (f'<p class="meta">{_meta(hit.source, hit.date)}</p>' if hit.source or hit.date else "")
+            + (f'<p class="meta">{meta_line(hit.source, hit.date)}</p>' if hit.source or hit.date else "")
             + "</li>"
             for hit in recent
         )
@@ -185,7 +96,7 @@ def copies_html(copies: tuple[Copy, ...]) -> str:
         return ""
     items = "; ".join(
         f'<a href="{escape(article_path(copy.article_id))}">{escape(copy.title)}</a>'
-        + (f" · {_meta(copy.source, copy.date)}" if copy.source or copy.date else "")
+        + (f" · {meta_line(copy.source, copy.date)}" if copy.source or copy.date else "")
         for copy in copies
     )
     return f'<p class="also">Also in: {items}</p>'
@@ -241,7 +152,7 @@ def _sources(answer: Answer, citations: Mapping[str, Citation]) -> tuple[dict[st
         number = numbers[quote.article_id]
         citation = citations.get(quote.article_id) or Citation.of_quote(quote)
         link = article_path(quote.article_id, question=answer.question)
-        meta = _meta(quote.source, quote.date, citation.byline)
+        meta = meta_line(quote.source, quote.date, citation.byline)
         items.append(
             f'<li class="source card" id="source-{number}"><span class="number" aria-hidden="true">{number}</span>'
             f'<div class="source-body"><a class="title" href="{escape(link)}">{escape(quote.title)}</a>'
@@ -272,7 +183,7 @@ def _quote_item(quote: Quote, number: int, question: str) -> str:
 
 
 def hit_item(hit: ArticleHit, *, snippet_html: str = "", search: str = "", question: str = "") -> str:
-    meta = _meta(hit.source, hit.date)
+    meta = meta_line(hit.source, hit.date)
     link = article_path(hit.article_id, question=question, search=search)
     return (
         f'<li class="hit card"><a class="title" href="{escape(link)}">{escape(hit.title)}</a>'
@@ -390,7 +301,7 @@ def article_page(
             f'<p class="links"><a class="original" href="{escape(original)}" rel="noopener noreferrer nofollow">'
             f'{label}<span aria-hidden="true"> ↗</span></a></p>'
         )
-    meta = _meta(None, article.published, article.dateline, article.byline, short=False)
+    meta = meta_line(None, article.published, article.dateline, article.byline, short=False)
     content = (
         _back_link(question, search)
         + '<article class="reading"><header class="article-head">'

@@ -20,7 +20,7 @@ from aiohttp import web
 from index import Archive, ArticleNotFoundError
 
 from ..ratelimit import SlidingWindow
-from . import cite, pages, snippets
+from . import cite, layout, pages, snippets
 from .guard import PageError, error_middleware, guard_middleware, security_headers
 from .settings import WebSettings
 
@@ -53,7 +53,7 @@ def create_app(archive: Archive, settings: WebSettings | None = None) -> web.App
     app.router.add_get("/articles/{article_id}/cite.{kind}", citation)
     app.router.add_get("/search", search)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get(pages.STYLESHEET, stylesheet)
+    app.router.add_get(layout.STYLESHEET, stylesheet)
     return app
 
 

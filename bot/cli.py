@@ -18,6 +18,7 @@ from index import Archive, ArchivebotError, QuestionError, Settings, Turn
 
 from . import terminal
 from .cli_gaps import gaps
+from .cli_postgres import postgres
 from .cli_support import Parameters, answer_json
 from .cli_support import open_archive as _open
 from .cli_support import run_command as _run
@@ -204,7 +205,11 @@ async def stats(context: click.Context, as_json: bool) -> None:
     async with await _open(context) as archive:
         figures = await archive.stats()
         running = await archive.reindex_status()  # e.g. a bot process's /reindex
-    click.echo(json.dumps(figures.to_dict()) if as_json else terminal.stats_text(figures, running))
+        location = archive.location  # the data directory, or the database URL without its password
+    if as_json:
+        click.echo(json.dumps({**figures.to_dict(), "location": location}))
+    else:
+        click.echo(terminal.stats_text(figures, running, location))
 
 
 @cli.command("eval")
@@ -382,6 +387,7 @@ async def mcp_command(context: click.Context, listen: str | None) -> None:
 
 
 cli.add_command(gaps)
+cli.add_command(postgres)
 
 
 def main() -> None:

@@ -107,10 +107,12 @@ def summary_text(summary: IndexSummary) -> str:
     return text
 
 
-def stats_text(stats: Stats, running: ReindexStatus | None = None) -> str:
-    """The archive's figures; `running`: a reindex under way in any process sharing the archive."""
+def stats_text(stats: Stats, running: ReindexStatus | None = None, location: str | None = None) -> str:
+    """The archive's figures; `running`: a reindex under way in any process sharing the archive; `location`:
+    where it lives (a data directory, or a database URL without its password), shown first when given."""
     return "\n".join(
         [
+            *([f"archive       {location}"] if location else []),
             f"articles      {stats.articles:,}",
             f"passages      {stats.passages:,}",
             f"sentences     {stats.sentences:,}",

@@ -77,6 +77,11 @@ class Archive:
         return "generation" in self._storage.meta
 
     @property
+    def location(self) -> str:
+        """Where the archive lives, for reports: its data directory, or its database URL without the password."""
+        return self._storage.location
+
+    @property
     def reindexing(self) -> bool:
         return self._reindex_lock.locked()
 

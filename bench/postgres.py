@@ -138,8 +138,7 @@ async def _search_quality(settings: Any, url: str) -> dict[str, Any]:
 
 
 async def _measure(url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
-    from index import Settings
-    from index.storage.postgres.migrate import migrate_archive
+    from index import Settings, migrate_archive
 
     settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), database_url=url)
     log("postgres: migrating the prebuilt archive")

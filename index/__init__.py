@@ -37,6 +37,7 @@ from index._models import (
     Quote,
     Stats,
 )
+from index._rows import ReindexStatus
 from index._settings import BUNDLED_MODEL, Environment, Settings, use_offline_defaults
 from index.answering.conversation import Turn
 from index.answering.query import Filters
@@ -52,8 +53,7 @@ from index.operations.evaluation import (
     load_questions,
     load_sentence_pairs,
 )
-from index.operations.reindex_status import ReindexStatus
-from index.storage import migrate_archive
+from index.operations.migrate import migrate_archive
 
 __all__ = [
     "Answer",

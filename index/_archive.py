@@ -14,6 +14,7 @@ import numpy as np
 
 from index._errors import ArticleNotFoundError, ConfigurationError, IndexMismatchError, IndexNotBuiltError
 from index._models import Answer, Article, ArticleHit, GapReport, IndexSummary, Stats
+from index._rows import KINDS, AskedQuestion, ReindexStatus
 from index._settings import Settings
 from index.answering.conversation import Turn, resolve
 from index.answering.lexical import clean_text
@@ -22,10 +23,10 @@ from index.answering.retrieval import rank_articles, retrieve
 from index.answering.selection import select
 from index.embedding.embedder import Embedder, make_embedder
 from index.indexing.indexer import ProgressCallback, reindex
-from index.operations.gaps import KINDS, AskedQuestion, distinct_questions, group_questions
-from index.operations.reindex_status import ReindexStatus, StatusBoard, publishing, running_reindex
+from index.operations.gaps import distinct_questions, group_questions
+from index.operations.reindex_status import publishing, running_reindex
 from index.reading.dates import asks_for_recent
-from index.storage import ArchiveReader, FeedbackLog, QuestionLog, Storage, mismatches, open_storage
+from index.storage import ArchiveReader, FeedbackLog, QuestionLog, StatusBoard, Storage, mismatches, open_storage
 from index.storage.faiss_vectors import check_factory
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,7 @@
-"""The rows storage hands out and takes in, whatever the backend (plain frozen dataclasses).
+"""The rows storage hands out and takes in, whatever the backend (plain frozen dataclasses): the article,
+passage and sentence rows, the copies of an article (`CopyRef`), a recorded question (`AskedQuestion`) and
+a running reindex's status (`ReindexStatus`). Defined here, below the storage boundary, so storage never
+imports from the stages that use them.
 
 Vectors travel between the indexer and storage as float16 bytes (`vector_to_blob`): half the memory of
 float32 arrays while an index run holds them, and the form the embedded backend stores them in.
@@ -6,7 +9,11 @@ float32 arrays while an index run holds them, and the form the embedded backend 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -86,3 +93,84 @@ class ArticleRow:
     content_hash: str
     indexed_at: str
     body_hash: str = ""
+
+
+@dataclass(frozen=True)
+class CopyRef:
+    """Another copy of a quoted or listed article: enough to cite it."""
+
+    row: int
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+
+
+NOT_FOUND = "not_found"
+THUMBS_DOWN = "thumbs_down"
+KINDS = (NOT_FOUND, THUMBS_DOWN)  # why a recorded question is a coverage gap
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """One recorded question: what was asked, when (ISO UTC), in which server, and why it is a gap."""
+
+    question: str
+    asked_at: str
+    guild_id: str | None
+    kind: str  # NOT_FOUND | THUMBS_DOWN
+
+
+STALE_AFTER = 30.0  # seconds without a heartbeat: the reindexing process is gone
+
+
+@dataclass(frozen=True)
+class ReindexStatus:
+    """Where a running reindex has got to: `done` of `total` in `phase` ("scan", "embed", "commit", "done")."""
+
+    phase: str
+    done: int
+    total: int
+    started_at: float  # Unix time
+    updated_at: float  # Unix time of the latest heartbeat
+    host: str
+    pid: int
+
+    @property
+    def percent(self) -> int | None:
+        """How far the current phase is, 0-100 (None before its size is known)."""
+        return min(100, self.done * 100 // self.total) if self.total > 0 else None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ReindexStatus | None:
+        """The status in `text`, or None when it is not one (a torn or foreign file)."""
+        try:
+            data = json.loads(text)
+            return cls(
+                phase=str(data["phase"]),
+                done=int(data["done"]),
+                total=int(data["total"]),
+                started_at=float(data["started_at"]),
+                updated_at=float(data["updated_at"]),
+                host=str(data["host"]),
+                pid=int(data["pid"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def alive(self, now: float | None = None) -> bool:
+        """False when the reindexing process is gone: no heartbeat for `STALE_AFTER`, or (on this host) its
+        process no longer exists."""
+        if (now if now is not None else time.time()) - self.updated_at > STALE_AFTER:
+            return False
+        if self.host == socket.gethostname():
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True  # it exists, as another user
+        return True

@@ -14,20 +14,20 @@ import pytest
 from bot import discord_format, terminal
 from bot.web import pages
 from index import Answer, Archive, ArticleHit, Copy, HashEmbedder, Quote, Settings
+from index._rows import CopyRef
 from index.indexing import copies as _copies
 from index.indexing.copies import (
     COPY_THRESHOLD,
-    CopyRef,
     article_band_keys,
     candidate_pairs,
     confirmed_pairs,
-    copies_by_row,
     group_rows,
     jaccard,
     shingles,
     update_copy_groups,
 )
 from index.indexing.embed import body_hash
+from index.storage.common import copies_by_row
 from index.storage.postgres import schema as _postgres_schema
 from index.storage.postgres.storage import PostgresStorage
 

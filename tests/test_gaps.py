@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from index import Archive, ConfigurationError, HashEmbedder, Settings
-from index.operations.gaps import NOT_FOUND, THUMBS_DOWN, AskedQuestion, anchors, group_questions
+from index._rows import NOT_FOUND, THUMBS_DOWN, AskedQuestion
+from index.operations.gaps import anchors, group_questions
 
 GAP_QUESTIONS = Path(__file__).parent / "data" / "gap_questions.json"
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from index import Archive, ArchiveError, Settings, check_index, repair_index
-from index.storage.postgres.migrate import migrate_from_data_dir
+from index.operations.migrate import migrate_from_data_dir
 from index.storage.postgres.storage import PostgresStorage
 
 

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from index._rows import ArticleRow, PassageRow, SentenceRow
+from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
 from index.answering.query import Filters, Query
 from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
 from index.answering.selection import select
-from index.indexing.copies import CopyRef
 from index.reading.dates import DateRange
 
 
@@ -170,9 +169,8 @@ def test_search_shows_a_syndicated_story_as_one_result_with_its_copies() -> None
 
 def test_candidates_take_one_of_each_passage_of_a_story_held_in_many_copies():
     """Twenty copies of one story rank first: the quote candidates still reach the other passages."""
-    from index._rows import ArticleRow, PassageRow
+    from index._rows import ArticleRow, CopyRef, PassageRow
     from index.answering.retrieval import CANDIDATE_PASSAGES, Retrieval
-    from index.indexing.copies import CopyRef
 
     def article(row: int, body_hash: str) -> ArticleRow:
         return ArticleRow(

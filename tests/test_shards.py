@@ -21,7 +21,8 @@ from bot.config import BotConfig
 from bot.terminal import stats_text
 from bot.text import reindex_status_text
 from index import Archive, ConfigurationError, Progress, ReindexStatus
-from index.operations.reindex_status import STALE_AFTER, publishing, running_reindex
+from index._rows import STALE_AFTER
+from index.operations.reindex_status import publishing, running_reindex
 from index.storage.status_file import FileStatusBoard
 
 # ---- ARCHIVEBOT_SHARD_COUNT / ARCHIVEBOT_SHARD_IDS ------------------------------------------------------

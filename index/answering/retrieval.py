@@ -14,11 +14,10 @@ from datetime import date
 import numpy as np
 
 from index._models import ArticleHit, Copy
-from index._rows import ArticleRow, PassageRow, SentenceRow
+from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
 from index.answering.conversation import PRIOR_ARTICLE_BOOST
 from index.answering.lexical import content_terms, lexical_terms
 from index.answering.query import Query
-from index.indexing.copies import CopyRef
 from index.storage import ArchiveReader
 
 DENSE_K = 64  # passages the vector side proposes

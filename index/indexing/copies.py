@@ -34,10 +34,11 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import numpy as np
+
+from index.storage.base import CopyStore
 
 SHINGLE_WORDS = 5
 PERMUTATIONS = 100
@@ -50,32 +51,6 @@ _WORD = re.compile(r"\w+")
 _GENERATOR = np.random.default_rng(20261130)
 _MULTIPLIERS = _GENERATOR.integers(1, 2**63, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
 _OFFSETS = _GENERATOR.integers(0, 2**63, size=PERMUTATIONS, dtype=np.uint64)
-
-
-@dataclass(frozen=True)
-class CopyRef:
-    """Another copy of a quoted or listed article: enough to cite it."""
-
-    row: int
-    article_id: str
-    title: str
-    source: str | None
-    date: str | None
-
-
-def copies_by_row(group_of_row: dict[int, str], members: Iterable[tuple[str, CopyRef]]) -> dict[int, list[CopyRef]]:
-    """Each grouped row's other copies, from the rows' groups and every member of those groups (in the order
-    given: oldest first). Reading each group's members once, not once per requested copy, matters when the
-    requested rows are many copies of one story: 40 ranked copies of a story held 53 times read 53 rows, not
-    40 x 52 (copies_of took 10/29 ms p50/p95 per question on a 1M-passage archive of 53 copies per story)."""
-    by_group: dict[str, list[CopyRef]] = {}
-    for group, ref in members:
-        by_group.setdefault(group, []).append(ref)
-    return {
-        row: [ref for ref in by_group.get(group, []) if ref.row != row]
-        for row, group in group_of_row.items()
-        if len(by_group.get(group, [])) > 1
-    }
 
 
 def shingles(body: str) -> set[int]:
@@ -186,46 +161,6 @@ def group_rows(pairs: Iterable[tuple[Key, Key]], singletons: Iterable[Key] = ())
     for member in list(parent):
         groups.setdefault(root(member), []).append(member)
     return sorted((sorted(members) for members in groups.values()), key=lambda members: members[0])
-
-
-class CopyStore(Protocol):
-    """What a storage backend keeps for copy detection, inside one index write (`IndexWrite.group_copies`).
-    Everything is by content: a body hash (`articles.body_hash`), never an article row."""
-
-    async def drop_contents_without_articles(self) -> None:
-        """Forget the keys, pairs and group of every body hash no article holds any more."""
-        ...
-
-    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
-        """Up to `limit` (body hash, body of one article holding it) of the contents not keyed yet."""
-        ...
-
-    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
-        """Store each content's band keys (an empty list marks a content without words as keyed)."""
-        ...
-
-    async def band_neighbours(self, hashes: Sequence[str]) -> set[tuple[str, str]]:
-        """(body hash, other body hash) for every other content sharing a band key with one of `hashes`."""
-        ...
-
-    async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
-        """One article's body for each of the body hashes."""
-        ...
-
-    async def add_copy_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
-        """Store confirmed content pairs (smaller hash first) with their Jaccard similarity."""
-        ...
-
-    async def copy_pairs(self) -> list[tuple[str, str]]: ...
-
-    async def shared_contents(self) -> list[str]:
-        """The body hashes, keyed with words, that two or more articles hold."""
-        ...
-
-    async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
-        """The groups of contents from now on (each sorted; its first hash names it); an article whose body
-        hash is in none has no copies."""
-        ...
 
 
 async def update_copy_groups(store: CopyStore, batch: int = 500) -> int:

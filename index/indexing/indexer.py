@@ -32,6 +32,7 @@ from index._errors import ArchiveError, RemovalRefusedError
 from index._models import IndexSummary
 from index._settings import MAX_ARTICLE_SENTENCES, Settings
 from index.embedding.embedder import Embedder
+from index.indexing.copies import update_copy_groups
 from index.indexing.embed import (
     Prepared,
     ProgressCallback,
@@ -222,7 +223,7 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
             )
         # Syndicated copies: the inserted articles (and, once, all of an archive indexed before copies were
         # grouped) are keyed and compared in this same commit; a removed article's keys and pairs went with it.
-        await write.group_copies()
+        await update_copy_groups(write.copies())
         if last:
             await write.set_meta({"roots": run.roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")

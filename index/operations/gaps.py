@@ -22,24 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from index._models import GapGroup
+from index._rows import THUMBS_DOWN, AskedQuestion
 from index.answering.lexical import STOPWORDS
 
 GROUP_THRESHOLD = 0.6
-NOT_FOUND = "not_found"
-THUMBS_DOWN = "thumbs_down"
-KINDS = (NOT_FOUND, THUMBS_DOWN)
 
 _TOKEN = re.compile(r"[\w'’-]+")
-
-
-@dataclass(frozen=True)
-class AskedQuestion:
-    """One recorded question: what was asked, when (ISO UTC), in which server, and why it is a gap."""
-
-    question: str
-    asked_at: str
-    guild_id: str | None
-    kind: str  # NOT_FOUND | THUMBS_DOWN
 
 
 def normalise(question: str) -> str:

@@ -15,87 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
-from typing import Protocol
 
 from index._models import Progress
+from index._rows import ReindexStatus
+from index.storage.base import StatusBoard
 
 logger = logging.getLogger(__name__)
 PUBLISH_INTERVAL = 1.0  # seconds: progress is published at most this often
 HEARTBEAT = 2.0  # seconds: and at least this often while the reindex runs
-STALE_AFTER = 30.0  # seconds without a heartbeat: the reindexing process is gone
-
-
-@dataclass(frozen=True)
-class ReindexStatus:
-    """Where a running reindex has got to: `done` of `total` in `phase` ("scan", "embed", "commit", "done")."""
-
-    phase: str
-    done: int
-    total: int
-    started_at: float  # Unix time
-    updated_at: float  # Unix time of the latest heartbeat
-    host: str
-    pid: int
-
-    @property
-    def percent(self) -> int | None:
-        """How far the current phase is, 0-100 (None before its size is known)."""
-        return min(100, self.done * 100 // self.total) if self.total > 0 else None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ReindexStatus | None:
-        """The status in `text`, or None when it is not one (a torn or foreign file)."""
-        try:
-            data = json.loads(text)
-            return cls(
-                phase=str(data["phase"]),
-                done=int(data["done"]),
-                total=int(data["total"]),
-                started_at=float(data["started_at"]),
-                updated_at=float(data["updated_at"]),
-                host=str(data["host"]),
-                pid=int(data["pid"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def alive(self, now: float | None = None) -> bool:
-        """False when the reindexing process is gone: no heartbeat for `STALE_AFTER`, or (on this host) its
-        process no longer exists."""
-        if (now if now is not None else time.time()) - self.updated_at > STALE_AFTER:
-            return False
-        if self.host == socket.gethostname():
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True  # it exists, as another user
-        return True
-
-
-class StatusBoard(Protocol):
-    """Where the status of a running reindex is kept for the other processes."""
-
-    async def publish(self, status: ReindexStatus) -> None: ...
-
-    async def clear(self, pid: int, host: str) -> None:
-        """Remove the status if it is this writer's."""
-        ...
-
-    async def read(self) -> ReindexStatus | None:
-        """The published status, if any (alive or not)."""
-        ...
 
 
 async def running_reindex(board: StatusBoard) -> ReindexStatus | None:

@@ -4,20 +4,18 @@ backend: PostgreSQL + pgvector when `ARCHIVEBOT_DATABASE_URL` is set, else the e
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 from index._settings import Settings
 from index.storage.base import (
     ArchiveCheck,
     ArchiveReader,
+    CopyStore,
     FeedbackLog,
     FullTextFindings,
     FullTextRepair,
     IndexSession,
     IndexWrite,
     QuestionLog,
+    StatusBoard,
     Storage,
     StorageStats,
     UnfinishedWork,
@@ -28,13 +26,10 @@ from index.storage.base import (
 )
 from index.storage.common import SCHEMA_VERSION, mismatches, passage_vector, passage_vector_from_blobs
 
-if TYPE_CHECKING:
-    from index.storage.postgres.migrate import MigrationSummary
-
 __all__ = [
-    "migrate_archive",
     "SCHEMA_VERSION",
     "ArchiveCheck",
+    "CopyStore",
     "ArchiveReader",
     "FeedbackLog",
     "FullTextFindings",
@@ -42,6 +37,7 @@ __all__ = [
     "IndexSession",
     "IndexWrite",
     "QuestionLog",
+    "StatusBoard",
     "Storage",
     "StorageStats",
     "UnfinishedWork",
@@ -70,17 +66,3 @@ async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
     from index.storage.sqlite.storage import SqliteStorage
 
     return await SqliteStorage.open(settings, create=create)
-
-
-async def migrate_archive(
-    settings: Settings,
-    source_dir: Path,
-    *,
-    replace: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> MigrationSummary:
-    """Copy the embedded archive in `source_dir` into the PostgreSQL database `settings.database_url` names.
-    psycopg is imported only here, when a migration is asked for, not by every process that opens an archive."""
-    from index.storage.postgres.migrate import migrate_archive as migrate
-
-    return await migrate(settings, source_dir, replace=replace, progress=progress)

@@ -22,10 +22,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from index._models import ParsedArticle
-from index._rows import ArticleRow, NewPassage, NewSentence, PassageRow, SentenceRow, StoredArticleState
-from index.indexing.copies import CopyRef
-from index.operations.gaps import AskedQuestion
-from index.operations.reindex_status import StatusBoard
+from index._rows import (
+    ArticleRow,
+    AskedQuestion,
+    CopyRef,
+    NewPassage,
+    NewSentence,
+    PassageRow,
+    ReindexStatus,
+    SentenceRow,
+    StoredArticleState,
+)
 
 
 class ArchiveReader(Protocol):
@@ -102,6 +109,46 @@ class VectorRepair:
     vectors: int = 0  # how many it holds
 
 
+class CopyStore(Protocol):
+    """What a storage backend keeps for copy detection, inside one index write (`IndexWrite.copies`).
+    Everything is by content: a body hash (`articles.body_hash`), never an article row."""
+
+    async def drop_contents_without_articles(self) -> None:
+        """Forget the keys, pairs and group of every body hash no article holds any more."""
+        ...
+
+    async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (body hash, body of one article holding it) of the contents not keyed yet."""
+        ...
+
+    async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
+        """Store each content's band keys (an empty list marks a content without words as keyed)."""
+        ...
+
+    async def band_neighbours(self, hashes: Sequence[str]) -> set[tuple[str, str]]:
+        """(body hash, other body hash) for every other content sharing a band key with one of `hashes`."""
+        ...
+
+    async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
+        """One article's body for each of the body hashes."""
+        ...
+
+    async def add_copy_pairs(self, pairs: Sequence[tuple[str, str, float]]) -> None:
+        """Store confirmed content pairs (smaller hash first) with their Jaccard similarity."""
+        ...
+
+    async def copy_pairs(self) -> list[tuple[str, str]]: ...
+
+    async def shared_contents(self) -> list[str]:
+        """The body hashes, keyed with words, that two or more articles hold."""
+        ...
+
+    async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        """The groups of contents from now on (each sorted; its first hash names it); an article whose body
+        hash is in none has no copies."""
+        ...
+
+
 class IndexWrite(Protocol):
     """One atomic commit. Changes made through it become visible together when its context exits cleanly,
     and not at all when it raises (or the process dies)."""
@@ -129,10 +176,9 @@ class IndexWrite(Protocol):
 
     async def set_meta(self, values: dict[str, Any]) -> None: ...
 
-    async def group_copies(self) -> int:
-        """Bring the syndicated-copy groups in line with the rows as changed through this write (the contents,
-        body hashes, not keyed yet are keyed and compared: `index.indexing.copies.update_copy_groups`); returns how many
-        groups."""
+    def copies(self) -> CopyStore:
+        """The syndicated-copy tables inside this write's transaction: the indexer brings the groups in line
+        with the rows as changed through this write (`index.indexing.copies.update_copy_groups`)."""
         ...
 
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
@@ -243,6 +289,20 @@ class ArchiveCheck(Protocol):
         ...
 
     async def unfinished_work(self) -> UnfinishedWork: ...
+
+
+class StatusBoard(Protocol):
+    """Where the status of a running reindex is kept for the other processes (`Storage.status_board()`)."""
+
+    async def publish(self, status: ReindexStatus) -> None: ...
+
+    async def clear(self, pid: int, host: str) -> None:
+        """Remove the status if it is this writer's."""
+        ...
+
+    async def read(self) -> ReindexStatus | None:
+        """The published status, if any (alive or not)."""
+        ...
 
 
 class QuestionLog(Protocol):

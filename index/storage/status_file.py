@@ -8,7 +8,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from index.operations.reindex_status import ReindexStatus
+from index._rows import ReindexStatus
 from index.storage.layout import STATUS_FILE
 
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL archive's syndicated copies (`index.indexing.copies.CopyStore`, the reader's `copies_of`) and its
+"""The PostgreSQL archive's syndicated copies (the `CopyStore` of `base.py`, the reader's `copies_of`) and its
 question log (`QuestionLog`, for `archivebot gaps`): the same tables (in `_postgres_schema`) and rules as the
 embedded backend's (`_sqlite_copies.py`, `_sqlite_questions.py`), shared here by every process."""
 
@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from index.indexing.copies import CopyRef, copies_by_row
-from index.operations.gaps import AskedQuestion
-from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES
+from index._rows import AskedQuestion, CopyRef
+from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES, copies_by_row
 from index.storage.postgres.connect import Connection
 
 

@@ -4,14 +4,15 @@ Articles, sentences (with their stored float16 vectors), passages (with their id
 archive's meta are copied; passage vectors are derived from the copied sentence vectors exactly as the
 indexer derives them, so nothing is embedded again, and syndicated copies are found again from the bodies.
 Everything is written in one transaction under the reindex lock: a failed or interrupted copy leaves the
-target as it was.
+target as it was. The copy groups are found by the caller's `group_copies` (the indexer's algorithm, passed
+in by `index.operations.migrate`), run on the copy's own transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from index._errors import ArchiveError, ConfigurationError, IndexNotBuiltError
 from index._models import ParsedArticle
 from index._rows import NewPassage, NewSentence, blob_to_vector
 from index._settings import Settings
+from index.storage.base import CopyStore
 from index.storage.common import passage_vector
 from index.storage.postgres.session import PostgresSession
 from index.storage.postgres.storage import PostgresStorage
@@ -31,6 +33,8 @@ DATABASE_FILE = "archive.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
 COPIED_META = ("model", "dimension", "parser_version", "roots", "last_indexed")
 BATCH_ARTICLES = 200
+
+GroupCopies = Callable[[CopyStore], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ async def migrate_archive(
     settings: Settings,
     source_dir: Path,
     *,
+    group_copies: GroupCopies,
     replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> MigrationSummary:
@@ -151,7 +156,9 @@ async def migrate_archive(
         raise ArchiveError(f"no such data directory: {source_dir}")
     storage = await PostgresStorage.open(url)
     try:
-        return await migrate_from_data_dir(storage, Path(source_dir), replace=replace, progress=progress)
+        return await migrate_from_data_dir(
+            storage, Path(source_dir), group_copies=group_copies, replace=replace, progress=progress
+        )
     finally:
         await storage.close()
 
@@ -160,6 +167,7 @@ async def migrate_from_data_dir(
     storage: PostgresStorage,
     data_dir: Path,
     *,
+    group_copies: GroupCopies,
     replace: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> MigrationSummary:
@@ -173,7 +181,7 @@ async def migrate_from_data_dir(
             raise IndexNotBuiltError(f"the archive in {data_dir} was never indexed: nothing to migrate")
         total = int((await asyncio.to_thread(source.execute, "SELECT count(*) FROM articles")).fetchone()[0])
         async with storage.index_session() as session:
-            return await _copy(session, source, meta, total, Path(data_dir), replace, progress, started)
+            return await _copy(session, source, meta, total, Path(data_dir), replace, progress, started, group_copies)
     finally:
         source.close()
 
@@ -187,6 +195,7 @@ async def _copy(
     replace: bool,
     progress: Callable[[int, int], None] | None,
     started: float,
+    group_copies: GroupCopies,
 ) -> MigrationSummary:
     existing = await session.article_states()
     if existing and not replace:
@@ -209,7 +218,7 @@ async def _copy(
         feedback = await asyncio.to_thread(_feedback, data_dir / FEEDBACK_FILE)
         await write.insert_feedback(feedback)
         await write.advance_passage_ids()
-        await write.group_copies()  # syndicated copies found again from the copied bodies (no embedding)
+        await group_copies(write.copies())  # syndicated copies found again from the copied bodies (no embedding)
         await write.commit_vectors(model=meta["model"], dimension=int(meta["dimension"]), factory="")
         await write.set_meta(
             {key: meta[key] for key in COPIED_META if key in meta}

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 from psycopg.rows import TupleRow
 
-from index._rows import ArticleRow, PassageRow, SentenceRow, blob_to_vector
-from index.indexing.copies import CopyRef
+from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_vector
 from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import copies_of

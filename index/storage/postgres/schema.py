@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from index._errors import ConfigurationError, IndexMismatchError
-from index.operations.gaps import KINDS
+from index._rows import KINDS
 
 SCHEMA_VERSION = 2
 TEXT_SEARCH_CONFIG = "archivebot_english"

@@ -17,8 +17,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from index._errors import IndexNotBuiltError
+from index._rows import ReindexStatus
 from index._settings import Settings
-from index.operations.reindex_status import ReindexStatus
 from index.storage.base import StorageStats
 from index.storage.postgres.connect import POOL_SIZE, Connection, connect, make_pool, translated
 from index.storage.postgres.extras import PostgresQuestions

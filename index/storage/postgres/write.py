@@ -17,7 +17,6 @@ import psycopg
 from index._errors import IndexBusyError
 from index._models import ParsedArticle
 from index._rows import NewPassage, NewSentence, vector_to_blob
-from index.indexing.copies import update_copy_groups
 from index.storage.base import FullTextRepair, VectorRepair
 from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
 from index.storage.postgres.codec import HalfVector
@@ -174,9 +173,9 @@ class PostgresWrite:
         rows = await self._fetch("SELECT nextval('passage_ids') FROM generate_series(1, %s)", (count,))
         return [int(row[0]) for row in rows]
 
-    async def group_copies(self) -> int:
-        """Key the articles not keyed yet, confirm their copies, rebuild the groups (`index.indexing.copies`)."""
-        return await update_copy_groups(PostgresCopies(self._connection))
+    def copies(self) -> PostgresCopies:
+        """The copy tables on this write's connection (inside its transaction)."""
+        return PostgresCopies(self._connection)
 
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
         """The vectors went in with their rows: build the HNSW index if this write dropped it, record the totals

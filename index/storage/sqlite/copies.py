@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index.indexing.copies import CopyRef, copies_by_row
-from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES
+from index._rows import CopyRef
+from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES, copies_by_row
 from index.storage.sqlite.schema import Connected, chunks, marks
 
 COPIES_SCHEMA = """
@@ -42,7 +42,7 @@ CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(grou
 
 
 class CopyQueries(Connected):
-    """`index.indexing.copies.CopyStore` (inside an index write) and the reader's `copies_of`."""
+    """The `CopyStore` (inside an index write) and the reader's `copies_of`."""
 
     async def drop_contents_without_articles(self) -> None:
         for statement in COPY_CONTENTS_WITHOUT_ARTICLES:

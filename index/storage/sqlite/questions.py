@@ -8,7 +8,7 @@ asked (ISO UTC), the server (guild) id and why it is a gap; never a user id. A ð
 
 from __future__ import annotations
 
-from index.operations.gaps import KINDS, AskedQuestion
+from index._rows import KINDS, AskedQuestion
 from index.storage.sqlite.schema import Connected
 
 QUESTIONS_SCHEMA = f"""

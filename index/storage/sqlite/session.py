@@ -14,7 +14,6 @@ import numpy as np
 
 from index._models import ParsedArticle
 from index._rows import NewPassage, NewSentence, StoredArticleState
-from index.indexing.copies import update_copy_groups
 from index.storage.base import FullTextFindings, FullTextRepair, UnfinishedWork, VectorRepair, VectorsUnusableError
 from index.storage.faiss_vectors import SearchParameters, VectorIndex
 from index.storage.layout import STAGING_FILE
@@ -136,8 +135,8 @@ class SqliteWrite:
         self._changes.added_vectors.append(passage_vectors)
         return passage_ids
 
-    async def group_copies(self) -> int:
-        return await update_copy_groups(self._store)
+    def copies(self) -> Store:
+        return self._store
 
     async def set_meta(self, values: dict[str, Any]) -> None:
         await self._store.set_meta(values)

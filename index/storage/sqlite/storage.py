@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from index._errors import IndexCorruptError, IndexNotBuiltError
-from index._rows import ArticleRow, PassageRow, SentenceRow
+from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
 from index._settings import Settings
-from index.indexing.copies import CopyRef
 from index.storage.base import StorageStats
 from index.storage.faiss_vectors import SearchParameters, VectorIndex
 from index.storage.layout import DATABASE_FILE, FEEDBACK_FILE, index_lock, prepare_data_dir

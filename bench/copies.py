@@ -38,8 +38,8 @@ from index.indexing.copies import (
 from index.indexing.embed import body_hash
 from index.reading.files import discover
 from index.reading.parse import parse_file
-from index.storage.sqlite.copies import COPIES_SCHEMA, CopyQueries
-from index.storage.sqlite.schema import SCHEMA
+from index.storage.sqlite.copies import SqliteCopies
+from index.storage.sqlite.schema import COPIES_SCHEMA, SCHEMA
 
 from ._common import CORPUS, log
 
@@ -137,7 +137,7 @@ async def grouping_scale(articles: list[ParsedArticle], copies: int) -> dict[str
                 rows[start : start + COMMIT_ARTICLES],
             )
             began = time.perf_counter()
-            groups = await _copies.update_copy_groups(CopyQueries(connection))
+            groups = await _copies.update_copy_groups(SqliteCopies(connection))
             spent += time.perf_counter() - began
         cursor = await connection.execute("SELECT count(*) FROM copy_content_pairs")
         pairs = (await cursor.fetchone() or (0,))[0]

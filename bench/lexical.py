@@ -3,7 +3,7 @@
 A copy of the prebuilt BBC database gets its passage rows and full-text rows replicated (new ids) until it
 holds `size` passages: the same vocabulary at ~50x the frequencies, which is pessimistic for common words
 (real archives have more distinct rare words). Per question of the dev and held-out sets it times what
-`Archive.ask` runs before ranking: `Store.document_frequencies` and `Store.fts_passages` of the terms that
+`Archive.ask` runs before ranking: the embedded reader's `document_frequencies` and `fts_passages` of the terms that
 `lexical_terms` keeps, against the same with every term searched (what runs below LEXICAL_LIMIT_FROM).
 """
 
@@ -49,9 +49,10 @@ def _replicate(database: Path, size: int) -> int:
 
 async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
     from index.answering.lexical import content_terms, fts_query, lexical_terms
-    from index.storage.sqlite.store import Store
+    from index.storage.sqlite.read import document_frequencies, fts_passages
+    from index.storage.sqlite.schema import open_database
 
-    store = await Store.open(database, create=False)
+    db = await open_database(database, create=False)  # no vector file to go with it: the queries alone
     try:
         limited: list[float] = []
         everything: list[float] = []
@@ -61,14 +62,14 @@ async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
             if not terms:
                 continue
             started = time.perf_counter()
-            frequencies, total = await store.document_frequencies(terms)
+            frequencies, total = await document_frequencies(db, terms)
             searched = lexical_terms(terms, frequencies, total)
-            await store.fts_passages(fts_query(searched), 64)
+            await fts_passages(db, fts_query(searched), 64)
             limited.append((time.perf_counter() - started) * 1000)
             kept_share.append(len(searched) / len(terms))
             started = time.perf_counter()
-            frequencies, total = await store.document_frequencies(terms)
-            await store.fts_passages(fts_query(terms), 64)
+            frequencies, total = await document_frequencies(db, terms)
+            await fts_passages(db, fts_query(terms), 64)
             everything.append((time.perf_counter() - started) * 1000)
         return {
             "questions": len(limited),
@@ -78,7 +79,7 @@ async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
             "terms_searched_share": round(sum(kept_share) / max(1, len(kept_share)), 3),
         }
     finally:
-        await store.close()
+        await db.close()
 
 
 def run(size: int = 1_000_000) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bot_fixtures import (
 )
 from conftest import SEED_FILE
 from fake_discord import EPHEMERAL
+from storage_queries import feedback_rows
 
 from bot.ratelimit import RateLimit
 
@@ -186,7 +187,7 @@ async def test_feedback_buttons_are_stored(harness: Harness):
     assert click.response_type == 4 and click.responses[0]["data"]["flags"] & EPHEMERAL
     click = await h.fake.click(h.fake.member, reply, buttons(reply)["Not helpful"]["custom_id"])
     await h.fake.answered(click)
-    rows = await (await h.archive.feedback()).all()
+    rows = feedback_rows(h.archive.settings.data_dir)
     assert [(r["user_id"], r["helpful"]) for r in rows] == [(h.fake.admin["id"], 1), (h.fake.member["id"], 0)]
     seed = (await h.archive.search("Obama liaison office North Korea", limit=1))[0]
     assert rows[0]["question"] == SEED_QUESTION and seed.article_id in rows[0]["article_ids"].split(",")
@@ -403,7 +404,7 @@ async def test_feedback_still_works_after_a_restart(harness: Harness):
     h.bot.answers = type(h.bot.answers)()
     click = await h.fake.click(h.fake.admin, reply2, buttons(reply2)["Not helpful"]["custom_id"])
     await h.fake.answered(click)
-    rows = await (await h.archive.feedback()).all()
+    rows = feedback_rows(h.archive.settings.data_dir)
     seed = (await h.archive.search("Obama liaison office North Korea", limit=1))[0]
     assert rows[0]["question"] == SEED_QUESTION and rows[0]["article_ids"] == seed.article_id
     assert rows[0]["helpful"] == 1 and rows[0]["guild_id"] == h.fake.guild_id

@@ -15,12 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SEED_FILE
+from storage_queries import archive_rows
 
 from index import Archive, ArticleNotFoundError, HashEmbedder, IndexNotBuiltError, Progress, Settings
 from index.reading.text import build_passages, split_sentences
-from index.storage.faiss_vectors import VectorIndex
+from index.storage import open_storage
+from index.storage.faiss_vectors import SearchParameters, VectorIndex
 from index.storage.layout import DATABASE_FILE
-from index.storage.sqlite.store import Store
+from index.storage.sqlite import schema
+from index.storage.sqlite.read import SqliteReader
+from index.storage.sqlite.vectors import ServedVectors
 
 SUMMARY_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "passages_embedded", "seconds"}
 
@@ -70,21 +74,22 @@ async def indexed(archive: Archive, archive_dir: Path) -> Archive:
 
 async def consistency(settings: Settings) -> dict:
     """Open the data directory independently and check that SQLite, FTS and FAISS agree. Returns figures."""
-    store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
+    storage = await open_storage(settings, create=False)
     try:
-        meta = await store.get_meta()
-        passage_ids = await store.all_passage_ids()
-        fts_ids = await store.fts_passage_ids()
+        async with storage.check() as check:
+            meta = check.meta
+            passage_ids = sorted(await check.passage_ids())
+            full_text = await check.full_text()
+        assert not full_text.missing and not full_text.orphan, "FTS rows are not the passage rows"
         vectors = VectorIndex.load(settings.data_dir, int(meta["generation"]), meta.get("index_factory", "Flat"))
         faiss_ids = sorted(int(i) for i in vectors.ids())
         assert faiss_ids == passage_ids, "FAISS ids are not the passage row ids"
-        assert fts_ids == passage_ids, "FTS rows are not the passage rows"
         assert vectors.dimension == int(meta["dimension"])
-        states = await store.article_states()
-        rows = [state.row for state in states]
-        articles = await store.articles_by_rows(rows)
-        sentences = await store.sentences_of(rows)
-        passages = await store.passages(passage_ids)
+        rows = [row for (row,) in archive_rows(settings.data_dir, "SELECT id FROM articles")]
+        async with storage.reader() as reader:
+            articles = await reader.articles_by_rows(rows)
+            sentences = await reader.sentences_of(rows)
+            passages = await reader.passages(passage_ids)
         for row, article in articles.items():
             spans = sentences.get(row, [])
             assert spans, f"article {article.article_id} has no sentences"
@@ -99,7 +104,11 @@ async def consistency(settings: Settings) -> dict:
             spans = sentences[passage.article_row]
             assert passage.start == spans[passage.first_sentence].start
             assert passage.end == spans[passage.last_sentence].end
-        texts = await store.passage_texts(passage_ids)
+        texts = archive_rows(  # the passage text as SQLite cuts it out of the body (what the FTS rows hold)
+            settings.data_dir,
+            "SELECT p.id, a.title, substr(a.body, p.start + 1, p.end - p.start) FROM passages p"
+            " JOIN articles a ON a.id = p.article_row",
+        )
         for passage_id, title, text in texts:
             passage = passages[passage_id]
             assert text == articles[passage.article_row].body[passage.start : passage.end]
@@ -114,7 +123,7 @@ async def consistency(settings: Settings) -> dict:
             "faiss": vectors,
         }
     finally:
-        await store.close()
+        await storage.close()
 
 
 async def fts_hits(settings: Settings, word: str) -> list[int]:
@@ -212,23 +221,24 @@ async def test_fts_and_vectors_find_the_right_passage(indexed: Archive, settings
 
 async def test_passage_vector_sources_take_any_number_of_ids(indexed: Archive, settings: Settings) -> None:
     """The doctor asks for the vectors of every passage missing from FAISS: possibly more than SQLite binds."""
-    store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
-    # SQLite's usual cap on bound parameters (builds differ: 999, 32766, 250000): the smallest one here.
+    # A backend-internal query (the doctor's repair reads it on the write's connection): the embedded backend's
+    # own connection, with SQLite's usual cap on bound parameters (builds differ: 999, 32766, 250000).
+    db = await schema.open_database(settings.data_dir / DATABASE_FILE, create=False)
     try:
-        await store._db._execute(lambda: store._db._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
-        everything = [(pid, vectors, title) async for pid, vectors, title in store.passage_vector_sources()]
+        await db._execute(lambda: db._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999))
+        everything = [(pid, vectors, title) async for pid, vectors, title in schema.passage_vector_sources(db)]
         ids = [pid for pid, _, _ in everything]
         wanted = list(range(1, 40_001))  # every real id, and many that don't exist
-        chosen = [(pid, vectors, title) async for pid, vectors, title in store.passage_vector_sources(wanted)]
+        chosen = [(pid, vectors, title) async for pid, vectors, title in schema.passage_vector_sources(db, wanted)]
         assert chosen == everything
         some = ids[::2]
-        assert [pid async for pid, _, _ in store.passage_vector_sources(list(reversed(some)))] == some
-        passages = await store.passages(ids)
+        assert [pid async for pid, _, _ in schema.passage_vector_sources(db, list(reversed(some)))] == some
+        passages = await SqliteReader(db, {}, ServedVectors(settings.data_dir, SearchParameters())).passages(ids)
         for pid, vectors, title in everything:
             assert len(vectors) == passages[pid].last_sentence - passages[pid].first_sentence + 1
             assert title is not None
     finally:
-        await store.close()
+        await db.close()
 
 
 async def test_boilerplate_is_not_indexed(indexed: Archive, archive_dir: Path, settings: Settings) -> None:
@@ -488,18 +498,20 @@ async def test_a_new_model_re_embeds_everything(
         state = await consistency(settings)
         assert state["meta"]["model"] == other_embedder.name
         assert state["faiss"].dimension == other_embedder.dimension
-        store = await Store.open(settings.data_dir / DATABASE_FILE, create=False)
+        storage = await open_storage(settings, create=False)
         try:
-            rows = [s.row for s in await store.article_states()]
-            articles = await store.articles_by_rows(rows)
-            for row, sentences in (await store.sentences_of(rows)).items():
+            rows = [row for (row,) in archive_rows(settings.data_dir, "SELECT id FROM articles")]
+            async with storage.reader() as reader:
+                articles = await reader.articles_by_rows(rows)
+                stored_sentences = await reader.sentences_of(rows)
+            for row, sentences in stored_sentences.items():
                 body = articles[row].body
                 texts = [body[s.start : s.end] for s in sentences]
                 expected = other_embedder.embed(texts)
                 stored = np.stack([s.vector for s in sentences])
                 assert np.allclose(stored, expected, atol=1e-2)
         finally:
-            await store.close()
+            await storage.close()
         assert any("Tergat" in q.text for q in (await other.ask("Who won the city marathon?")).quotes)
     finally:
         await other.close()

@@ -335,8 +335,6 @@ class FeedbackLog(Protocol):
 
     async def counts(self) -> dict[str, int]: ...
 
-    async def all(self) -> list[dict[str, Any]]: ...
-
 
 @dataclass(frozen=True)
 class StorageStats:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -227,10 +226,3 @@ class PostgresFeedback:
             row = await cursor.fetchone()
         helpful, unhelpful = (int(value) for value in row) if row else (0, 0)
         return {"helpful": helpful, "unhelpful": unhelpful}
-
-    async def all(self) -> list[dict[str, Any]]:
-        names = ("id", "created_at", "user_id", "guild_id", "question", "article_ids", "helpful", "answer_key")
-        async with self._storage._connection() as connection:
-            cursor = await connection.execute(f"SELECT {', '.join(names)} FROM feedback ORDER BY id")
-            rows = await cursor.fetchall()
-        return [{**dict(zip(names, row, strict=True)), "helpful": int(row[6])} for row in rows]

@@ -4,52 +4,33 @@ Everything is keyed by content, the articles' `body_hash`: `copy_content_keys` h
 band keys (one row with a NULL key marks a content without words as keyed), `copy_content_pairs` the confirmed
 near-copies, `copy_content_groups` each grouped content's group (named by its first hash). Nothing cascades
 from a hash, so each grouping first drops what belongs to contents no article holds any more: a changed or
-deleted article leaves no trace. The article-keyed tables of older versions are dropped, so an archive they
-indexed is keyed again, by content, by its next run.
+deleted article leaves no trace. The tables are created with the rest of the schema (`schema.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import aiosqlite
+
 from index._rows import CopyRef
 from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES, copies_by_row
-from index.storage.sqlite.schema import Connected, chunks, marks
-
-COPIES_SCHEMA = """
-DROP TABLE IF EXISTS copy_groups;
-DROP TABLE IF EXISTS copy_pairs;
-DROP TABLE IF EXISTS copy_keys;
-CREATE TABLE IF NOT EXISTS copy_content_keys (
-    body_hash TEXT NOT NULL,
-    band_key INTEGER
-);
-CREATE INDEX IF NOT EXISTS copy_content_keys_key ON copy_content_keys(band_key);
-CREATE INDEX IF NOT EXISTS copy_content_keys_hash ON copy_content_keys(body_hash);
-CREATE TABLE IF NOT EXISTS copy_content_pairs (
-    first_hash TEXT NOT NULL,
-    second_hash TEXT NOT NULL,
-    jaccard REAL NOT NULL,
-    PRIMARY KEY (first_hash, second_hash)
-);
-CREATE INDEX IF NOT EXISTS copy_content_pairs_second ON copy_content_pairs(second_hash);
-CREATE TABLE IF NOT EXISTS copy_content_groups (
-    body_hash TEXT PRIMARY KEY,
-    group_hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(group_hash);
-"""
+from index.storage.sqlite.schema import chunks, fetch, marks
 
 
-class CopyQueries(Connected):
-    """The `CopyStore` (inside an index write) and the reader's `copies_of`."""
+class SqliteCopies:
+    """The `CopyStore`, on the write's connection (inside its transaction)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
 
     async def drop_contents_without_articles(self) -> None:
         for statement in COPY_CONTENTS_WITHOUT_ARTICLES:
             await self._db.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
-        rows = await self._rows(
+        rows = await fetch(
+            self._db,
             "SELECT body_hash, body FROM articles WHERE id IN (SELECT min(a.id) FROM articles a"
             " WHERE NOT EXISTS (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash)"
             " GROUP BY a.body_hash ORDER BY a.body_hash LIMIT ?)",
@@ -69,7 +50,8 @@ class CopyQueries(Connected):
         for chunk in chunks(list(hashes)):
             found.update(
                 (str(content), str(other))
-                for content, other in await self._rows(
+                for content, other in await fetch(
+                    self._db,
                     "SELECT DISTINCT k.body_hash, o.body_hash FROM copy_content_keys k"
                     " JOIN copy_content_keys o ON o.band_key = k.band_key AND o.body_hash != k.body_hash"
                     f" WHERE k.body_hash IN ({marks(chunk)})",
@@ -81,7 +63,8 @@ class CopyQueries(Connected):
     async def bodies(self, hashes: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in chunks(list(hashes)):
-            rows = await self._rows(
+            rows = await fetch(
+                self._db,
                 "SELECT body_hash, body FROM articles WHERE id IN"
                 f" (SELECT min(id) FROM articles WHERE body_hash IN ({marks(chunk)}) GROUP BY body_hash)",
                 chunk,
@@ -96,13 +79,14 @@ class CopyQueries(Connected):
         )
 
     async def copy_pairs(self) -> list[tuple[str, str]]:
-        rows = await self._rows("SELECT first_hash, second_hash FROM copy_content_pairs")
+        rows = await fetch(self._db, "SELECT first_hash, second_hash FROM copy_content_pairs")
         return [(str(first), str(second)) for first, second in rows]
 
     async def shared_contents(self) -> list[str]:
-        rows = await self._rows(
+        rows = await fetch(
+            self._db,
             "SELECT a.body_hash FROM articles a GROUP BY a.body_hash HAVING count(*) > 1 AND EXISTS"
-            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)"
+            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)",
         )
         return [str(content) for (content,) in rows]
 
@@ -113,28 +97,31 @@ class CopyQueries(Connected):
             [(content, group[0]) for group in groups for content in group],
         )
 
-    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
-        """Each grouped article's other copies (oldest first), by article row; articles without copies are left out."""
-        group_of_row: dict[int, str] = {}
-        for chunk in chunks(list(dict.fromkeys(rows))):
-            group_of_row.update(
-                (int(row), str(group))
-                for row, group in await self._rows(
-                    "SELECT a.id, g.group_hash FROM articles a JOIN copy_content_groups g ON g.body_hash = a.body_hash"
-                    f" WHERE a.id IN ({marks(chunk)})",
-                    chunk,
-                )
+
+async def copies_of(db: aiosqlite.Connection, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
+    """Each grouped article's other copies (oldest first), by article row; articles without copies are left out."""
+    group_of_row: dict[int, str] = {}
+    for chunk in chunks(list(dict.fromkeys(rows))):
+        group_of_row.update(
+            (int(row), str(group))
+            for row, group in await fetch(
+                db,
+                "SELECT a.id, g.group_hash FROM articles a JOIN copy_content_groups g ON g.body_hash = a.body_hash"
+                f" WHERE a.id IN ({marks(chunk)})",
+                chunk,
             )
-        members: list[tuple[str, CopyRef]] = []
-        for groups in chunks(sorted(set(group_of_row.values()))):
-            members += [
-                (str(group), CopyRef(int(other), article_id, title, source, published))
-                for group, other, article_id, title, source, published in await self._rows(
-                    "SELECT m.group_hash, o.id, o.article_id, o.title, o.source, o.published FROM copy_content_groups m"
-                    " JOIN articles o ON o.body_hash = m.body_hash"
-                    f" WHERE m.group_hash IN ({marks(groups)})"
-                    " ORDER BY o.published IS NULL, o.published, o.id",
-                    groups,
-                )
-            ]
-        return copies_by_row(group_of_row, members)
+        )
+    members: list[tuple[str, CopyRef]] = []
+    for groups in chunks(sorted(set(group_of_row.values()))):
+        members += [
+            (str(group), CopyRef(int(other), article_id, title, source, published))
+            for group, other, article_id, title, source, published in await fetch(
+                db,
+                "SELECT m.group_hash, o.id, o.article_id, o.title, o.source, o.published FROM copy_content_groups m"
+                " JOIN articles o ON o.body_hash = m.body_hash"
+                f" WHERE m.group_hash IN ({marks(groups)})"
+                " ORDER BY o.published IS NULL, o.published, o.id",
+                groups,
+            )
+        ]
+    return copies_by_row(group_of_row, members)

@@ -1,21 +1,27 @@
-"""The embedded backend's SQLite schema, connections and the helpers its query modules share.
+"""The embedded backend's SQLite schema, connections and transactions, the helpers its roles share and the
+few queries more than one role runs (meta, counts, passage ids, passage vector sources).
 
 Tables: `meta` (model, dimension, schema version, FAISS generation, roots), `articles`, `passages`,
 `sentences` (offsets and a float16 vector each: the source of truth the FAISS index is rebuilt from),
 `passages_fts` (FTS5 over passage text and article title, rowid = passage id), `articles_fts`
-(titles, for search and autocomplete) and `feedback` (in its own database file, so a long reindex
-never blocks it). The FAISS vector id of a passage is its `passages.id`.
+(titles, for search and autocomplete), the copy tables (`copies.py`), and `feedback` and `questions` (in
+their own database file, so a long reindex never blocks them). The FAISS vector id of a passage is its
+`passages.id`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from index._rows import ArticleRow
+from index._errors import IndexCorruptError, IndexNotBuiltError
+from index._rows import KINDS, ArticleRow
+from index.storage.layout import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,6 +91,46 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 """
 
+# Syndicated copies, keyed by content (see `copies.py`). The article-keyed tables of older versions are dropped,
+# so an archive they indexed is keyed again, by content, by its next run.
+COPIES_SCHEMA = """
+DROP TABLE IF EXISTS copy_groups;
+DROP TABLE IF EXISTS copy_pairs;
+DROP TABLE IF EXISTS copy_keys;
+CREATE TABLE IF NOT EXISTS copy_content_keys (
+    body_hash TEXT NOT NULL,
+    band_key INTEGER
+);
+CREATE INDEX IF NOT EXISTS copy_content_keys_key ON copy_content_keys(band_key);
+CREATE INDEX IF NOT EXISTS copy_content_keys_hash ON copy_content_keys(body_hash);
+CREATE TABLE IF NOT EXISTS copy_content_pairs (
+    first_hash TEXT NOT NULL,
+    second_hash TEXT NOT NULL,
+    jaccard REAL NOT NULL,
+    PRIMARY KEY (first_hash, second_hash)
+);
+CREATE INDEX IF NOT EXISTS copy_content_pairs_second ON copy_content_pairs(second_hash);
+CREATE TABLE IF NOT EXISTS copy_content_groups (
+    body_hash TEXT PRIMARY KEY,
+    group_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copy_content_groups_group ON copy_content_groups(group_hash);
+"""
+
+# The question log (`archivebot gaps`), in the feedback database: question text, when (ISO UTC), server, why it
+# is a gap; never a user id. `answer_key` (the answer a 👎 was given to) is unique: a second 👎 counts once.
+QUESTIONS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    asked_at TEXT NOT NULL,
+    guild_id TEXT,
+    question TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ({", ".join(f"'{kind}'" for kind in KINDS)})),
+    answer_key TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
+"""
+
 ARTICLE_COLUMNS = (
     "a.id, a.article_id, a.location, a.path, a.title, a.title_derived, a.source, a.published, a.dateline, "
     "a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
@@ -113,23 +159,126 @@ async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection
     return connection
 
 
-class Connected:
-    """Base of the query classes: they all run on one aiosqlite connection."""
+async def open_database(path: Path, *, create: bool = True) -> aiosqlite.Connection:
+    """The archive database (with `create`, its schema first created). Without `create`, a missing or empty
+    file is `IndexNotBuiltError` and a file SQLite can't read is `IndexCorruptError`."""
+    if not create:
+        if not path.exists() or not path.stat().st_size:
+            raise IndexNotBuiltError(f"no index in {path.parent} yet: run `archivebot index`")
+        try:
+            return await connect(path)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorruptError(f"{path} is not a readable SQLite database ({error})") from error
+    connection = await connect(path)
+    await connection.executescript(SCHEMA + COPIES_SCHEMA)
+    if path.exists():
+        private_file(path)
+    return connection
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # One hop to aiosqlite's thread (execute + fetchall + close would be three: on a busy machine each
-        # hop costs milliseconds, and a question runs about ten statements).
-        return [tuple(row) for row in await self._db.execute_fetchall(sql, params)]
+async def open_feedback_database(path: Path) -> aiosqlite.Connection:
+    connection = await connect(path)
+    await connection.executescript(FEEDBACK_SCHEMA + QUESTIONS_SCHEMA)
+    private_file(path)
+    return connection
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        """The single row a statement returns (an aggregate); checked, never unpacked blindly."""
-        rows = await self._rows(sql, params)
-        if not rows:
-            raise RuntimeError(f"no row from: {sql}")
-        return rows[0]
+
+@contextlib.asynccontextmanager
+async def transaction(db: aiosqlite.Connection, *, write: bool = True) -> AsyncIterator[None]:
+    """`BEGIN IMMEDIATE` for writers (so two writers can't interleave), deferred for a read snapshot."""
+    await db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await db.execute("ROLLBACK")
+        raise
+    else:
+        await db.execute("COMMIT")
+
+
+@contextlib.asynccontextmanager
+async def snapshot(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """A read snapshot that is always rolled back (the doctor's: it must change nothing)."""
+    await db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await db.execute("ROLLBACK")
+
+
+async def fetch(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    # One hop to aiosqlite's thread (execute + fetchall + close would be three: on a busy machine each
+    # hop costs milliseconds, and a question runs about ten statements).
+    return [tuple(row) for row in await db.execute_fetchall(sql, params)]
+
+
+async def fetch_one(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """The single row a statement returns (an aggregate); checked, never unpacked blindly."""
+    rows = await fetch(db, sql, params)
+    if not rows:
+        raise RuntimeError(f"no row from: {sql}")
+    return rows[0]
+
+
+# ---- queries more than one role runs -----------------------------------------------------------------
+
+
+async def get_meta(db: aiosqlite.Connection) -> dict[str, str]:
+    return {str(key): str(value) for key, value in await fetch(db, "SELECT key, value FROM meta")}
+
+
+async def set_meta(db: aiosqlite.Connection, values: dict[str, Any]) -> None:
+    await db.executemany(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(key, str(value)) for key, value in values.items()],
+    )
+
+
+async def counts(db: aiosqlite.Connection) -> dict[str, int]:
+    articles, passages, sentences = await fetch_one(
+        db, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages), (SELECT count(*) FROM sentences)"
+    )
+    return {"articles": int(articles), "passages": int(passages), "sentences": int(sentences)}
+
+
+async def all_passage_ids(db: aiosqlite.Connection) -> list[int]:
+    return [int(row[0]) for row in await fetch(db, "SELECT id FROM passages ORDER BY id")]
+
+
+async def passage_vector_sources(
+    db: aiosqlite.Connection, passage_ids: Sequence[int] | None = None
+) -> AsyncIterator[tuple[int, list[bytes], bytes | None]]:
+    """For each passage (all of them, or those in `passage_ids`, in id order): its id, its sentences'
+    vectors and its article's title vector. Ids are queried in chunks (SQLite caps bound parameters)."""
+    select = (
+        "SELECT p.id, s.vector, a.title_vector FROM passages p"
+        " JOIN sentences s ON s.article_row = p.article_row"
+        " AND s.ordinal BETWEEN p.first_sentence AND p.last_sentence"
+        " JOIN articles a ON a.id = p.article_row"
+    )
+    batches: list[tuple[str, list[Any]]]
+    if passage_ids is None:
+        batches = [(f"{select} ORDER BY p.id, s.ordinal", [])]
+    else:
+        batches = [
+            (f"{select} WHERE p.id IN ({marks(chunk)}) ORDER BY p.id, s.ordinal", list(chunk))
+            for chunk in chunks(sorted(set(passage_ids)))
+        ]
+    for query, params in batches:
+        current: int | None = None
+        vectors: list[bytes] = []
+        title: bytes | None = None
+        async with db.execute(query, params) as cursor:
+            async for passage_id, vector, title_vector in cursor:
+                if passage_id != current:
+                    if current is not None:
+                        yield current, vectors, title
+                    current, vectors, title = passage_id, [], title_vector
+                vectors.append(vector)
+        if current is not None:
+            yield current, vectors, title
 
 
 def article_row(row: Sequence[Any]) -> ArticleRow:

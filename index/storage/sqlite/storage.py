@@ -1,25 +1,30 @@
-"""The embedded backend: SQLite (rows, full text) + FAISS (vectors) in one data directory."""
+"""The embedded backend: SQLite (rows, full text) + FAISS (vectors) in one data directory.
+
+Its roles own their queries: `SqliteReader` (read.py), `SqliteSession` and `SqliteWrite` (session.py,
+write.py), `SqliteCheck` (check.py), `SqliteCopies` (copies.py), `SqliteFeedback` (feedback.py); schema,
+connections, transactions and the queries several of them run are in schema.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import numpy as np
+import aiosqlite
 
-from index._errors import IndexCorruptError, IndexNotBuiltError
-from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
+from index._errors import IndexCorruptError
 from index._settings import Settings
 from index.storage.base import StorageStats
-from index.storage.faiss_vectors import SearchParameters, VectorIndex
+from index.storage.faiss_vectors import SearchParameters
 from index.storage.layout import DATABASE_FILE, FEEDBACK_FILE, index_lock, prepare_data_dir
-from index.storage.sqlite.schema import fts_match
-from index.storage.sqlite.session import SqliteCheck, SqliteSession
-from index.storage.sqlite.store import FeedbackStore, Store
-from index.storage.sqlite.vectors import load_generation, verify_loaded
+from index.storage.sqlite import schema
+from index.storage.sqlite.check import SqliteCheck
+from index.storage.sqlite.feedback import SqliteFeedback
+from index.storage.sqlite.read import SqliteReader
+from index.storage.sqlite.session import SqliteSession
+from index.storage.sqlite.vectors import ServedVectors
 from index.storage.status_file import FileStatusBoard
 
 
@@ -27,15 +32,14 @@ class SqliteStorage:
     """The `Storage` of a data directory. One read connection (questions take turns on it, each in its own
     read transaction); the index session writes through a connection of its own."""
 
-    def __init__(self, data_dir: Path, store: Store, parameters: SearchParameters) -> None:
+    def __init__(self, data_dir: Path, db: aiosqlite.Connection, parameters: SearchParameters) -> None:
         self.data_dir = data_dir
         self.location = str(data_dir)
-        self._store = store
+        self._db = db
+        self._path = data_dir / DATABASE_FILE
         self._parameters = parameters
-        self._read_lock = asyncio.Lock()
-        self._vectors: VectorIndex | None = None
-        self._meta: dict[str, str] = {}
-        self._feedback: FeedbackStore | None = None
+        self._served = ServedVectors(data_dir, parameters)
+        self._feedback: SqliteFeedback | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, create: bool = True) -> SqliteStorage:
@@ -44,69 +48,45 @@ class SqliteStorage:
         data_dir = Path(settings.data_dir)
         if create:
             prepare_data_dir(data_dir)
-        store = await Store.open(data_dir / DATABASE_FILE, create=create)
+        db = await schema.open_database(data_dir / DATABASE_FILE, create=create)
         parameters = SearchParameters(settings.faiss_nprobe, settings.faiss_ef_search)
-        storage = cls(data_dir, store, parameters)
+        storage = cls(data_dir, db, parameters)
         with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
-            storage._meta = await store.get_meta()
+            storage._served.meta = await schema.get_meta(db)
         return storage
 
     @property
     def meta(self) -> dict[str, str]:
-        return self._meta
+        return self._served.meta
 
     async def refresh_meta(self) -> dict[str, str]:
-        async with self._read_lock:
-            self._meta = await self._store.get_meta()
-        return self._meta
+        async with self._served.lock:
+            self._served.meta = await schema.get_meta(self._db)
+        return self._served.meta
 
     async def close(self) -> None:
-        await self._store.close()
+        await self._db.close()
         if self._feedback is not None:
             await self._feedback.close()
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[SqliteReader]:
-        async with self._read_lock, self._store.transaction(write=False):
-            meta = await self._store.get_meta()
+        async with self._served.lock, schema.transaction(self._db, write=False):
+            meta = await schema.get_meta(self._db)
             if "generation" in meta:
-                self._meta = meta
-            yield SqliteReader(self, meta)
+                self._served.meta = meta
+            yield SqliteReader(self._db, meta, self._served)
 
     async def warm_up(self) -> None:
         async with self.reader() as reader:
             if "generation" in reader.meta:
                 await reader.vectors()
 
-    async def _vectors_of(self, meta: dict[str, str]) -> VectorIndex:
-        """The vector index of the snapshot's generation (loaded again after another process's reindex)."""
-        if "generation" not in meta:
-            raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
-        generation = int(meta["generation"])
-        if self._vectors is None or self._vectors.generation != generation:
-            try:
-                loaded = await asyncio.to_thread(load_generation, self.data_dir, meta, self._parameters)
-            except Exception as error:
-                raise IndexCorruptError(
-                    f"the vector file for index generation {generation} is missing or unreadable ({error});"
-                    " run `archivebot doctor --repair`"
-                ) from error
-            await verify_loaded(self._store, loaded, meta)  # IndexCorruptError rather than wrong answers
-            self._vectors = loaded
-        return self._vectors
-
-    async def _committed(self, vectors: VectorIndex | None, meta: dict[str, str]) -> None:
-        """A write of this process committed: readers switch to its vectors (and meta) from now on."""
-        async with self._read_lock:
-            if vectors is not None:
-                self._vectors = vectors
-            self._meta = meta
-
     @contextlib.asynccontextmanager
     async def index_session(self) -> AsyncIterator[SqliteSession]:
         with index_lock(self.data_dir):
-            writer = await Store.open(self.data_dir / DATABASE_FILE)
-            session = SqliteSession(self, writer, await writer.get_meta())
+            writer = await schema.open_database(self._path)
+            session = SqliteSession(writer, await schema.get_meta(writer), self._served)
             try:
                 yield session
             finally:
@@ -115,90 +95,31 @@ class SqliteStorage:
 
     @contextlib.asynccontextmanager
     async def check(self) -> AsyncIterator[SqliteCheck]:
-        path = self._store.path
-        async with self._read_lock:
+        async with self._served.lock:
             try:
-                async with self._store.snapshot():
-                    yield SqliteCheck(self._store, self.data_dir, await self._store.get_meta(), self._parameters)
+                async with schema.snapshot(self._db):
+                    meta = await schema.get_meta(self._db)
+                    yield SqliteCheck(self._db, self.data_dir, meta, self._parameters)
             except sqlite3.DatabaseError as error:
                 raise IndexCorruptError(
-                    f"{path} is damaged ({error}): restore a backup or delete it and run `archivebot index`"
+                    f"{self._path} is damaged ({error}): restore a backup or delete it and run `archivebot index`"
                 ) from error
 
     async def stats(self) -> StorageStats:
-        async with self._read_lock:
-            counts = await self._store.counts()
-            meta = await self._store.get_meta()
+        async with self._served.lock:
+            counts = await schema.counts(self._db)
+            meta = await schema.get_meta(self._db)
         database_bytes = sum(p.stat().st_size for p in self.data_dir.glob(DATABASE_FILE + "*") if p.exists())
         vector_bytes = sum(p.stat().st_size for p in self.data_dir.glob("vectors.*.faiss"))
         return StorageStats(counts, meta, database_bytes, vector_bytes)
 
-    async def feedback(self) -> FeedbackStore:
+    async def feedback(self) -> SqliteFeedback:
         if self._feedback is None:
-            self._feedback = await FeedbackStore.open(self.data_dir / FEEDBACK_FILE)
+            self._feedback = await SqliteFeedback.open(self.data_dir / FEEDBACK_FILE)
         return self._feedback
 
-    async def questions(self) -> FeedbackStore:
+    async def questions(self) -> SqliteFeedback:
         return await self.feedback()  # the question log shares the feedback database file
 
     def status_board(self) -> FileStatusBoard:
         return FileStatusBoard(self.data_dir)
-
-    # for the session (same backend, not part of the Storage protocol)
-    @property
-    def parameters(self) -> SearchParameters:
-        return self._parameters
-
-    @property
-    def current_vectors(self) -> VectorIndex | None:
-        return self._vectors
-
-
-class SqliteReader:
-    """The `ArchiveReader` of the embedded backend: the read transaction and the FAISS file of its generation."""
-
-    def __init__(self, storage: SqliteStorage, meta: dict[str, str]) -> None:
-        self._storage = storage
-        self._store = storage._store
-        self.meta = meta
-
-    async def vectors(self) -> VectorIndex:
-        return await self._storage._vectors_of(self.meta)
-
-    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
-        vectors = await self.vectors()
-        _, ids = await asyncio.to_thread(vectors.search, vector[None, :], k)
-        return [int(i) for i in ids[0] if i >= 0]
-
-    async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        vectors = await self.vectors()
-        return await asyncio.to_thread(vectors.reconstruct, list(passage_ids))
-
-    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        # The snapshot's vector index holds one vector per passage (checked when it is loaded): counting the
-        # passages table instead cost 4 ms per question at 1M passages.
-        return await self._store.document_frequencies(terms, (await self.vectors()).size)
-
-    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        return await self._store.fts_passages(fts_match(terms), k) if terms else []
-
-    async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
-        return await self._store.fts_titles(fts_match(terms), k) if terms else []
-
-    async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
-        return await self._store.passages(passage_ids)
-
-    async def articles_by_rows(self, rows: Sequence[int]) -> dict[int, ArticleRow]:
-        return await self._store.articles_by_rows(rows)
-
-    async def sentences_of(self, rows: Sequence[int]) -> dict[int, list[SentenceRow]]:
-        return await self._store.sentences_of(rows)
-
-    async def copies_of(self, rows: Sequence[int]) -> dict[int, list[CopyRef]]:
-        return await self._store.copies_of(rows)
-
-    async def article(self, article_id: str) -> ArticleRow | None:
-        return await self._store.article(article_id)
-
-    async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
-        return await self._store.articles_by_title(text, limit)

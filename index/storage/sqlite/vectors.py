@@ -4,6 +4,9 @@ A write builds the next vector index beside the current one, saves it as `vector
 and records that generation in `meta` inside the same SQLite transaction as its row changes, so database
 and vectors switch together at COMMIT; a crash before it leaves the old pair in place. After the COMMIT
 the files of older generations (all but this one and the one before, which readers may still hold) go.
+
+`ServedVectors` is what a process's readers answer from (the loaded index of the latest generation, the meta
+of the latest snapshot): the storage's readers load it, its index session hands over what it committed.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiosqlite
 import numpy as np
 
-from index._errors import IndexCorruptError
+from index._errors import IndexCorruptError, IndexNotBuiltError
 from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
 from index.storage.faiss_vectors import SearchParameters, VectorIndex, default_factory
 from index.storage.layout import private_file
-from index.storage.sqlite.store import Store
+from index.storage.sqlite.schema import all_passage_ids, counts, get_meta, passage_vector_sources, set_meta
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ def load_generation(data_dir: Path, meta: dict[str, str], parameters: SearchPara
     return VectorIndex.load(data_dir, int(meta["generation"]), meta.get("index_factory", "Flat"), parameters=parameters)
 
 
-async def verify_loaded(store: Store, vectors: VectorIndex, meta: dict[str, str]) -> None:
+async def verify_loaded(db: aiosqlite.Connection, vectors: VectorIndex, meta: dict[str, str]) -> None:
     """Cheap agreement checks for a freshly loaded vector file, inside the caller's read snapshot: raises
     `IndexCorruptError` (never answers from a vector file that does not belong to the database)."""
     dimension = int(meta.get("dimension", vectors.dimension))
@@ -41,9 +45,9 @@ async def verify_loaded(store: Store, vectors: VectorIndex, meta: dict[str, str]
             f"the vector file has {vectors.dimension}-dimensional vectors but the index metadata says {dimension}:"
             " run `archivebot doctor --repair`"
         )
-    passages = (await store.counts())["passages"]
+    passages = (await counts(db))["passages"]
     if vectors.size != passages:
-        if (await store.get_meta()).get("generation") != str(vectors.generation):
+        if (await get_meta(db)).get("generation") != str(vectors.generation):
             return  # not the caller's snapshot: a newer generation was committed meanwhile and is loaded next
         raise IndexCorruptError(
             f"the vector file holds {vectors.size} vectors for {passages} passages: run `archivebot doctor --repair`"
@@ -62,35 +66,37 @@ async def build_index(
 
 
 async def stored_passage_vectors(
-    store: Store, dimension: int, passage_ids: list[int] | None = None
+    db: aiosqlite.Connection, dimension: int, passage_ids: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of every passage (or those in `passage_ids`) computed from the stored sentence vectors."""
     ids: list[int] = []
     vectors: list[np.ndarray] = []
-    async for passage_id, sentence_blobs, title_blob in store.passage_vector_sources(passage_ids):
+    async for passage_id, sentence_blobs, title_blob in passage_vector_sources(db, passage_ids):
         ids.append(passage_id)
         vectors.append(passage_vector_from_blobs(sentence_blobs, title_blob))
     matrix = np.stack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
     return np.asarray(ids, dtype=np.int64), matrix
 
 
-async def rebuild_vectors(store: Store, dimension: int, factory: str, parameters: SearchParameters) -> VectorIndex:
+async def rebuild_vectors(
+    db: aiosqlite.Connection, dimension: int, factory: str, parameters: SearchParameters
+) -> VectorIndex:
     """A new vector index from the sentence vectors stored in SQLite (no re-embedding), in bounded memory:
     trained on a sample of passages (the one IVF uses anyway), then filled REBUILD_BATCH passages at a time,
     so it never holds every passage's float32 vector (1.5 GB per million) beside the index."""
     index = VectorIndex.create(dimension, factory, parameters=parameters)
     if index.needs_training():
-        ids = np.asarray(await store.all_passage_ids(), dtype=np.int64)
+        ids = np.asarray(await all_passage_ids(db), dtype=np.int64)
         size = index.training_size()
         if size is not None and len(ids) > size:
             ids = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
-        _, sample = await stored_passage_vectors(store, dimension, [int(i) for i in ids])
+        _, sample = await stored_passage_vectors(db, dimension, [int(i) for i in ids])
         if len(sample):
             await asyncio.to_thread(index.train, sample)
         del ids, sample
     batch_ids: list[int] = []
     batch: list[np.ndarray] = []
-    async for passage_id, sentence_blobs, title_blob in store.passage_vector_sources():
+    async for passage_id, sentence_blobs, title_blob in passage_vector_sources(db):
         batch_ids.append(passage_id)
         batch.append(passage_vector_from_blobs(sentence_blobs, title_blob))
         if len(batch) >= REBUILD_BATCH:
@@ -114,7 +120,7 @@ class VectorChanges:
 class NextIndex:
     """How to make the next generation's vector index (see `next_index`)."""
 
-    store: Store  # inside the write transaction
+    db: aiosqlite.Connection  # inside the write transaction
     data_dir: Path
     meta: dict[str, str]  # as the write began
     dimension: int
@@ -153,16 +159,18 @@ async def next_index(plan: NextIndex, changes: VectorChanges) -> VectorIndex:
         changes.added_vectors.clear()
         ids = np.asarray(changes.added_ids, dtype=np.int64)
         return await build_index(plan.dimension, factory, ids, matrix, plan.parameters)
-    return await rebuild_vectors(plan.store, plan.dimension, factory, plan.parameters)
+    return await rebuild_vectors(plan.db, plan.dimension, factory, plan.parameters)
 
 
-async def commit_generation(store: Store, data_dir: Path, index: VectorIndex, meta: dict[str, object]) -> int:
+async def commit_generation(
+    db: aiosqlite.Connection, data_dir: Path, index: VectorIndex, meta: dict[str, object]
+) -> int:
     """The one way a vector generation is committed: save the next generation's file (atomically, owner-only)
     and record it, with `meta`, in the caller's open write transaction. Returns the generation."""
-    generation = int((await store.get_meta()).get("generation", "0")) + 1
+    generation = int((await get_meta(db)).get("generation", "0")) + 1
     saved = await asyncio.to_thread(index.save, data_dir, generation)
     private_file(saved)
-    await store.set_meta({"generation": generation, "index_factory": index.factory, **meta})
+    await set_meta(db, {"generation": generation, "index_factory": index.factory, **meta})
     return generation
 
 
@@ -176,3 +184,41 @@ async def collect_garbage(data_dir: Path, generation: int) -> None:
     few seconds, so a reader that began just before two quick commits still finds its file."""
     keep = set(range(generation - KEPT_GENERATIONS + 1, generation + 1))
     await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, keep)
+
+
+class ServedVectors:
+    """The vector index this process's readers answer from and the meta of the latest snapshot seen. `lock`
+    is the storage's read lock (readers take turns on its connection): the index is loaded, and a commit's
+    handed over, under it."""
+
+    def __init__(self, data_dir: Path, parameters: SearchParameters) -> None:
+        self.data_dir = data_dir
+        self.parameters = parameters
+        self.lock = asyncio.Lock()
+        self.index: VectorIndex | None = None
+        self.meta: dict[str, str] = {}
+
+    async def of(self, db: aiosqlite.Connection, meta: dict[str, str]) -> VectorIndex:
+        """The vector index of the snapshot's generation (loaded again after another process's reindex), read
+        inside that snapshot (on `db`, under `lock`)."""
+        if "generation" not in meta:
+            raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
+        generation = int(meta["generation"])
+        if self.index is None or self.index.generation != generation:
+            try:
+                loaded = await asyncio.to_thread(load_generation, self.data_dir, meta, self.parameters)
+            except Exception as error:
+                raise IndexCorruptError(
+                    f"the vector file for index generation {generation} is missing or unreadable ({error});"
+                    " run `archivebot doctor --repair`"
+                ) from error
+            await verify_loaded(db, loaded, meta)  # IndexCorruptError rather than wrong answers
+            self.index = loaded
+        return self.index
+
+    async def committed(self, index: VectorIndex | None, meta: dict[str, str]) -> None:
+        """A write of this process committed: readers switch to its vectors (and meta) from now on."""
+        async with self.lock:
+            if index is not None:
+                self.index = index
+            self.meta = meta

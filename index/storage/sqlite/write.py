@@ -1,44 +1,84 @@
-"""The embedded backend's writes (run inside a `BEGIN IMMEDIATE` transaction of the caller's)."""
+"""The embedded backend's `IndexWrite` (`SqliteWrite`): row changes inside the session's `BEGIN IMMEDIATE`
+transaction, and the vector changes they imply (the next FAISS generation, recorded in the same commit)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
 import numpy as np
 
 from index._models import ParsedArticle
 from index._rows import NewPassage, NewSentence, vector_to_blob
-from index.storage.base import FullTextRepair
-from index.storage.sqlite.read import ReadQueries
-from index.storage.sqlite.schema import chunks, marks
+from index.storage.base import FullTextRepair, VectorRepair
+from index.storage.faiss_vectors import VectorIndex
+from index.storage.sqlite import schema
+from index.storage.sqlite.copies import SqliteCopies
+from index.storage.sqlite.schema import chunks, fetch, fetch_one, marks
+from index.storage.sqlite.vectors import (
+    NextIndex,
+    ServedVectors,
+    VectorChanges,
+    commit_generation,
+    generation_meta,
+    load_generation,
+    next_index,
+    rebuild_vectors,
+    stored_passage_vectors,
+)
+
+logger = logging.getLogger(__name__)
 
 
-class WriteQueries(ReadQueries):
+class SqliteWrite:
+    """One atomic commit: `current` is the latest vector index (the session's own when `private`: patched in
+    place; else the readers': copied before it is patched)."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        served: ServedVectors,
+        meta: dict[str, str],
+        current: VectorIndex | None,
+        *,
+        private: bool,
+    ) -> None:
+        self._db = db
+        self._data_dir = served.data_dir
+        self._parameters = served.parameters
+        self._current = current
+        self._private = private
+        self._meta = meta
+        self._changes = VectorChanges()
+        self.committed: VectorIndex | None = None
+
     async def set_meta(self, values: dict[str, Any]) -> None:
-        await self._db.executemany(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [(key, str(value)) for key, value in values.items()],
-        )
+        await schema.set_meta(self._db, values)
 
     async def update_fingerprints(self, fingerprints: dict[int, str]) -> None:
         await self._db.executemany(
             "UPDATE articles SET fingerprint = ? WHERE id = ?", [(fp, row) for row, fp in fingerprints.items()]
         )
 
-    async def delete_articles(self, rows: Sequence[int]) -> list[int]:
-        """Delete articles (and their passages, sentences and FTS rows); returns the removed passage ids."""
-        removed: list[int] = []
+    async def delete_articles(self, rows: Sequence[int]) -> None:
+        """Delete articles (and their passages, sentences and FTS rows); their passages' vectors go at
+        `commit_vectors`."""
         for chunk in chunks(list(rows)):
             passage_ids = [
                 int(row[0])
-                for row in await self._rows(f"SELECT id FROM passages WHERE article_row IN ({marks(chunk)})", chunk)
+                for row in await fetch(
+                    self._db, f"SELECT id FROM passages WHERE article_row IN ({marks(chunk)})", chunk
+                )
             ]
-            removed.extend(passage_ids)
-            await self.delete_fts_rows(passage_ids)
+            self._changes.removed.extend(passage_ids)
+            await self._delete_fts_rows(passage_ids)
             await self._db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks(chunk)})", chunk)
             await self._db.execute(f"DELETE FROM articles WHERE id IN ({marks(chunk)})", chunk)
-        return removed
 
     async def insert_article(
         self,
@@ -50,6 +90,7 @@ class WriteQueries(ReadQueries):
         indexed_at: str,
         sentences: Sequence[NewSentence],
         passages: Sequence[NewPassage],
+        passage_vectors: np.ndarray,
     ) -> list[int]:
         """Insert one parsed article with its sentences and passages; returns the new passage ids in order."""
         cursor = await self._db.execute(
@@ -84,9 +125,10 @@ class WriteQueries(ReadQueries):
         )
         # Explicit ids after the AUTOINCREMENT high-water mark (never an id a deleted passage had: FAISS ids are
         # passage ids), so all of an article's passages go in one executemany instead of a round trip each.
-        (last_id,) = await self._one(
+        (last_id,) = await fetch_one(
+            self._db,
             "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'passages'), 0),"
-            " COALESCE((SELECT MAX(id) FROM passages), 0))"
+            " COALESCE((SELECT MAX(id) FROM passages), 0))",
         )
         passage_ids = list(range(int(last_id) + 1, int(last_id) + 1 + len(passages)))
         await self._db.executemany(
@@ -97,10 +139,36 @@ class WriteQueries(ReadQueries):
                 for pid, p in zip(passage_ids, passages, strict=True)
             ],
         )
-        await self.insert_fts_rows(
+        await self._insert_fts_rows(
             [(pid, article.title, passage.text) for pid, passage in zip(passage_ids, passages, strict=True)]
         )
+        self._changes.added_ids.extend(passage_ids)
+        self._changes.added_vectors.append(passage_vectors)
         return passage_ids
+
+    def copies(self) -> SqliteCopies:
+        return SqliteCopies(self._db)
+
+    async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
+        started = time.perf_counter()
+        plan = NextIndex(
+            db=self._db,
+            data_dir=self._data_dir,
+            meta=self._meta,
+            dimension=dimension,
+            factory=factory,
+            total_passages=(await schema.counts(self._db))["passages"],
+            rebuild=rebuild,
+            current=self._current,
+            current_is_private=self._private,
+            parameters=self._parameters,
+        )
+        index = await next_index(plan, self._changes)
+        self._changes = VectorChanges()
+        built = time.perf_counter()
+        await commit_generation(self._db, self._data_dir, index, generation_meta(model, dimension))
+        logger.debug("vectors: index %.2f s, save %.2f s", built - started, time.perf_counter() - built)
+        self.committed = index
 
     # ---- repairs ----------------------------------------------------------------------------------
 
@@ -113,26 +181,39 @@ class WriteQueries(ReadQueries):
             await cursor.close()
         return removed
 
-    async def delete_fts_rows(self, rowids: Sequence[int]) -> None:
+    async def _delete_fts_rows(self, rowids: Sequence[int]) -> None:
         for chunk in chunks(list(rowids)):
             await self._db.execute(f"DELETE FROM passages_fts WHERE rowid IN ({marks(chunk)})", chunk)
 
-    async def insert_fts_rows(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    async def _insert_fts_rows(self, rows: Sequence[tuple[int, str, str]]) -> None:
         await self._db.executemany("INSERT INTO passages_fts(rowid, title, text) VALUES (?, ?, ?)", rows)
+
+    async def _passage_texts(self, passage_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+        """(passage id, title, text) as the full-text rows should hold them."""
+        result: list[tuple[int, str, str]] = []
+        for chunk in chunks(list(passage_ids)):
+            rows = await fetch(
+                self._db,
+                "SELECT p.id, a.title, substr(a.body, p.start + 1, p.end - p.start) FROM passages p"
+                f" JOIN articles a ON a.id = p.article_row WHERE p.id IN ({marks(chunk)})",
+                chunk,
+            )
+            result.extend((int(pid), str(title), str(text)) for pid, title, text in rows)
+        return result
 
     async def repair_full_text(self, stale: set[int]) -> FullTextRepair:
         """Full-text rows rebuilt to match the current passages and titles (rows of articles replaced in this
         transaction are compared afresh)."""
-        current = {int(row[0]) for row in await self._rows("SELECT id FROM passages")}
-        stored = {int(row[0]) for row in await self._rows("SELECT rowid FROM passages_fts")}
+        current = {int(row[0]) for row in await fetch(self._db, "SELECT id FROM passages")}
+        stored = {int(row[0]) for row in await fetch(self._db, "SELECT rowid FROM passages_fts")}
         drop = (stored - current) | (stale & current)
         add = (current - stored) | (stale & current)
         if drop:
-            await self.delete_fts_rows(sorted(drop))
+            await self._delete_fts_rows(sorted(drop))
         if add:
-            await self.insert_fts_rows(await self.passage_texts(sorted(add)))
-        titles = {int(row): str(title) for row, title in await self._rows("SELECT id, title FROM articles")}
-        title_rows = await self._rows("SELECT rowid, title FROM articles_fts")
+            await self._insert_fts_rows(await self._passage_texts(sorted(add)))
+        titles = {int(row): str(title) for row, title in await fetch(self._db, "SELECT id, title FROM articles")}
+        title_rows = await fetch(self._db, "SELECT rowid, title FROM articles_fts")
         stored_titles = {int(row): str(title) for row, title in title_rows}
         changed = {row for row, title in stored_titles.items() if row in titles and titles[row] != title}
         drop_titles = (set(stored_titles) - set(titles)) | changed
@@ -143,3 +224,33 @@ class WriteQueries(ReadQueries):
             "INSERT INTO articles_fts(rowid, title) VALUES (?, ?)", [(row, titles[row]) for row in sorted(add_titles)]
         )
         return FullTextRepair(len(add), len(drop - add), len(add_titles), len(drop_titles - add_titles))
+
+    async def repair_vectors(self, wrong: set[int], unusable: bool) -> VectorRepair | None:
+        meta = self._meta
+        dimension = int(meta["dimension"])
+        factory = meta.get("index_factory", "Flat")
+        passage_ids = set(await schema.all_passage_ids(self._db))
+        base: VectorIndex | None = None
+        if not unusable and meta.get("generation", "").isdigit():
+            with contextlib.suppress(Exception):
+                base = await asyncio.to_thread(load_generation, self._data_dir, meta, self._parameters)
+        if base is None or not base.supports_remove:
+            index = await rebuild_vectors(self._db, dimension, factory, self._parameters)
+            repair = VectorRepair(rebuilt=index.size)
+        else:
+            present, counts = np.unique(base.ids(), return_counts=True)
+            present_set = {int(i) for i in present}
+            duplicates = {int(i) for i, n in zip(present, counts, strict=True) if n > 1}
+            remove = (present_set - passage_ids) | duplicates | (wrong & passage_ids)
+            add = (passage_ids - present_set) | duplicates | (wrong & passage_ids)
+            if not remove and not add:
+                return None
+            base.remove(sorted(remove))
+            ids, vectors = await stored_passage_vectors(self._db, dimension, sorted(add))
+            if len(ids):
+                base.add(ids, vectors)
+            index, repair = base, VectorRepair(rebuilt=None, removed=len(remove), added=len(ids))
+        generation = await commit_generation(self._db, self._data_dir, index, {})
+        self.committed = index
+        name = VectorIndex.path_for(self._data_dir, generation).name
+        return VectorRepair(repair.rebuilt, repair.removed, repair.added, written=name, vectors=index.size)

@@ -25,21 +25,9 @@ class ParsedArticle:
 
 
 @dataclass(frozen=True)
-class Article:
-    """A stored article with its clean body text."""
+class Article(ParsedArticle):
+    """A stored article with its clean body text: the parsed article and when it was indexed."""
 
-    article_id: str
-    location: str
-    path: str
-    title: str
-    title_derived: bool
-    source: str | None
-    published: str | None
-    dateline: str | None
-    byline: str | None
-    url: str | None
-    body: str
-    content_hash: str
     indexed_at: str
 
     def to_dict(self) -> dict[str, Any]:

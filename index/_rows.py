@@ -13,9 +13,12 @@ import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from index._models import Article, ParsedArticle
 
 
 def vector_to_blob(vector: np.ndarray) -> bytes:
@@ -77,22 +80,26 @@ class SentenceRow:
 
 
 @dataclass(frozen=True)
-class ArticleRow:
+class ArticleRow(Article):
+    """A stored article as storage hands it out: the public `Article` plus its row id and body hash."""
+
     row: int
-    article_id: str
-    location: str
-    path: str
-    title: str
-    title_derived: bool
-    source: str | None
-    published: str | None
-    dateline: str | None
-    byline: str | None
-    url: str | None
-    body: str
-    content_hash: str
-    indexed_at: str
     body_hash: str = ""
+
+
+@dataclass(frozen=True)
+class NewArticleRow:
+    """A new article as storage inserts it (`IndexWrite.insert_article`): the parsed article, what indexing
+    adds to it, and its sentences and passages with one vector per passage."""
+
+    article: ParsedArticle
+    fingerprint: str
+    body_hash: str
+    title_vector: np.ndarray | None
+    indexed_at: str
+    sentences: Sequence[NewSentence]
+    passages: Sequence[NewPassage]
+    passage_vectors: np.ndarray
 
 
 @dataclass(frozen=True)

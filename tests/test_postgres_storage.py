@@ -9,7 +9,7 @@ import pytest
 from index import ConfigurationError, IndexBusyError, IndexMismatchError
 from index._errors import ArchiveUnavailableError
 from index._models import ParsedArticle
-from index._rows import NewPassage, NewSentence
+from index._rows import NewArticleRow, NewPassage, NewSentence
 from index.reading.text import build_passages, split_sentences
 from index.storage import passage_vector
 from index.storage.postgres.storage import PostgresStorage
@@ -63,14 +63,16 @@ async def _insert(storage: PostgresStorage, article: ParsedArticle) -> list[int]
     )
     async with storage.index_session() as session, session.write() as write:
         ids = await write.insert_article(
-            article,
-            fingerprint="f",
-            body_hash=article.content_hash,
-            title_vector=title,
-            indexed_at="2024-05-02",
-            sentences=sentences,
-            passages=passages,
-            passage_vectors=vectors,
+            NewArticleRow(
+                article,
+                fingerprint="f",
+                body_hash=article.content_hash,
+                title_vector=title,
+                indexed_at="2024-05-02",
+                sentences=sentences,
+                passages=passages,
+                passage_vectors=vectors,
+            )
         )
         await write.commit_vectors(model="test-model", dimension=8, factory="")
     return ids

@@ -22,8 +22,8 @@ def _unit(*values: float) -> np.ndarray:
 
 def _article(row: int, body: str, *, source: str = "bbc", published: str | None = None) -> ArticleRow:
     return ArticleRow(
-        row, f"a{row}", f"news/a{row}.txt", f"/a{row}.txt", f"Title {row}", False, source, published,
-        None, None, None, body, f"hash{row}", "2026-01-01", f"body{row}",
+        f"a{row}", f"news/a{row}.txt", f"/a{row}.txt", f"Title {row}", False, source, published,
+        None, None, None, body, f"hash{row}", "2026-01-01", row, f"body{row}",
     )  # fmt: skip
 
 
@@ -174,7 +174,7 @@ def test_candidates_take_one_of_each_passage_of_a_story_held_in_many_copies():
 
     def article(row: int, body_hash: str) -> ArticleRow:
         return ArticleRow(
-            row, f"a{row}", "", "", f"T{row}", False, None, None, None, None, None, "b", "", "", body_hash
+            f"a{row}", "", "", f"T{row}", False, None, None, None, None, None, "b", "", "", row, body_hash
         )
 
     articles = {row: article(row, "story") for row in range(1, 21)} | {100: article(100, "other")}

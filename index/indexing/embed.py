@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index._models import ParsedArticle, Progress
-from index._rows import NewPassage, NewSentence, blob_to_vector, vector_to_blob
+from index._rows import NewArticleRow, NewPassage, NewSentence, blob_to_vector, vector_to_blob
 from index.embedding.embedder import Embedder
 from index.indexing.pause import pause_for_tests
 from index.indexing.plan import NewArticle
@@ -99,14 +99,16 @@ async def insert_prepared(write: IndexWrite, item: Prepared, passage_sentences: 
         for p in passages
     ]
     await write.insert_article(
-        item.article,
-        fingerprint=item.fingerprint,
-        body_hash=body_hash(text),
-        title_vector=title_vector,
-        indexed_at=indexed_at,
-        sentences=sentences,
-        passages=passages,
-        passage_vectors=np.stack(vectors) if vectors else np.zeros((0, len(title_vector)), dtype=np.float32),
+        NewArticleRow(
+            item.article,
+            fingerprint=item.fingerprint,
+            body_hash=body_hash(text),
+            title_vector=title_vector,
+            indexed_at=indexed_at,
+            sentences=sentences,
+            passages=passages,
+            passage_vectors=np.stack(vectors) if vectors else np.zeros((0, len(title_vector)), dtype=np.float32),
+        )
     )
     return len(passages)
 

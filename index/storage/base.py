@@ -26,8 +26,7 @@ from index._rows import (
     ArticleRow,
     AskedQuestion,
     CopyRef,
-    NewPassage,
-    NewSentence,
+    NewArticleRow,
     PassageRow,
     ReindexStatus,
     SentenceRow,
@@ -159,19 +158,8 @@ class IndexWrite(Protocol):
         """Delete articles with their passages, sentences, full-text rows and vectors."""
         ...
 
-    async def insert_article(
-        self,
-        article: ParsedArticle,
-        *,
-        fingerprint: str,
-        body_hash: str,
-        title_vector: np.ndarray | None,
-        indexed_at: str,
-        sentences: Sequence[NewSentence],
-        passages: Sequence[NewPassage],
-        passage_vectors: np.ndarray,
-    ) -> list[int]:
-        """Insert one article; `passage_vectors` holds one row per passage. Returns the new passage ids."""
+    async def insert_article(self, new: NewArticleRow) -> list[int]:
+        """Insert one article (`new.passage_vectors` holds one row per passage). Returns the new passage ids."""
         ...
 
     async def set_meta(self, values: dict[str, Any]) -> None: ...

@@ -57,16 +57,3 @@ def copies_by_row(group_of_row: dict[int, str], members: Iterable[tuple[str, Cop
         for row, group in group_of_row.items()
         if len(by_group.get(group, [])) > 1
     }
-
-
-# Each statement drops what belongs to a content no article holds. The columns are qualified: a bare
-# `body_hash` inside the subquery would be the article's own, and nothing would ever be dropped.
-COPY_CONTENTS_WITHOUT_ARTICLES = (
-    "DELETE FROM copy_content_keys WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_keys.body_hash)",
-    "DELETE FROM copy_content_pairs WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.first_hash) OR NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_pairs.second_hash)",
-    "DELETE FROM copy_content_groups WHERE NOT EXISTS"
-    " (SELECT 1 FROM articles a WHERE a.body_hash = copy_content_groups.body_hash)",
-)

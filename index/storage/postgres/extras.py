@@ -8,8 +8,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from index._rows import AskedQuestion, CopyRef
-from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES, copies_by_row
+from index.storage.common import copies_by_row
 from index.storage.postgres.connect import Connection
+from index.storage.sql import (
+    ADD_BAND_KEY,
+    ADD_COPY_GROUP,
+    CONTENTS_WITHOUT_BAND_KEYS,
+    COPY_CONTENTS_WITHOUT_ARTICLES,
+    COPY_PAIRS,
+    DELETE_COPY_GROUPS,
+    PURGE_QUESTIONS,
+    QUESTIONS_SINCE,
+    RECORD_QUESTION,
+    SHARED_CONTENTS,
+    postgres,
+)
 
 
 async def _fetch(connection: Connection, query: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -28,20 +41,14 @@ class PostgresCopies:
             await self._connection.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
-        rows = await _fetch(
-            self._connection,
-            "SELECT body_hash, body FROM articles WHERE id IN (SELECT min(a.id) FROM articles a"
-            " WHERE NOT EXISTS (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash)"
-            " GROUP BY a.body_hash ORDER BY a.body_hash LIMIT %s)",
-            (limit,),
-        )
+        rows = await _fetch(self._connection, postgres(CONTENTS_WITHOUT_BAND_KEYS), (limit,))
         return [(str(content), str(body)) for content, body in rows]
 
     async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
         marked: list[int | None] = [None]  # keyed, but without words: no key to share
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO copy_content_keys (body_hash, band_key) VALUES (%s, %s)",
+                postgres(ADD_BAND_KEY),
                 [(content, key) for content, content_keys in keys.items() for key in (content_keys or marked)],
             )
 
@@ -73,22 +80,18 @@ class PostgresCopies:
             )
 
     async def copy_pairs(self) -> list[tuple[str, str]]:
-        rows = await _fetch(self._connection, "SELECT first_hash, second_hash FROM copy_content_pairs")
+        rows = await _fetch(self._connection, COPY_PAIRS)
         return [(str(first), str(second)) for first, second in rows]
 
     async def shared_contents(self) -> list[str]:
-        rows = await _fetch(
-            self._connection,
-            "SELECT a.body_hash FROM articles a GROUP BY a.body_hash HAVING count(*) > 1 AND EXISTS"
-            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)",
-        )
+        rows = await _fetch(self._connection, SHARED_CONTENTS)
         return [str(content) for (content,) in rows]
 
     async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
-        await self._connection.execute("DELETE FROM copy_content_groups")
+        await self._connection.execute(DELETE_COPY_GROUPS)
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO copy_content_groups (body_hash, group_hash) VALUES (%s, %s)",
+                postgres(ADD_COPY_GROUP),
                 [(content, group[0]) for group in groups for content in group],
             )
 
@@ -129,8 +132,7 @@ class PostgresQuestions:
         """Store one question; a second 👎 on the same answer is ignored."""
         async with self._storage._connection() as connection:
             await connection.execute(
-                "INSERT INTO questions (asked_at, guild_id, question, kind, answer_key) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (answer_key) DO NOTHING",
+                postgres(RECORD_QUESTION),
                 (entry.asked_at, entry.guild_id, entry.question, entry.kind, answer_key),
             )
 
@@ -138,12 +140,12 @@ class PostgresQuestions:
         async with self._storage._connection() as connection:
             rows = await _fetch(
                 connection,
-                "SELECT question, asked_at, guild_id, kind FROM questions WHERE asked_at >= %s ORDER BY asked_at, id",
+                postgres(QUESTIONS_SINCE),
                 (asked_at or "",),
             )
         return [AskedQuestion(question, when, guild, kind) for question, when, guild, kind in rows]
 
     async def purge_questions(self, before: str) -> int:
         async with self._storage._connection() as connection:
-            cursor = await connection.execute("DELETE FROM questions WHERE asked_at < %s", (before,))
+            cursor = await connection.execute(postgres(PURGE_QUESTIONS), (before,))
             return max(int(cursor.rowcount), 0)

@@ -21,13 +21,14 @@ import numpy as np
 
 from index._errors import ArchiveError, ConfigurationError, IndexNotBuiltError
 from index._models import ParsedArticle
-from index._rows import NewPassage, NewSentence, blob_to_vector
+from index._rows import NewArticleRow, NewPassage, NewSentence, blob_to_vector
 from index._settings import Settings
 from index.storage.base import CopyStore
 from index.storage.common import passage_vector
 from index.storage.postgres.session import PostgresSession
 from index.storage.postgres.storage import PostgresStorage
-from index.storage.postgres.write import PostgresWrite, index_description
+from index.storage.postgres.write import index_description
+from index.storage.sql import META
 
 DATABASE_FILE = "archive.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -57,14 +58,8 @@ class MigrationSummary:
 
 @dataclass(frozen=True)
 class _Article:
-    parsed: ParsedArticle
-    fingerprint: str
-    body_hash: str
-    title_vector: bytes | None
-    indexed_at: str
-    sentences: list[NewSentence]
-    passages: list[NewPassage]
-    passage_ids: list[int]
+    row: NewArticleRow
+    passage_ids: list[int]  # kept: FAISS ids were passage ids, and feedback names articles, not passages
 
 
 def _open_sqlite(path: Path) -> sqlite3.Connection:
@@ -109,20 +104,27 @@ def _articles(connection: sqlite3.Connection) -> Iterator[list[_Article]]:
 
 def _article(row: tuple[Any, ...], sentences: list[NewSentence], passages: list[tuple[int, NewPassage]]) -> _Article:
     (_, article_id, location, path, title, derived, source, published, dateline, byline, url, body,
-     content_hash, fingerprint, body_hash, title_vector, indexed_at) = row  # fmt: skip
+     content_hash, fingerprint, body_hash, title_blob, indexed_at) = row  # fmt: skip
     parsed = ParsedArticle(
         article_id, location, path, title, bool(derived), source, published, dateline, byline, url, body, content_hash
     )
-    return _Article(
+    title_vector = blob_to_vector(title_blob) if title_blob is not None else None
+    vectors = [
+        passage_vector([s.vector for s in sentences[p.first_sentence : p.last_sentence + 1]], title_vector)
+        for _, p in passages
+    ]
+    empty = np.zeros((0, int(len(title_vector) if title_vector is not None else 0)))
+    new = NewArticleRow(
         parsed,
-        fingerprint,
-        body_hash,
-        title_vector,
-        indexed_at,
-        sentences,
-        [passage for _, passage in passages],
-        [pid for pid, _ in passages],
+        fingerprint=fingerprint,
+        body_hash=body_hash,
+        title_vector=title_vector,
+        indexed_at=indexed_at,
+        sentences=sentences,
+        passages=[passage for _, passage in passages],
+        passage_vectors=np.stack(vectors) if vectors else empty,
     )
+    return _Article(new, [pid for pid, _ in passages])
 
 
 def _feedback(path: Path) -> list[tuple[Any, ...]]:
@@ -176,7 +178,7 @@ async def migrate_from_data_dir(
     started = asyncio.get_running_loop().time()
     source = await asyncio.to_thread(_open_sqlite, Path(data_dir) / DATABASE_FILE)
     try:
-        meta = dict(await asyncio.to_thread(lambda: source.execute("SELECT key, value FROM meta").fetchall()))
+        meta = dict(await asyncio.to_thread(lambda: source.execute(META).fetchall()))
         if "generation" not in meta or "dimension" not in meta:
             raise IndexNotBuiltError(f"the archive in {data_dir} was never indexed: nothing to migrate")
         total = int((await asyncio.to_thread(source.execute, "SELECT count(*) FROM articles")).fetchone()[0])
@@ -209,10 +211,10 @@ async def _copy(
         batches = _articles(source)
         while batch := await asyncio.to_thread(next, batches, None):
             for item in batch:
-                await _insert(write, item)
+                await write.insert_article(item.row, passage_ids=item.passage_ids)
                 counts["articles"] += 1
-                counts["passages"] += len(item.passages)
-                counts["sentences"] += len(item.sentences)
+                counts["passages"] += len(item.row.passages)
+                counts["sentences"] += len(item.row.sentences)
             if progress is not None:
                 progress(counts["articles"], total)
         feedback = await asyncio.to_thread(_feedback, data_dir / FEEDBACK_FILE)
@@ -230,23 +232,4 @@ async def _copy(
         counts["sentences"],
         len(feedback),
         asyncio.get_running_loop().time() - started,
-    )
-
-
-async def _insert(write: PostgresWrite, item: _Article) -> None:
-    title = blob_to_vector(item.title_vector) if item.title_vector is not None else None
-    vectors = [
-        passage_vector([s.vector for s in item.sentences[p.first_sentence : p.last_sentence + 1]], title)
-        for p in item.passages
-    ]
-    await write.insert_article(
-        item.parsed,
-        fingerprint=item.fingerprint,
-        body_hash=item.body_hash,
-        title_vector=title,
-        indexed_at=item.indexed_at,
-        sentences=item.sentences,
-        passages=item.passages,
-        passage_vectors=np.stack(vectors) if vectors else np.zeros((0, int(len(title) if title is not None else 0))),
-        passage_ids=item.passage_ids,
     )

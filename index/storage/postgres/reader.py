@@ -20,14 +20,10 @@ from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import copies_of
 from index.storage.postgres.schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
+from index.storage.sql import ARTICLE_BY_ID, ARTICLE_COLUMNS, LATEST_ARTICLES, article_row, postgres
 
 BM25_K1 = 1.2
 BM25_B = 0.75
-
-ARTICLE_COLUMNS = (
-    "a.id, a.article_id, a.location, a.path, a.title, a.title_derived, a.source, a.published, a.dateline,"
-    " a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
-)
 
 # Per query stem: its document frequency and BM25 idf as FTS5 computes them; then every passage holding any of
 # them is scored from the postings alone (an index-only scan: stem, passage, frequency, length).
@@ -163,18 +159,14 @@ class PostgresReader:
         return await copies_of(self._connection, rows)
 
     async def article(self, article_id: str) -> ArticleRow | None:
-        rows = await self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = %s", (article_id,))
+        rows = await self._rows(postgres(ARTICLE_BY_ID), (article_id,))
         return article_row(rows[0]) if rows else None
 
     async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
         """Titles containing `text` (case-insensitive), exact then prefix matches first, then shortest; empty
         text: the latest articles (as the embedded backend orders them)."""
         if not text.strip():
-            rows = await self._rows(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
-                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT %s",
-                (limit,),
-            )
+            rows = await self._rows(postgres(LATEST_ARTICLES), (limit,))
         else:
             pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = await self._rows(
@@ -183,12 +175,3 @@ class PostgresReader:
                 (f"%{pattern}%", text, f"{pattern}%", limit),
             )
         return [article_row(row) for row in rows]
-
-
-def article_row(row: Sequence[Any]) -> ArticleRow:
-    (row_id, article_id, location, path, title, derived, source, published, dateline, byline, url, body,
-     content_hash, indexed_at, body_hash) = row  # fmt: skip
-    return ArticleRow(
-        row_id, article_id, location, path, title, bool(derived), source, published, dateline, byline, url, body,
-        content_hash, indexed_at, body_hash,
-    )  # fmt: skip

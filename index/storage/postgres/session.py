@@ -17,6 +17,7 @@ from index.storage.postgres.schema import SCHEMA_VERSION as DATABASE_SCHEMA_VERS
 from index.storage.postgres.schema import embedding_dimension, schema_version
 from index.storage.postgres.sql import PASSAGE_VECTOR_SOURCES, STALE_POSTINGS
 from index.storage.postgres.write import PostgresWrite, vector_index_valid
+from index.storage.sql import ARTICLE_STATES, COUNTS, META, PASSAGE_IDS
 
 VACUUM_AFTER_PASSAGES = 2_000  # smaller writes are left to autovacuum
 _STORED_ARTICLES = (
@@ -31,7 +32,7 @@ async def _fetch(connection: Connection, query: str, params: Any = None) -> list
 
 
 async def read_meta(connection: Connection) -> dict[str, str]:
-    return {str(key): str(value) for key, value in await _fetch(connection, "SELECT key, value FROM meta")}
+    return {str(key): str(value) for key, value in await _fetch(connection, META)}
 
 
 class PostgresStaging:
@@ -70,7 +71,7 @@ class PostgresSession:
         self.meta = meta
 
     async def article_states(self) -> list[StoredArticleState]:
-        rows = await _fetch(self._connection, "SELECT id, article_id, path, fingerprint, content_hash FROM articles")
+        rows = await _fetch(self._connection, ARTICLE_STATES)
         return [StoredArticleState(int(row[0]), *row[1:]) for row in rows]
 
     async def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, bytes]:
@@ -150,15 +151,12 @@ class PostgresCheck:
         self.meta = meta
 
     async def counts(self) -> dict[str, int]:
-        rows = await _fetch(
-            self._connection,
-            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages), (SELECT count(*) FROM sentences)",
-        )
+        rows = await _fetch(self._connection, COUNTS)
         articles, passages, sentences = (int(value) for value in rows[0])
         return {"articles": articles, "passages": passages, "sentences": sentences}
 
     async def passage_ids(self) -> set[int]:
-        return {int(row[0]) for row in await _fetch(self._connection, "SELECT id FROM passages")}
+        return {int(row[0]) for row in await _fetch(self._connection, PASSAGE_IDS)}
 
     async def integrity_problems(self) -> list[str]:
         """What the server's own constraints can't catch: the schema's version, the vector column's type and

@@ -26,9 +26,10 @@ from index.storage.postgres.schema import ensure_schema, schema_version
 from index.storage.postgres.session import PostgresCheck, PostgresSession, read_meta
 from index.storage.postgres.url import DatabaseUrl, parse_database_url
 from index.storage.postgres.write import release_reindex_lock, try_reindex_lock
+from index.storage.sql import META, RECORD_VOTE, postgres
 
 _TABLES = ["articles", "passages", "sentences", "postings", "meta", "feedback"]
-_BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT key, value FROM meta"
+_BEGIN_SNAPSHOT = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {META}"
 SNAPSHOT_ATTEMPTS = 1 + POOL_SIZE  # every pooled connection may have died with the server
 
 
@@ -212,9 +213,7 @@ class PostgresFeedback:
         """One vote per user per answer: a second click changes the vote."""
         async with self._storage._connection() as connection:
             await connection.execute(
-                "INSERT INTO feedback (answer_key, user_id, guild_id, question, article_ids, helpful)"
-                " VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (answer_key, user_id) DO UPDATE SET helpful = excluded.helpful",
+                postgres(RECORD_VOTE),
                 (answer_key, user_id, guild_id, question, ",".join(article_ids), helpful),
             )
 

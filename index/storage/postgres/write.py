@@ -15,8 +15,7 @@ import numpy as np
 import psycopg
 
 from index._errors import IndexBusyError
-from index._models import ParsedArticle
-from index._rows import NewPassage, NewSentence, vector_to_blob
+from index._rows import NewArticleRow
 from index.storage.base import FullTextRepair, VectorRepair
 from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
 from index.storage.postgres.codec import HalfVector
@@ -28,6 +27,15 @@ from index.storage.postgres.sql import (
     POSTINGS_OF_ARTICLE,
     POSTINGS_OF_PASSAGES,
     WORD_COUNTS_OF_PASSAGES,
+)
+from index.storage.sql import (
+    INSERT_ARTICLE,
+    INSERT_SENTENCE,
+    SET_META,
+    UPDATE_FINGERPRINT,
+    article_values,
+    postgres,
+    sentence_values,
 )
 
 _INSERT_PASSAGE = """
@@ -77,18 +85,12 @@ class PostgresWrite:
 
     async def set_meta(self, values: dict[str, Any]) -> None:
         async with self._connection.cursor() as cursor:
-            await cursor.executemany(
-                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(key, str(value)) for key, value in values.items()],
-            )
+            await cursor.executemany(postgres(SET_META), [(key, str(value)) for key, value in values.items()])
 
     async def update_fingerprints(self, fingerprints: dict[int, str]) -> None:
         if fingerprints:
             async with self._connection.cursor() as cursor:
-                await cursor.executemany(
-                    "UPDATE articles SET fingerprint = %s WHERE id = %s",
-                    [(fp, row) for row, fp in fingerprints.items()],
-                )
+                await cursor.executemany(postgres(UPDATE_FINGERPRINT), [(fp, row) for row, fp in fingerprints.items()])
 
     async def delete_articles(self, rows: Sequence[int]) -> None:
         """Articles with their passages (so their vectors and postings) and sentences, by foreign-key cascade."""
@@ -106,53 +108,16 @@ class PostgresWrite:
         if first_build:
             await type_embeddings(self._connection, dimension)
 
-    async def insert_article(
-        self,
-        article: ParsedArticle,
-        *,
-        fingerprint: str,
-        body_hash: str,
-        title_vector: np.ndarray | None,
-        indexed_at: str,
-        sentences: Sequence[NewSentence],
-        passages: Sequence[NewPassage],
-        passage_vectors: np.ndarray,
-        passage_ids: Sequence[int] | None = None,
-    ) -> list[int]:
+    async def insert_article(self, new: NewArticleRow, passage_ids: Sequence[int] | None = None) -> list[int]:
         """One article with its sentences, passages (and their vectors) and postings. Returns the passage ids:
         new ones from a sequence that never repeats an id, or `passage_ids` when copying an archive."""
+        article, passages, passage_vectors = new.article, new.passages, new.passage_vectors
         if len(passages):
             await self._type_vectors(int(np.asarray(passage_vectors).shape[1]))
-        rows = await self._fetch(
-            "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title,"
-            " title_derived, source, published, dateline, byline, url, body, title_vector, indexed_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (
-                article.article_id,
-                article.location,
-                article.path,
-                fingerprint,
-                article.content_hash,
-                body_hash,
-                article.title,
-                bool(article.title_derived),
-                article.source,
-                article.published,
-                article.dateline,
-                article.byline,
-                article.url,
-                article.body,
-                vector_to_blob(title_vector) if title_vector is not None else None,
-                indexed_at,
-            ),
-        )
+        rows = await self._fetch(postgres(INSERT_ARTICLE) + " RETURNING id", article_values(new))
         article_row = int(rows[0][0])
         async with self._connection.cursor() as cursor:
-            await cursor.executemany(
-                'INSERT INTO sentences (article_row, ordinal, start, "end", text_hash, vector)'
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                [(article_row, s.ordinal, s.start, s.end, s.text_hash, vector_to_blob(s.vector)) for s in sentences],
-            )
+            await cursor.executemany(postgres(INSERT_SENTENCE), sentence_values(article_row, new))
         ids = list(passage_ids) if passage_ids is not None else await self._next_passage_ids(len(passages))
         async with self._connection.cursor() as cursor:
             await cursor.executemany(

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import aiosqlite
 
 from index._rows import CopyRef
-from index.storage.common import COPY_CONTENTS_WITHOUT_ARTICLES, copies_by_row
+from index.storage import sql
+from index.storage.common import copies_by_row
 from index.storage.sqlite.schema import chunks, fetch, marks
 
 
@@ -25,23 +26,17 @@ class SqliteCopies:
         self._db = db
 
     async def drop_contents_without_articles(self) -> None:
-        for statement in COPY_CONTENTS_WITHOUT_ARTICLES:
+        for statement in sql.COPY_CONTENTS_WITHOUT_ARTICLES:
             await self._db.execute(statement)
 
     async def contents_without_band_keys(self, limit: int) -> list[tuple[str, str]]:
-        rows = await fetch(
-            self._db,
-            "SELECT body_hash, body FROM articles WHERE id IN (SELECT min(a.id) FROM articles a"
-            " WHERE NOT EXISTS (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash)"
-            " GROUP BY a.body_hash ORDER BY a.body_hash LIMIT ?)",
-            (limit,),
-        )
+        rows = await fetch(self._db, sql.CONTENTS_WITHOUT_BAND_KEYS, (limit,))
         return [(str(content), str(body)) for content, body in rows]
 
     async def add_band_keys(self, keys: dict[str, list[int]]) -> None:
         marked: list[int | None] = [None]  # keyed, but without words: no key to share
         await self._db.executemany(
-            "INSERT INTO copy_content_keys (body_hash, band_key) VALUES (?, ?)",
+            sql.ADD_BAND_KEY,
             [(content, key) for content, content_keys in keys.items() for key in (content_keys or marked)],
         )
 
@@ -79,21 +74,17 @@ class SqliteCopies:
         )
 
     async def copy_pairs(self) -> list[tuple[str, str]]:
-        rows = await fetch(self._db, "SELECT first_hash, second_hash FROM copy_content_pairs")
+        rows = await fetch(self._db, sql.COPY_PAIRS)
         return [(str(first), str(second)) for first, second in rows]
 
     async def shared_contents(self) -> list[str]:
-        rows = await fetch(
-            self._db,
-            "SELECT a.body_hash FROM articles a GROUP BY a.body_hash HAVING count(*) > 1 AND EXISTS"
-            " (SELECT 1 FROM copy_content_keys k WHERE k.body_hash = a.body_hash AND k.band_key IS NOT NULL)",
-        )
+        rows = await fetch(self._db, sql.SHARED_CONTENTS)
         return [str(content) for (content,) in rows]
 
     async def replace_copy_groups(self, groups: Sequence[Sequence[str]]) -> None:
-        await self._db.execute("DELETE FROM copy_content_groups")
+        await self._db.execute(sql.DELETE_COPY_GROUPS)
         await self._db.executemany(
-            "INSERT INTO copy_content_groups (body_hash, group_hash) VALUES (?, ?)",
+            sql.ADD_COPY_GROUP,
             [(content, group[0]) for group in groups for content in group],
         )
 

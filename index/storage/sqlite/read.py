@@ -11,11 +11,11 @@ import aiosqlite
 import numpy as np
 
 from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_vector
+from index.storage import sql
 from index.storage.faiss_vectors import VectorIndex
+from index.storage.sql import ARTICLE_COLUMNS, article_row
 from index.storage.sqlite import copies
 from index.storage.sqlite.schema import (
-    ARTICLE_COLUMNS,
-    article_row,
     chunks,
     fetch,
     fetch_one,
@@ -105,19 +105,14 @@ class SqliteReader:
         return await copies.copies_of(self._db, rows)
 
     async def article(self, article_id: str) -> ArticleRow | None:
-        rows = await fetch(self._db, f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.article_id = ?", (article_id,))
+        rows = await fetch(self._db, sql.ARTICLE_BY_ID, (article_id,))
         return article_row(rows[0]) if rows else None
 
     async def articles_by_title(self, text: str, limit: int) -> list[ArticleRow]:
         """Titles containing `text` (case-insensitive), shortest first; exact matches first. Empty text: the
         latest articles (by publication date, then the most recently indexed)."""
         if not text.strip():
-            rows = await fetch(
-                self._db,
-                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
-                " ORDER BY a.published IS NULL, a.published DESC, a.id DESC LIMIT ?",
-                (limit,),
-            )
+            rows = await fetch(self._db, sql.LATEST_ARTICLES, (limit,))
         else:
             rows = await fetch(
                 self._db,

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from index._errors import IndexCorruptError, IndexNotBuiltError
-from index._rows import KINDS, ArticleRow
+from index._rows import KINDS
+from index.storage import sql
 from index.storage.layout import private_file
 
 SCHEMA = """
@@ -131,10 +132,6 @@ CREATE TABLE IF NOT EXISTS questions (
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
 """
 
-ARTICLE_COLUMNS = (
-    "a.id, a.article_id, a.location, a.path, a.title, a.title_derived, a.source, a.published, a.dateline, "
-    "a.byline, a.url, a.body, a.content_hash, a.indexed_at, a.body_hash"
-)
 BATCH = 500  # ids bound per statement (SQLite caps bound parameters; builds differ, the smallest is 999)
 
 Item = TypeVar("Item")
@@ -226,20 +223,15 @@ async def fetch_one(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = 
 
 
 async def get_meta(db: aiosqlite.Connection) -> dict[str, str]:
-    return {str(key): str(value) for key, value in await fetch(db, "SELECT key, value FROM meta")}
+    return {str(key): str(value) for key, value in await fetch(db, sql.META)}
 
 
 async def set_meta(db: aiosqlite.Connection, values: dict[str, Any]) -> None:
-    await db.executemany(
-        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [(key, str(value)) for key, value in values.items()],
-    )
+    await db.executemany(sql.SET_META, [(key, str(value)) for key, value in values.items()])
 
 
 async def counts(db: aiosqlite.Connection) -> dict[str, int]:
-    articles, passages, sentences = await fetch_one(
-        db, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages), (SELECT count(*) FROM sentences)"
-    )
+    articles, passages, sentences = await fetch_one(db, sql.COUNTS)
     return {"articles": int(articles), "passages": int(passages), "sentences": int(sentences)}
 
 
@@ -279,44 +271,6 @@ async def passage_vector_sources(
                 vectors.append(vector)
         if current is not None:
             yield current, vectors, title
-
-
-def article_row(row: Sequence[Any]) -> ArticleRow:
-    """An `ArticleRow` from the columns of ARTICLE_COLUMNS, in order."""
-    (
-        row_id,
-        article_id,
-        location,
-        path,
-        title,
-        title_derived,
-        source,
-        published,
-        dateline,
-        byline,
-        url,
-        body,
-        content_hash,
-        indexed_at,
-        body_hash,
-    ) = row
-    return ArticleRow(
-        row_id,
-        article_id,
-        location,
-        path,
-        title,
-        bool(title_derived),
-        source,
-        published,
-        dateline,
-        byline,
-        url,
-        body,
-        content_hash,
-        indexed_at,
-        body_hash,
-    )
 
 
 def like_pattern(text: str) -> str:

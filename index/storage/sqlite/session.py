@@ -12,6 +12,7 @@ import aiosqlite
 
 from index._models import ParsedArticle
 from index._rows import StoredArticleState
+from index.storage import sql
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.layout import STAGING_FILE
 from index.storage.sqlite.schema import chunks, fetch, get_meta, marks, transaction
@@ -35,7 +36,7 @@ class SqliteSession:
         self._vectors: VectorIndex | None = None
 
     async def article_states(self) -> list[StoredArticleState]:
-        rows = await fetch(self._db, "SELECT id, article_id, path, fingerprint, content_hash FROM articles")
+        rows = await fetch(self._db, sql.ARTICLE_STATES)
         return [StoredArticleState(*row) for row in rows]
 
     async def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, bytes]:

@@ -13,8 +13,8 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from index._models import ParsedArticle
-from index._rows import NewPassage, NewSentence, vector_to_blob
+from index._rows import NewArticleRow
+from index.storage import sql
 from index.storage.base import FullTextRepair, VectorRepair
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.sqlite import schema
@@ -61,9 +61,7 @@ class SqliteWrite:
         await schema.set_meta(self._db, values)
 
     async def update_fingerprints(self, fingerprints: dict[int, str]) -> None:
-        await self._db.executemany(
-            "UPDATE articles SET fingerprint = ? WHERE id = ?", [(fp, row) for row, fp in fingerprints.items()]
-        )
+        await self._db.executemany(sql.UPDATE_FINGERPRINT, [(fp, row) for row, fp in fingerprints.items()])
 
     async def delete_articles(self, rows: Sequence[int]) -> None:
         """Delete articles (and their passages, sentences and FTS rows); their passages' vectors go at
@@ -80,49 +78,16 @@ class SqliteWrite:
             await self._db.execute(f"DELETE FROM articles_fts WHERE rowid IN ({marks(chunk)})", chunk)
             await self._db.execute(f"DELETE FROM articles WHERE id IN ({marks(chunk)})", chunk)
 
-    async def insert_article(
-        self,
-        article: ParsedArticle,
-        *,
-        fingerprint: str,
-        body_hash: str,
-        title_vector: np.ndarray | None,
-        indexed_at: str,
-        sentences: Sequence[NewSentence],
-        passages: Sequence[NewPassage],
-        passage_vectors: np.ndarray,
-    ) -> list[int]:
-        """Insert one parsed article with its sentences and passages; returns the new passage ids in order."""
-        cursor = await self._db.execute(
-            "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title,"
-            " title_derived, source, published, dateline, byline, url, body, title_vector, indexed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                article.article_id,
-                article.location,
-                article.path,
-                fingerprint,
-                article.content_hash,
-                body_hash,
-                article.title,
-                int(article.title_derived),
-                article.source,
-                article.published,
-                article.dateline,
-                article.byline,
-                article.url,
-                article.body,
-                vector_to_blob(title_vector) if title_vector is not None else None,
-                indexed_at,
-            ),
-        )
+    async def insert_article(self, new: NewArticleRow) -> list[int]:
+        """Insert one article with its sentences and passages; returns the new passage ids in order."""
+        article, passages = new.article, new.passages
+        cursor = await self._db.execute(sql.INSERT_ARTICLE, sql.article_values(new))
         article_row = cursor.lastrowid
         await cursor.close()
+        if article_row is None:
+            raise RuntimeError("SQLite gave no row id for an inserted article")
         await self._db.execute("INSERT INTO articles_fts(rowid, title) VALUES (?, ?)", (article_row, article.title))
-        await self._db.executemany(
-            "INSERT INTO sentences (article_row, ordinal, start, end, text_hash, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(article_row, s.ordinal, s.start, s.end, s.text_hash, vector_to_blob(s.vector)) for s in sentences],
-        )
+        await self._db.executemany(sql.INSERT_SENTENCE, sql.sentence_values(article_row, new))
         # Explicit ids after the AUTOINCREMENT high-water mark (never an id a deleted passage had: FAISS ids are
         # passage ids), so all of an article's passages go in one executemany instead of a round trip each.
         (last_id,) = await fetch_one(
@@ -143,7 +108,7 @@ class SqliteWrite:
             [(pid, article.title, passage.text) for pid, passage in zip(passage_ids, passages, strict=True)]
         )
         self._changes.added_ids.extend(passage_ids)
-        self._changes.added_vectors.append(passage_vectors)
+        self._changes.added_vectors.append(new.passage_vectors)
         return passage_ids
 
     def copies(self) -> SqliteCopies:
@@ -204,7 +169,7 @@ class SqliteWrite:
     async def repair_full_text(self, stale: set[int]) -> FullTextRepair:
         """Full-text rows rebuilt to match the current passages and titles (rows of articles replaced in this
         transaction are compared afresh)."""
-        current = {int(row[0]) for row in await fetch(self._db, "SELECT id FROM passages")}
+        current = {int(row[0]) for row in await fetch(self._db, sql.PASSAGE_IDS)}
         stored = {int(row[0]) for row in await fetch(self._db, "SELECT rowid FROM passages_fts")}
         drop = (stored - current) | (stale & current)
         add = (current - stored) | (stale & current)

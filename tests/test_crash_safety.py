@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from reliability_support import (
 )
 
 from index import Archive, HashEmbedder, IndexNotBuiltError, Settings, check_index
+from index.storage import open_storage
 
 HARBOUR_Q = "What did the harbour authority approve?"
 NEW_Q = "What did the lighthouse number 7 keepers paint?"
@@ -79,18 +79,14 @@ def _kill(process) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def _staged(settings: Settings) -> int:
-    """Texts the staging cache of an unfinished run holds."""
-    url = settings.database_url
-    if url:
-        with psycopg.connect(url) as connection:
-            row = connection.execute("SELECT count(*) FROM staged_vectors").fetchone()
-            return int(row[0]) if row else 0
-    connection = sqlite3.connect(settings.data_dir / "staging.sqlite3")
+async def _staged(settings: Settings) -> int:
+    """Texts the staging cache of an unfinished run holds (as the doctor reads them, on either backend)."""
+    storage = await open_storage(settings, create=False)
     try:
-        return connection.execute("SELECT count(*) FROM staged").fetchone()[0]
+        async with storage.check() as check:
+            return (await check.unfinished_work()).staged_texts
     finally:
-        connection.close()
+        await storage.close()
 
 
 async def _reference_index(root: Path, tmp_path: Path) -> Settings:
@@ -144,7 +140,7 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     await assert_consistent(settings)
     after_kill = await _ask(settings, HARBOUR_Q)
     assert ("ferry terminal" in _quoted(after_kill)) == (point != "committed")
-    staged = _staged(settings)
+    staged = await _staged(settings)
     assert staged > 0  # the embedded vectors survived the kill
 
     # The next run completes the work, embedding only what the staging cache did not keep.
@@ -162,7 +158,7 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
     report = await check_index(settings)
     assert report.counts["articles"] == len(TOPICS) - 1 + 40
-    assert _staged(settings) == 0  # cleared after a successful commit
+    assert await _staged(settings) == 0  # cleared after a successful commit
 
 
 async def test_sigkill_during_the_very_first_build(tmp_path: Path, backend_settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """The storage boundary: what the engine, the indexer and the doctor may ask of an archive's storage.
 
 A backend (embedded SQLite + FAISS today, PostgreSQL + pgvector next) implements these Protocols; nothing
-outside `index/_storage/` runs a query or knows a file name. Four roles:
+outside `index/storage/` runs a query or knows a file name. Four roles:
 
 - `ArchiveReader`: one consistent read snapshot for a question (rows and vectors of the same commit);
 - `IndexSession`: the one writer, held under the exclusive reindex lock (`IndexBusyError` when another
@@ -9,7 +9,11 @@ outside `index/_storage/` runs a query or knows a file name. Four roles:
   switch together; readers see an article's old rows or its new ones). An index run may commit several
   in a row (bounded chunks), each leaving a consistent archive;
 - `ArchiveCheck`: the doctor's read snapshot with its check primitives (repairs go through an `IndexWrite`);
-- `Storage`: opens the three above, plus stats and feedback.
+- `Storage`: opens the three above, plus stats, feedback, the question log and the reindex status board.
+
+Also here: `CopyStore`, the copy tables an `IndexWrite` exposes for the indexer's copy grouping (run inside
+the write's transaction), and `StatusBoard`. The rows and values they take and give are in `index._rows`:
+storage imports nothing from the stages above it (`tests/test_layers.py`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The embedded backend's vector index: an id-mapped FAISS index whose ids are passage row ids.
 
-Each committed state is a file `vectors.<generation>.faiss` (see `_sqlite_vectors` for how a generation is
+Each committed state is a file `vectors.<generation>.faiss` (see `sqlite/vectors.py` for how a generation is
 committed together with the rows). Search-time parameters (IVF nprobe, HNSW efSearch) come from Settings.
 """
 

@@ -5,7 +5,7 @@ feedback.sqlite3       👍/👎 votes (its own file, so a long reindex never bl
 staging.sqlite3        vectors embedded by an unfinished index run (resumed without re-embedding)
 vectors.<n>.faiss      the vector index of generation n (the one `meta` names, and the one before it)
 index.lock             held (flock) by the one process reindexing or repairing
-reindex.status.json    the running reindex's progress, for the other processes (`_status_file`)
+reindex.status.json    the running reindex's progress, for the other processes (`status_file.py`)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The PostgreSQL archive's syndicated copies (the `CopyStore` of `base.py`, the reader's `copies_of`) and its
-question log (`QuestionLog`, for `archivebot gaps`): the same tables (in `_postgres_schema`) and rules as the
-embedded backend's (`_sqlite_copies.py`, `_sqlite_questions.py`), shared here by every process."""
+question log (`QuestionLog`, for `archivebot gaps`): the same tables (in `schema.py`) and rules as the
+embedded backend's (`sqlite/copies.py`, `sqlite/feedback.py`), shared here by every process."""
 
 from __future__ import annotations
 

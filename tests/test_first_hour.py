@@ -61,3 +61,27 @@ def test_the_index_summary_prints_thousands_like_the_progress(tmp_path: Path) ->
 
     text = summary_text(IndexSummary(added=2095, passages_embedded=13136, sentences_embedded=41000, seconds=3))
     assert text.startswith("2,095 added") and "13,136 passages (41,000 new texts embedded)" in text
+
+
+async def test_a_finished_build_leaves_one_vector_file_and_stats_counts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunked build commits a vector generation per chunk; once no reader can need the older ones (their
+    successor is SETTLED_SECONDS old) they go, and `stats` counts only the live file (it reported 56.9 MB for a
+    29 MB index, old generations included)."""
+    from index.storage.sqlite import vectors
+
+    settings = Settings(data_dir=tmp_path / "data", model="hash:256", index_chunk_articles=1, min_confidence=0.05)
+    root = undated_archive(tmp_path / "archive")
+    async with await Archive.open(settings, embedder=HashEmbedder(256)) as archive:
+        monkeypatch.setattr(vectors, "SETTLED_SECONDS", 3600.0)  # a reader could still need them
+        await archive.reindex([root])
+        assert len(list(settings.data_dir.glob("vectors.*.faiss"))) == 3  # three chunks, three generations kept
+        stats = await archive.stats()
+        live = settings.data_dir / "vectors.3.faiss"
+        assert stats.vector_bytes == live.stat().st_size  # only the live one counted
+        monkeypatch.setattr(vectors, "SETTLED_SECONDS", 0.0)  # every reader has moved on
+        (root / "harbour-3.txt").write_text("More harbour news\n\nThe ferry from Oban left at noon.\n")
+        await archive.reindex([root])
+        assert sorted(p.name for p in settings.data_dir.glob("vectors.*.faiss")) == ["vectors.4.faiss"]
+        assert (await archive.ask("When did the ferry from Oban leave?")).answered

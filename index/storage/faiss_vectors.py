@@ -293,6 +293,12 @@ class VectorIndex:
         return removed
 
 
+def generation_of(path: Path) -> int | None:
+    """The generation a vector file holds (`vectors.<n>.faiss`), or None for any other file."""
+    match = _FILE.match(path.name)
+    return int(match.group(1)) if match else None
+
+
 def _fsync_directory(directory: Path) -> None:
     try:
         descriptor = os.open(directory, os.O_RDONLY)

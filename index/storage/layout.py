@@ -3,7 +3,7 @@
 archive.sqlite3        articles, passages, sentences (with their vectors), full text, meta
 feedback.sqlite3       👍/👎 votes (its own file, so a long reindex never blocks a vote)
 staging.sqlite3        vectors embedded by an unfinished index run (resumed without re-embedding)
-vectors.<n>.faiss      the vector index of generation n (the one `meta` names, and the one before it)
+vectors.<n>.faiss      the vector index of generation n (the one `meta` names; older ones until no reader needs them)
 index.lock             held (flock) by the one process reindexing or repairing
 reindex.status.json    the running reindex's progress, for the other processes (`status_file.py`)
 """

@@ -3,6 +3,7 @@ lock the storage took. Each `write()` is one `BEGIN IMMEDIATE` transaction (`Sql
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -17,7 +18,7 @@ from index.storage.faiss_vectors import VectorIndex
 from index.storage.layout import STAGING_FILE
 from index.storage.sqlite.schema import chunks, fetch, get_meta, marks, transaction
 from index.storage.sqlite.staging import Staging
-from index.storage.sqlite.vectors import ServedVectors, collect_garbage
+from index.storage.sqlite.vectors import ServedVectors, collect_garbage, collect_settled
 from index.storage.sqlite.write import SqliteWrite
 
 
@@ -108,5 +109,7 @@ class SqliteSession:
         """Hand the latest vectors to the storage's readers (saves them loading the file) and close."""
         if self._vectors is not None and self.meta.get("generation") == str(self._vectors.generation):
             await self._served.committed(self._vectors, self.meta)
+        if self.meta.get("generation"):
+            await asyncio.to_thread(collect_settled, self._data_dir, int(self.meta["generation"]))
         for staging in self._staging:
             staging.close()

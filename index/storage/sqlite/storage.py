@@ -7,6 +7,7 @@ connections, transactions and the queries several of them run are in schema.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,14 +18,14 @@ import aiosqlite
 from index._errors import IndexCorruptError
 from index._settings import Settings
 from index.storage.base import StorageStats
-from index.storage.faiss_vectors import SearchParameters
+from index.storage.faiss_vectors import SearchParameters, VectorIndex
 from index.storage.layout import DATABASE_FILE, FEEDBACK_FILE, index_lock, prepare_data_dir
 from index.storage.sqlite import schema
 from index.storage.sqlite.check import SqliteCheck
 from index.storage.sqlite.feedback import SqliteFeedback
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
-from index.storage.sqlite.vectors import ServedVectors
+from index.storage.sqlite.vectors import ServedVectors, collect_settled
 from index.storage.status_file import FileStatusBoard
 
 
@@ -53,6 +54,8 @@ class SqliteStorage:
         storage = cls(data_dir, db, parameters)
         with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
             storage._served.meta = await schema.get_meta(db)
+        if create and storage._served.meta.get("generation"):
+            await asyncio.to_thread(collect_settled, data_dir, int(storage._served.meta["generation"]))
         return storage
 
     @property
@@ -110,7 +113,12 @@ class SqliteStorage:
             counts = await schema.counts(self._db)
             meta = await schema.get_meta(self._db)
         database_bytes = sum(p.stat().st_size for p in self.data_dir.glob(DATABASE_FILE + "*") if p.exists())
-        vector_bytes = sum(p.stat().st_size for p in self.data_dir.glob("vectors.*.faiss"))
+        vector_bytes = 0
+        if meta.get("generation"):  # the live generation only: older files are a reader's grace, then go
+            generation = int(meta["generation"])
+            await asyncio.to_thread(collect_settled, self.data_dir, generation)
+            with contextlib.suppress(OSError):
+                vector_bytes = VectorIndex.path_for(self.data_dir, generation).stat().st_size
         return StorageStats(counts, meta, database_bytes, vector_bytes)
 
     async def feedback(self) -> SqliteFeedback:

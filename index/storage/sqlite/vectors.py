@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from index._errors import IndexCorruptError, IndexNotBuiltError
 from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
-from index.storage.faiss_vectors import SearchParameters, VectorIndex, default_factory
+from index.storage.faiss_vectors import SearchParameters, VectorIndex, default_factory, generation_of
 from index.storage.layout import private_file
 from index.storage.sqlite.schema import all_passage_ids, counts, get_meta, passage_vector_sources, set_meta
 
@@ -184,6 +185,33 @@ async def collect_garbage(data_dir: Path, generation: int) -> None:
     few seconds, so a reader that began just before two quick commits still finds its file."""
     keep = set(range(generation - KEPT_GENERATIONS + 1, generation + 1))
     await asyncio.to_thread(VectorIndex.collect_garbage, data_dir, keep)
+
+
+# A reader loads its snapshot's vector file as its question begins (milliseconds): a generation whose successor
+# was committed this long ago is needed by no reader of any process, and its file goes.
+SETTLED_SECONDS = 10.0
+
+
+def collect_settled(data_dir: Path, generation: int) -> list[Path]:
+    """Delete the files of generations older than `generation` (the committed one) whose successor was committed
+    at least SETTLED_SECONDS ago. Safe without the reindex lock: it never touches the committed generation, a
+    newer one a running reindex may be saving, or a temporary file. Run when an index session ends, when a
+    process opens the archive and by `stats`, so a finished build leaves one vector file, not three."""
+    removed = []
+    now = time.time()
+    for path in data_dir.glob("vectors.*.faiss"):
+        older = generation_of(path)
+        if older is None or older >= generation:
+            continue
+        successor = VectorIndex.path_for(data_dir, older + 1)
+        try:
+            if now - successor.stat().st_mtime < SETTLED_SECONDS:
+                continue
+            path.unlink()
+            removed.append(path)
+        except OSError:  # the successor is gone too (collected meanwhile) or the file was: nothing to do
+            continue
+    return removed
 
 
 class ServedVectors:

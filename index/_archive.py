@@ -198,6 +198,8 @@ class Archive:
             timings_ms=timings,
             following_up_on=query.context.questions,
             date_note=date_note(query),
+            caveats=selection.caveats,
+            not_found_reason=selection.not_found_reason,
         )
 
     async def search(

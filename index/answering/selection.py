@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from index._models import ArticleHit, Quote
+from index.answering.agreement import FITTED, Agreement, Rule, Verdict, agreeing_first, verdict
 from index.answering.candidates import Candidate, QuestionAnalysis, Scored
+from index.answering.constraints import extract
 from index.answering.query import Query
 from index.answering.retrieval import Retrieval, article_hit, period_factor, recency_factor
 from index.answering.sentence_scorer import (
@@ -24,6 +26,7 @@ from index.answering.sentence_scorer import (
 FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
 SAME_ARTICLE_PENALTY = 0.03  # later quotes: subtracted from a sentence of the best quote's article
 CLOSEST_ARTICLES = 5
+RERANK_TEXTS = 32  # the best-scored sentences whose text the agreement check may read
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,16 @@ class Selection:
     confidence: float
     quotes: tuple[Quote, ...]
     closest: tuple[ArticleHit, ...]
+    caveats: tuple[str, ...] = ()  # answered, but the quoted article lacks something the question names
+    not_found_reason: str | None = None  # declined because the article lacks something the question names
+    verdict: Verdict = Verdict()  # the first sentence's constraint checks (for evaluation and fitting)
 
 
-def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidence: float) -> Selection:
-    """Score the candidates' sentences; quote the best ones if the best is likely to answer."""
+def select(
+    query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidence: float, rule: Rule = FITTED
+) -> Selection:
+    """Score the candidates' sentences; quote the best ones if the best is likely to answer and its article
+    agrees with what the question names (`agreement`)."""
     closest = closest_articles(retrieval)
     if not retrieval.ranked:
         return Selection(False, 0.0, (), closest)
@@ -46,10 +55,21 @@ def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidenc
     scored = _dated(score_candidates(analysis, query.vector, _candidates(analysis, retrieval)), query, retrieval)
     if not scored:
         return Selection(False, 0.0, (), closest)
+    agreement = Agreement(
+        extract(query.text, query.context.questions),
+        retrieval.passages,
+        retrieval.articles,
+        {item.candidate.key: item.candidate.text for item in scored[:RERANK_TEXTS]},
+        idf,
+    )
+    scored = agreeing_first(scored, agreement, rule)
     sure = confidence(scored[0])  # uses the article coverage the candidate already carries
     if sure < min_confidence:
         return Selection(False, sure, (), closest)
-    return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest)
+    judged = verdict(scored[0], agreement, rule, query.text)
+    if judged.not_found_reason:
+        return Selection(False, sure, (), closest, not_found_reason=judged.not_found_reason, verdict=judged)
+    return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest, judged.caveats, verdict=judged)
 
 
 def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Scored]:

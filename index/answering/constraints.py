@@ -1,0 +1,373 @@
+"""Question constraints: what an answer must agree with, and whether the quoted article does.
+
+"Who won best actor at the 2007 Bafta film awards?" quoted from the 2005 awards is a confident, wrong
+answer: the sentence scorer sees the topic, not the one word that differs. This stage pulls from the
+question the things an answer must agree with — years, numbers, named entities (capitalised spans: people,
+organisations, places, events) and qualifiers (nationality, region, men's/women's) — and checks each
+against the quoted sentence, its passage, its article (title and body) and the article's date. Paraphrase
+is not a miss: "UK"/"British"/"Britain", "Mr Wong" for "Victor Wong", an article dated 2005 saying "this
+year" for "in 2005". What a missing constraint does to the answer is decided in `selection` by a rule
+fitted on data (`bench.fit_constraints`). Pure string work: no encoding, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from index.answering.lexical import STOPWORDS, stem, words
+
+# Where a constraint was found, narrowest first; "absent": nowhere in the article nor its date.
+LEVELS = ("sentence", "passage", "article", "absent")
+
+# Countries, their demonyms and short forms: one group each; any member stands for the others.
+_PLACE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("uk", "british", "britain", "united kingdom", "great britain", "brit", "brits"),
+    ("us", "usa", "u.s.", "american", "americans", "america", "united states"),
+    ("france", "french"),
+    ("germany", "german", "germans"),
+    ("spain", "spanish"),
+    ("italy", "italian", "italians"),
+    ("ireland", "irish", "republic of ireland"),
+    ("scotland", "scottish", "scots"),
+    ("wales", "welsh"),
+    ("england", "english"),
+    ("japan", "japanese"),
+    ("china", "chinese"),
+    ("india", "indian", "indians"),
+    ("russia", "russian", "russians"),
+    ("australia", "australian", "australians"),
+    ("canada", "canadian", "canadians"),
+    ("netherlands", "dutch", "holland"),
+    ("europe", "european", "eu", "european union"),
+    ("south africa", "south african"),
+    ("new zealand", "new zealander", "kiwi", "kiwis"),
+    ("brazil", "brazilian"),
+    ("argentina", "argentine", "argentinian"),
+    ("mexico", "mexican"),
+    ("sweden", "swedish", "swede"),
+    ("norway", "norwegian"),
+    ("denmark", "danish"),
+    ("finland", "finnish"),
+    ("switzerland", "swiss"),
+    ("belgium", "belgian"),
+    ("portugal", "portuguese"),
+    ("greece", "greek"),
+    ("turkey", "turkish"),
+    ("poland", "polish"),
+    ("israel", "israeli"),
+    ("iran", "iranian"),
+    ("iraq", "iraqi"),
+    ("north korea", "north korean", "pyongyang"),
+    ("south korea", "south korean", "seoul"),
+    ("pakistan", "pakistani"),
+    ("kenya", "kenyan"),
+    ("nigeria", "nigerian"),
+    ("egypt", "egyptian"),
+    ("ukraine", "ukrainian"),
+    ("austria", "austrian"),
+    ("croatia", "croatian"),
+    ("serbia", "serbian"),
+    ("czech republic", "czech"),
+)
+_PLACE_OF = {form: group for group in _PLACE_GROUPS for form in group}
+_REGION = re.compile(r"\b(north|south)[- ]?(east|west)(?:ern)?\b|\b(northern|southern|eastern|western)\b", re.I)
+_GENDER = {"men's": "men's", "mens": "men's", "women's": "women's", "womens": "women's", "ladies": "women's"}
+_GENDER_FORMS = {
+    "men's": ("men's", "men", "male", "mens", "atp"),
+    "women's": ("women's", "women", "female", "ladies", "wta"),
+}
+_YEAR = re.compile(r"(?<![\d£$€.,])(19[5-9]\d|20[0-4]\d)(?![\d%])")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?!\d)")
+_SPAN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|a|de|van|von|der|du|and|&)\s+)*[A-Z][\w'’&.-]*)*")
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "sir", "lord", "lady", "miss", "prof", "professor", "st"})
+_NOT_NAMES = frozenset(
+    {
+        "who", "what", "which", "when", "where", "why", "how", "whom", "whose", "did", "does", "do", "is", "are",
+        "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "in", "on", "at", "the",
+        "a", "an", "and", "but", "so", "if", "according", "after", "before", "during", "name", "tell", "give",
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+        "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "i", "we", "you", "they", "he", "she", "it", "mp", "mps", "tv", "ceo", "chief",
+    }
+)  # fmt: skip
+_RELATIVE_YEAR = {"this year": 0, "last year": -1, "next year": 1, "earlier this year": 0, "later this year": 0}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Something the answer must agree with: `kind` year | number | entity | place | qualifier; `text` as the
+    question says it; `forms` the lower-case word sequences that count as saying it; `required` the tokens an
+    article must hold (an entity: all its words); `origin` "question" or "context" (an earlier turn)."""
+
+    kind: str
+    text: str
+    forms: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    origin: str = "question"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A constraint checked against a quote: the narrowest `level` it was found at (LEVELS), and the values
+    of the same kind the quote's sentence or article has instead (for the reason), best first."""
+
+    constraint: Constraint
+    level: str
+    instead: tuple[str, ...] = ()
+    instead_level: str = ""  # where `instead` was read: sentence, passage or article
+
+    @property
+    def missing(self) -> bool:
+        return self.level == "absent"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The texts a quote stands in: its sentence, passage, article title and body, and the article's date."""
+
+    sentence: str
+    passage: str
+    title: str
+    body: str
+    published: str | None = None
+
+
+def extract(question: str, context_questions: Sequence[str] = ()) -> tuple[Constraint, ...]:
+    """The question's constraints, then the named entities of the earlier turns it follows up (their subject
+    is a constraint of the follow-up: "How much did they pay?" after "Who bought Bay Bakery?")."""
+    found = list(_from_text(question))
+    own = {form for constraint in found for form in constraint.forms}
+    for earlier in context_questions:
+        for constraint in _from_text(earlier):
+            if constraint.kind == "entity" and not own.intersection(constraint.forms):
+                own.update(constraint.forms)
+                found.append(Constraint("entity", constraint.text, constraint.forms, constraint.required, "context"))
+    return tuple(found)
+
+
+def _from_text(question: str) -> Iterable[Constraint]:
+    seen: set[str] = set()
+
+    def new(constraint: Constraint) -> Constraint | None:
+        key = constraint.kind + ":" + constraint.forms[0]
+        if key in seen:
+            return None
+        seen.add(key)
+        return constraint
+
+    results: list[Constraint | None] = []
+    years = {match.group(1) for match in _YEAR.finditer(question)}
+    for year in sorted(years):
+        results.append(new(Constraint("year", year, (year,))))
+    for match in _NUMBER.finditer(question):
+        value = match.group(1).replace(",", "")
+        if value not in years:
+            results.append(new(Constraint("number", match.group(1), (value,))))
+    for match in _REGION.finditer(question):
+        results.append(new(Constraint("qualifier", match.group(0), (_region_key(match.group(0)),))))
+    for word in words(question):
+        if word in _GENDER:
+            results.append(new(Constraint("qualifier", word, (_GENDER[word],))))
+    for span in _entity_spans(question):
+        results.append(new(span))
+    return [c for c in results if c is not None]
+
+
+def _region_key(text: str) -> str:
+    lowered = text.lower().replace(" ", "-")
+    return lowered[:-3] if lowered.endswith("ern") and "-" in lowered else lowered
+
+
+def _entity_spans(question: str) -> Iterable[Constraint]:
+    for match in _SPAN.finditer(question):
+        yield from _entities([_bare(token) for token in match.group(0).split()])
+
+
+def _entities(tokens: list[str]) -> Iterable[Constraint]:
+    """One span's constraints: a country or demonym inside it ("European EU members") is a place of its own."""
+    whole = " ".join(tokens)
+    if len(tokens) > 1 and whole not in _PLACE_OF:
+        for position in range(len(tokens)):
+            for width in (2, 1):
+                place = " ".join(tokens[position : position + width])
+                if len(tokens[position : position + width]) == width and place in _PLACE_OF:
+                    yield from _entities(tokens[:position])
+                    yield Constraint("place", place, _PLACE_OF[place])
+                    yield from _entities(tokens[position + width :])
+                    return
+    while tokens and (tokens[0] in _NOT_NAMES or tokens[0] in _TITLES):
+        tokens = tokens[1:]
+    while tokens and tokens[-1] in STOPWORDS:
+        tokens = tokens[:-1]
+    if not tokens:
+        return
+    text = " ".join(tokens)
+    if text in _PLACE_OF:
+        yield Constraint("place", text, _PLACE_OF[text])
+        return
+    required = tuple(t for t in tokens if t not in STOPWORDS and t not in _TITLES)
+    if required and not all(t in _NOT_NAMES for t in required):
+        yield Constraint("entity", text, (text,), required)
+
+
+def _bare(token: str) -> str:
+    token = token.lower().replace("’", "'").strip('.,;:!?"()')
+    return token[:-2] if token.endswith("'s") else token.rstrip("'")
+
+
+# ---- checking ---------------------------------------------------------------------------------------
+
+
+class _Text:
+    """A text's lower-case words (as a set and joined) for cheap phrase and word look-ups."""
+
+    def __init__(self, text: str) -> None:
+        self.words = [_bare(w) for w in words(text)]
+        self.set = set(self.words) | {stem(w) for w in self.words}
+        self.joined = " " + " ".join(self.words) + " "
+        self.raw = text
+
+    def has_phrase(self, phrase: str) -> bool:
+        return " " + " ".join(_bare(w) for w in words(phrase)) + " " in self.joined
+
+
+def check(constraints: Sequence[Constraint], evidence: Evidence) -> tuple[Check, ...]:
+    """Each constraint checked against the evidence, narrowest level first."""
+    if not constraints:
+        return ()
+    texts = {
+        "sentence": _Text(evidence.sentence),
+        "passage": _Text(evidence.passage),
+        "article": _Text(evidence.title + " \n " + evidence.body),
+    }
+    return tuple(_check_one(constraint, texts, evidence) for constraint in constraints)
+
+
+def _check_one(constraint: Constraint, texts: dict[str, _Text], evidence: Evidence) -> Check:
+    for level in ("sentence", "passage", "article"):
+        if _holds(constraint, texts[level], level, evidence):
+            return Check(constraint, level)
+    instead, where = _instead(constraint, texts)
+    return Check(constraint, "absent", instead, where)
+
+
+def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) -> bool:
+    kind = constraint.kind
+    if kind == "year":
+        year = int(constraint.forms[0])
+        if _season_has(text.raw, year):
+            return True
+        return level == "article" and _dated(year, text.raw, evidence.published)
+    if kind == "number":
+        return constraint.forms[0] in {n.replace(",", "") for n in _NUMBER.findall(text.raw)}
+    if kind == "place":
+        return any(text.has_phrase(form) for form in constraint.forms) or (
+            "us" in constraint.forms and bool(re.search(r"\bU\.?S\.?\b", text.raw))
+        )
+    if kind == "qualifier":
+        key = constraint.forms[0]
+        if key in _GENDER_FORMS:
+            return any(form in text.set for form in _GENDER_FORMS[key])
+        return any(_region_key(m.group(0)) == key for m in _REGION.finditer(text.raw))
+    # entity: the whole name; in a sentence or passage its last word is enough ("Mr Wong" for "Victor Wong")
+    if constraint.required and all(stem(token) in text.set for token in constraint.required):
+        return True
+    return level != "article" and len(constraint.required) > 1 and stem(constraint.required[-1]) in text.set
+
+
+def _season_has(text: str, year: int) -> bool:
+    """The year written out, or inside a season ("2004-05", "2004/5") or an abbreviation ("'05")."""
+    if re.search(rf"(?<!\d){year}(?!\d)", text):
+        return True
+    short = f"{year % 100:02d}"
+    previous = year - 1
+    return bool(
+        re.search(rf"\b{previous}[-/–](?:{year}|{short}|{year % 10})\b", text) or re.search(rf"['’]{short}\b", text)
+    )
+
+
+def _dated(year: int, body: str, published: str | None) -> bool:
+    """The article's date is that year, or is the year its "this year"/"last year"/"next year" means."""
+    if not published or not published[:4].isdigit():
+        return False
+    published_year = int(published[:4])
+    if published_year == year:
+        return True
+    lowered = body.lower()
+    return any(phrase in lowered and published_year + shift == year for phrase, shift in _RELATIVE_YEAR.items())
+
+
+def _instead(constraint: Constraint, texts: dict[str, _Text]) -> tuple[tuple[str, ...], str]:
+    """What the quote's sentence (then passage, then article) says in place of the missing value."""
+    for level in ("sentence", "passage", "article"):
+        raw = texts[level].raw
+        if constraint.kind == "year":
+            values = [m.group(1) for m in _YEAR.finditer(raw) if m.group(1) != constraint.forms[0]]
+        elif constraint.kind == "qualifier" and constraint.forms[0] in _GENDER_FORMS:
+            values = [key for key, forms in _GENDER_FORMS.items() if any(f in texts[level].set for f in forms)]
+        elif constraint.kind == "qualifier":
+            values = [_region_key(m.group(0)) for m in _REGION.finditer(raw)]
+        elif constraint.kind == "place":
+            values = [group[0] for group in _PLACE_GROUPS if any(texts[level].has_phrase(f) for f in group[:3])]
+            values = [_place_name(v) for v in values if v not in constraint.forms]
+        else:
+            values = []
+        if values:
+            return tuple(dict.fromkeys(values)), level
+    return (), ""
+
+
+def _place_name(key: str) -> str:
+    return {"uk": "the UK", "us": "the US", "eu": "the EU", "europe": "Europe"}.get(key, key.title())
+
+
+# ---- reasons ----------------------------------------------------------------------------------------
+
+_SUBJECT_AFTER_YEAR = re.compile(r"\b(?:19|20)\d\d\s+((?:[A-Za-z][\w'’-]*\s*){1,4})")
+_SUBJECT_STOP = frozenset({"against", "in", "at", "on", "for", "to", "with", "from", "by", "was", "is", "did", "and"})
+
+
+def reason(check_: Check, question: str, title: str) -> str:
+    """A plain sentence saying what the archive has instead of what was asked, as far as it can tell."""
+    constraint = check_.constraint
+    instead = check_.instead[0] if check_.instead else None
+    closest = f'The closest article ("{title}")'
+    if constraint.kind == "year":
+        subject = _year_subject(question, constraint.text)
+        if instead and subject and check_.instead_level == "sentence":
+            return f"The archive has the {subject} of {instead}, not {constraint.text}"
+        if instead:
+            return f"{closest} mentions {', '.join(check_.instead[:3])}, not {constraint.text}"
+        return f"{closest} does not say it is about {constraint.text}"
+    if constraint.kind == "place":
+        asked = _place_name(constraint.forms[0])
+        return f"{closest} is about {instead}, not {asked}" if instead else f"{closest} does not mention {asked}"
+    if constraint.kind == "qualifier" and instead:
+        return f"{closest} is about {instead}, not {constraint.text}"
+    shown = constraint.text if constraint.kind != "entity" else _shown(constraint.text, question)
+    return f"{closest} does not mention {shown}"
+
+
+def _year_subject(question: str, year: str) -> str | None:
+    for match in _SUBJECT_AFTER_YEAR.finditer(question):
+        if not match.group(0).startswith(year):
+            continue
+        kept = []
+        for token in match.group(1).split():
+            bare = token.strip("?.,!;:")
+            if bare.lower() in _SUBJECT_STOP:
+                break
+            kept.append(bare)
+            if bare != token:
+                break
+        return " ".join(kept) or None
+    return None
+
+
+def _shown(text: str, question: str) -> str:
+    """The entity as the question writes it (its capitals), else as extracted."""
+    pattern = r"\s+".join(re.escape(token) + r"(?:['’]s)?" for token in text.split())
+    match = re.search(pattern, question, re.I)
+    return match.group(0) if match else text

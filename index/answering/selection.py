@@ -6,10 +6,12 @@ snapshot). The sentence scorer it uses (`sentence_scorer`) is a module of pure f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from index._models import ArticleHit, Quote
 from index.answering.agreement import FITTED, Agreement, Rule, Verdict, agreeing_first, verdict
+from index.answering.answer_phrase import answer_span
 from index.answering.candidates import Candidate, QuestionAnalysis, Scored
 from index.answering.constraints import extract
 from index.answering.query import Query
@@ -69,7 +71,18 @@ def select(
     judged = verdict(scored[0], agreement, rule, query.text)
     if judged.not_found_reason:
         return Selection(False, sure, (), closest, not_found_reason=judged.not_found_reason, verdict=judged)
-    return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest, judged.caveats, verdict=judged)
+    quotes = _marked(
+        _quotes(scored, retrieval, max_quotes, _agreeing_with_first(scored[0], agreement, rule)), query.text
+    )
+    return Selection(True, sure, quotes, closest, judged.caveats, verdict=judged)
+
+
+def _marked(quotes: tuple[Quote, ...], question: str) -> tuple[Quote, ...]:
+    """The first quote with its answer phrase marked, when the question asks for one and it holds one."""
+    span = answer_span(question, quotes[0].text) if quotes else None
+    if span is None:
+        return quotes
+    return (replace(quotes[0], answer_start=span[0], answer_end=span[1]), *quotes[1:])
 
 
 def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Scored]:
@@ -119,7 +132,23 @@ def _candidates(analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Candid
     return list(candidates.values())
 
 
-def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tuple[Quote, ...]:
+def _agreeing_with_first(first: Scored, agreement: Agreement, rule: Rule) -> Callable[[Scored], bool]:
+    """Whether a later quote's article holds every constraint the first quote's article holds: after "Who
+    bought Bay Bakery?", "When was it announced?" quotes no other company's announcement."""
+    held = {check.constraint for check in agreement.checks(first.candidate.key) if not check.missing}
+    if not held:
+        return lambda item: True
+
+    def agrees(item: Scored) -> bool:
+        missing = {check.constraint for check in agreement.counted(agreement.checks(item.candidate.key), rule)}
+        return not (missing & held)
+
+    return agrees
+
+
+def _quotes(
+    scored: list[Scored], retrieval: Retrieval, max_quotes: int, agrees: Callable[[Scored], bool]
+) -> tuple[Quote, ...]:
     quotes: list[Quote] = []
     used: list[tuple[int, int, int]] = []  # (article row, start, end)
     seen_stories: dict[str, int] = {}
@@ -127,7 +156,7 @@ def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tupl
     for item in _quote_order(scored):
         if len(quotes) >= max_quotes:
             break
-        if quotes and item.score < best * FOLLOWING_QUOTE_SHARE:
+        if quotes and (item.score < best * FOLLOWING_QUOTE_SHARE or not agrees(item)):
             continue
         row, ordinal = item.candidate.key
         article = retrieval.articles[row]

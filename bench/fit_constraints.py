@@ -5,7 +5,7 @@
 Each dev question is parsed and retrieved once over an indexed archive (follow-up turns with the earlier
 turns as history); then every rule of a small grid is applied to the same retrievals by the engine's own
 `select`: rerank share {0, 0.3, 0.5, 0.7} x minimum IDF {0, 2, 3, 4} x an action for each kind of
-constraint (year, number, entity, place, qualifier, context) in {ignore, caveat, decline}. The rule chosen:
+constraint (year, number, entity, place, qualifier, outcome, context) in {ignore, caveat, decline}. The rule chosen:
 fewest answerable questions declined, then most near misses declined (or caveated), then fewest answerable
 questions caveated, then most answers in the first quote, then most near misses said "Not found" (rather
 than answered with a caveat: the issue's default), then the simplest
@@ -42,7 +42,7 @@ DEFAULT_QUESTIONS = [
     str(ROOT / "tests/data/near_miss_dev.jsonl"),
     str(ROOT / "tests/data/paraphrase_dev.jsonl"),
 ]
-KINDS = ("year", "number", "entity", "place", "qualifier", "context")
+KINDS = ("year", "number", "entity", "place", "qualifier", "outcome", "context")
 ACTIONS = ("ignore", "caveat", "decline")
 SHARES = (0.0, 0.3, 0.5, 0.7)
 MIN_IDFS = (0.0, 2.0, 3.0, 4.0)
@@ -83,7 +83,7 @@ async def gather(data_dir: Path, paths: Sequence[str]) -> tuple[list[Case], floa
                 query = await archive._query(item.question, None, None, None, list(history))
                 async with archive._reader() as reader:
                     retrieval = await retrieve(reader, query, with_sentences=True)
-                cases.append(Case(item, Path(path).stem, query, retrieval))
+                cases.append(Case(item, f"{Path(path).parent.name}/{Path(path).stem}", query, retrieval))
                 if item.conversation is not None:
                     answer = await archive.ask(item.question, history=list(history))
                     history.append(Turn(item.question, tuple(dict.fromkeys(q.article_id for q in answer.quotes))))

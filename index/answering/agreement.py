@@ -25,7 +25,7 @@ RERANK_DEPTH = 8  # the best-scored sentences looked at for one that agrees
 
 @dataclass(frozen=True)
 class Rule:
-    """What a missing constraint does, by kind (`year`, `number`, `entity`, `place`, `qualifier`, and
+    """What a missing constraint does, by kind (`year`, `number`, `entity`, `place`, `qualifier`, `outcome`, and
     `context`: an entity of an earlier turn of the conversation)."""
 
     actions: Mapping[str, str] = field(default_factory=dict)  # kind -> "decline" | "caveat" | "ignore"
@@ -41,10 +41,11 @@ class Rule:
 FITTED = Rule(
     actions={
         "year": "decline",
-        "number": "ignore",
+        "number": "decline",
         "entity": "decline",
         "place": "decline",
         "qualifier": "decline",
+        "outcome": "decline",
         "context": "ignore",
     },
     min_idf=0.0,

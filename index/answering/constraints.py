@@ -80,7 +80,7 @@ _GENDER_FORMS = {
 }
 _YEAR = re.compile(r"(?<![\d£$€.,])(19[5-9]\d|20[0-4]\d)(?![\d%])")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?!\d)")
-_SPAN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|a|de|van|von|der|du|and|&)\s+)*[A-Z][\w'’&.-]*)*")
+_SPAN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|a|de|van|von|der|du|&)\s+)*[A-Z][\w'’&.-]*)*")
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "sir", "lord", "lady", "miss", "prof", "professor", "st"})
 _NOT_NAMES = frozenset(
     {
@@ -92,12 +92,69 @@ _NOT_NAMES = frozenset(
         "i", "we", "you", "they", "he", "she", "it", "mp", "mps", "tv", "ceo", "chief",
     }
 )  # fmt: skip
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+    if value >= 2
+}
+_ORDINALS = {
+    word: f"{value}th"
+    for value, word in enumerate(
+        ["x", "x", "x", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+    )
+    if value >= 3
+}
+# Decisive outcomes: the question states one as fact; the article must say it (or a synonym) somewhere.
+_OUTCOMES: tuple[tuple[str, ...], ...] = (
+    ("convicted", "guilty", "conviction"),
+    ("acquitted", "cleared", "acquittal"),
+    ("jailed", "prison", "imprisoned", "sentenced", "jail"),
+    ("fined", "fine", "fines"),
+    ("upheld", "uphold", "upholds"),
+    ("overturned", "overturn", "quashed"),
+    ("readmit", "readmitted", "rejoin", "rejoined", "readmission"),
+    ("sacked", "dismissed", "fired", "sacking"),
+    ("resigned", "resign", "resignation", "quit", "stepped"),
+    ("banned", "ban", "suspended", "suspension"),
+    ("beat", "beating", "won", "win", "victory", "defeated"),
+    ("lost", "lose", "defeat", "beaten", "loss"),
+    ("drop", "dropped", "scrapped", "abandoned", "shelved", "ditched"),
+    ("arrested", "arrest", "detained"),
+    ("charged", "charge", "charges"),
+    ("approved", "approve", "approval", "backed"),
+    ("rejected", "reject", "rejection", "blocked"),
+)
+_OUTCOME_OF = {stem(form): group for group in _OUTCOMES for form in group}
 _RELATIVE_YEAR = {"this year": 0, "last year": -1, "next year": 1, "earlier this year": 0, "later this year": 0}
 
 
 @dataclass(frozen=True)
 class Constraint:
-    """Something the answer must agree with: `kind` year | number | entity | place | qualifier; `text` as the
+    """Something the answer must agree with: `kind` year | number | entity | place | qualifier | outcome; `text` as the
     question says it; `forms` the lower-case word sequences that count as saying it; `required` the tokens an
     article must hold (an entity: all its words); `origin` "question" or "context" (an earlier turn)."""
 
@@ -165,6 +222,13 @@ def _from_text(question: str) -> Iterable[Constraint]:
         value = match.group(1).replace(",", "")
         if value not in years:
             results.append(new(Constraint("number", match.group(1), (value,))))
+    for word in words(question):
+        if word in _NUMBER_WORDS:
+            results.append(new(Constraint("number", word, (word, _NUMBER_WORDS[word]))))
+        elif word in _ORDINALS:
+            results.append(new(Constraint("number", word, (word, _ORDINALS[word]))))
+        elif stem(word) in _OUTCOME_OF:
+            results.append(new(Constraint("outcome", word, _OUTCOME_OF[stem(word)])))
     for match in _REGION.finditer(question):
         results.append(new(Constraint("qualifier", match.group(0), (_region_key(match.group(0)),))))
     for word in words(question):
@@ -207,7 +271,9 @@ def _entities(tokens: list[str]) -> Iterable[Constraint]:
     if text in _PLACE_OF:
         yield Constraint("place", text, _PLACE_OF[text])
         return
-    required = tuple(t for t in tokens if t not in STOPWORDS and t not in _TITLES)
+    required = tuple(
+        w for t in tokens if t not in STOPWORDS and t not in _TITLES for w in words(t) if len(w) > 1
+    )  # "B&B": letters alone can't be checked
     if required and not all(t in _NOT_NAMES for t in required):
         yield Constraint("entity", text, (text,), required)
 
@@ -249,8 +315,20 @@ def _check_one(constraint: Constraint, texts: dict[str, _Text], evidence: Eviden
     for level in ("sentence", "passage", "article"):
         if _holds(constraint, texts[level], level, evidence):
             return Check(constraint, level)
+        if constraint.kind == "entity" and level != "article" and _by_surname(constraint, texts[level], texts):
+            return Check(constraint, level)
     instead, where = _instead(constraint, texts)
     return Check(constraint, "absent", instead, where)
+
+
+def _by_surname(constraint: Constraint, text: _Text, texts: dict[str, _Text]) -> bool:
+    """ "Mr Wong" in the sentence for "Victor Wong": its last word, when the article names the whole of it."""
+    required = constraint.required
+    return len(required) > 1 and stem(required[-1]) in text.set and _has_all(required, texts["article"])
+
+
+def _has_all(tokens: Sequence[str], text: _Text) -> bool:
+    return bool(tokens) and all(stem(token) in text.set or token in text.set for token in tokens)
 
 
 def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) -> bool:
@@ -261,20 +339,36 @@ def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) 
             return True
         return level == "article" and _dated(year, text.raw, evidence.published)
     if kind == "number":
-        return constraint.forms[0] in {n.replace(",", "") for n in _NUMBER.findall(text.raw)}
+        return any(form in _numbers(text) for form in constraint.forms)
+    if kind == "outcome":
+        return any(stem(form) in text.set for form in constraint.forms)
     if kind == "place":
-        return any(text.has_phrase(form) for form in constraint.forms) or (
-            "us" in constraint.forms and bool(re.search(r"\bU\.?S\.?\b", text.raw))
+        return (
+            any(text.has_phrase(form) for form in constraint.forms)
+            or ("us" in constraint.forms and bool(re.search(r"\bU\.?S\.?\b", text.raw)))
+            or any(_demonym_root(form) in text.set for form in constraint.forms[:1])
         )
     if kind == "qualifier":
         key = constraint.forms[0]
         if key in _GENDER_FORMS:
             return any(form in text.set for form in _GENDER_FORMS[key])
         return any(_region_key(m.group(0)) == key for m in _REGION.finditer(text.raw))
-    # entity: the whole name; in a sentence or passage its last word is enough ("Mr Wong" for "Victor Wong")
-    if constraint.required and all(stem(token) in text.set for token in constraint.required):
-        return True
-    return level != "article" and len(constraint.required) > 1 and stem(constraint.required[-1]) in text.set
+    return _has_all([_demonym_root(token) for token in constraint.required], text) or _has_all(
+        constraint.required, text
+    )
+
+
+def _numbers(text: _Text) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text.raw)} | text.set
+
+
+def _demonym_root(word: str) -> str:
+    """ "Malaysian" -> "malaysia", "Kenyan" -> "kenya": a people's adjective stands for its country."""
+    if word.endswith("ian") and len(word) > 6:
+        return word[:-1]
+    if word.endswith("an") and len(word) > 5:
+        return word[:-1]
+    return word
 
 
 def _season_has(text: str, year: int) -> bool:

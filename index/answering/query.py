@@ -6,6 +6,7 @@ builds one `Query` per ask or search; retrieval and selection read it and never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +20,7 @@ from index.reading.dates import DateRange, QuestionOptions, parse_date, parse_qu
 
 # What every front end replies to a message with nothing to answer (empty, only options such as
 # `source:"bbc"`, only emoji, punctuation or stop words): the engine raises it as a QuestionError.
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>")  # a chat mention left in the text (<@123>, <#456>) is no question
 NO_QUESTION = 'there is no question in that: ask one, e.g. "Who won best actor at the Baftas?"'
 
 
@@ -72,7 +74,7 @@ def parse_request(
     cleaned = validate(question, max_chars)
     options = parse_question(cleaned, today)
     only_options = options.text == cleaned and bool(options.source or options.after or options.before)
-    if only_options or not content_terms(options.text):
+    if only_options or not content_terms(_MENTION.sub(" ", options.text)):
         raise QuestionError(NO_QUESTION)  # only options, stop words or emoji: nothing to answer
     filters = Filters(
         source or options.source,

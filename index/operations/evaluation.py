@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from index._errors import ArchivebotError
+from index._errors import ArchivebotError, QuestionError
 from index.answering.candidates import Candidate, QuestionAnalysis
 from index.answering.conversation import Turn
 from index.answering.lexical import content_terms, words
@@ -86,6 +86,7 @@ class _Outcome:
     rank: int | None = None  # of the expected article among the quoted, then the closest articles
     failure: dict[str, Any] | None = None
     caveated: bool = False  # answered, but with a caveat naming something the archive does not have
+    no_question: bool = False  # refused as holding no question (QuestionError)
 
     @property
     def declined(self) -> bool:
@@ -167,6 +168,7 @@ def _figures(outcomes: list[_Outcome]) -> dict[str, Any]:
         "answerable_caveated": sum(1 for o in answerable if o.answered and o.caveated),
         "near_misses": len(near),
         "near_miss_declined": _share(sum(o.declined for o in near), len(near)),
+        "no_question": sum(o.no_question for o in outcomes),
     }
 
 
@@ -189,9 +191,13 @@ async def evaluate(
         if item.conversation is None or item.turn == 0:
             history = []
         started = time.perf_counter()
-        answer = (
-            await archive.ask(item.question, history=list(history)) if history else await archive.ask(item.question)
-        )
+        try:
+            answer = (
+                await archive.ask(item.question, history=list(history)) if history else await archive.ask(item.question)
+            )
+        except QuestionError:  # a message with no question in it: the short reply, never an answer
+            outcomes.append(_Outcome(item, False, no_question=True))
+            continue
         latencies.append((time.perf_counter() - started) * 1000)
         if progress:
             progress(number, len(questions))

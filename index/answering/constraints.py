@@ -16,140 +16,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from index.answering import constraint_words as W
 from index.answering.lexical import STOPWORDS, stem, words
 
 # Where a constraint was found, narrowest first; "absent": nowhere in the article nor its date.
 LEVELS = ("sentence", "passage", "article", "absent")
-
-# Countries, their demonyms and short forms: one group each; any member stands for the others.
-_PLACE_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("uk", "british", "britain", "united kingdom", "great britain", "brit", "brits"),
-    ("us", "usa", "u.s.", "american", "americans", "america", "united states"),
-    ("france", "french"),
-    ("germany", "german", "germans"),
-    ("spain", "spanish"),
-    ("italy", "italian", "italians"),
-    ("ireland", "irish", "republic of ireland"),
-    ("scotland", "scottish", "scots"),
-    ("wales", "welsh"),
-    ("england", "english"),
-    ("japan", "japanese"),
-    ("china", "chinese"),
-    ("india", "indian", "indians"),
-    ("russia", "russian", "russians"),
-    ("australia", "australian", "australians"),
-    ("canada", "canadian", "canadians"),
-    ("netherlands", "dutch", "holland"),
-    ("europe", "european", "eu", "european union"),
-    ("south africa", "south african"),
-    ("new zealand", "new zealander", "kiwi", "kiwis"),
-    ("brazil", "brazilian"),
-    ("argentina", "argentine", "argentinian"),
-    ("mexico", "mexican"),
-    ("sweden", "swedish", "swede"),
-    ("norway", "norwegian"),
-    ("denmark", "danish"),
-    ("finland", "finnish"),
-    ("switzerland", "swiss"),
-    ("belgium", "belgian"),
-    ("portugal", "portuguese"),
-    ("greece", "greek"),
-    ("turkey", "turkish"),
-    ("poland", "polish"),
-    ("israel", "israeli"),
-    ("iran", "iranian"),
-    ("iraq", "iraqi"),
-    ("north korea", "north korean", "pyongyang"),
-    ("south korea", "south korean", "seoul"),
-    ("pakistan", "pakistani"),
-    ("kenya", "kenyan"),
-    ("nigeria", "nigerian"),
-    ("egypt", "egyptian"),
-    ("ukraine", "ukrainian"),
-    ("austria", "austrian"),
-    ("croatia", "croatian"),
-    ("serbia", "serbian"),
-    ("czech republic", "czech"),
-)
-_PLACE_OF = {form: group for group in _PLACE_GROUPS for form in group}
-_REGION = re.compile(r"\b(north|south)[- ]?(east|west)(?:ern)?\b|\b(northern|southern|eastern|western)\b", re.I)
-_GENDER = {"men's": "men's", "mens": "men's", "women's": "women's", "womens": "women's", "ladies": "women's"}
-_GENDER_FORMS = {
-    "men's": ("men's", "men", "male", "mens", "atp"),
-    "women's": ("women's", "women", "female", "ladies", "wta"),
-}
-_YEAR = re.compile(r"(?<![\d£$€.,])(19[5-9]\d|20[0-4]\d)(?![\d%])")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?!\d)")
-_SPAN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|a|de|van|von|der|du|&)\s+)*[A-Z][\w'’&.-]*)*")
-_TITLES = frozenset({"mr", "mrs", "ms", "dr", "sir", "lord", "lady", "miss", "prof", "professor", "st"})
-_NOT_NAMES = frozenset(
-    {
-        "who", "what", "which", "when", "where", "why", "how", "whom", "whose", "did", "does", "do", "is", "are",
-        "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "in", "on", "at", "the",
-        "a", "an", "and", "but", "so", "if", "according", "after", "before", "during", "name", "tell", "give",
-        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-        "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-        "i", "we", "you", "they", "he", "she", "it", "mp", "mps", "tv", "ceo", "chief",
-    }
-)  # fmt: skip
-_NUMBER_WORDS = {
-    word: str(value)
-    for value, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-    if value >= 2
-}
-_ORDINALS = {
-    word: f"{value}th"
-    for value, word in enumerate(
-        ["x", "x", "x", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
-    )
-    if value >= 3
-}
-# Decisive outcomes: the question states one as fact; the article must say it (or a synonym) somewhere.
-_OUTCOMES: tuple[tuple[str, ...], ...] = (
-    ("convicted", "guilty", "conviction"),
-    ("acquitted", "cleared", "acquittal"),
-    ("jailed", "prison", "imprisoned", "sentenced", "jail"),
-    ("fined", "fine", "fines"),
-    ("upheld", "uphold", "upholds"),
-    ("overturned", "overturn", "quashed"),
-    ("readmit", "readmitted", "rejoin", "rejoined", "readmission"),
-    ("sacked", "dismissed", "fired", "sacking"),
-    ("resigned", "resign", "resignation", "quit", "stepped"),
-    ("banned", "ban", "suspended", "suspension"),
-    ("beat", "beating", "won", "win", "victory", "defeated"),
-    ("lost", "lose", "defeat", "beaten", "loss"),
-    ("drop", "dropped", "scrapped", "abandoned", "shelved", "ditched"),
-    ("arrested", "arrest", "detained"),
-    ("charged", "charge", "charges"),
-    ("approved", "approve", "approval", "backed"),
-    ("rejected", "reject", "rejection", "blocked"),
-)
-_OUTCOME_OF = {stem(form): group for group in _OUTCOMES for form in group}
-_RELATIVE_YEAR = {"this year": 0, "last year": -1, "next year": 1, "earlier this year": 0, "later this year": 0}
 
 
 @dataclass(frozen=True)
@@ -215,25 +86,25 @@ def _from_text(question: str) -> Iterable[Constraint]:
         return constraint
 
     results: list[Constraint | None] = []
-    years = {match.group(1) for match in _YEAR.finditer(question)}
+    years = {match.group(1) for match in W.YEAR.finditer(question)}
     for year in sorted(years):
         results.append(new(Constraint("year", year, (year,))))
-    for match in _NUMBER.finditer(question):
+    for match in W.NUMBER.finditer(question):
         value = match.group(1).replace(",", "")
         if value not in years:
             results.append(new(Constraint("number", match.group(1), (value,))))
     for word in words(question):
-        if word in _NUMBER_WORDS:
-            results.append(new(Constraint("number", word, (word, _NUMBER_WORDS[word]))))
-        elif word in _ORDINALS:
-            results.append(new(Constraint("number", word, (word, _ORDINALS[word]))))
-        elif stem(word) in _OUTCOME_OF:
-            results.append(new(Constraint("outcome", word, _OUTCOME_OF[stem(word)])))
-    for match in _REGION.finditer(question):
+        if word in W.NUMBER_WORDS:
+            results.append(new(Constraint("number", word, (word, W.NUMBER_WORDS[word]))))
+        elif word in W.ORDINALS:
+            results.append(new(Constraint("number", word, (word, W.ORDINALS[word]))))
+        elif stem(word) in W.OUTCOME_OF:
+            results.append(new(Constraint("outcome", word, W.OUTCOME_OF[stem(word)])))
+    for match in W.REGION.finditer(question):
         results.append(new(Constraint("qualifier", match.group(0), (_region_key(match.group(0)),))))
     for word in words(question):
-        if word in _GENDER:
-            results.append(new(Constraint("qualifier", word, (_GENDER[word],))))
+        if word in W.GENDER:
+            results.append(new(Constraint("qualifier", word, (W.GENDER[word],))))
     for span in _entity_spans(question):
         results.append(new(span))
     return [c for c in results if c is not None]
@@ -245,36 +116,36 @@ def _region_key(text: str) -> str:
 
 
 def _entity_spans(question: str) -> Iterable[Constraint]:
-    for match in _SPAN.finditer(question):
+    for match in W.SPAN.finditer(question):
         yield from _entities([_bare(token) for token in match.group(0).split()])
 
 
 def _entities(tokens: list[str]) -> Iterable[Constraint]:
     """One span's constraints: a country or demonym inside it ("European EU members") is a place of its own."""
     whole = " ".join(tokens)
-    if len(tokens) > 1 and whole not in _PLACE_OF:
+    if len(tokens) > 1 and whole not in W.PLACE_OF:
         for position in range(len(tokens)):
             for width in (2, 1):
                 place = " ".join(tokens[position : position + width])
-                if len(tokens[position : position + width]) == width and place in _PLACE_OF:
+                if len(tokens[position : position + width]) == width and place in W.PLACE_OF:
                     yield from _entities(tokens[:position])
-                    yield Constraint("place", place, _PLACE_OF[place])
+                    yield Constraint("place", place, W.PLACE_OF[place])
                     yield from _entities(tokens[position + width :])
                     return
-    while tokens and (tokens[0] in _NOT_NAMES or tokens[0] in _TITLES):
+    while tokens and (tokens[0] in W.NOT_NAMES or tokens[0] in W.TITLES):
         tokens = tokens[1:]
     while tokens and tokens[-1] in STOPWORDS:
         tokens = tokens[:-1]
     if not tokens:
         return
     text = " ".join(tokens)
-    if text in _PLACE_OF:
-        yield Constraint("place", text, _PLACE_OF[text])
+    if text in W.PLACE_OF:
+        yield Constraint("place", text, W.PLACE_OF[text])
         return
     required = tuple(
-        w for t in tokens if t not in STOPWORDS and t not in _TITLES for w in words(t) if len(w) > 1
+        w for t in tokens if t not in STOPWORDS and t not in W.TITLES for w in words(t) if len(w) > 1
     )  # "B&B": letters alone can't be checked
-    if required and not all(t in _NOT_NAMES for t in required):
+    if required and not all(t in W.NOT_NAMES for t in required):
         yield Constraint("entity", text, (text,), required)
 
 
@@ -350,16 +221,16 @@ def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) 
         )
     if kind == "qualifier":
         key = constraint.forms[0]
-        if key in _GENDER_FORMS:
-            return any(form in text.set for form in _GENDER_FORMS[key])
-        return any(_region_key(m.group(0)) == key for m in _REGION.finditer(text.raw))
+        if key in W.GENDER_FORMS:
+            return any(form in text.set for form in W.GENDER_FORMS[key])
+        return any(_region_key(m.group(0)) == key for m in W.REGION.finditer(text.raw))
     return _has_all([_demonym_root(token) for token in constraint.required], text) or _has_all(
         constraint.required, text
     )
 
 
 def _numbers(text: _Text) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text.raw)} | text.set
+    return {n.replace(",", "") for n in W.NUMBER.findall(text.raw)} | text.set
 
 
 def _demonym_root(word: str) -> str:
@@ -390,7 +261,7 @@ def _dated(year: int, body: str, published: str | None) -> bool:
     if published_year == year:
         return True
     lowered = body.lower()
-    return any(phrase in lowered and published_year + shift == year for phrase, shift in _RELATIVE_YEAR.items())
+    return any(phrase in lowered and published_year + shift == year for phrase, shift in W.RELATIVE_YEAR.items())
 
 
 def _instead(constraint: Constraint, texts: dict[str, _Text]) -> tuple[tuple[str, ...], str]:
@@ -398,13 +269,13 @@ def _instead(constraint: Constraint, texts: dict[str, _Text]) -> tuple[tuple[str
     for level in ("sentence", "passage", "article"):
         raw = texts[level].raw
         if constraint.kind == "year":
-            values = [m.group(1) for m in _YEAR.finditer(raw) if m.group(1) != constraint.forms[0]]
-        elif constraint.kind == "qualifier" and constraint.forms[0] in _GENDER_FORMS:
-            values = [key for key, forms in _GENDER_FORMS.items() if any(f in texts[level].set for f in forms)]
+            values = [m.group(1) for m in W.YEAR.finditer(raw) if m.group(1) != constraint.forms[0]]
+        elif constraint.kind == "qualifier" and constraint.forms[0] in W.GENDER_FORMS:
+            values = [key for key, forms in W.GENDER_FORMS.items() if any(f in texts[level].set for f in forms)]
         elif constraint.kind == "qualifier":
-            values = [_region_key(m.group(0)) for m in _REGION.finditer(raw)]
+            values = [_region_key(m.group(0)) for m in W.REGION.finditer(raw)]
         elif constraint.kind == "place":
-            values = [group[0] for group in _PLACE_GROUPS if any(texts[level].has_phrase(f) for f in group[:3])]
+            values = [group[0] for group in W.PLACE_GROUPS if any(texts[level].has_phrase(f) for f in group[:3])]
             values = [_place_name(v) for v in values if v not in constraint.forms]
         else:
             values = []

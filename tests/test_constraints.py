@@ -69,6 +69,10 @@ def test_paraphrase_is_not_a_miss(question, sentence):
     assert missing(question, sentence) == []
 
 
+def test_the_pronoun_us_is_not_the_us():
+    assert missing("What did American retailers report?", "Retailers told us sales fell.") == ["american"]
+
+
 def test_this_year_in_an_article_dated_that_year_is_the_year():
     question = "Who directed the Meltdown festival in 2005?"
     body = "Patti Smith has been made artistic director of this year's Meltdown festival."

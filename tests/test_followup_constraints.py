@@ -129,3 +129,41 @@ async def test_a_follow_up_as_a_reply_keeps_to_the_first_story(harness: Harness)
     when = await h.fake.wait_for(lambda: h.fake.replies.get(again["id"]))
     quotes = _quotes_part(_description(when))
     assert "Monday" in quotes.split("\n")[0] and "Tuesday" not in quotes, quotes
+
+
+async def test_the_engine_declines_a_near_miss_with_its_reason_and_answers_the_paraphrase(
+    archive: Any, tmp_path: Path
+) -> None:
+    """On the two stories: the wrong year or place is declined with what the archive has instead; a
+    paraphrase of what it says (the year in the article's date, "US" for "American") is answered."""
+    root = write_stories(tmp_path / "stories")
+    (root / "bay.md").write_text(
+        "---\ntitle: Harbor Foods buys Bay Bakery\nsource: Test Wire\ndate: 2005-01-10\n---\n\n"
+        "American food group Harbor Foods has bought Bay Bakery for $40 million, it said in January 2005.\n"
+    )
+    await archive.reindex([root])
+    wrong_year = await archive.ask("How much did Harbor Foods pay for Bay Bakery in 2007?")
+    assert not wrong_year.answered and wrong_year.quotes == ()
+    assert (
+        wrong_year.not_found_reason and "2007" in wrong_year.not_found_reason and "2005" in wrong_year.not_found_reason
+    )
+    wrong_place = await archive.ask("How much did the French food group Harbor Foods pay for Bay Bakery?")
+    assert not wrong_place.answered
+    assert "is about the US, not France" in (wrong_place.not_found_reason or ""), wrong_place
+    right = await archive.ask("How much did the US group Harbor Foods pay for Bay Bakery in 2005?")
+    assert right.answered and right.not_found_reason is None, right
+    assert "$40 million" in right.quotes[0].text
+
+
+@pytest.mark.e2e
+async def test_discord_says_why_it_declined_and_answers_a_message_with_no_question_briefly(harness: Harness) -> None:
+    h = harness
+    asked = await h.fake.message(
+        h.fake.member, "How much did Harbor Foods pay for Bay Bakery in 2007?", mentions_bot=True
+    )
+    reply = await h.fake.wait_for(lambda: h.fake.replies.get(asked["id"]))
+    assert reply["embeds"][0]["title"] == "Not found in the archive"
+    assert "not 2007" in _description(reply) or "2007" in _description(reply), _description(reply)
+    empty = await h.fake.message(h.fake.member, 'source:"bbc"', mentions_bot=True)
+    short = await h.fake.wait_for(lambda: h.fake.replies.get(empty["id"]))
+    assert "there is no question in that" in short["content"] and not short.get("embeds"), short

@@ -44,7 +44,7 @@ class Check:
     constraint: Constraint
     level: str
     instead: tuple[str, ...] = ()
-    instead_level: str = ""  # where `instead` was read: sentence, passage or article
+    instead_level: str = ""  # where `instead` was read: sentence, passage, article or date
 
     @property
     def missing(self) -> bool:
@@ -189,6 +189,8 @@ def _check_one(constraint: Constraint, texts: dict[str, _Text], evidence: Eviden
         if constraint.kind == "entity" and level != "article" and _by_surname(constraint, texts[level], texts):
             return Check(constraint, level)
     instead, where = _instead(constraint, texts)
+    if not instead and constraint.kind == "year" and evidence.published and evidence.published[:4].isdigit():
+        instead, where = (evidence.published[:4],), "date"  # the article's own date says which year it has
     return Check(constraint, "absent", instead, where)
 
 
@@ -214,10 +216,8 @@ def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) 
     if kind == "outcome":
         return any(stem(form) in text.set for form in constraint.forms)
     if kind == "place":
-        return (
-            any(text.has_phrase(form) for form in constraint.forms)
-            or ("us" in constraint.forms and bool(re.search(r"\bU\.?S\.?\b", text.raw)))
-            or any(_demonym_root(form) in text.set for form in constraint.forms[:1])
+        return _has_place(constraint.forms, text) or any(
+            _demonym_root(form) in text.set for form in constraint.forms[:1] if form != "us"
         )
     if kind == "qualifier":
         key = constraint.forms[0]
@@ -227,6 +227,13 @@ def _holds(constraint: Constraint, text: _Text, level: str, evidence: Evidence) 
     return _has_all([_demonym_root(token) for token in constraint.required], text) or _has_all(
         constraint.required, text
     )
+
+
+def _has_place(forms: Sequence[str], text: _Text) -> bool:
+    """A form of the place in the text; "US" only in capitals ("us" is also a pronoun)."""
+    if "us" in forms and re.search(r"\bU\.?S\.?A?\b", text.raw):
+        return True
+    return any(text.has_phrase(form) for form in forms if form != "us")
 
 
 def _numbers(text: _Text) -> set[str]:
@@ -275,7 +282,7 @@ def _instead(constraint: Constraint, texts: dict[str, _Text]) -> tuple[tuple[str
         elif constraint.kind == "qualifier":
             values = [_region_key(m.group(0)) for m in W.REGION.finditer(raw)]
         elif constraint.kind == "place":
-            values = [group[0] for group in W.PLACE_GROUPS if any(texts[level].has_phrase(f) for f in group[:3])]
+            values = [group[0] for group in W.PLACE_GROUPS if _has_place(group, texts[level])]
             values = [_place_name(v) for v in values if v not in constraint.forms]
         else:
             values = []
@@ -303,6 +310,8 @@ def reason(check_: Check, question: str, title: str) -> str:
         subject = _year_subject(question, constraint.text)
         if instead and subject and check_.instead_level == "sentence":
             return f"The archive has the {subject} of {instead}, not {constraint.text}"
+        if instead and check_.instead_level == "date":
+            return f"{closest} is from {instead}, not {constraint.text}"
         if instead:
             return f"{closest} mentions {', '.join(check_.instead[:3])}, not {constraint.text}"
         return f"{closest} does not say it is about {constraint.text}"

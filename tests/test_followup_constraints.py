@@ -167,3 +167,32 @@ async def test_discord_says_why_it_declined_and_answers_a_message_with_no_questi
     empty = await h.fake.message(h.fake.member, 'source:"bbc"', mentions_bot=True)
     short = await h.fake.wait_for(lambda: h.fake.replies.get(empty["id"]))
     assert "there is no question in that" in short["content"] and not short.get("embeds"), short
+
+
+def test_eval_reports_near_misses_answerable_declines_and_no_question_messages(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model="hash:256", min_confidence=0.05)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        obj = {"settings": settings, "embedder": HashEmbedder(256)}
+        return runner.invoke(cli, list(args), obj=obj, catch_exceptions=False)
+
+    assert invoke("index", str(write_stories(tmp_path / "archive")), "--json").exit_code == 0
+    questions = tmp_path / "questions.jsonl"
+    lines = [
+        {"q": "How much did Harbor Foods pay for Bay Bakery?", "answers": ["$40 million"], "article": "bay.md"},
+        {
+            "q": "How much did Harbor Foods pay for Bay Bakery in 2007?",
+            "answers": [],
+            "article": None,
+            "near": "bay.md",
+        },
+        {"q": 'source:"bbc"'},
+    ]
+    questions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = invoke("eval", str(questions), "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["near_misses"] == 1 and figures["near_miss_declined"] == 1.0
+    assert figures["answerable_declined"] == 0 and figures["answer_in_top_quote"] == 1.0
+    assert figures["no_question"] == 1

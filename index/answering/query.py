@@ -67,14 +67,16 @@ def parse_request(
     before: str | date | None,
     max_chars: int,
     today: date | None = None,
+    require_question: bool = True,
 ) -> tuple[QuestionOptions, Filters]:
     """The question's text and inline options, and the filters: an explicit argument wins over the
     inline option (`source:bbc`, `after:2005-01-01`) of the same name. `today` is what "this year" and
-    "last month" are relative to (the archive's newest article date; default the clock's)."""
+    "last month" are relative to (the archive's newest article date; default the clock's). A question
+    (`require_question`, not a search) must ask something: only options, stop words or emoji raise NO_QUESTION."""
     cleaned = validate(question, max_chars)
     options = parse_question(cleaned, today)
     only_options = options.text == cleaned and bool(options.source or options.after or options.before)
-    if only_options or not content_terms(_MENTION.sub(" ", options.text)):
+    if require_question and (only_options or not content_terms(_MENTION.sub(" ", options.text))):
         raise QuestionError(NO_QUESTION)  # only options, stop words or emoji: nothing to answer
     filters = Filters(
         source or options.source,

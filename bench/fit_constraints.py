@@ -4,13 +4,13 @@
 
 Each dev question is parsed and retrieved once over an indexed archive (follow-up turns with the earlier
 turns as history); then every rule of a small grid is applied to the same retrievals by the engine's own
-`select`: rerank share {0, 0.3, 0.5, 0.7} x minimum IDF {0, 2, 3, 4} x an action for each kind of
-constraint (year, number, entity, place, qualifier, outcome, context) in {ignore, caveat, decline}. The rule chosen:
-fewest answerable questions declined, then most near misses declined (or caveated), then fewest answerable
-questions caveated, then most answers in the first quote, then most near misses said "Not found" (rather
-than answered with a caveat: the issue's default), then the simplest
-(fewest kinds acted on, lower share and IDF). Printed: the chosen rule and, for it and for the rule in the
-engine, the figures per set.
+`select`: rerank share {0, 0.3, 0.5, 0.7} x minimum rarity {0, .2, .3, .4} (a constraint's IDF as a share
+of an unseen word's) x an action for each kind of constraint (year, number, entity, place, qualifier,
+outcome, context) in {ignore, caveat, decline}. The rule chosen: fewest answerable questions declined, then
+most near misses declined (or caveated), then fewest answerable questions caveated, then most answers in
+the first quote, then most near misses said "Not found" (rather than answered with a caveat: the issue's
+default), then the simplest (fewest kinds acted on, lower share and rarity). Printed: the chosen rule and,
+for it and for the rule in the engine, the figures per set.
 Held-out sets (`*_heldout.jsonl`, tests/data/heldout_questions.jsonl) are refused: they are only measured.
 """
 
@@ -41,11 +41,12 @@ DEFAULT_QUESTIONS = [
     str(ROOT / "tests/data/near_miss_own_dev.jsonl"),
     str(ROOT / "tests/data/near_miss_dev.jsonl"),
     str(ROOT / "tests/data/paraphrase_dev.jsonl"),
+    str(ROOT / "tests/data/paraphrase_own_dev.jsonl"),
 ]
 KINDS = ("year", "number", "entity", "place", "qualifier", "outcome", "context")
 ACTIONS = ("ignore", "caveat", "decline")
 SHARES = (0.0, 0.3, 0.5, 0.7)
-MIN_IDFS = (0.0, 2.0, 3.0, 4.0)
+MIN_RARITIES = (0.0, 0.2, 0.3, 0.4)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Seen:
-    """One case under one (share, min_idf): what select saw before the actions decide."""
+    """One case under one (share, min_rarity): what select saw before the actions decide."""
 
     confident: bool
     missing_kinds: frozenset[str]
@@ -92,8 +93,8 @@ async def gather(data_dir: Path, paths: Sequence[str]) -> tuple[list[Case], floa
         await archive.close()
 
 
-def observe(case: Case, share: float, min_idf: float, min_confidence: float) -> Seen:
-    every = Rule({kind: "caveat" for kind in KINDS}, min_idf, share)
+def observe(case: Case, share: float, min_rarity: float, min_confidence: float) -> Seen:
+    every = Rule({kind: "caveat" for kind in KINDS}, min_rarity, share)
     selection = select(case.query, case.retrieval, max_quotes=3, min_confidence=min_confidence, rule=every)
     missing = frozenset(
         "context" if c.constraint.origin == "context" else c.constraint.kind for c in selection.verdict.counted
@@ -140,7 +141,7 @@ def figures(cases: Sequence[Case], seen: Sequence[Seen], actions: dict[str, str]
     return by_set
 
 
-def objective(by_set: dict[str, dict[str, Any]], actions: dict[str, str], share: float, min_idf: float) -> tuple:
+def objective(by_set: dict[str, dict[str, Any]], actions: dict[str, str], share: float, min_rarity: float) -> tuple:
     total = {key: sum(row[key] for row in by_set.values()) for key in next(iter(by_set.values()))}
     acted = sum(1 for a in actions.values() if a != "ignore")
     return (
@@ -151,7 +152,7 @@ def objective(by_set: dict[str, dict[str, Any]], actions: dict[str, str], share:
         total["near_said_not_found"],
         -acted,
         -share,
-        -min_idf,
+        -min_rarity,
     )
 
 
@@ -165,18 +166,18 @@ def main() -> None:
             raise SystemExit(f"{path}: held-out sets are measured, never fitted on")
     cases, min_confidence = asyncio.run(gather(args.data_dir, args.questions))
     best: tuple[tuple, dict[str, Any]] | None = None
-    for share, min_idf in itertools.product(SHARES, MIN_IDFS):
-        seen = [observe(case, share, min_idf, min_confidence) for case in cases]
+    for share, min_rarity in itertools.product(SHARES, MIN_RARITIES):
+        seen = [observe(case, share, min_rarity, min_confidence) for case in cases]
         for choice in itertools.product(ACTIONS, repeat=len(KINDS)):
             actions = dict(zip(KINDS, choice, strict=True))
             by_set = figures(cases, seen, actions)
-            key = objective(by_set, actions, share, min_idf)
+            key = objective(by_set, actions, share, min_rarity)
             if best is None or key > best[0]:
-                best = (key, {"actions": actions, "rerank_share": share, "min_idf": min_idf, "by_set": by_set})
+                best = (key, {"actions": actions, "rerank_share": share, "min_rarity": min_rarity, "by_set": by_set})
     assert best is not None
     print(json.dumps({"chosen": best[1]}, indent=1))
-    seen = [observe(case, FITTED.rerank_share, FITTED.min_idf, min_confidence) for case in cases]
-    engine = {"actions": dict(FITTED.actions), "rerank_share": FITTED.rerank_share, "min_idf": FITTED.min_idf}
+    seen = [observe(case, FITTED.rerank_share, FITTED.min_rarity, min_confidence) for case in cases]
+    engine = {"actions": dict(FITTED.actions), "rerank_share": FITTED.rerank_share, "min_rarity": FITTED.min_rarity}
     print(json.dumps({"engine": engine | {"by_set": figures(cases, seen, dict(FITTED.actions))}}, indent=1))
 
 

@@ -138,12 +138,12 @@ def test_the_rule_declines_cautions_or_ignores_by_kind():
     article = ArticleRow(1, "a1", "bbc/x.txt", "x", "Foxx wins", False, None, None, None, None, None, body, "h", "t")
     question = "Who won best actor at the 2007 Bafta film awards?"
     weights = {word: 5.0 for word in words(question)}
-    agreement = Agreement(extract(question), {}, {1: article}, {(1, 0): body}, weights)
+    agreement = Agreement(extract(question), {}, {1: article}, {(1, 0): body}, weights, passages_total=100)
     first = Scored(Candidate((1, 0), body, None), 0.9, 0.5, 0.5, 0.5, True)
     declined = verdict(first, agreement, Rule({"year": "decline"}), question)
     assert declined.not_found_reason == "The archive has the Bafta film awards of 2005, not 2007"
     cautioned = verdict(first, agreement, Rule({"year": "caveat"}), question)
     assert cautioned.not_found_reason is None and cautioned.caveats == (declined.not_found_reason,)
     assert verdict(first, agreement, Rule({"year": "ignore"}), question).caveats == ()
-    rare_only = verdict(first, agreement, Rule({"year": "decline"}, min_idf=6.0), question)
+    rare_only = verdict(first, agreement, Rule({"year": "decline"}, min_rarity=0.99), question)
     assert rare_only.not_found_reason is None  # "2007" is not rare enough to count under this rule

@@ -5,13 +5,15 @@ Two steps, both pure and cheap (string look-ups on texts retrieval already read;
    least `Rule.rerank_share` of the best: "the 2007 awards" prefers the article that says 2007.
 2. The first sentence's constraints that its article does not hold at all decide the answer, by kind:
    "decline" (Not found, with the reason), "caveat" (answered, the missing thing said plainly) or "ignore".
-   A constraint whose words are common in the archive (IDF below `Rule.min_idf`) never counts.
+   A constraint whose words are common in the archive (`Rule.min_rarity`: its IDF as a share of the IDF of
+   a word in no passage, so the floor means the same in an archive of ten passages or a million) never counts.
 The rule's values were chosen on the dev sets by `python -m bench.fit_constraints` (docs/quality.md, "Near
 misses"); they are not set by hand to particular questions.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +31,7 @@ class Rule:
     `context`: an entity of an earlier turn of the conversation)."""
 
     actions: Mapping[str, str] = field(default_factory=dict)  # kind -> "decline" | "caveat" | "ignore"
-    min_idf: float = 0.0
+    min_rarity: float = 0.0
     rerank_share: float = 0.0  # 0: no reranking
 
     def action(self, item: Check) -> str:
@@ -41,14 +43,14 @@ class Rule:
 FITTED = Rule(
     actions={
         "year": "decline",
-        "number": "decline",
-        "entity": "decline",
+        "number": "caveat",
+        "entity": "caveat",
         "place": "decline",
         "qualifier": "decline",
-        "outcome": "decline",
+        "outcome": "caveat",
         "context": "ignore",
     },
-    min_idf=0.0,
+    min_rarity=0.0,
     rerank_share=0.0,
 )
 
@@ -73,11 +75,13 @@ class Agreement:
         articles: Mapping[int, ArticleRow],
         sentence_text: Mapping[tuple[int, int], str],
         weights: Mapping[str, float],
+        passages_total: int = 0,
     ) -> None:
         self.constraints = tuple(constraints)
         self.articles = articles
         self.sentence_text = sentence_text
         self.weights = weights
+        self.rarest = math.log(1 + (passages_total + 0.5) / 0.5) if passages_total else 0.0  # a word in no passage
         self._passage_of: dict[tuple[int, int], str] = {}
         for passage in passages.values():
             article = articles.get(passage.article_row)
@@ -86,9 +90,11 @@ class Agreement:
             for ordinal in range(passage.first_sentence, passage.last_sentence + 1):
                 self._passage_of.setdefault((passage.article_row, ordinal), article.body[passage.start : passage.end])
 
-    def idf(self, constraint: Constraint) -> float:
+    def rarity(self, constraint: Constraint) -> float:
+        """The IDF of the constraint's rarest word as a share of the IDF of a word found in no passage (1.0)."""
         tokens = [word for form in constraint.forms[:1] for word in words(form)] or [constraint.text]
-        return max((self.weights.get(token, max(self.weights.values(), default=0.0)) for token in tokens), default=0.0)
+        idf = max((self.weights.get(token, self.rarest) for token in tokens), default=self.rarest)
+        return min(1.0, idf / self.rarest) if self.rarest else 1.0
 
     def checks(self, key: tuple[int, int]) -> tuple[Check, ...]:
         article = self.articles[key[0]]
@@ -100,7 +106,7 @@ class Agreement:
 
     def counted(self, checks: Sequence[Check], rule: Rule) -> list[Check]:
         """The missing constraints the rule counts (rare enough, and of a kind it does not ignore)."""
-        return [item for item in checks if item.missing and self.idf(item.constraint) >= rule.min_idf]
+        return [item for item in checks if item.missing and self.rarity(item.constraint) >= rule.min_rarity]
 
 
 def agreeing_first(scored: list[Scored], agreement: Agreement, rule: Rule) -> list[Scored]:

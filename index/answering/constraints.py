@@ -344,4 +344,4 @@ def _shown(text: str, question: str) -> str:
     """The entity as the question writes it (its capitals), else as extracted."""
     pattern = r"\s+".join(re.escape(token) + r"(?:['’]s)?" for token in text.split())
     match = re.search(pattern, question, re.I)
-    return match.group(0) if match else text
+    return re.sub(r"['’]s$", "", match.group(0)) if match else text

@@ -63,6 +63,7 @@ def select(
         retrieval.articles,
         {item.candidate.key: item.candidate.text for item in scored[:RERANK_TEXTS]},
         idf,
+        retrieval.total,
     )
     scored = agreeing_first(scored, agreement, rule)
     sure = confidence(scored[0])  # uses the article coverage the candidate already carries

@@ -144,6 +144,14 @@ def test_the_rule_declines_cautions_or_ignores_by_kind():
     assert declined.not_found_reason == "The archive has the Bafta film awards of 2005, not 2007"
     cautioned = verdict(first, agreement, Rule({"year": "caveat"}), question)
     assert cautioned.not_found_reason is None and cautioned.caveats == (declined.not_found_reason,)
+    entity = Rule({"entity": "caveat"})
+    said = verdict(
+        first,
+        Agreement(extract("Who won at the Cairo Bafta?"), {}, {1: article}, {(1, 0): body}, weights),
+        entity,
+        "Who won at the Cairo Bafta?",
+    )
+    assert said.caveats == ('The quoted article ("Foxx wins") does not mention Cairo Bafta',)
     assert verdict(first, agreement, Rule({"year": "ignore"}), question).caveats == ()
     rare_only = verdict(first, agreement, Rule({"year": "decline"}, min_rarity=0.99), question)
     assert rare_only.not_found_reason is None  # "2007" is not rare enough to count under this rule

@@ -143,7 +143,7 @@ def verdict(first: Scored, agreement: Agreement, rule: Rule, question: str) -> V
         if action == "decline":
             declined.append(reason(item, question, title))
         elif action == "caveat":
-            caveats.append(reason(item, question, title))
+            caveats.append(reason(item, question, title, quoted=True))
     if declined:
         return Verdict(checks, counted, "; ".join(declined[:2]))
     return Verdict(checks, counted, None, tuple(caveats))

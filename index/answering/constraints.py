@@ -301,11 +301,12 @@ _SUBJECT_AFTER_YEAR = re.compile(r"\b(?:19|20)\d\d\s+((?:[A-Za-z][\w'’-]*\s*){
 _SUBJECT_STOP = frozenset({"against", "in", "at", "on", "for", "to", "with", "from", "by", "was", "is", "did", "and"})
 
 
-def reason(check_: Check, question: str, title: str) -> str:
-    """A plain sentence saying what the archive has instead of what was asked, as far as it can tell."""
+def reason(check_: Check, question: str, title: str, *, quoted: bool = False) -> str:
+    """A plain sentence saying what the archive has instead of what was asked, as far as it can tell: of the
+    closest article when declining, of the quoted one (`quoted`) in a caveat said with the answer."""
     constraint = check_.constraint
     instead = check_.instead[0] if check_.instead else None
-    closest = f'The closest article ("{title}")'
+    closest = f'The {"quoted" if quoted else "closest"} article ("{title}")'
     if constraint.kind == "year":
         subject = _year_subject(question, constraint.text)
         if instead and subject and check_.instead_level == "sentence":

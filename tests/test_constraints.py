@@ -135,7 +135,9 @@ def test_the_rule_declines_cautions_or_ignores_by_kind():
     from index.answering.lexical import words
 
     body = "Jamie Foxx won best actor at the Bafta film awards in 2005."
-    article = ArticleRow(1, "a1", "bbc/x.txt", "x", "Foxx wins", False, None, None, None, None, None, body, "h", "t")
+    fields = {"location": "bbc/x.txt", "path": "x", "title_derived": False, "source": None, "published": None}
+    fields |= {"dateline": None, "byline": None, "url": None, "content_hash": "h", "indexed_at": "t"}
+    article = ArticleRow(row=1, article_id="a1", title="Foxx wins", body=body, **fields)
     question = "Who won best actor at the 2007 Bafta film awards?"
     weights = {word: 5.0 for word in words(question)}
     agreement = Agreement(extract(question), {}, {1: article}, {(1, 0): body}, weights, passages_total=100)

@@ -121,6 +121,9 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
     following = ""
     if answer.following_up_on:  # the engine used the conversation's earlier questions: say so
         following = f"*Following up on: “{_echo(answer.following_up_on[-1], 200)}”*\n\n"
+    if answer.caveats:  # the quoted article lacks something the question names: said before the quotes
+        following += "".join(f"**Note:** {archive_text(one_line(caveat), 300)}\n" for caveat in answer.caveats[:3])
+        following += "\n"
     blocks: list[str] = []
     room = limits.EMBED_DESCRIPTION - len(following)
     # Each quote gets a fair share of the room left, so a very long first quote can't crowd out the others.
@@ -132,7 +135,7 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
         share = room // (len(quotes) - position) - len(cite) - 8
         if share < 40:
             break
-        text = archive_text(quote.text.strip(), share)
+        text = marked_text(quote, share) if position == 0 else archive_text(quote.text.strip(), share)
         block = f"“{text}”\n{cite}"
         blocks.append(block)
         room -= len(block) + 2
@@ -141,8 +144,25 @@ def answer_embed(answer: Answer, public_url: str = "") -> discord.Embed:
     return embed
 
 
+def marked_text(quote: Quote, limit: int) -> str:
+    """The quote as `archive_text` shows it, with its answer phrase (`answer_start:answer_end`) in bold when
+    the question asked for one and the whole quote fits; otherwise unmarked."""
+    text = quote.text.strip()
+    lead = len(quote.text) - len(quote.text.lstrip())
+    if quote.answer_start is None or quote.answer_end is None:
+        return archive_text(text, limit)
+    start, end = quote.answer_start - lead, quote.answer_end - lead
+    if not 0 <= start < end <= len(text):
+        return archive_text(text, limit)
+    before, phrase, after = (limits.escape_markdown(part) for part in (text[:start], text[start:end], text[end:]))
+    marked = f"{before}**{phrase}**{after}"
+    return marked if len(marked) <= limit else archive_text(text, limit)
+
+
 def not_found_embed(answer: Answer) -> discord.Embed:
     lines = [f"I couldn't find the answer to “{_echo(answer.question, 300)}” in the archive."]
+    if answer.not_found_reason:
+        lines.append(archive_text(one_line(answer.not_found_reason), 400) + ".")
     if answer.date_note:
         lines.append(f"Note: {limits.trim(answer.date_note, 300)}.")
     if answer.closest:

@@ -51,9 +51,13 @@ def answer_text(answer: Answer, width: int = 100, *, colour: bool = False, publi
         earlier = textwrap.shorten(one_line(answer.following_up_on[-1]), width - 20, placeholder="…")
         lines.append(paint(f"Following up on: “{earlier}”", colour, italic=True, dim=True))
     if answer.answered:
+        lines.extend(f"Note: {caveat}." for caveat in answer.caveats)
         for number, quote in enumerate(answer.quotes, start=1):
             body = textwrap.fill(f"“{quote.text}”", width=width, initial_indent="  ", subsequent_indent="   ")
             lines.append(paint(f"{number}.", colour, bold=True) + body[1:] if number < 10 else body)
+            if quote.answer_start is not None and quote.answer_end is not None:
+                phrase = quote.text[quote.answer_start : quote.answer_end]
+                lines.append("     answer: " + paint(phrase, colour, bold=True))
             lines.append(paint(f"     — {_cited(quote)}, chars {quote.start}–{quote.end}", colour, fg="cyan"))
             link = article_url(public_url, quote.article_id, quote.start, quote.end)
             if link:
@@ -63,6 +67,8 @@ def answer_text(answer: Answer, width: int = 100, *, colour: bool = False, publi
         lines.append(paint(f"(confidence {answer.confidence:.0%})", colour, dim=True))
     else:
         lines.append(paint("Not found in the archive.", colour, fg="yellow", bold=True))
+        if answer.not_found_reason:
+            lines.append(f"{answer.not_found_reason}.")
         if answer.closest:
             lines.append("Closest articles:")
             for hit in answer.closest:

@@ -198,6 +198,8 @@ class Archive:
             timings_ms=timings,
             following_up_on=query.context.questions,
             date_note=date_note(query),
+            caveats=selection.caveats,
+            not_found_reason=selection.not_found_reason,
         )
 
     async def search(
@@ -210,7 +212,7 @@ class Archive:
         limit: int = 10,
     ) -> list[ArticleHit]:
         """Articles ranked for a query (hybrid retrieval, one hit per article, syndicated copies once)."""
-        prepared = await self._query(query, source, after, before)
+        prepared = await self._query(query, source, after, before, asking=False)
         async with self._reader() as reader:
             return await rank_articles(reader, prepared, limit)
 
@@ -221,6 +223,8 @@ class Archive:
         after: str | date | None,
         before: str | date | None,
         history: Sequence[str | Turn] = (),
+        *,
+        asking: bool = True,
     ) -> Query:
         """Check and parse the question, check the index was built with this model, encode the question (a
         follow-up: the mean of its own vector and that of the earlier questions with it)."""
@@ -232,6 +236,7 @@ class Archive:
             before=before,
             max_chars=self.settings.max_question_chars,
             today=date.fromisoformat(newest[:10]) if newest else None,
+            require_question=asking,
         )
         text, context = resolve(options.text, history)
         meta = self._storage.meta if self.built else await self._storage.refresh_meta()

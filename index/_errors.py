@@ -11,7 +11,7 @@ The whole tree::
     ├── IndexCorruptError            SQLite, FAISS and FTS disagree: run `archivebot doctor --repair`
     ├── IndexBusyError               another reindex holds the lock
     ├── ArchiveUnavailableError      the archive's database server can't be reached right now
-    ├── QuestionError                the question is empty or too long
+    ├── QuestionError                no question in the message (empty, only options, emoji or stop words), or too long
     └── ArticleNotFoundError         no article with that id or title
 
 Problems with single archive files are never raised: they become `FileWarning`s in the reindex summary.

@@ -63,6 +63,8 @@ class Quote:
     end: int
     score: float
     also_in: tuple[Copy, ...] = ()
+    answer_start: int | None = None  # the answer phrase (a number, name or date) as offsets in `text`,
+    answer_end: int | None = None  # when the question asks for one and the quote holds it; else None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -107,6 +109,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     following_up_on: tuple[str, ...] = ()  # the earlier questions it was answered in the context of
     date_note: str | None = None  # how a relative date ("the latest", "this year") was read, when one was
+    caveats: tuple[str, ...] = ()  # answered, but the quoted article lacks something the question names
+    not_found_reason: str | None = None  # declined because the closest article lacks something asked for
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -121,6 +125,8 @@ class Answer:
             data["following_up_on"] = list(self.following_up_on)
         if self.date_note:
             data["date_note"] = self.date_note
+        data["caveats"] = list(self.caveats)
+        data["not_found_reason"] = self.not_found_reason
         return data
 
 

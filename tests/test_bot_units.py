@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import discord
 import pytest
@@ -449,3 +450,35 @@ def test_progress_lines_off_a_terminal_follow_every_chunk(capsys) -> None:
         "embedding new texts (chunk 2 of 20): 100/100 (100%)",
         "committed 2 of 20 chunks (10% of the articles), about 1m 30s left",
     ]
+
+
+def test_the_answer_phrase_is_bold_and_the_quote_otherwise_verbatim():
+    text = "Harbor Foods paid $40 million for *Bay* Bakery."
+    start = text.index("$40")
+    quote = replace(_quote(text), answer_start=start, answer_end=start + len("$40 million"))
+    embed = fmt.answer_embed(Answer("How much did they pay?", True, 0.8, (quote, _quote("More $5 here.", 2))))
+    _fits(embed)
+    assert "“Harbor Foods paid **$40 million** for \\*Bay\\* Bakery.”" in embed.description
+    assert "**$5" not in embed.description  # only the first quote is marked
+    plain = fmt.answer_embed(Answer("How much did they pay?", True, 0.8, (_quote(text),)))
+    assert "**" not in plain.description  # no phrase: the quote as before
+
+
+def test_caveats_and_the_reason_for_declining_are_said_plainly():
+    reason = "The archive has the Bafta film awards of 2005, not 2007"
+    declined = fmt.answer_embed(Answer("Who won in 2007?", False, 0.9, not_found_reason=reason))
+    _fits(declined)
+    assert declined.title == "Not found in the archive" and reason in declined.description
+    caveat = 'The closest article ("Homes") is about south-east, not north-east'
+    cautioned = fmt.answer_embed(Answer("How many homes?", True, 0.9, (_quote("Homes."),), caveats=(caveat,)))
+    assert cautioned.description.startswith(f"**Note:** {caveat}\n")
+
+
+def test_terminal_text_shows_the_reason_the_caveat_and_the_answer_phrase():
+    from bot.terminal import answer_text
+
+    reason = "The archive has the Bafta film awards of 2005, not 2007"
+    assert reason + "." in answer_text(Answer("Who won in 2007?", False, 0.9, not_found_reason=reason))
+    quote = replace(_quote("They paid $40 million."), answer_start=10, answer_end=21)
+    shown = answer_text(Answer("How much?", True, 0.9, (quote,), caveats=("It is about the UK, not France",)))
+    assert "Note: It is about the UK, not France." in shown and "answer: $40 million" in shown

@@ -21,7 +21,7 @@ async def empty_archive(tmp_path: Path):
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\u200b\u200b\u200d"])
 async def test_empty_questions_are_a_question_error(empty_archive: Archive, question: str) -> None:
     await empty_archive.reindex([write_archive(empty_archive.settings.data_dir.parent / "news", count=2)])
-    with pytest.raises(QuestionError, match="empty|no words"):
+    with pytest.raises(QuestionError, match="no question in that"):
         await empty_archive.ask(question)
 
 
@@ -64,8 +64,8 @@ def built_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_cli_empty_and_oversized_questions(built_env: dict[str, str]) -> None:
-    _clean_failure(run_cli(["ask", ""], built_env), 2, "empty")
-    _clean_failure(run_cli(["ask", "   "], built_env), 2, "empty")
+    _clean_failure(run_cli(["ask", ""], built_env), 2, "no question in that")
+    _clean_failure(run_cli(["ask", "   "], built_env), 2, "no question in that")
     _clean_failure(run_cli(["ask", "why " * 2500], built_env), 2, "too long")
     _clean_failure(run_cli(["search", "x" * 10_000], built_env), 2, "too long")
     assert run_cli(["ask", "What did the harbour authority approve?"], built_env).returncode == 0

@@ -226,7 +226,7 @@ async def test_stdio_errors_are_one_line_tool_errors(built: Built, tmp_path: Pat
     seed_id = next(i for i, body in built.bodies.items() if "liaison office" in body)
     size = len(built.bodies[seed_id])
     async with stdio_session(built.data_dir, tmp_path / "stderr.log") as (session, stray):
-        assert "question is empty" in await error_of(session, "ask", question="   ")
+        assert "there is no question in that" in await error_of(session, "ask", question="   ")
         assert "must be a date" in await error_of(session, "ask", question=QUESTION, after="2009-13-45")
         assert "must be a date" in await error_of(session, "search", query="korea", before="yesterday")
         assert "question: Field required" in await error_of(session, "ask")

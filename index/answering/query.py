@@ -6,6 +6,7 @@ builds one `Query` per ask or search; retrieval and selection read it and never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,8 +15,13 @@ import numpy as np
 from index._errors import QuestionError
 from index._rows import ArticleRow
 from index.answering.conversation import Context
-from index.answering.lexical import clean_text
+from index.answering.lexical import clean_text, content_terms
 from index.reading.dates import DateRange, QuestionOptions, parse_date, parse_question, relative_phrase
+
+# What every front end replies to a message with nothing to answer (empty, only options such as
+# `source:"bbc"`, only emoji, punctuation or stop words): the engine raises it as a QuestionError.
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>")  # a chat mention left in the text (<@123>, <#456>) is no question
+NO_QUESTION = 'there is no question in that: ask one, e.g. "Who won best actor at the Baftas?"'
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,17 @@ def parse_request(
     before: str | date | None,
     max_chars: int,
     today: date | None = None,
+    require_question: bool = True,
 ) -> tuple[QuestionOptions, Filters]:
     """The question's text and inline options, and the filters: an explicit argument wins over the
     inline option (`source:bbc`, `after:2005-01-01`) of the same name. `today` is what "this year" and
-    "last month" are relative to (the archive's newest article date; default the clock's)."""
-    options = parse_question(validate(question, max_chars), today)
+    "last month" are relative to (the archive's newest article date; default the clock's). A question
+    (`require_question`, not a search) must ask something: only options, stop words or emoji raise NO_QUESTION."""
+    cleaned = validate(question, max_chars)
+    options = parse_question(cleaned, today)
+    only_options = options.text == cleaned and bool(options.source or options.after or options.before)
+    if require_question and (only_options or not content_terms(_MENTION.sub(" ", options.text))):
+        raise QuestionError(NO_QUESTION)  # only options, stop words or emoji: nothing to answer
     filters = Filters(
         source or options.source,
         iso_date(after, "after") or options.after,
@@ -81,10 +93,8 @@ def validate(question: str, max_chars: int) -> str:
     if len(question) > max_chars * 4:
         raise QuestionError(f"the question is too long (limit {max_chars} characters)")
     cleaned = clean_text(question)
-    if not cleaned:
-        raise QuestionError("the question is empty")
-    if not any(ch.isalnum() for ch in cleaned):
-        raise QuestionError("the question has no words to search for")
+    if not cleaned or not any(ch.isalnum() for ch in cleaned):
+        raise QuestionError(NO_QUESTION)
     if len(cleaned) > max_chars:
         raise QuestionError(f"the question is too long ({len(cleaned)} characters; the limit is {max_chars})")
     return cleaned

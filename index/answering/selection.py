@@ -6,10 +6,14 @@ snapshot). The sentence scorer it uses (`sentence_scorer`) is a module of pure f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from index._models import ArticleHit, Quote
+from index.answering.agreement import FITTED, Agreement, Rule, Verdict, agreeing_first, verdict
+from index.answering.answer_phrase import answer_span
 from index.answering.candidates import Candidate, QuestionAnalysis, Scored
+from index.answering.constraints import extract
 from index.answering.query import Query
 from index.answering.retrieval import Retrieval, article_hit, period_factor, recency_factor
 from index.answering.sentence_scorer import (
@@ -24,6 +28,7 @@ from index.answering.sentence_scorer import (
 FOLLOWING_QUOTE_SHARE = 0.8  # a second or third quote must score at least this share of the best
 SAME_ARTICLE_PENALTY = 0.03  # later quotes: subtracted from a sentence of the best quote's article
 CLOSEST_ARTICLES = 5
+RERANK_TEXTS = 32  # the best-scored sentences whose text the agreement check may read
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,16 @@ class Selection:
     confidence: float
     quotes: tuple[Quote, ...]
     closest: tuple[ArticleHit, ...]
+    caveats: tuple[str, ...] = ()  # answered, but the quoted article lacks something the question names
+    not_found_reason: str | None = None  # declined because the article lacks something the question names
+    verdict: Verdict = Verdict()  # the first sentence's constraint checks (for evaluation and fitting)
 
 
-def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidence: float) -> Selection:
-    """Score the candidates' sentences; quote the best ones if the best is likely to answer."""
+def select(
+    query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidence: float, rule: Rule = FITTED
+) -> Selection:
+    """Score the candidates' sentences; quote the best ones if the best is likely to answer and its article
+    agrees with what the question names (`agreement`)."""
     closest = closest_articles(retrieval)
     if not retrieval.ranked:
         return Selection(False, 0.0, (), closest)
@@ -46,10 +57,33 @@ def select(query: Query, retrieval: Retrieval, *, max_quotes: int, min_confidenc
     scored = _dated(score_candidates(analysis, query.vector, _candidates(analysis, retrieval)), query, retrieval)
     if not scored:
         return Selection(False, 0.0, (), closest)
+    agreement = Agreement(
+        extract(query.text, query.context.questions),
+        retrieval.passages,
+        retrieval.articles,
+        {item.candidate.key: item.candidate.text for item in scored[:RERANK_TEXTS]},
+        idf,
+        retrieval.total,
+    )
+    scored = agreeing_first(scored, agreement, rule)
     sure = confidence(scored[0])  # uses the article coverage the candidate already carries
     if sure < min_confidence:
         return Selection(False, sure, (), closest)
-    return Selection(True, sure, _quotes(scored, retrieval, max_quotes), closest)
+    judged = verdict(scored[0], agreement, rule, query.text)
+    if judged.not_found_reason:
+        return Selection(False, sure, (), closest, not_found_reason=judged.not_found_reason, verdict=judged)
+    quotes = _marked(
+        _quotes(scored, retrieval, max_quotes, _agreeing_with_first(scored[0], agreement, rule)), query.text
+    )
+    return Selection(True, sure, quotes, closest, judged.caveats, verdict=judged)
+
+
+def _marked(quotes: tuple[Quote, ...], question: str) -> tuple[Quote, ...]:
+    """The first quote with its answer phrase marked, when the question asks for one and it holds one."""
+    span = answer_span(question, quotes[0].text) if quotes else None
+    if span is None:
+        return quotes
+    return (replace(quotes[0], answer_start=span[0], answer_end=span[1]), *quotes[1:])
 
 
 def _dated(scored: list[Scored], query: Query, retrieval: Retrieval) -> list[Scored]:
@@ -99,7 +133,23 @@ def _candidates(analysis: QuestionAnalysis, retrieval: Retrieval) -> list[Candid
     return list(candidates.values())
 
 
-def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tuple[Quote, ...]:
+def _agreeing_with_first(first: Scored, agreement: Agreement, rule: Rule) -> Callable[[Scored], bool]:
+    """Whether a later quote's article holds every constraint the first quote's article holds: after "Who
+    bought Bay Bakery?", "When was it announced?" quotes no other company's announcement."""
+    held = {check.constraint for check in agreement.checks(first.candidate.key) if not check.missing}
+    if not held:
+        return lambda item: True
+
+    def agrees(item: Scored) -> bool:
+        missing = {check.constraint for check in agreement.counted(agreement.checks(item.candidate.key), rule)}
+        return not (missing & held)
+
+    return agrees
+
+
+def _quotes(
+    scored: list[Scored], retrieval: Retrieval, max_quotes: int, agrees: Callable[[Scored], bool]
+) -> tuple[Quote, ...]:
     quotes: list[Quote] = []
     used: list[tuple[int, int, int]] = []  # (article row, start, end)
     seen_stories: dict[str, int] = {}
@@ -107,7 +157,7 @@ def _quotes(scored: list[Scored], retrieval: Retrieval, max_quotes: int) -> tupl
     for item in _quote_order(scored):
         if len(quotes) >= max_quotes:
             break
-        if quotes and item.score < best * FOLLOWING_QUOTE_SHARE:
+        if quotes and (item.score < best * FOLLOWING_QUOTE_SHARE or not agrees(item)):
             continue
         row, ordinal = item.candidate.key
         article = retrieval.articles[row]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from index._errors import ArchivebotError
+from index._errors import ArchivebotError, QuestionError
 from index.answering.candidates import Candidate, QuestionAnalysis
 from index.answering.conversation import Turn
 from index.answering.lexical import content_terms, words
@@ -30,11 +30,14 @@ class EvalQuestion:
     kind: str | None = None  # a label to report figures by (the held-out set's hard cases)
     conversation: int | None = None  # the line of a `{"turns": [...]}` conversation it belongs to
     turn: int = 0  # its position in that conversation (0: the first question)
+    near: str | None = None  # a near miss: the article that holds the topic but not what is asked
 
 
 def _question(record: dict[str, Any], conversation: int | None = None, turn: int = 0) -> EvalQuestion:
     answers = tuple(record.get("answers") or ())
-    return EvalQuestion(record["q"], answers, record.get("article"), record.get("kind"), conversation, turn)
+    return EvalQuestion(
+        record["q"], answers, record.get("article"), record.get("kind"), conversation, turn, record.get("near")
+    )
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -82,15 +85,29 @@ class _Outcome:
     cited: bool = False  # the first quote cites the expected article
     rank: int | None = None  # of the expected article among the quoted, then the closest articles
     failure: dict[str, Any] | None = None
+    caveated: bool = False  # answered, but with a caveat naming something the archive does not have
+    no_question: bool = False  # refused as holding no question (QuestionError)
+
+    @property
+    def declined(self) -> bool:
+        """Not answered, or answered only with a caveat (what a near miss should get)."""
+        return not self.answered or self.caveated
 
 
 async def _judge(item: EvalQuestion, answer: Any, location_of: Callable[[str], Any]) -> _Outcome:
+    caveated = bool(getattr(answer, "caveats", ()))
     if not item.article:
         failure = None
-        if answer.answered:
+        if answer.answered and not (item.near and caveated):
             quote = answer.quotes[0].text if answer.quotes else None
-            failure = {"q": item.question, "problem": "answered an unanswerable question", "quote": quote}
-        return _Outcome(item, answer.answered, failure=failure)
+            problem = "answered a near miss" if item.near else "answered an unanswerable question"
+            failure = {
+                "q": item.question,
+                "problem": problem,
+                "quote": quote,
+                "confidence": round(answer.confidence, 3),
+            }
+        return _Outcome(item, answer.answered, failure=failure, caveated=caveated)
 
     def holds_answer(text: str) -> bool:
         return any(expected.lower() in text.lower() for expected in item.answers)
@@ -115,7 +132,14 @@ async def _judge(item: EvalQuestion, answer: Any, location_of: Callable[[str], A
             "quote": answer.quotes[0].text if answer.quotes else None,
             "article_rank": rank,
         }
-    return _Outcome(item, answer.answered, found, found_first, cited, rank, failure)
+    if failure is None and not found_first:
+        failure = {
+            "q": item.question,
+            "problem": "the answer is not in the first quote",
+            "expected": list(item.answers),
+            "quote": answer.quotes[0].text if answer.quotes else None,
+        }
+    return _Outcome(item, answer.answered, found, found_first, cited, rank, failure, caveated)
 
 
 def _share(count: float, total: int) -> float | None:
@@ -128,6 +152,7 @@ def _figures(outcomes: list[_Outcome]) -> dict[str, Any]:
     unanswerable = [o for o in outcomes if not o.item.article]
     abstained = [o for o in outcomes if not o.answered]
     abstained_correct = sum(1 for o in abstained if not o.item.article)
+    near = [o for o in outcomes if o.item.near]
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -139,6 +164,11 @@ def _figures(outcomes: list[_Outcome]) -> dict[str, Any]:
         "abstain_precision": _share(abstained_correct, len(abstained)),
         "abstain_recall": _share(abstained_correct, len(unanswerable)),
         "declined_answerable": len(abstained) - abstained_correct,
+        "answerable_declined": sum(1 for o in answerable if not o.answered),
+        "answerable_caveated": sum(1 for o in answerable if o.answered and o.caveated),
+        "near_misses": len(near),
+        "near_miss_declined": _share(sum(o.declined for o in near), len(near)),
+        "no_question": sum(o.no_question for o in outcomes),
     }
 
 
@@ -161,9 +191,13 @@ async def evaluate(
         if item.conversation is None or item.turn == 0:
             history = []
         started = time.perf_counter()
-        answer = (
-            await archive.ask(item.question, history=list(history)) if history else await archive.ask(item.question)
-        )
+        try:
+            answer = (
+                await archive.ask(item.question, history=list(history)) if history else await archive.ask(item.question)
+            )
+        except QuestionError:  # a message with no question in it: the short reply, never an answer
+            outcomes.append(_Outcome(item, False, no_question=True))
+            continue
         latencies.append((time.perf_counter() - started) * 1000)
         if progress:
             progress(number, len(questions))

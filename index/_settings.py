@@ -154,6 +154,9 @@ class Settings:
     retain_questions_days: int = 90  # recorded questions older than this are deleted
     # PostgreSQL + pgvector instead of the embedded SQLite + FAISS when set; out of repr (it may hold a password)
     database_url: str = field(default="", repr=False)
+    # A streaming replica of that database for questions (votes, gaps, reindex and repairs stay on the primary)
+    database_read_url: str = field(default="", repr=False)
+    replica_max_lag: float = 30.0  # seconds of replay lag beyond which questions go to the primary
 
     def model_cache(self) -> Path:
         """Where the one-time ONNX export is kept, shared by every data directory of this user."""
@@ -181,6 +184,17 @@ class Settings:
         roots_raw = env.text("ARCHIVEBOT_ARCHIVE")
         roots = tuple(Path(p) for p in roots_raw.split(os.pathsep) if p) if roots_raw else (Path("seeds"),)
         model_cache = env.text("ARCHIVEBOT_MODEL_CACHE")
+        database_url, database_read_url = env.text("ARCHIVEBOT_DATABASE_URL"), env.text("ARCHIVEBOT_DATABASE_READ_URL")
+        if database_read_url:
+            # Not at module level: index.storage imports this module.
+            from index.storage.postgres.url import parse_database_url
+
+            parse_database_url(database_read_url, "ARCHIVEBOT_DATABASE_READ_URL")
+            if not database_url:
+                raise ConfigurationError(
+                    "ARCHIVEBOT_DATABASE_READ_URL names a replica but ARCHIVEBOT_DATABASE_URL (its primary) is not"
+                    " set: set both, or unset ARCHIVEBOT_DATABASE_READ_URL"
+                )
         return cls(
             data_dir=Path(env.text("ARCHIVEBOT_DATA_DIR", "data")),
             archive_roots=roots,
@@ -205,5 +219,7 @@ class Settings:
             passage_sentences=env.whole_number("ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
             record_questions=env.switch("ARCHIVEBOT_RECORD_QUESTIONS", True),
             retain_questions_days=env.whole_number("ARCHIVEBOT_RETAIN_QUESTIONS_DAYS", 90, minimum=1),
-            database_url=env.text("ARCHIVEBOT_DATABASE_URL"),
+            database_url=database_url,
+            database_read_url=database_read_url,
+            replica_max_lag=env.number("ARCHIVEBOT_REPLICA_MAX_LAG", cls.replica_max_lag, minimum=0),
         )

@@ -28,6 +28,7 @@ ENGINE_BAD = {
     "ARCHIVEBOT_ARCHIVE": "/nonexistent-archive-folder",
     "ARCHIVEBOT_BATCH_SIZE": "many",
     "ARCHIVEBOT_DATABASE_URL": "mysql://somewhere/db",
+    "ARCHIVEBOT_DATABASE_READ_URL": "postgresql://replica.internal/archive",  # without ARCHIVEBOT_DATABASE_URL
     "ARCHIVEBOT_DATA_DIR": "{file}",
     "ARCHIVEBOT_EMBED_BACKEND": "gpu",
     "ARCHIVEBOT_EMBED_WORKERS": "-1",
@@ -45,6 +46,7 @@ ENGINE_BAD = {
     "ARCHIVEBOT_PASSAGE_SENTENCES": "0",
     "ARCHIVEBOT_PRECISION": "fp8",
     "ARCHIVEBOT_RECORD_QUESTIONS": "maybe",
+    "ARCHIVEBOT_REPLICA_MAX_LAG": "soon",
     "ARCHIVEBOT_RETAIN_QUESTIONS_DAYS": "0",
     "ARCHIVEBOT_TORCH_THREADS": "x",
 }

@@ -1,4 +1,5 @@
-"""`ARCHIVEBOT_DATABASE_URL`: checked before anything connects, and never shown with its password."""
+"""`ARCHIVEBOT_DATABASE_URL` and `ARCHIVEBOT_DATABASE_READ_URL`: checked before anything connects, and never
+shown with their password."""
 
 from __future__ import annotations
 
@@ -62,36 +63,36 @@ def _encoded_password(url: str) -> str | None:
     return userinfo.partition(":")[2] or None
 
 
-def parse_database_url(url: str) -> DatabaseUrl:
+def parse_database_url(url: str, variable: str = "ARCHIVEBOT_DATABASE_URL") -> DatabaseUrl:
     """Validate `url` (scheme, host, port, database name, parameters) without connecting.
 
-    Raises `ConfigurationError` naming what is wrong; the message never contains the password."""
+    Raises `ConfigurationError` naming `variable` and what is wrong; the message never contains the password."""
     text = (url or "").strip()
     if not text:
-        raise ConfigurationError(f"ARCHIVEBOT_DATABASE_URL is empty: expected {_EXAMPLE}")
+        raise ConfigurationError(f"{variable} is empty: expected {_EXAMPLE}")
     try:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError for a non-numeric or out-of-range port
     except ValueError as error:
         raise ConfigurationError(
-            f"ARCHIVEBOT_DATABASE_URL is malformed ({_without_password(text)}): {_reason(error)}; expected {_EXAMPLE}"
+            f"{variable} is malformed ({_without_password(text)}): {_reason(error)}; expected {_EXAMPLE}"
         ) from None
     shown = _without_password(text)
     if parts.scheme not in SCHEMES:
         raise ConfigurationError(
-            f"ARCHIVEBOT_DATABASE_URL must start with postgresql:// (got {parts.scheme or 'no'} scheme in {shown})"
+            f"{variable} must start with postgresql:// (got {parts.scheme or 'no'} scheme in {shown})"
         )
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - _ALLOWED_PARAMETERS)
     if unknown:
-        raise ConfigurationError(f"ARCHIVEBOT_DATABASE_URL has unknown parameter(s) {', '.join(unknown)} ({shown})")
+        raise ConfigurationError(f"{variable} has unknown parameter(s) {', '.join(unknown)} ({shown})")
     if not (parts.hostname or query.get("host")):
-        raise ConfigurationError(f"ARCHIVEBOT_DATABASE_URL names no host ({shown}): expected {_EXAMPLE}")
+        raise ConfigurationError(f"{variable} names no host ({shown}): expected {_EXAMPLE}")
     database = unquote(parts.path.lstrip("/")) or (query.get("dbname") or [""])[0]
     if not database or "/" in database:
-        raise ConfigurationError(f"ARCHIVEBOT_DATABASE_URL names no database ({shown}): expected {_EXAMPLE}")
+        raise ConfigurationError(f"{variable} names no database ({shown}): expected {_EXAMPLE}")
     if port is not None and not 0 < port < 65536:
-        raise ConfigurationError(f"ARCHIVEBOT_DATABASE_URL has an invalid port ({shown})")
+        raise ConfigurationError(f"{variable} has an invalid port ({shown})")
     password = unquote(parts.password) if parts.password else next(iter(query.get("password", [])), None)
     return DatabaseUrl(conninfo=text, redacted=shown, password=password)
 

@@ -62,7 +62,7 @@ async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
         parsed = parse_database_url(url)  # a malformed URL is refused before anything connects
         from index.storage.postgres.storage import PostgresStorage
 
-        return await PostgresStorage.open(parsed, create=create)
+        return await PostgresStorage.from_settings(settings, parsed, create=create)
     from index.storage.sqlite.storage import SqliteStorage
 
     return await SqliteStorage.open(settings, create=create)

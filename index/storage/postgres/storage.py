@@ -5,6 +5,10 @@ pgvector is one clear error before anything else happens), applies the schema mi
 connection pool for readers. Questions read through `reader()` snapshots; a reindex or repair writes through
 `index_session()`, which holds the database-wide reindex lock on a connection of its own. Nothing here
 blocks the event loop: every call is psycopg's async API.
+
+With a read URL (`ARCHIVEBOT_DATABASE_READ_URL`), `reader()` and `stats()` snapshots come from that streaming
+replica while it is usable (`replica.py`: its rule for whole commits, lag and fallback to the primary); votes,
+recorded questions, the status board, `check()` (the doctor) and `index_session()` always use the primary.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from index.storage.base import StorageStats
 from index.storage.postgres.connect import POOL_SIZE, Connection, connect, make_pool, translated
 from index.storage.postgres.extras import PostgresQuestions
 from index.storage.postgres.reader import PostgresReader
+from index.storage.postgres.replica import ReplicaReads
 from index.storage.postgres.schema import ensure_schema, schema_version
 from index.storage.postgres.session import PostgresCheck, PostgresSession, read_meta
 from index.storage.postgres.url import DatabaseUrl, parse_database_url
@@ -34,21 +39,48 @@ SNAPSHOT_ATTEMPTS = 1 + POOL_SIZE  # every pooled connection may have died with 
 
 
 class PostgresStorage:
-    """One per process (per `Archive`): a pool of reader connections to one database."""
+    """One per process (per `Archive`): a pool of reader connections to one database (and, with a read URL,
+    a few to its replica)."""
 
-    def __init__(self, url: DatabaseUrl, pool: AsyncConnectionPool[Connection], meta: dict[str, str]) -> None:
+    def __init__(
+        self,
+        url: DatabaseUrl,
+        pool: AsyncConnectionPool[Connection],
+        meta: dict[str, str],
+        replica: ReplicaReads | None = None,
+    ) -> None:
         self.url = url
         self.location = url.redacted  # never the password
         self._pool = pool
         self._meta = meta
+        self.replica = replica
+        self._newest_generation = 0  # the newest index generation this process has seen (replica.py's rule 1)
+        self._seen(meta)
 
     @classmethod
-    async def open(cls, url: str | DatabaseUrl, *, create: bool = True, pool_size: int = POOL_SIZE) -> PostgresStorage:
+    async def open(
+        cls,
+        url: str | DatabaseUrl,
+        *,
+        create: bool = True,
+        pool_size: int = POOL_SIZE,
+        read_url: str | DatabaseUrl | None = None,
+        replica_max_lag: float = 30.0,
+    ) -> PostgresStorage:
         """Connect, migrate the schema if needed and open the pool. Raises `ConfigurationError` (malformed
         URL, wrong password, no such database, no pgvector), `ArchiveUnavailableError` (server unreachable),
         `IndexMismatchError` (a schema newer than this code) and, without `create`, `IndexNotBuiltError`
-        for a database that holds no archive (nothing is written then)."""
+        for a database that holds no archive (nothing is written then). A replica named by `read_url` is not
+        connected to here: an unreachable replica is a fallback to the primary, never a failure to start."""
         parsed = url if isinstance(url, DatabaseUrl) else parse_database_url(url)
+        replica = None
+        if read_url:
+            read = (
+                read_url
+                if isinstance(read_url, DatabaseUrl)
+                else parse_database_url(read_url, "ARCHIVEBOT_DATABASE_READ_URL")
+            )
+            replica = ReplicaReads(read, replica_max_lag, pool_size)
         probe = await connect(parsed, "setup")
         try:
             async with translated(parsed):
@@ -61,12 +93,20 @@ class PostgresStorage:
         pool = make_pool(parsed, pool_size)
         async with translated(parsed):
             await pool.open(wait=True, timeout=10)
-        return cls(parsed, pool, meta)
+        return cls(parsed, pool, meta, replica)
 
     @classmethod
-    async def from_settings(cls, settings: Settings, url: str, *, create: bool = True) -> PostgresStorage:
-        del settings  # nothing else configures the server side yet
-        return await cls.open(url, create=create)
+    async def from_settings(cls, settings: Settings, url: str | DatabaseUrl, *, create: bool = True) -> PostgresStorage:
+        return await cls.open(
+            url,
+            create=create,
+            read_url=settings.database_read_url or None,
+            replica_max_lag=settings.replica_max_lag,
+        )
+
+    def _seen(self, meta: dict[str, str]) -> None:
+        with contextlib.suppress(ValueError):
+            self._newest_generation = max(self._newest_generation, int(meta.get("generation", "0") or 0))
 
     @property
     def meta(self) -> dict[str, str]:
@@ -75,9 +115,12 @@ class PostgresStorage:
     async def refresh_meta(self) -> dict[str, str]:
         async with self._connection() as connection:
             self._meta = await read_meta(connection)
+        self._seen(self._meta)
         return self._meta
 
     async def close(self) -> None:
+        if self.replica is not None:
+            await self.replica.close()
         await self._pool.close()
 
     @contextlib.asynccontextmanager
@@ -109,10 +152,23 @@ class PostgresStorage:
                     return
 
     @contextlib.asynccontextmanager
+    async def _read_snapshot(self) -> AsyncIterator[tuple[Connection, dict[str, str]]]:
+        """A snapshot for questions: on the replica when there is one and it may be used, else the primary's."""
+        if self.replica is not None:
+            async with self.replica.snapshot(self._newest_generation) as on_replica:
+                if on_replica is not None:
+                    async with translated(self.replica.url):
+                        yield on_replica
+                    return
+        async with self._snapshot() as on_primary:
+            yield on_primary
+
+    @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresReader]:
-        async with self._snapshot() as (connection, meta):
+        async with self._read_snapshot() as (connection, meta):
             if "generation" in meta:
                 self._meta = meta
+                self._seen(meta)
             yield PostgresReader(connection, meta)
 
     async def warm_up(self) -> None:
@@ -144,7 +200,7 @@ class PostgresStorage:
             yield PostgresCheck(connection, meta)
 
     async def stats(self) -> StorageStats:
-        async with self._snapshot() as (connection, meta):
+        async with self._read_snapshot() as (connection, meta):
             check = PostgresCheck(connection, meta)
             counts = await check.counts()
             cursor = await connection.execute(

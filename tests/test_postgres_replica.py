@@ -327,3 +327,10 @@ def test_the_read_url_is_checked_needs_the_primary_and_stays_out_of_repr() -> No
     )
     assert read.database_read_url == replica and read.replica_max_lag == 30.0
     assert "hunter2secret" not in repr(read)
+
+
+async def test_a_read_url_without_a_primary_is_refused_when_opening(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, model="hash:64", database_read_url="postgresql://replica.internal/archive")
+    with pytest.raises(ConfigurationError, match="ARCHIVEBOT_DATABASE_READ_URL needs ARCHIVEBOT_DATABASE_URL"):
+        await Archive.open(settings, embedder=HashEmbedder(64))
+    assert not list(tmp_path.iterdir())  # no embedded archive was made instead

@@ -4,6 +4,7 @@ backend: PostgreSQL + pgvector when `ARCHIVEBOT_DATABASE_URL` is set, else the e
 
 from __future__ import annotations
 
+from index._errors import ConfigurationError
 from index._settings import Settings
 from index.storage.base import (
     ArchiveCheck,
@@ -63,6 +64,8 @@ async def open_storage(settings: Settings, *, create: bool = True) -> Storage:
         from index.storage.postgres.storage import PostgresStorage
 
         return await PostgresStorage.from_settings(settings, parsed, create=create)
+    if settings.database_read_url:  # Settings.from_env refuses this too; a Settings built in code may not
+        raise ConfigurationError("ARCHIVEBOT_DATABASE_READ_URL needs ARCHIVEBOT_DATABASE_URL (the replica's primary)")
     from index.storage.sqlite.storage import SqliteStorage
 
     return await SqliteStorage.open(settings, create=create)

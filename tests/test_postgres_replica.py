@@ -22,7 +22,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from index import Archive, ConfigurationError, HashEmbedder, Settings, check_index, repair_index
+from index import (
+    Archive,
+    ArchiveUnavailableError,
+    ConfigurationError,
+    HashEmbedder,
+    Settings,
+    check_index,
+    repair_index,
+)
 from index.storage.postgres.storage import PostgresStorage
 
 QUESTION = "What did Obama propose to North Korea?"
@@ -304,6 +312,34 @@ async def test_a_replica_down_sends_questions_to_the_primary_with_one_line(
         assert [q.text for q in after.quotes] == [q.text for q in before.quotes]
         assert replica.counts.served > served and replica.down is None
         assert len(_warnings(caplog)) == 1
+    finally:
+        await archive.close()
+
+
+async def test_a_replica_connection_lost_mid_question_fails_that_question_only(
+    replication: Replication, settings: Settings, seed_archive_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing read is retried elsewhere (a question never mixes two snapshots): the question whose replica
+    connection dies is "unavailable right now"; the next one is read on the primary."""
+    archive = await Archive.open(_settings(settings, replication), embedder=HashEmbedder(256))
+    try:
+        storage = _storage(archive)
+        replica = storage.replica
+        assert replica is not None
+        await _indexed(archive, seed_archive_dir)
+        replication.wait_replayed()
+        caplog.set_level(logging.INFO)
+        with pytest.raises(ArchiveUnavailableError, match="unavailable right now"):
+            async with storage.reader() as reader:
+                cursor = await reader._connection.execute("SELECT pg_backend_pid()")
+                row = await cursor.fetchone()
+                assert row is not None
+                replication.on_replica(f"SELECT pg_terminate_backend({int(row[0])})")
+                await reader.article("no-such-article")
+        assert replica.down is not None and replica.counts.outages == 1
+        assert not await _reads_in_recovery(storage)
+        assert (await archive.ask(QUESTION)).answered
+        assert len(_warnings(caplog)) == 1, _warnings(caplog)
     finally:
         await archive.close()
 

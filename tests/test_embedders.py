@@ -264,3 +264,32 @@ async def test_an_archive_leaves_an_embedder_it_was_given_running(tmp_path: Path
         assert parallel._pool is not None  # the caller's: it closes it
     finally:
         parallel.close()
+
+
+def test_large_calls_embed_the_same_shares_whether_or_not_the_workers_are_ready() -> None:
+    """int8 ONNX Runtime quantises a call's activations together, so a vector depends on the texts embedded
+    with it: before the workers are ready (or after they failed) this process embeds exactly the shares the
+    workers would have, so an index's vectors do not depend on how soon the workers started."""
+    from index.embedding.pool import ParallelEmbedder
+
+    class Recording(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(16)
+            self.batches: list[list[str]] = []
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            self.batches.append(list(texts))
+            return super().embed(texts)
+
+    texts = [f"sentence number {n} " + "word " * (n % 7) for n in range(100)]
+    local = Recording()
+    embedder = ParallelEmbedder(local, {}, workers=2, min_parallel=64)
+    embedder.start = lambda: None  # type: ignore[method-assign]  # no processes: the workers are never ready
+    vectors = embedder.embed(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    assert local.batches == [[texts[i] for i in order[0::2]], [texts[i] for i in order[1::2]]]
+    assert np.allclose(vectors, HashEmbedder(16).embed(texts))  # each row is its own text's vector
+    embedder._failed = True  # workers that failed: the same shares again
+    local.batches.clear()
+    embedder.embed(texts)
+    assert len(local.batches) == 2 and sorted(map(len, local.batches)) == [50, 50]

@@ -133,22 +133,38 @@ class ParallelEmbedder:
         return True
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) < self.min_parallel or self.workers < 2 or self._failed:
+        if len(texts) < self.min_parallel or self.workers < 2:
             return self.local.embed(texts)
+        if self._failed:
+            return self._embed_shares_here(list(texts))
         with self._lock:
             self._cancel_timer()
             try:
                 if self._pool is None:
                     self.start()
                 if not self.ready():
-                    return self.local.embed(texts)
+                    return self._embed_shares_here(list(texts))
                 return self._embed_parallel(list(texts))
             finally:
                 self._arm_timer()
 
-    def _embed_parallel(self, texts: list[str]) -> np.ndarray:
+    def _shares(self, texts: list[str]) -> list[list[int]]:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        shares = [order[w :: self.workers] for w in range(self.workers)]  # interleaved: equal work per worker
+        return [order[w :: self.workers] for w in range(self.workers)]  # interleaved: equal work per worker
+
+    def _embed_shares_here(self, texts: list[str]) -> np.ndarray:
+        """While the workers start, the same shares embedded in this process: int8 ONNX Runtime quantises each
+        call's activations as a whole, so a text's vector depends on the texts embedded with it. Embedding the
+        workers' shares here keeps an index's vectors the same whichever process computed them (a build's
+        vectors changed with how soon the workers were ready, i.e. with the machine's load)."""
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for share in self._shares(texts):
+            if share:
+                result[share] = self.local.embed([texts[i] for i in share])
+        return result
+
+    def _embed_parallel(self, texts: list[str]) -> np.ndarray:
+        shares = self._shares(texts)
         try:
             assert self._pool is not None
             futures = [self._pool.submit(_worker_embed, [texts[i] for i in share]) for share in shares if share]
@@ -157,7 +173,7 @@ class ParallelEmbedder:
             logger.warning("embedding workers failed (%s); embedding in-process", error)
             self._failed = True
             self.close()
-            return self.local.embed(texts)
+            return self._embed_shares_here(texts)
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
         for share, part in zip(shares, parts, strict=False):  # empty shares were not submitted
             result[share] = part

@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         help="'lexical-engines': bbc (the real-model archive) and/or passage counts of near copies of it"
         " (built with the fast fake embedder: lexical figures do not depend on the vectors)",
     )
+    parser.add_argument(
+        "--tantivy-title-boost", type=float, default=1.0, help="'lexical-engines': tantivy's title field boost"
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -220,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     if "peer" in parts:  # not in the default set: needs txtai (the bench extra), ~15 minutes
         from . import peer
 
-        report["peer"] = peer.run(rounds=rounds, keep_data=args.bbc_data, threads=args.peer_threads)
+        report["peer"] = peer.run(rounds=rounds, keep_data=args.bbc_data, threads=args.peer_threads, articles=articles)
     if "lexical-engines" in parts:  # not in the default set: needs tantivy (the bench extra)
         from . import lexical_engines
 
         sizes_wanted = tuple(s.strip() for s in args.lexical_sizes.split(",") if s.strip())
-        report["lexical_engines"] = lexical_engines.run(sizes_wanted, bbc_data=args.bbc_data, seed=args.million_seed)
+        report["lexical_engines"] = lexical_engines.run(
+            sizes_wanted, bbc_data=args.bbc_data, seed=args.million_seed, title_boost=args.tantivy_title_boost
+        )
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

@@ -217,8 +217,31 @@ def table(out: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run(rounds: int = 3, *, keep_data: Path | None = None, threads: int = 0) -> dict[str, Any]:
-    """`keep_data`: Archivebot's built BBC archive is moved there (for `lexical-engines` in a later run).
+def sample_corpus(target: Path, articles: int | None) -> int:
+    """The corpus copied to `target`: all of it, or every k-th of `articles` files plus every file a question
+    names (so every answerable question stays answerable; fewer distractors than the whole archive)."""
+    from ._common import CORPUS
+    from .indexing import copy_corpus
+
+    if not articles:
+        return copy_corpus(target, None)
+    files = sorted(p for p in CORPUS.rglob("*.txt") if p.is_file())
+    step = max(1, len(files) // articles)
+    named = {item["article"] for item in eval_questions() if item.get("article")}
+    chosen = [f for n, f in enumerate(files) if n % step == 0][:articles]
+    chosen += [f for f in files if f.relative_to(CORPUS).as_posix() in named and f not in chosen]
+    for file in chosen:
+        destination = target / file.relative_to(CORPUS)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, destination)
+    return len(chosen)
+
+
+def run(
+    rounds: int = 3, *, keep_data: Path | None = None, threads: int = 0, articles: int | None = None
+) -> dict[str, Any]:
+    """`articles`: a sample of the corpus (see `sample_corpus`), for a loaded machine.
+    `keep_data`: Archivebot's built BBC archive is moved there (for `lexical-engines` in a later run).
     `threads` (default min(2, cores)): torch's threads in the plain encode(), in txtai's indexing and searching
     processes, and ONNX Runtime's in Archivebot's answering process (`archivebot index` runs as shipped: 2
     worker processes of 1 thread). On a loaded machine 2 torch threads spin against each other: a txtai search
@@ -228,17 +251,18 @@ def run(rounds: int = 3, *, keep_data: Path | None = None, threads: int = 0) -> 
         import txtai  # noqa: F401
     except ImportError:
         return {"skipped": "txtai is not installed (pip install 'archivebot[bench]')"}
-    from .indexing import _baseline, _index_process, copy_corpus, passage_texts
+    from .indexing import _baseline, _index_process, passage_texts
 
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-peer-"))
     try:
         archive_dir = work / "bbc-news"
-        count = copy_corpus(archive_dir, None)
+        count = sample_corpus(archive_dir, articles)
         roots = [archive_dir, SEEDS]
         out: dict[str, Any] = {
             "articles": count + len(list(SEEDS.glob("*.txt"))),
             "uptime_at_start": _uptime(),
             "threads": threads,
+            "sampled_articles": articles,  # None: the whole corpus
         }
         log("peer: warming Archivebot's model cache (an index of the seed in a throwaway data directory)")
         _index_process([SEEDS], work / "data-warm-up", work)

@@ -1,19 +1,22 @@
 """txtai as a peer (`--parts peer`, issue 20): the same archive, model and questions, in one run.
 
 txtai is installed only for the bench: `pip install 'archivebot[bench]'` (the optional extra `bench` in
-pyproject.toml pins `txtai==9.14.*`; installing it adds txtai and msgpack and upgrades nothing of torch,
-transformers or sentence-transformers, checked with `pip install --dry-run`). Without txtai the part is skipped.
+pyproject.toml pins `txtai==9.14.*` and `tantivy==0.27.*`; installing them adds txtai, tantivy and msgpack and
+upgrades nothing of torch, transformers or sentence-transformers, checked with `pip install --dry-run`).
+Without txtai the part is skipped.
 
 Over the BBC archive plus the seed (`CORPUS` + `seeds/`):
 - **Indexing**, each as a fresh process from exec to exit (imports, model load, reading, embedding, writing):
   `archivebot index` with the shipped settings, and a txtai hybrid index (`Embeddings(path=<the bundled model
   folder>, content=True, hybrid=True)`: BM25 + dense vectors, scores fused by txtai; one document per
   paragraph, i.e. per blank-line-separated block of each file, the BBC headline line left out). Both against a
-  plain `SentenceTransformer(path).encode()` of the passages Archivebot built (sentence-transformers' defaults,
-  model load not counted), measured in the same run, once, between the two indexings.
-- **Warm answer latency**, each in a fresh process, one after the other: `Archive.ask` (shipped settings; ONNX
-  Runtime with min(2, cores) threads) and txtai's `Embeddings.search(question, 3)` (torch pinned to
-  min(2, cores) threads), over the dev and held-out questions, `rounds` times, after 3 warm-up questions.
+  plain `SentenceTransformer(path).encode()` of the passages Archivebot built (sentence-transformers' defaults
+  but torch's threads pinned, model load not counted), measured in the same run, once, between the two indexings.
+- **Warm answer latency**, each in a fresh process, one after the other: `Archive.ask` (shipped settings, ONNX
+  Runtime's threads pinned) and txtai's `Embeddings.search(question, 3)` (torch's threads pinned), over the dev
+  and held-out questions, `rounds` times, after 3 warm-up questions. Threads: `--peer-threads` (default
+  min(2, cores)); txtai's indexing process is pinned the same way, `archivebot index` runs as shipped.
+- `--articles N`: a sample of the corpus, every article a question names included (see `sample_corpus`).
 - **Quality** over the answerable questions (those naming an article): Archivebot's first quote holds an
   expected answer (case-insensitive substring, as `archivebot eval`'s answer_in_top_quote) against txtai's
   first paragraph holding one. A paragraph is longer than a quote (several sentences against one or two), which

@@ -3,7 +3,9 @@
 Optional parts: `updates` (10 changed articles in a large archive), `postgres` (the PostgreSQL backend beside the
 embedded one over the prebuilt BBC archive), `memory` (peak RSS of `archivebot index` at two archive sizes;
 `--memory-backends embedded,postgres` for PostgreSQL too),
-`million` (a real 1M-passage archive end to end on both backends).
+`million` (a real 1M-passage archive end to end on both backends), `peer` (txtai beside Archivebot over the BBC
+archive: indexing, warm latency, first-answer quality; needs the `bench` extra), `lexical-engines` (tantivy
+against the project's FTS5 BM25 path over the same passages and query terms; needs the `bench` extra).
 
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
 """
@@ -128,6 +130,35 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="'million' part: keep the archive, data and server here (reused by a later invocation)",
     )
+    parser.add_argument(
+        "--million-variation",
+        default="exact",
+        choices=("exact", "near"),
+        help="'million' part: exact copies (distinct headlines, identical bodies: the worst case, the default) or"
+        " near copies (word dropout, sentences shuffled within paragraphs, distinct dates and sources)",
+    )
+    parser.add_argument("--million-seed", type=int, default=0, help="'million' part: the near copies' seed")
+    parser.add_argument(
+        "--bbc-data",
+        type=Path,
+        default=None,
+        help="'peer' keeps the Archivebot BBC archive it built here; 'lexical-engines' reads it (else it builds one)",
+    )
+    parser.add_argument(
+        "--peer-threads",
+        type=int,
+        default=0,
+        help="'peer': torch threads (plain encode, txtai) and ONNX threads (Archivebot answering); 0: min(2, cores)",
+    )
+    parser.add_argument(
+        "--lexical-sizes",
+        default="bbc,200000",
+        help="'lexical-engines': bbc (the real-model archive) and/or passage counts of near copies of it"
+        " (built with the fast fake embedder: lexical figures do not depend on the vectors)",
+    )
+    parser.add_argument(
+        "--tantivy-title-boost", type=float, default=1.0, help="'lexical-engines': tantivy's title field boost"
+    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -181,7 +212,24 @@ def main(argv: list[str] | None = None) -> int:
         backends = tuple(b for b in args.million_backends.split(",") if b)
         stages = tuple(s for s in args.million_stages.split(",") if s)
         report["million"] = million.run(
-            args.million_copies, backends, rounds=min(rounds, 2), work=args.million_work, stages=stages
+            args.million_copies,
+            backends,
+            rounds=min(rounds, 2),
+            work=args.million_work,
+            stages=stages,
+            variation=args.million_variation,
+            seed=args.million_seed,
+        )
+    if "peer" in parts:  # not in the default set: needs txtai (the bench extra), ~15 minutes
+        from . import peer
+
+        report["peer"] = peer.run(rounds=rounds, keep_data=args.bbc_data, threads=args.peer_threads, articles=articles)
+    if "lexical-engines" in parts:  # not in the default set: needs tantivy (the bench extra)
+        from . import lexical_engines
+
+        sizes_wanted = tuple(s.strip() for s in args.lexical_sizes.split(",") if s.strip())
+        report["lexical_engines"] = lexical_engines.run(
+            sizes_wanted, bbc_data=args.bbc_data, seed=args.million_seed, title_boost=args.tantivy_title_boost
         )
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)

@@ -9,6 +9,13 @@ vector index against exact search over the same passage vectors (recomputed from
 float32, brute force). The whole run is repeated on PostgreSQL + pgvector (a private server started here, or
 the disposable database named by ARCHIVEBOT_BENCH_DATABASE_URL).
 
+`variation="near"` (`--million-variation near`) makes the copies near, not exact: copy 0 is the corpus as it
+is, and every other copy of an article is a Markdown file with its own source and date in front matter (a
+different publication and day per copy), a few % of its lowercase words dropped, and in some paragraphs two
+adjacent sentences swapped: the twins of a story then share most words but no sentence-for-sentence text, so
+each is embedded anew and none is grouped as an exact copy. `exact` (the default, as measured before) is the
+worst case for the vector index. Both are deterministic (`near` from `seed`).
+
 Recall is reported twice. Every passage here has N - 1 near-identical twins (same sentences; only the title
 nudge differs), so the exact top 10 is often 10 of a passage's twins, separated by less than the index's own
 rounding: `recall_at_10` counts ids, `recall_at_10_by_score` counts a found passage whose exact score is within
@@ -21,9 +28,12 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import random
+import re
 import shutil
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +49,16 @@ from ._common import (
     questions,
     rss_mb,
 )
-from .updates import _build_archive, edit_ten
+from .updates import edit_ten
 
+VARIATIONS = ("exact", "near")
+WORD_DROPOUT = 0.03  # near copies: share of droppable words (lowercase, not first or last in their sentence) dropped
+SWAP_SHARE = 0.3  # near copies: share of paragraphs (of 2+ sentences) with two adjacent sentences swapped
+_CITIES = ("Northern", "Southern", "Eastern", "Western", "Midland", "Coastal", "Highland", "Valley")
+_PAPERS = ("Courier", "Gazette", "Herald", "Chronicle", "Observer", "Post", "Wire")
+_FIRST_DAY = date(2004, 1, 1)
+_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’']))\s+(?=[\"“‘']?[A-Z0-9])")
+_DROPPABLE = re.compile(r"[a-z]+")
 SCORE_TIE = 1e-3  # cosine; the title nudge separates twins by ~1e-4-1e-3, SQ8/halfvec rounding by ~1e-3
 DATABASE_URL = "ARCHIVEBOT_BENCH_DATABASE_URL"
 
@@ -191,6 +209,8 @@ def run(
     *,
     work: Path | None = None,
     stages: tuple[str, ...] = STAGES,
+    variation: str = "exact",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Every stage on each backend in turn (the 10 edits are made after every first build). With `work`, the
     archive, the data and the server stay there, so later stages can run in another invocation (e.g. `ask` on
@@ -202,8 +222,15 @@ def run(
     try:
         archive_dir = work / "archive"
         if not archive_dir.exists():
-            _build_archive(archive_dir, copies * len(_corpus_files()))
-        out: dict[str, Any] = {"copies": copies, "articles": sum(1 for _ in archive_dir.rglob("*.txt")), "backends": {}}
+            build_archive(archive_dir, copies, variation=variation, seed=seed)
+        articles = sum(1 for p in archive_dir.rglob("*") if p.suffix in {".txt", ".md"})
+        out: dict[str, Any] = {
+            "copies": copies,
+            "variation": variation,
+            "seed": seed if variation == "near" else None,
+            "articles": articles,
+            "backends": {},
+        }
         environments: dict[str, dict[str, str]] = {}
         for label in backends:
             environment = {"ARCHIVEBOT_DATA_DIR": str(work / f"data-{label}")}
@@ -227,10 +254,90 @@ def run(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _corpus_files() -> list[Path]:
+def _corpus_files(corpus: Path | None = None) -> list[Path]:
     from ._common import CORPUS
 
-    files = [p for p in CORPUS.rglob("*.txt") if p.is_file()]
+    corpus = corpus or CORPUS
+    files = sorted(p for p in corpus.rglob("*.txt") if p.is_file())
     if not files:
-        raise RuntimeError(f"no corpus at {CORPUS} (set ARCHIVEBOT_SHARED or ARCHIVEBOT_BENCH_CORPUS)")
+        raise RuntimeError(f"no corpus at {corpus} (set ARCHIVEBOT_SHARED or ARCHIVEBOT_BENCH_CORPUS)")
     return files
+
+
+def copy_source(copy: int) -> str:
+    """A publication name per copy (56 distinct ones, then they repeat)."""
+    return f"The {_CITIES[copy % len(_CITIES)]} {_PAPERS[copy // len(_CITIES) % len(_PAPERS)]}"
+
+
+def copy_date(copy: int, rng: random.Random) -> date:
+    """A day in the copy's own week (copy 1 in the first week of 2004, copy 2 in the second, ...)."""
+    return _FIRST_DAY + timedelta(days=7 * copy + rng.randrange(7))
+
+
+def sentences_of(paragraph: str) -> list[str]:
+    return [s for s in _SENTENCE_BREAK.split(paragraph) if s]
+
+
+def vary_paragraph(paragraph: str, rng: random.Random, dropout: float = WORD_DROPOUT) -> str:
+    """Words dropped (lowercase ones only, never a sentence's first or last: names, numbers and punctuation
+    stay, so the text stays readable and its facts stay quotable) and perhaps two adjacent sentences swapped."""
+    sentences = sentences_of(paragraph)
+    if len(sentences) >= 2 and rng.random() < SWAP_SHARE:
+        i = rng.randrange(len(sentences) - 1)
+        sentences[i], sentences[i + 1] = sentences[i + 1], sentences[i]
+    varied = []
+    for sentence in sentences:
+        tokens = sentence.split()
+        kept = [
+            token
+            for n, token in enumerate(tokens)
+            if not (0 < n < len(tokens) - 1 and _DROPPABLE.fullmatch(token) and rng.random() < dropout)
+        ]
+        varied.append(" ".join(kept))
+    return " ".join(varied)
+
+
+def near_copy(text: str, copy: int, key: str, seed: int = 0, dropout: float = WORD_DROPOUT) -> str:
+    """A near twin of a BBC-shaped article (headline line, blank line, paragraphs) as Markdown with front
+    matter: the same headline, the copy's source and date, the paragraphs varied. Deterministic in
+    (seed, copy, key)."""
+    rng = random.Random(f"{seed}/{copy}/{key}")
+    headline, _, rest = text.strip().partition("\n")
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", rest) if p.strip()]
+    body = "\n\n".join(vary_paragraph(" ".join(p.split()), rng, dropout) for p in paragraphs)
+    front = (
+        f"---\ntitle: {headline.strip()}\nsource: {copy_source(copy)}\ndate: {copy_date(copy, rng).isoformat()}\n---\n"
+    )
+    return f"{front}\n{body}\n"
+
+
+def build_archive(
+    target: Path, copies: int, *, variation: str = "exact", seed: int = 0, corpus: Path | None = None
+) -> int:
+    """`copies` copies of the corpus under `target` (see the module's docstring); the number of files written."""
+    if variation not in VARIATIONS:
+        raise ValueError(f"variation must be one of {VARIATIONS}, not {variation!r}")
+    from ._common import CORPUS
+
+    root = corpus or CORPUS
+    files = _corpus_files(root)
+    written = 0
+    for copy in range(copies):
+        for file in files:
+            relative = file.relative_to(root)
+            text = file.read_text(errors="ignore")
+            if variation == "exact":  # as updates._build_archive has always written them
+                destination = target / f"copy{copy:03d}" / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                headline, _, rest = text.partition("\n")
+                destination.write_text(f"{headline} (edition {copy})\n{rest}")
+            elif copy == 0:
+                destination = target / f"copy{copy:03d}" / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_text(text)
+            else:
+                destination = (target / f"copy{copy:03d}" / relative).with_suffix(".md")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_text(near_copy(text, copy, relative.as_posix(), seed))
+            written += 1
+    return written

@@ -1,0 +1,465 @@
+"""tantivy against the project's FTS5 BM25 path, measured inside the project (`--parts lexical-engines`, issue 20).
+
+tantivy is installed only for the bench (`pip install 'archivebot[bench]'`: `tantivy==0.27.*`); without it the
+part is skipped.
+
+The passages of a built embedded archive are read through the public storage boundary (`open_storage` with
+`create=False`, `ArchiveCheck.passage_ids`, `ArchiveReader.passages` and `articles_by_rows`: a passage's text is
+its article's body between its offsets, its title the article's, exactly the rows the SQLite backend puts in
+`passages_fts`) and indexed into a tantivy index (fields `title` and `text` with tantivy's `en_stem` tokenizer,
+Snowball English; FTS5 here is `porter unicode61 remove_diacritics 2`; an unsigned fast field `id`). One commit.
+
+Per question of the dev and held-out sets, the query terms are those the engine's retrieval sends
+(`content_terms`, then `lexical_terms` over FTS5's document frequencies: above 200k passages the terms in more
+than 1% of passages are left out), and the same terms go to both engines:
+- **search only**: FTS5 via `ArchiveReader.lexical_passages(terms, 64)` (`-bm25(passages_fts, 2.0, 1.0)`), and
+  tantivy's OR of the quoted terms over both fields, title boosted `TITLE_BOOST` (query parsing, search and reading the
+  64 ids from the fast field included); p50/p95 ms;
+- **as shipped**: the document frequencies included (FTS5 `document_frequencies`, as `retrieve` calls it; tantivy
+  `Searcher.doc_freq` of the stemmed term, the larger of title and text, and its own `lexical_terms`);
+- the overlap of the two top-10s and top-64s (shared passage ids over the longer of the two lists);
+- **candidate answer recall**: the share of answerable questions (those naming an article) for which some passage of
+  the top 64 (and of the top 10) holds an expected answer (case-insensitive substring), per engine;
+- tantivy's build seconds and size on disk, and an incremental update: 1,000 passages deleted and re-added,
+  committed, timed.
+
+On the real-model BBC archive (`--bbc-data`, else the prebuilt one, else built here with `archivebot index`), the
+whole answering pipeline also runs with tantivy plugged in, nothing in index/ changed: the bench wraps the
+archive's storage so its reader's `document_frequencies` and `lexical_passages` are tantivy's (everything else,
+the dense side included, is the project's), and reports `ask` p50/p95 and answer_in_top_quote / answer_in_quote
+for both engines.
+
+The larger archives (`--lexical-sizes 200000,...`) are near copies of the BBC corpus (`bench/million.py`,
+`variation="near"`) built with the fast fake embedder: the lexical figures do not depend on the vectors, and a
+real-model build of 200k passages costs ~20 minutes of both cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from ._common import DEV_QUESTIONS, HELD_OUT_QUESTIONS, PREBUILT, REPO, log, percentiles
+
+TOP_K = 64
+# FTS5 weighs the title 2x (bm25(passages_fts, 2.0, 1.0)); in tantivy 2x cost candidate recall on BBC (answer in
+# top 10 / top 64 passages: 0.816 / 0.932 at 2x, 0.893 / 0.971 at 1x, 0.903 / 0.951 text only; FTS5 0.913 / 0.981):
+# tantivy scores the short title field higher per match. `--tantivy-title-boost` sets it.
+TITLE_BOOST = 1.0
+UPDATE_BATCH = 1_000
+FTS5_SQL = (  # the SQLite backend's passage search (index/storage/sqlite/read.py `fts_passages`)
+    "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS score FROM passages_fts"
+    " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?"
+)
+
+
+def _eval_items() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in (DEV_QUESTIONS, HELD_OUT_QUESTIONS):
+        if path.exists():
+            out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def _holds(text: str, answers: Sequence[str]) -> bool:
+    lowered = text.lower()
+    return any(answer.lower() in lowered for answer in answers)
+
+
+async def read_passages(data_dir: Path) -> list[tuple[int, str, str]]:
+    """(passage id, article title, passage text) of every passage, through the storage boundary."""
+    from index import Settings
+    from index.storage import open_storage
+
+    storage = await open_storage(Settings(data_dir=data_dir), create=False)
+    try:
+        async with storage.check() as check:
+            ids = sorted(await check.passage_ids())
+        rows: list[tuple[int, str, str]] = []
+        async with storage.reader() as reader:
+            for start in range(0, len(ids), 5_000):
+                passages = await reader.passages(ids[start : start + 5_000])
+                articles = await reader.articles_by_rows(list({p.article_row for p in passages.values()}))
+                for pid in ids[start : start + 5_000]:
+                    passage = passages[pid]
+                    article = articles[passage.article_row]
+                    rows.append((pid, article.title, article.body[passage.start : passage.end]))
+        return rows
+    finally:
+        await storage.close()
+
+
+class Tantivy:
+    """A tantivy index of passages: build, search and document frequencies as the engine would ask for them."""
+
+    def __init__(self, path: Path) -> None:
+        import tantivy
+
+        builder = tantivy.SchemaBuilder()
+        builder.add_unsigned_field("id", stored=False, indexed=True, fast=True)
+        builder.add_text_field("title", stored=False, tokenizer_name="en_stem")
+        builder.add_text_field("text", stored=False, tokenizer_name="en_stem")
+        self.schema = builder.build()
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.index = tantivy.Index(self.schema, path=str(path))
+        self._tantivy = tantivy
+        # en_stem: simple tokenizer, remove_long(40), lowercase, Snowball English
+        self._analyzer = (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+            .filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase())
+            .filter(tantivy.Filter.stemmer("english"))
+            .build()
+        )
+
+    def add(self, rows: Sequence[tuple[int, str, str]]) -> float:
+        started = time.perf_counter()
+        writer = self.index.writer(heap_size=256_000_000, num_threads=1)
+        for pid, title, text in rows:
+            writer.add_document(self._document(pid, title, text))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        return time.perf_counter() - started
+
+    def replace(self, rows: Sequence[tuple[int, str, str]]) -> float:
+        """Delete these passages and add them again, in one commit (an incremental update)."""
+        started = time.perf_counter()
+        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        for pid, _, _ in rows:
+            writer.delete_documents_by_term("id", pid)
+        for pid, title, text in rows:
+            writer.add_document(self._document(pid, title, text))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        return time.perf_counter() - started
+
+    def _document(self, pid: int, title: str, text: str) -> Any:
+        document = self._tantivy.Document()
+        document.add_unsigned("id", pid)
+        document.add_text("title", title)
+        document.add_text("text", text)
+        return document
+
+    def size_mb(self) -> float:
+        return round(sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file()) / 2**20, 1)
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        text = " OR ".join('"' + term.replace('"', " ") + '"' for term in terms)
+        query = self.index.parse_query(text, ["title", "text"], field_boosts={"title": TITLE_BOOST})
+        searcher = self.index.searcher()
+        hits = searcher.search(query, k, count=False).hits
+        ids = searcher.fast_field_values("id", [address for _, address in hits])
+        return [(int(pid), float(score)) for (score, _), pid in zip(hits, ids, strict=True)]
+
+    def frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Passages holding each term: the larger of its title and text document frequencies (a term of several
+        tokens, "o'neill": its rarest token's), and the passage count."""
+        searcher = self.index.searcher()
+        out: dict[str, int] = {}
+        for term in terms:
+            tokens = self._analyzer.analyze(term)
+            counts = [max(searcher.doc_freq("title", t), searcher.doc_freq("text", t)) for t in tokens]
+            out[term] = min(counts) if counts else 0
+        return out, int(searcher.num_docs)
+
+
+# ---- the engine's pipeline with tantivy plugged in -----------------------------------------------------------
+
+
+class _TantivyReader:
+    def __init__(self, inner: Any, engine: Tantivy) -> None:
+        self._inner, self._engine = inner, engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return self._engine.frequencies(terms)
+
+    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        return self._engine.search(terms, k)
+
+
+class _TantivyStorage:
+    """The archive's storage with tantivy as its full-text side for passages (titles stay FTS5's)."""
+
+    def __init__(self, inner: Any, engine: Tantivy) -> None:
+        self._inner, self._engine = inner, engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Any]:
+        async with self._inner.reader() as reader:
+            yield _TantivyReader(reader, self._engine)
+
+
+async def _pipeline(data_dir: Path, engine: Tantivy | None, items: list[dict[str, Any]]) -> dict[str, Any]:
+    from index import Archive, Settings
+
+    archive = await Archive.open(Settings(data_dir=data_dir))
+    try:
+        if engine is not None:
+            archive._storage = _TantivyStorage(archive._storage, engine)  # type: ignore[assignment]  # the bench's plug
+        await archive.warm_up()
+        for item in items[:3]:
+            await archive.ask(item["q"])
+        wall: list[float] = []
+        first = anywhere = answerable = 0
+        for item in items:
+            started = time.perf_counter()
+            answer = await archive.ask(item["q"])
+            wall.append((time.perf_counter() - started) * 1000)
+            if item.get("article") and item.get("answers"):
+                answerable += 1
+                first += bool(answer.quotes) and _holds(answer.quotes[0].text, item["answers"])
+                anywhere += _holds(" ".join(q.text for q in answer.quotes), item["answers"])
+        return {
+            "ask_ms": percentiles(wall),
+            "answerable": answerable,
+            "answer_in_top_quote": round(first / max(1, answerable), 3),
+            "answer_in_quote": round(anywhere / max(1, answerable), 3),
+        }
+    finally:
+        await archive.close()
+
+
+# ---- one archive ----------------------------------------------------------------------------------------------
+
+
+async def _compare(data_dir: Path, work: Path, label: str, *, pipeline: bool) -> dict[str, Any]:
+    from index import Settings
+    from index.answering.lexical import content_terms, fts_query, lexical_terms
+    from index.storage import open_storage
+
+    started = time.perf_counter()
+    rows = await read_passages(data_dir)
+    read_s = time.perf_counter() - started
+    texts = {pid: text for pid, _, text in rows}  # an answer must be quotable: the body, not the title
+    log(f"lexical-engines/{label}: {len(rows):,} passages read in {read_s:.1f} s; building tantivy")
+    engine = Tantivy(work / f"tantivy-{label}")
+    build_s = engine.add(rows)
+    update_rows = rows[:: max(1, len(rows) // UPDATE_BATCH)][:UPDATE_BATCH]
+    update_s = engine.replace(update_rows)
+    log(f"lexical-engines/{label}: tantivy built in {build_s:.1f} s ({engine.size_mb()} MB)")
+
+    items = _eval_items()
+    storage = await open_storage(Settings(data_dir=data_dir), create=False)
+    # FTS5 without aiosqlite's thread hop: the same SQL as the SQLite backend's `fts_passages`, read directly
+    # with sqlite3 in this thread (read-only), to tell the engine's cost from the hop's on a loaded machine.
+    direct = sqlite3.connect(f"file:{data_dir / 'archive.sqlite3'}?mode=ro", uri=True)
+    fts_direct: list[float] = []
+    fts_search: list[float] = []
+    tantivy_search: list[float] = []
+    fts_shipped: list[float] = []
+    tantivy_shipped: list[float] = []
+    overlap10: list[float] = []
+    overlap64: list[float] = []
+    recall = {"fts5": {"top10": 0, "top64": 0}, "tantivy": {"top10": 0, "top64": 0}}
+    answerable = 0
+    try:
+        async with storage.reader() as reader:
+            for item in items[:3]:  # warm both
+                terms = content_terms(item["q"])
+                await reader.lexical_passages(terms, TOP_K)
+                engine.search(terms, TOP_K)
+            for item in items:
+                terms = content_terms(item["q"])
+                if not terms:
+                    continue
+                started = time.perf_counter()
+                frequencies, total = await reader.document_frequencies(terms)
+                searched = lexical_terms(terms, frequencies, total)
+                fts = await reader.lexical_passages(searched, TOP_K)
+                fts_shipped.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                own, own_total = engine.frequencies(terms)
+                engine.search(lexical_terms(terms, own, own_total), TOP_K)
+                tantivy_shipped.append((time.perf_counter() - started) * 1000)
+                # the same terms for both, search only
+                started = time.perf_counter()
+                fts = await reader.lexical_passages(searched, TOP_K)
+                fts_search.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                found = engine.search(searched, TOP_K)
+                tantivy_search.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                direct.execute(FTS5_SQL, (fts_query(searched), TOP_K)).fetchall() if searched else None
+                fts_direct.append((time.perf_counter() - started) * 1000)
+                a, b = [pid for pid, _ in fts], [pid for pid, _ in found]
+                overlap10.append(_overlap(a[:10], b[:10]))
+                overlap64.append(_overlap(a, b))
+                if item.get("article") and item.get("answers"):
+                    answerable += 1
+                    for name, ids in (("fts5", a), ("tantivy", b)):
+                        recall[name]["top10"] += any(_holds(texts.get(p, ""), item["answers"]) for p in ids[:10])
+                        recall[name]["top64"] += any(_holds(texts.get(p, ""), item["answers"]) for p in ids)
+    finally:
+        await storage.close()
+        direct.close()
+    out: dict[str, Any] = {
+        "passages": len(rows),
+        "read_passages_s": round(read_s, 1),
+        "questions": len(fts_search),
+        "answerable": answerable,
+        "tantivy_build_s": round(build_s, 2),
+        "tantivy_size_mb": engine.size_mb(),
+        "tantivy_replace_1000_s": round(update_s, 3),
+        "search_only_ms": {
+            "fts5": percentiles(fts_search),
+            "fts5_direct_sqlite3": percentiles(fts_direct),
+            "tantivy": percentiles(tantivy_search),
+        },
+        "as_shipped_ms": {"fts5": percentiles(fts_shipped), "tantivy": percentiles(tantivy_shipped)},
+        "top10_overlap": round(sum(overlap10) / max(1, len(overlap10)), 3),
+        "top64_overlap": round(sum(overlap64) / max(1, len(overlap64)), 3),
+        "candidate_answer_recall": {
+            name: {k: round(v / max(1, answerable), 3) for k, v in counts.items()} for name, counts in recall.items()
+        },
+    }
+    if pipeline:
+        log(f"lexical-engines/{label}: the answering pipeline with FTS5, then with tantivy plugged in")
+        out["pipeline"] = {
+            "fts5": await _pipeline(data_dir, None, items),
+            "tantivy": await _pipeline(data_dir, engine, items),
+        }
+    for line in table(label, out):
+        log(f"lexical-engines: {line}")
+    return out
+
+
+def _overlap(a: Sequence[int], b: Sequence[int]) -> float:
+    """Shared ids over the longer list (1.0 when both are empty)."""
+    longest = max(len(a), len(b))
+    return len(set(a) & set(b)) / longest if longest else 1.0
+
+
+def table(label: str, out: dict[str, Any]) -> list[str]:
+    rows = [
+        ("search p50 ms (same terms)", out["search_only_ms"]["fts5"]["p50"], out["search_only_ms"]["tantivy"]["p50"]),
+        ("search p95 ms (same terms)", out["search_only_ms"]["fts5"]["p95"], out["search_only_ms"]["tantivy"]["p95"]),
+        (
+            "search p50/p95 ms, sqlite3 direct",
+            f"{out['search_only_ms']['fts5_direct_sqlite3'].get('p50')}/{out['search_only_ms']['fts5_direct_sqlite3'].get('p95')}",
+            "",
+        ),
+        ("with doc. frequencies p50 ms", out["as_shipped_ms"]["fts5"]["p50"], out["as_shipped_ms"]["tantivy"]["p50"]),
+        ("with doc. frequencies p95 ms", out["as_shipped_ms"]["fts5"]["p95"], out["as_shipped_ms"]["tantivy"]["p95"]),
+        *(
+            (
+                f"answer in top {k[3:]} passages",
+                out["candidate_answer_recall"]["fts5"][k],
+                out["candidate_answer_recall"]["tantivy"][k],
+            )
+            for k in ("top10", "top64")
+        ),
+    ]
+    pipeline = out.get("pipeline")
+    if pipeline:
+        rows += [
+            ("ask p50 ms", pipeline["fts5"]["ask_ms"]["p50"], pipeline["tantivy"]["ask_ms"]["p50"]),
+            ("ask p95 ms", pipeline["fts5"]["ask_ms"]["p95"], pipeline["tantivy"]["ask_ms"]["p95"]),
+            (
+                "answer in top quote",
+                pipeline["fts5"]["answer_in_top_quote"],
+                pipeline["tantivy"]["answer_in_top_quote"],
+            ),
+            ("answer in a quote", pipeline["fts5"]["answer_in_quote"], pipeline["tantivy"]["answer_in_quote"]),
+        ]
+    lines = [
+        f"{label} ({out['passages']:,} passages)  top-10 overlap {out['top10_overlap']}",
+        f"{'':32} {'FTS5':>8} {'tantivy':>8}",
+    ]
+    lines += [f"{name:32} {a:>8} {b:>8}" for name, a, b in rows]
+    return lines
+
+
+def _near_archive(work: Path, passages: int, bbc_passages: int, seed: int) -> Path:
+    """An archive of near copies of the BBC corpus holding about `passages` passages, indexed with the fake
+    embedder; its data directory."""
+    from index import Archive, HashEmbedder, Settings
+
+    from .million import build_archive
+
+    copies = max(1, -(-passages // max(1, bbc_passages)))
+    archive_dir = work / f"near-{passages}"
+    log(f"lexical-engines: writing {copies} near copies of the corpus (seed {seed})")
+    build_archive(archive_dir, copies, variation="near", seed=seed)
+    data_dir = work / f"data-near-{passages}"
+
+    async def index() -> None:
+        settings = Settings(data_dir=data_dir, archive_roots=(archive_dir,), model="hash:384")
+        archive = await Archive.open(settings, embedder=HashEmbedder(384))
+        try:
+            await archive.reindex([archive_dir])
+        finally:
+            await archive.close()
+
+    started = time.perf_counter()
+    asyncio.run(index())
+    log(f"lexical-engines: {copies} near copies indexed (fake embedder) in {time.perf_counter() - started:.0f} s")
+    shutil.rmtree(archive_dir, ignore_errors=True)
+    return data_dir
+
+
+def _bbc_data(bbc_data: Path | None, work: Path) -> Path:
+    for candidate in (bbc_data, PREBUILT):
+        if candidate is not None and (candidate / "archive.sqlite3").exists():
+            copy = work / "data-bbc"
+            shutil.copytree(candidate, copy, ignore=shutil.ignore_patterns("index.lock", "*.tmp"))
+            return copy
+    from ._common import CORPUS
+    from .indexing import _index_process
+
+    log("lexical-engines: no built BBC archive: archivebot index of the BBC corpus + the seed (real model)")
+    _index_process([CORPUS, REPO / "seeds"], work / "data-bbc", work)
+    return work / "data-bbc"
+
+
+def run(
+    sizes: Sequence[str] = ("bbc", "200000"),
+    *,
+    bbc_data: Path | None = None,
+    seed: int = 0,
+    title_boost: float = TITLE_BOOST,
+) -> dict[str, Any]:
+    try:
+        import tantivy  # noqa: F401
+    except ImportError:
+        return {"skipped": "tantivy is not installed (pip install 'archivebot[bench]')"}
+    from importlib.metadata import version
+
+    work = Path(tempfile.mkdtemp(prefix="archivebot-bench-lexical-engines-"))
+    try:
+        global TITLE_BOOST
+        TITLE_BOOST = title_boost
+        out: dict[str, Any] = {"tantivy": version("tantivy"), "title_boost": title_boost}
+        bbc_passages = 0
+        for size in sizes:
+            if size == "bbc":
+                data_dir = _bbc_data(bbc_data, work)
+                out["bbc"] = asyncio.run(_compare(data_dir, work, "bbc", pipeline=True))
+                bbc_passages = out["bbc"]["passages"]
+            else:
+                if not bbc_passages:
+                    bbc_passages = 19_000  # about the BBC archive's passages, when it was not measured first
+                data_dir = _near_archive(work, int(size), bbc_passages, seed)
+                out[size] = asyncio.run(_compare(data_dir, work, f"near-{size}", pipeline=False))
+                shutil.rmtree(data_dir, ignore_errors=True)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -312,3 +312,28 @@ def test_answer_page_numbers_sources_in_first_cited_order() -> None:
         ("2", "Beta"),
     ]
     assert "2 articles" in html and "3 verbatim quotes" in html
+
+
+def test_an_answer_page_shows_the_reason_for_not_found_and_the_caveats() -> None:
+    """The reading room says what the engine says: why it declined, and any caveat, never silently."""
+    from bot.web import pages
+    from index import Answer, Quote
+
+    declined = Answer(
+        question="Who won best actor at the 2007 Baftas?",
+        answered=False,
+        confidence=0.4,
+        not_found_reason="The archive has the Bafta film awards of 2005, not <2007>",
+    )
+    html = pages.answer_page(declined)
+    assert "Not found in the archive." in html
+    assert "The archive has the Bafta film awards of 2005, not &lt;2007&gt;." in html  # escaped, said plainly
+    quote = Quote("He won the award.", "a" * 16, "Title", "Source", "2005-02-12", 0, 17, 0.9)
+    caveated = Answer(
+        question="Who won?", answered=True, confidence=0.8, quotes=(quote,), caveats=("the article is about 2005",)
+    )
+    html = pages.answer_page(caveated)
+    assert '<ul class="notes" role="note"><li>Note: the article is about 2005.</li></ul>' in html
+    assert '<ul class="notes"' not in pages.answer_page(
+        Answer(question="Who won?", answered=True, confidence=0.8, quotes=(quote,))
+    )

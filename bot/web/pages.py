@@ -194,6 +194,15 @@ def hit_item(hit: ArticleHit, *, snippet_html: str = "", search: str = "", quest
     )
 
 
+def _notes(caveats: Sequence[str], date_note: str | None) -> str:
+    """What the reader must know before trusting the quotes: a caveat (a qualifier of the question the quoted
+    article does not hold) or how a date in the question was read."""
+    notes = [*(f"Note: {caveat}." for caveat in caveats), *([date_note] if date_note else [])]
+    if not notes:
+        return ""
+    return '<ul class="notes" role="note">' + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>"
+
+
 def answer_page(answer: Answer, citations: Mapping[str, Citation] | None = None) -> str:
     """The question, its quotes (each once, in rank order, with a "Read in context" link) and each cited
     article once under Sources, with "Cite this"; or "not found" with the closest articles."""
@@ -207,12 +216,18 @@ def answer_page(answer: Answer, citations: Mapping[str, Citation] | None = None)
             f" {count} verbatim quote{'s' if count != 1 else ''} from {len(numbers)}"
             f" article{'s' if len(numbers) != 1 else ''}</p>"
         )
-        heading += summary
+        heading += summary + _notes(answer.caveats, answer.date_note)
         body = f'<ol class="quotes">\n{items}\n</ol>{sources}'
     else:
+        # Why, when the engine can say (the year, place or person asked is not the one the archive has).
+        reason = (
+            escape(answer.not_found_reason) + "."
+            if answer.not_found_reason
+            else ("No sentence in the archive answers this closely enough to quote. Try other words, or search.")
+        )
         body = (
             '<div class="not-found card"><p class="verdict">Not found in the archive.</p>'
-            "<p>No sentence in the archive answers this closely enough to quote. Try other words, or search.</p></div>"
+            f'<p class="reason">{reason}</p>{_notes((), answer.date_note)}</div>'
         )
         if answer.closest:
             hits = "\n".join(hit_item(hit, question=answer.question) for hit in answer.closest)

@@ -18,11 +18,8 @@ Stage 2 (the archive features, `ARCHIVE_FEATURES`, with the stage-1 log-odds as 
 archive (--data-dir: seeds/ + the BBC corpus). It is fitted, as before, on the candidate pools the engine
 builds for the development questions (`dev_questions.jsonl` and the first turns of `followup_questions.jsonl`;
 a candidate is correct when it holds an expected answer and comes from the expected article; one holding the
-answer in another article is left out), every row weighing the same, L2 = 1 (`--stage2-l2`), with its
-leave-one-question-out figure, and that figure for each L2 of a small grid. Stage 2 takes stage 1's log-odds as a
-feature, so it is refitted here on the stage-1 weights this run fits. (L2 = 10 has the best leave-one-out figure
-and the same development top-quote figure, but was not taken: docs/quality.md, "Sentence scoring".) The held-out
-questions (tests/data/) are used by neither stage.
+answer in another article is left out), L2 = 1, every row weighing the same, with its leave-one-question-out
+figure. The held-out questions (tests/data/) are used by neither stage.
 
 Both stages are L2-regularised logistic regressions over pool-standardised features (numpy, Newton's method).
 Printed: the choice grid, the ablation, the report table, and the weights to paste into scoring_model.py.
@@ -62,8 +59,6 @@ DEFAULT_QUESTIONS = [str(SHARED / "dev_questions.jsonl"), str(SHARED / "followup
 TEXT = list(_scoring.TEXT_FEATURES)
 ARCHIVE = ["text", *_scoring.ARCHIVE_FEATURES]
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-STAGE2_L2 = 1.0  # the archive stage's L2 (docstring; docs/quality.md, "Sentence scoring")
-STAGE2_L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)  # leave-one-out printed for each
 WEIGHTINGS = ("question", "row")  # each question's rows sum to the same weight / every row weighs 1
 BINARIES = ("raw", "centred")  # fit on 0/1 features, or on them centred per pool as the scorer applies them
 # (centring shifts all of a question's candidates equally: the ranking by given weights is the same either way,
@@ -264,8 +259,8 @@ async def archive_pools(data_dir: Path, paths: Sequence[str]) -> list[tuple[np.n
     return pools
 
 
-def leave_one_out(groups: list[Group], l2: float = STAGE2_L2) -> tuple[float, float]:
-    scores = [quality([groups[i]], fit_logistic(groups[:i] + groups[i + 1 :], l2)) for i in range(len(groups))]
+def leave_one_out(groups: list[Group]) -> tuple[float, float]:
+    scores = [quality([groups[i]], fit_logistic(groups[:i] + groups[i + 1 :])) for i in range(len(groups))]
     return round(statistics.fmean(s[0] for s in scores), 4), round(statistics.fmean(s[1] for s in scores), 4)
 
 
@@ -288,7 +283,6 @@ def main() -> None:
     parser.add_argument("--report", type=Path, nargs="*", default=DEFAULT_REPORT, help="held-out CSV files")
     parser.add_argument("--data-dir", type=Path, help="an indexed archive (BBC corpus + seeds) for stage 2")
     parser.add_argument("--questions", nargs="*", default=DEFAULT_QUESTIONS, help="stage 2's JSONL question files")
-    parser.add_argument("--stage2-l2", type=float, default=STAGE2_L2, help="L2 strength of the archive stage")
     parser.add_argument("--json", action="store_true", help="the report as JSON instead of tables")
     args = parser.parse_args()
     from index import Settings, make_embedder
@@ -321,14 +315,12 @@ def main() -> None:
         raw_pools = asyncio.run(archive_pools(args.data_dir, args.questions))
         pools: list[Group] = [(archive_row(raw), labels) for raw, labels in raw_pools]
         current = np.array([_scoring.ARCHIVE_WEIGHTS.get(name, 0.0) for name in ARCHIVE])
-        archive_weights = fit_logistic(pools, args.stage2_l2)
+        archive_weights = fit_logistic(pools)
         report["stage2"] = {
             "questions": len(pools),
-            "l2": args.stage2_l2,
             "current_map_mrr": quality(pools, current),
-            "leave_one_out_map_mrr": leave_one_out(pools, args.stage2_l2),
+            "leave_one_out_map_mrr": leave_one_out(pools),
             "fitted_map_mrr": quality(pools, archive_weights),
-            "leave_one_out_map_mrr_by_l2": {str(l2): leave_one_out(pools, l2) for l2 in STAGE2_L2_GRID},
         }
         report["ARCHIVE_WEIGHTS"] = {name: round(float(w), 2) for name, w in zip(ARCHIVE, archive_weights, strict=True)}
     if args.json:

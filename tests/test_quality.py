@@ -100,21 +100,16 @@ async def test_heldout_hard_cases_floor(quality_archive: Archive) -> None:
 
 
 @pytest.mark.skipif(not SELECTION_CSV.exists(), reason="no answer-selection fixture")
-def test_sentence_scorer_on_heldout_news_fixture(real_embedder) -> None:
-    # Held out: the text stage is fitted on the TREC training file and chosen on the TREC development file
-    # (bench/fit_scoring.py). On these 25 news questions it measured 0.707 against plain cosine's 0.715 in the
-    # same run (docs/quality.md): no gain, within one question (0.04) of cosine. Guard that it stays there.
+def test_sentence_scorer_floor(real_embedder) -> None:
     result = evaluate_sentences(load_sentence_pairs(SELECTION_CSV), real_embedder)
     assert result["questions"] >= 20
-    assert result["map"] >= result["cosine_map"] - 0.04, result
-    assert result["map"] >= 0.66, result
+    assert result["map"] >= 0.75, result  # 0.777 measured (plain cosine 0.715): 25 questions, one moves it 0.04
+    assert result["map"] >= result["cosine_map"] + 0.03, result
     assert len(result["scores"]) == len(load_sentence_pairs(SELECTION_CSV))
 
 
 @pytest.mark.skipif(not PUBLIC_SELECTION_CSV.exists(), reason="../shared/eval is absent")
 def test_sentence_scorer_beats_cosine_on_public_data(real_embedder) -> None:
-    # Issue 19's bar on the TREC development file, which chose the hyper-parameters but fitted no weight:
-    # measured 0.860 against plain cosine's 0.825 in the same run.
     result = evaluate_sentences(load_sentence_pairs(PUBLIC_SELECTION_CSV), real_embedder)
     assert result["questions"] == 65
     assert result["map"] >= 0.85, result

@@ -142,7 +142,8 @@ async def archive_pools(data_dir: Path, paths: Sequence[str]) -> list[tuple[np.n
             labels = []
             for candidate in candidates:
                 holds = any(answer.lower() in candidate.text.lower() for answer in item["answers"])
-                article = await archive._store.articles_by_rows([candidate.key[0]])
+                async with archive._storage.reader() as reader:
+                    article = await reader.articles_by_rows([candidate.key[0]])
                 right = location_matches(article[candidate.key[0]].location, item["article"])
                 labels.append(1 if holds and right else (-1 if holds else 0))
             if 1 in labels:

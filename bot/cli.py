@@ -14,9 +14,10 @@ from pathlib import Path
 
 import click
 
-from index import Archive, ArchivebotError, QuestionError, Settings, Turn
+from index import Archive, ArchivebotError, QuestionError, Settings, Turn, feed_health, open_feed_store
 
 from . import terminal
+from .cli_feeds import feeds
 from .cli_gaps import gaps
 from .cli_postgres import postgres
 from .cli_support import Parameters, answer_json
@@ -293,6 +294,7 @@ async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
         )
     else:
         report = await check_index(settings, expected_model=model)
+    report.warnings.extend((await feed_health(open_feed_store(settings))).warnings())  # failing feeds: not exit 1
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.text())
     if not report.ok:
         sys.exit(1)
@@ -388,6 +390,7 @@ async def mcp_command(context: click.Context, listen: str | None) -> None:
 
 cli.add_command(gaps)
 cli.add_command(postgres)
+cli.add_command(feeds)
 
 
 def main() -> None:

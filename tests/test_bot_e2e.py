@@ -18,6 +18,7 @@ from bot_fixtures import (
     Harness,
 )
 from conftest import SEED_FILE
+from discord import app_commands
 from fake_discord import EPHEMERAL
 from storage_queries import feedback_rows
 
@@ -432,9 +433,18 @@ async def test_reindex_longer_than_the_interaction_token_posts_its_summary_in_th
 
 async def test_slash_descriptions_come_from_the_command_docstrings(harness: Harness):
     synced = {c["name"]: c for c in harness.fake.commands[harness.fake.guild_id]}
-    cog = harness.bot.get_cog("Archive")
-    assert cog is not None and {command.name for command in cog.get_app_commands()} == set(synced)
-    for command in cog.get_app_commands():
+    cogs = [harness.bot.get_cog("Archive"), harness.bot.get_cog("Feeds")]
+    commands = [command for cog in cogs if cog is not None for command in cog.get_app_commands()]
+    assert {command.name for command in commands} == set(synced)
+    for command in commands:
+        if isinstance(command, app_commands.Group):  # /feeds add|list|remove: each subcommand's docstring
+            assert synced[command.name]["description"] == command.description
+            options = {option["name"]: option["description"] for option in synced[command.name]["options"]}
+            for sub in command.commands:
+                assert (
+                    isinstance(sub, app_commands.Command) and options[sub.name] == (sub.callback.__doc__ or "").strip()
+                )
+            continue
         docstring = (command.callback.__doc__ or "").strip()
         assert docstring and synced[command.name]["description"] == docstring
     assert synced["ask"]["description"] == "Ask a question; the answer quotes the archive verbatim, with sources."

@@ -70,6 +70,7 @@ class FeedsCog(commands.Cog, name="Feeds"):
             interval=config.feed_cycle_seconds,
             max_quotes=config.max_quotes,
         )
+        reindex_job.on_indexed = self.task.indexed  # /reindex's new articles are matched against follows too
 
     async def cog_load(self) -> None:
         self.task.start(self.bot.wait_until_ready)

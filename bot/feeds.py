@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from index import (
     Archive,
@@ -22,7 +22,9 @@ from index import (
     FeedStore,
     FollowMatch,
     FollowStore,
+    IndexSummary,
     feed_archive_root,
+    match_follows,
     poll_and_index,
 )
 
@@ -103,12 +105,21 @@ class FeedTask:
             self.cycles += 1
             self.last = cycle
             self.pending = cycle.reindex_pending
-            for match in cycle.matches:
-                try:
-                    await self.notify(match)
-                except Exception:
-                    logger.exception("feeds: could not tell follow %s", match.follow.id)
+            await self._tell(cycle.matches)
             return cycle
+
+    async def indexed(self, summary: IndexSummary) -> None:
+        """Tell the follows another reindex's new and changed articles answer (/reindex's, through its job)."""
+        await self._tell(
+            await match_follows(self.archive, self.follows, summary.changed_ids, max_quotes=self.max_quotes)
+        )
+
+    async def _tell(self, matches: Sequence[FollowMatch]) -> None:
+        for match in matches:
+            try:
+                await self.notify(match)
+            except Exception:
+                logger.exception("feeds: could not tell follow %s", match.follow.id)
 
     async def _poll(self) -> FeedCycle:
         root = await feed_archive_root(self.archive)

@@ -154,3 +154,18 @@ async def test_the_task_skips_while_a_reindex_runs_and_survives_failures(tmp_pat
         await asyncio.sleep(0.05)
         await task.stop()
         assert background.done() and told == []
+
+
+async def test_a_follow_is_told_about_an_article_a_reindex_adds(harness: Harness) -> None:
+    h = harness
+    question = "How much did the restoration of the Nairn viaduct cost?"
+    await h.fake.answered(await h.fake.slash(h.fake.member, "follow", query=question))
+    (h.archive_dir / "nairn.md").write_text(
+        "---\ntitle: Nairn viaduct reopens\nsource: Test Gazette\ndate: 2024-03-01\n---\n\n"
+        "The viaduct in Nairn reopened on Tuesday. The restoration of the Nairn viaduct cost 91,000 pounds, "
+        "paid by the town council.\n"
+    )
+    await h.fake.answered(await h.fake.slash(h.fake.admin, "reindex"))
+    found = await h.fake.wait_for(lambda: notices(h), timeout=30)
+    assert len(found) == 1 and "91,000 pounds" in found[0]["embeds"][0]["description"]
+    assert found[0]["embeds"][0]["footer"]["text"].startswith("Follow ")

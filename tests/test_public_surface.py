@@ -69,6 +69,7 @@ PUBLIC = {
     "checked_feed_url",
     "feed_archive_root",
     "feed_health",
+    "match_follows",
     "open_feed_store",
     "open_follow_store",
     "poll_and_index",

@@ -388,9 +388,8 @@ async def mcp_command(context: click.Context, listen: str | None) -> None:
     await serve(_settings(context), mcp, context.obj.get("embedder"), address)
 
 
-cli.add_command(gaps)
-cli.add_command(postgres)
-cli.add_command(feeds)
+for command in (gaps, postgres, feeds):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -7,18 +7,24 @@ not matched against them."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from index import (
+    ArchivebotError,
     FeedCycle,
     FeedPoller,
     FeedSettings,
     FeedState,
+    FeedStore,
+    Settings,
     checked_feed_url,
     feed_archive_root,
+    feed_health,
     open_feed_store,
     poll_and_index,
 )
@@ -31,6 +37,27 @@ def _feed_settings(context: click.Context) -> FeedSettings:
     """ARCHIVEBOT_FEEDS* (a bad value: one line, exit 1), or the caller's (tests: no gap between requests)."""
     given = context.obj.get("feed_settings")
     return given if isinstance(given, FeedSettings) else FeedSettings.from_env()
+
+
+@asynccontextmanager
+async def _store(context: click.Context) -> AsyncIterator[FeedStore]:
+    """The archive's feed store (its own backend's tables), closed afterwards."""
+    store = open_feed_store(settings_of(context))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def feed_warnings(settings: Settings) -> list[str]:
+    """`archivebot doctor`'s lines about failing feeds (read only: none when there are no feed tables yet)."""
+    store = open_feed_store(settings, create=False)
+    try:
+        return (await feed_health(store)).warnings()
+    except ArchivebotError:
+        return []
+    finally:
+        await store.close()
 
 
 @click.group()
@@ -60,7 +87,8 @@ def feed_line(feed: FeedState) -> str:
 @run_command
 async def list_feeds(context: click.Context, as_json: bool) -> None:
     """The feeds, their interval, next poll and failures."""
-    known = await open_feed_store(settings_of(context)).feeds()
+    async with _store(context) as store:
+        known = await store.feeds()
     if as_json:
         click.echo(json.dumps([feed.__dict__ for feed in known], ensure_ascii=False))
     else:
@@ -76,9 +104,9 @@ async def add_feed(context: click.Context, url: str, interval: int | None) -> No
     """Add a feed (polled from now on, first at the next `feeds poll` or bot cycle)."""
     url = checked_feed_url(url)
     seconds = 60.0 * interval if interval else _feed_settings(context).interval_seconds
-    store = open_feed_store(settings_of(context))
-    known = {feed.url for feed in await store.feeds()}
-    feed = await store.add_feed(url, seconds)
+    async with _store(context) as store:
+        known = {feed.url for feed in await store.feeds()}
+        feed = await store.add_feed(url, seconds)
     click.echo(("already there: " if url in known else "added: ") + feed_line(feed))
 
 
@@ -88,7 +116,9 @@ async def add_feed(context: click.Context, url: str, interval: int | None) -> No
 @run_command
 async def remove_feed(context: click.Context, url: str) -> None:
     """Stop polling a feed (its articles stay in the archive)."""
-    if not await open_feed_store(settings_of(context)).remove_feed(url.strip()):
+    async with _store(context) as store:
+        removed = await store.remove_feed(url.strip())
+    if not removed:
         raise click.ClickException(f"no feed {url.strip()!r} (see archivebot feeds list)")
     click.echo(f"removed: {url.strip()}")
 
@@ -101,8 +131,7 @@ async def remove_feed(context: click.Context, url: str) -> None:
 async def poll(context: click.Context, everything: bool, as_json: bool) -> None:
     """Fetch the due feeds, write their new and changed articles, reindex when something was written."""
     feed_settings = _feed_settings(context)
-    store = open_feed_store(settings_of(context))
-    async with await open_archive(context) as archive:
+    async with await open_archive(context) as archive, _store(context) as store:
         root = await feed_archive_root(archive)
         async with FeedPoller(store, root, feed_settings) as poller:
             await poller.add_configured()

@@ -77,6 +77,8 @@ class FeedsCog(commands.Cog, name="Feeds"):
 
     async def cog_unload(self) -> None:
         await self.task.stop()
+        for store in (self.feed_store, self.follow_store):  # their database connections
+            await store.close()
 
     async def _notify(self, match: FollowMatch) -> None:
         await post_notice(self.bot, match, self.config.web.public_url)

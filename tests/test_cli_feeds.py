@@ -27,12 +27,16 @@ async def server() -> AsyncIterator[FeedServer]:
         yield running
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """An archive on each backend: its feeds are in that backend's tables (feeds.sqlite3, or the database)."""
     root = tmp_path / "archive"
     root.mkdir()
     shutil.copy(SEED_FILE, root / SEED_FILE.name)
-    return Settings(data_dir=tmp_path / "data", model="hash:256", archive_roots=(root,), min_confidence=0.05)
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    return Settings(
+        data_dir=tmp_path / "data", model="hash:256", archive_roots=(root,), min_confidence=0.05, database_url=url
+    )
 
 
 async def run(settings: Settings, *args: str) -> Result:
@@ -67,6 +71,10 @@ async def test_feeds_add_list_poll_remove(server: FeedServer, settings: Settings
     assert (summary["new"], summary["feeds"][0]["status"], summary["indexed"]) == (0, "not-modified", None)
     assert [entry.status for entry in server.requests("/rss.xml")] == [200, 304]
 
+    if settings.database_url:  # the feed and its items are in the archive's database, not in the data directory
+        assert not (Path(settings.data_dir) / "feeds.sqlite3").exists()
+    else:
+        assert (Path(settings.data_dir) / "feeds.sqlite3").is_file()
     removed = await run(settings, "feeds", "remove", rss)
     assert removed.output == f"removed: {rss}\n"
     missing = await run(settings, "feeds", "remove", rss)
@@ -88,7 +96,8 @@ async def test_doctor_warns_about_a_failing_feed(server: FeedServer, settings: S
     assert "! failed 1 time(s) in a row: feed: HTTP 500" in (await run(settings, "feeds", "list")).output
 
 
-def test_a_bad_feed_setting_is_one_line(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_feed_setting_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
     monkeypatch.setenv("ARCHIVEBOT_FEEDS_INTERVAL", "0")
     result = CliRunner().invoke(cli, ["feeds", "add", "https://news.example/rss"], obj={"settings": settings})
     assert result.exit_code == 1 and result.output == "error: ARCHIVEBOT_FEEDS_INTERVAL must be at least 1, got 0\n"

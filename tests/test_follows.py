@@ -3,11 +3,12 @@ reindex's new articles against follows with the real `Archive.ask` (fake embedde
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from index import Archive, FollowError, FollowSettings
+from index import Archive, FollowError, FollowSettings, FollowStore, Settings, open_follow_store
 from index.feeds import JsonFollowStore, match_follows
 
 LIMITS = FollowSettings(per_user=2, per_server=3)
@@ -17,8 +18,27 @@ def article(title: str, body: str) -> str:
     return f"---\ntitle: {title}\nsource: Test Gazette\ndate: 2024-03-01\n---\n\n{body}\n"
 
 
-async def test_the_store_keeps_limits_owners_and_channels(tmp_path: Path) -> None:
-    store, other = JsonFollowStore.in_data_dir(tmp_path), JsonFollowStore.in_data_dir(tmp_path)
+# name -> a function making the store for (a data directory, a PostgreSQL URL or ""); two calls: two handles
+STORES: dict[str, Callable[[Path, str], FollowStore]] = {
+    "json": lambda data, url: JsonFollowStore.in_data_dir(data),
+    "sqlite": lambda data, url: open_follow_store(Settings(data_dir=data)),
+    "postgres": lambda data, url: open_follow_store(Settings(data_dir=data, database_url=url)),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+async def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[FollowStore, FollowStore]]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    pair = STORES[request.param](tmp_path, url), STORES[request.param](tmp_path, url)
+    yield pair
+    for store in pair:
+        await store.close()
+
+
+async def test_the_store_keeps_limits_owners_and_channels(
+    two_stores: tuple[FollowStore, FollowStore], tmp_path: Path
+) -> None:
+    store, other = two_stores
     first = await store.add_follow(1, 100, 7, "  harbour   bridge ", 10.0, LIMITS)
     assert (first.owner_id, first.guild_id, first.channel_id, first.query, first.created) == (
         1,
@@ -56,7 +76,9 @@ async def test_the_store_keeps_limits_owners_and_channels(tmp_path: Path) -> Non
         await other.add_follow(4, 200, 8, "lighthouse", 17.0, LIMITS)
     await other.set_channel_follows(8, True)
     assert (await store.add_follow(4, 200, 8, "lighthouse", 17.0, LIMITS)).channel_id == 8
-    assert oct((tmp_path / "follows.json").stat().st_mode & 0o777) == "0o600"
+    for name in ("follows.json", "feeds.sqlite3"):
+        if (tmp_path / name).exists():
+            assert oct((tmp_path / name).stat().st_mode & 0o777) == "0o600"
 
 
 def test_the_limits_come_from_the_environment() -> None:

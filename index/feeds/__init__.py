@@ -16,6 +16,7 @@ from .cycle import (
     poll_all,
     poll_and_index,
 )
+from .db_store import DatabaseFeedStore, DatabaseFollowStore
 from .follows import Follow, FollowError, FollowMatch, FollowSettings, FollowStore, match_follows
 from .follows_json import JsonFollowStore
 from .json_store import JsonFeedStore
@@ -27,6 +28,8 @@ from .stores import open_feed_store, open_follow_store
 
 __all__ = [
     "AddressPolicy",
+    "DatabaseFeedStore",
+    "DatabaseFollowStore",
     "FeedCycle",
     "FeedHealth",
     "FeedPoller",

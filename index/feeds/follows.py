@@ -104,6 +104,10 @@ class FollowStore(Protocol):
 
     async def channel_follows_allowed(self, channel_id: int) -> bool: ...
 
+    async def close(self) -> None:
+        """Let go of its connection (a store used after closing connects again)."""
+        ...
+
 
 def check_query(query: str) -> str:
     """The query, stripped; `FollowError` when it is empty or too long."""
@@ -123,15 +127,13 @@ def new_follow_id(taken: Collection[str]) -> str:
             return candidate
 
 
-def limit_problem(follows: list[Follow], owner_id: int, guild_id: int | None, limits: FollowSettings) -> str | None:
-    """Why one more follow by `owner_id` in `guild_id` is over a limit, or None."""
-    mine = sum(1 for follow in follows if follow.owner_id == owner_id)
+def limit_problem(mine: int, here: int, in_server: bool, limits: FollowSettings) -> str | None:
+    """Why one more follow is over a limit, for a user who holds `mine` follows, made in a server (`in_server`)
+    that holds `here`; None when it fits."""
     if mine >= limits.per_user:
         return f"You follow {mine} stories, the most allowed ({limits.per_user}); remove one with /unfollow first."
-    if guild_id is not None:
-        here = sum(1 for follow in follows if follow.guild_id == guild_id)
-        if here >= limits.per_server:
-            return f"This server has {here} follows, the most allowed ({limits.per_server})."
+    if in_server and here >= limits.per_server:
+        return f"This server has {here} follows, the most allowed ({limits.per_server})."
     return None
 
 

@@ -44,7 +44,9 @@ class JsonFollowStore:
             if str(channel_id) in data["channels_off"]:
                 raise FollowError("Follows are turned off in this channel by the server's admins.")
             follows = [Follow(**record) for record in data["follows"].values()]
-            problem = limit_problem(follows, owner_id, guild_id, limits)
+            mine = sum(1 for follow in follows if follow.owner_id == owner_id)
+            here = sum(1 for follow in follows if guild_id is not None and follow.guild_id == guild_id)
+            problem = limit_problem(mine, here, guild_id is not None, limits)
             if problem:
                 raise FollowError(problem)
             follow = Follow(new_follow_id(data["follows"]), owner_id, guild_id, channel_id, query, now)
@@ -97,6 +99,9 @@ class JsonFollowStore:
 
     async def channel_follows_allowed(self, channel_id: int) -> bool:
         return str(channel_id) not in self._read()["channels_off"]
+
+    async def close(self) -> None:
+        """Nothing to let go: each change opens the file."""
 
     # ---- the file ----------------------------------------------------------------------------------
 

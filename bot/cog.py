@@ -29,7 +29,7 @@ from .messages import history_of, in_bot_thread, question_in
 from .ratelimit import RateLimiter
 from .reindex import BUSY_ELSEWHERE, ReindexJob
 from .text import reindex_status_text
-from .views import NO_MENTIONS, ContextButton, FeedbackButton, PagerView, answer_view
+from .views import NO_MENTIONS, ContextButton, FeedbackButton, FollowButton, PagerView, answer_view
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -53,11 +53,11 @@ async def setup(bot: commands.Bot) -> None:
         bot, resources.archive, resources.config, resources.feed_store, resources.follow_store, cog.reindex_job
     )
     await bot.add_cog(feeds)
-    bot.add_dynamic_items(FeedbackButton, ContextButton)
+    bot.add_dynamic_items(FeedbackButton, ContextButton, FollowButton)
 
 
 async def teardown(bot: commands.Bot) -> None:
-    bot.remove_dynamic_items(FeedbackButton, ContextButton)
+    bot.remove_dynamic_items(FeedbackButton, ContextButton, FollowButton)
 
 
 class ArchiveCog(commands.Cog, name="Archive"):

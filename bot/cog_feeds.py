@@ -27,9 +27,8 @@ from . import limits
 from .admin import admin_check, is_archive_admin, refusal_text
 from .config import BotConfig
 from .feeds import FeedTask
-from .follows import FollowListView, follows_text, post_notice
+from .follows import FollowListView, followed_text, follows_text, post_notice
 from .reindex import ReindexJob
-from .text import one_line
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -145,12 +144,7 @@ class FeedsCog(commands.Cog, name="Feeds"):
         except FollowError as error:
             await self._tell(interaction, str(error))
             return
-        where = "here" if interaction.guild_id is not None else "in this DM"
-        await self._tell(
-            interaction,
-            f"Following “{fmt.archive_text(one_line(made.query), 300)}” (id `{made.id}`): I'll post {where} when a"
-            f" new article answers it. /follows lists yours; /unfollow {made.id} stops it.",
-        )
+        await self._tell(interaction, followed_text(made))
 
     @app_commands.command(name="follows")
     @app_commands.describe(channel="Admins: turn follows in this channel off or back on")

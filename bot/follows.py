@@ -10,7 +10,7 @@ import discord
 from index import Follow, FollowMatch, FollowStore
 
 from . import limits
-from .discord_format import follow_notice_embed
+from .discord_format import archive_text, follow_notice_embed
 from .text import one_line
 
 logger = logging.getLogger("archivebot.bot")
@@ -26,6 +26,16 @@ async def post_notice(client: discord.Client, match: FollowMatch, public_url: st
     content = f"<@{follow.owner_id}>, a new article matches your follow:" if follow.guild_id is not None else None
     return await channel.send(
         content=content, embed=follow_notice_embed(match, public_url), allowed_mentions=NO_MENTIONS
+    )
+
+
+def followed_text(follow: Follow) -> str:
+    """What /follow (or the Follow button under an answer) tells the user once the follow is made."""
+    where = "here" if follow.guild_id is not None else "in this DM"
+    return limits.trim(
+        f"Following “{archive_text(one_line(follow.query), 300)}” (id `{follow.id}`): I'll post {where} when a new"
+        f" article answers it. /follows lists yours; /unfollow {follow.id} stops it.",
+        limits.CONTENT,
     )
 
 

@@ -55,7 +55,7 @@ async def test_mention_gets_a_reply_with_verbatim_quotes(harness: Harness):
     assert f"id `{seed[0].article_id}`" in embed["description"]
     assert re.search(r"Confidence \d+%", embed["footer"]["text"])
     labels = [c.get("label") for row in reply["components"] for c in row["components"]]
-    assert labels == ["Helpful", "Not helpful", *(f"Context {n}" for n in range(1, len(quotes) + 1))]
+    assert labels == ["Helpful", "Not helpful", *(f"Context {n}" for n in range(1, len(quotes) + 1)), "Follow"]
 
 
 async def followup(h: Harness, interaction, count: int = 1) -> dict:
@@ -80,7 +80,8 @@ async def test_ask_defers_then_follows_up(harness: Harness):
     quotes = quoted_sentences(message["embeds"][0]["description"])
     assert quotes and all(q in SEED_TEXT for q in quotes)
     assert message["allowed_mentions"]["parse"] == []
-    assert set(buttons(message)) == {"Helpful", "Not helpful"} | {f"Context {n}" for n in range(1, len(quotes) + 1)}
+    contexts = {f"Context {n}" for n in range(1, len(quotes) + 1)}
+    assert set(buttons(message)) == {"Helpful", "Not helpful", "Follow"} | contexts
 
 
 async def test_ask_private_is_ephemeral(harness: Harness):

@@ -169,3 +169,26 @@ async def test_a_follow_is_told_about_an_article_a_reindex_adds(harness: Harness
     found = await h.fake.wait_for(lambda: notices(h), timeout=30)
     assert len(found) == 1 and "91,000 pounds" in found[0]["embeds"][0]["description"]
     assert found[0]["embeds"][0]["footer"]["text"].startswith("Follow ")
+
+
+async def test_the_follow_button_under_an_answer_follows_its_question(harness: Harness) -> None:
+    h = harness
+    asked = await h.fake.slash(h.fake.member, "ask", question=SEED_QUESTION)
+    await h.fake.wait_for(lambda: asked.followups)
+    answer = asked.followups[0]
+    rows = [c for row in answer["components"] for c in row["components"]]
+    follow = next(c for c in rows if c.get("label") == "Follow")
+    assert follow["custom_id"].startswith("archivebot:follow:")
+    click = await h.fake.answered(await h.fake.click(h.fake.admin, answer, follow["custom_id"]))
+    assert text_of(click).startswith(f"Following “{SEED_QUESTION}” (id `")
+    (made,) = await h.bot.follow_store.follows()
+    assert (made.owner_id, made.query, made.channel_id) == (
+        int(h.fake.admin["id"]),
+        SEED_QUESTION,
+        int(answer["channel_id"]),
+    )
+    h.bot.answers = type(h.bot.answers)()  # a restart forgets the answers: the question is read from the embed
+    h.bot.get_cog("Archive").answers = h.bot.answers  # type: ignore[union-attr]
+    again = await h.fake.answered(await h.fake.click(h.fake.member, answer, follow["custom_id"]))
+    assert text_of(again).startswith(f"Following “{SEED_QUESTION}”")
+    assert len(await h.bot.follow_store.follows()) == 2

@@ -64,6 +64,8 @@ class ReindexJob:
 
     def busy_text(self) -> str:
         """What a second /reindex is told while one runs."""
+        if self.task is None or self.task.done():  # not this job's: the feed task's reindex, or a direct one
+            return "A reindex is already running; it indexes new feed articles. Try again when it has finished."
         progress = self.progress
         where = (
             f" ({PHASES.get(progress.phase, progress.phase).lower()}, {progress.done:,}/{progress.total:,})"

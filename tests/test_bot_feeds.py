@@ -192,3 +192,24 @@ async def test_the_follow_button_under_an_answer_follows_its_question(harness: H
     again = await h.fake.answered(await h.fake.click(h.fake.member, answer, follow["custom_id"]))
     assert text_of(again).startswith(f"Following “{SEED_QUESTION}”")
     assert len(await h.bot.follow_store.follows()) == 2
+
+
+async def test_reindex_waits_for_the_feed_tasks_reindex(harness: Harness, server: FeedServer) -> None:
+    h, rss = harness, f"{server.base}/rss.xml"
+    cog = h.bot.get_cog("Feeds")
+    task: FeedTask = cog.task  # type: ignore[union-attr]
+    await task.stop()  # this test runs the cycles itself
+    task.settings = FEEDS  # the default settings refuse the loopback server
+    await h.bot.feed_store.add_feed(rss, 3600)
+    h.embedder.gate.clear()  # the task's reindex waits inside embedding
+    cycle = asyncio.create_task(task.cycle())
+    await asyncio.to_thread(h.embedder.waiting.wait, 20)
+    assert h.archive.reindexing
+    second = await h.fake.answered(await h.fake.slash(h.fake.admin, "reindex"))
+    assert (
+        text_of(second) == "A reindex is already running; it indexes new feed articles. Try again when it has finished."
+    )
+    assert await task.busy()  # a cycle of another process (or after this one) would be skipped now
+    h.embedder.gate.set()
+    done = await cycle
+    assert done is not None and done.indexed is not None and done.indexed.added == 19

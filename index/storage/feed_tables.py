@@ -5,7 +5,7 @@ or the archive's PostgreSQL database, migration 3).
 Six tables: `feed_sources` (a feed's state as JSON, keyed by URL, in the order added), `feed_items` (each seen
 item as JSON, with its canonical URL and content hash as indexed columns), `feed_leases` (who polls a feed
 until when), `follows`, `follow_notices` (follow, article) pairs told, and `follow_channels_off`. The statements
-are written once, with `?` placeholders (the PostgreSQL side renders them as `%s`).
+are written once, with `?` placeholders, like `index.storage.sql`'s (rendered for psycopg by `sql.postgres`).
 """
 
 from __future__ import annotations

@@ -15,13 +15,9 @@ import psycopg
 from index.storage.postgres.connect import Connection, connect, translated
 from index.storage.postgres.schema import ensure_schema
 from index.storage.postgres.url import parse_database_url
+from index.storage.sql import postgres
 
 FEEDS_LOCK = 0x61726368_69766503  # "archive" + 3: follows' limits are read and written one process at a time
-
-
-def _rendered(statement: str) -> str:
-    """The shared statements' `?` placeholders as psycopg's `%s` (no statement holds a literal `?` or `%`)."""
-    return statement.replace("?", "%s")
 
 
 class _Runner:
@@ -29,11 +25,11 @@ class _Runner:
         self._connection = connection
 
     async def fetch(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self._connection.execute(_rendered(statement), tuple(parameters))
+        cursor = await self._connection.execute(postgres(statement), tuple(parameters))
         return list(await cursor.fetchall())
 
     async def execute(self, statement: str, parameters: Sequence[object] = ()) -> int:
-        cursor = await self._connection.execute(_rendered(statement), tuple(parameters))
+        cursor = await self._connection.execute(postgres(statement), tuple(parameters))
         return cursor.rowcount
 
 

@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Archive, ArchivebotError, ConfigurationError, Settings
+from index import Archive, ArchivebotError, ConfigurationError, Settings, open_feed_store, open_follow_store
 
 from .answers import AnswerRegistry
 from .config import BotConfig, apply_endpoints
@@ -40,7 +40,8 @@ class ArchiveTree(app_commands.CommandTree):
 
 
 class ArchiveBot(commands.AutoShardedBot):
-    """The bot and what its extension needs: the archive, the configuration, the answers for 👍/👎.
+    """The bot and what its extension needs: the archive, the configuration, the answers for 👍/👎, the feed
+    and follow stores.
 
     Sharded (discord.py's `AutoShardedBot`): with `ARCHIVEBOT_SHARD_COUNT` / `ARCHIVEBOT_SHARD_IDS` several
     processes split the servers between them (Discord sends a server's events to shard
@@ -61,6 +62,8 @@ class ArchiveBot(commands.AutoShardedBot):
         self.archive = archive
         self.config = config
         self.answers = AnswerRegistry()  # what recent answers quoted, for 👍/👎 clicks
+        self.feed_store = open_feed_store(archive.settings)  # feeds and follows (docs/feeds.md)
+        self.follow_store = open_follow_store(archive.settings)
         self.synced: list[app_commands.AppCommand] = []
 
     async def setup_hook(self) -> None:

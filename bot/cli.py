@@ -17,6 +17,7 @@ import click
 from index import Archive, ArchivebotError, QuestionError, Settings, Turn
 
 from . import terminal
+from .cli_feeds import feed_warnings, feeds
 from .cli_gaps import gaps
 from .cli_postgres import postgres
 from .cli_support import Parameters, answer_json
@@ -293,6 +294,7 @@ async def doctor(context: click.Context, repair: bool, as_json: bool) -> None:
         )
     else:
         report = await check_index(settings, expected_model=model)
+    report.warnings.extend(await feed_warnings(settings))  # failing feeds: a warning, not exit 1
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False) if as_json else report.text())
     if not report.ok:
         sys.exit(1)
@@ -386,8 +388,8 @@ async def mcp_command(context: click.Context, listen: str | None) -> None:
     await serve(_settings(context), mcp, context.obj.get("embedder"), address)
 
 
-cli.add_command(gaps)
-cli.add_command(postgres)
+for command in (gaps, postgres, feeds):
+    cli.add_command(command)
 
 
 def main() -> None:

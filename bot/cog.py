@@ -15,20 +15,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import Answer, Archive, ArticleNotFoundError, QuestionError, Turn
+from index import Answer, Archive, ArticleNotFoundError, QuestionError, Turn, feed_health
 
 from . import discord_format as fmt
 from . import limits
 from .admin import admin_check, refusal_text
 from .answers import AnswerRegistry
 from .app import archive_bot
+from .cog_feeds import FeedsCog
 from .config import BotConfig
 from .conversations import Conversations, turn_of
 from .messages import history_of, in_bot_thread, question_in
 from .ratelimit import RateLimiter
 from .reindex import BUSY_ELSEWHERE, ReindexJob
 from .text import reindex_status_text
-from .views import NO_MENTIONS, ContextButton, FeedbackButton, PagerView, answer_view
+from .views import NO_MENTIONS, ContextButton, FeedbackButton, FollowButton, PagerView, answer_view
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -46,12 +47,17 @@ async def setup(bot: commands.Bot) -> None:
     the `ArchiveBot` it is loaded into, and the persistent 👍/👎 and "Context n" buttons (they work under
     answers sent before a restart)."""
     resources = archive_bot(bot)
-    await bot.add_cog(ArchiveCog(bot, resources.archive, resources.config, resources.answers))
-    bot.add_dynamic_items(FeedbackButton, ContextButton)
+    cog = ArchiveCog(bot, resources.archive, resources.config, resources.answers)
+    await bot.add_cog(cog)
+    feeds = FeedsCog(
+        bot, resources.archive, resources.config, resources.feed_store, resources.follow_store, cog.reindex_job
+    )
+    await bot.add_cog(feeds)
+    bot.add_dynamic_items(FeedbackButton, ContextButton, FollowButton)
 
 
 async def teardown(bot: commands.Bot) -> None:
-    bot.remove_dynamic_items(FeedbackButton, ContextButton)
+    bot.remove_dynamic_items(FeedbackButton, ContextButton, FollowButton)
 
 
 class ArchiveCog(commands.Cog, name="Archive"):
@@ -281,7 +287,7 @@ class ArchiveCog(commands.Cog, name="Archive"):
 
     @app_commands.command(name="stats")
     async def stats(self, interaction: discord.Interaction) -> None:
-        """How big the archive is, the model, the last reindex and feedback."""
+        """How big the archive is, the model, the last reindex, feedback and feeds."""
         await interaction.response.defer(thinking=True)
         try:
             figures = await self.archive.stats()
@@ -289,7 +295,12 @@ class ArchiveCog(commands.Cog, name="Archive"):
             await self._fail(interaction, error, "/stats")
             return
         running = await self.archive.reindex_status()  # this process's reindex, or another's on the archive
-        embed = fmt.stats_embed(figures, self.reindex_job.running, running)
+        try:
+            feeds = await feed_health(archive_bot(self.bot).feed_store)
+        except Exception:  # the feed store can't be read: the figures still go out
+            logger.warning("could not read the feeds for /stats", exc_info=True)
+            feeds = None
+        embed = fmt.stats_embed(figures, self.reindex_job.running, running, feeds)
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
     # ---- admin: reindex -----------------------------------------------------------------------------

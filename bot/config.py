@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from index import ConfigurationError, Environment
+from index import ConfigurationError, Environment, FeedSettings, FollowSettings
 
 from .ratelimit import RateLimit
 from .web.settings import WebSettings, max_quotes
@@ -65,6 +65,9 @@ class BotConfig:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None  # this process's shards (None: all of them)
     log_level: str = "INFO"  # ARCHIVEBOT_LOG_LEVEL: the bot's own messages (libraries stay at WARNING)
+    feeds: FeedSettings = FeedSettings()  # ARCHIVEBOT_FEEDS* (docs/feeds.md)
+    follows: FollowSettings = FollowSettings()  # ARCHIVEBOT_FOLLOWS_PER_USER / _PER_SERVER
+    feed_cycle_seconds: float = 60.0  # how often the bot polls its due feeds (each feed has its own interval)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True) -> BotConfig:
@@ -91,6 +94,8 @@ class BotConfig:
             log_level=env.choice(
                 "ARCHIVEBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
             ).upper(),
+            feeds=FeedSettings.from_environment(env),
+            follows=FollowSettings.from_environment(env),
         )
 
     @property

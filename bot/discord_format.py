@@ -16,6 +16,9 @@ from index import (
     ArticleHit,
     ArticleNotFoundError,
     Copy,
+    FeedHealth,
+    FeedState,
+    FollowMatch,
     GapReport,
     IndexBusyError,
     IndexNotBuiltError,
@@ -281,8 +284,11 @@ def article_pages(article: Article, page_chars: int = ARTICLE_PAGE_CHARS) -> lis
     return pages
 
 
-def stats_embed(stats: Stats, reindexing: bool = False, running: ReindexStatus | None = None) -> discord.Embed:
-    """The archive's figures; `running`: a reindex under way in any process sharing the archive."""
+def stats_embed(
+    stats: Stats, reindexing: bool = False, running: ReindexStatus | None = None, feeds: FeedHealth | None = None
+) -> discord.Embed:
+    """The archive's figures; `running`: a reindex under way in any process sharing the archive; `feeds`: how
+    many feeds keep it current and which fail."""
     embed = discord.Embed(title="Archive statistics", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=f"{stats.articles:,}")
     embed.add_field(name="Passages", value=f"{stats.passages:,}")
@@ -298,7 +304,40 @@ def stats_embed(stats: Stats, reindexing: bool = False, running: ReindexStatus |
     embed.add_field(
         name="Feedback", value=f"👍 {stats.feedback.get('helpful', 0):,}  👎 {stats.feedback.get('unhelpful', 0):,}"
     )
+    if feeds is not None and feeds.feeds:
+        failing = "".join(
+            "\n" + limits.trim(one_line(f"{feed.url}: {feed.last_error or '?'}"), 200) for feed in feeds.failing[:3]
+        )
+        value = f"{feeds.feeds:,} ({len(feeds.failing):,} failing){failing}"
+        embed.add_field(name="Feeds", value=limits.trim(value, limits.FIELD_VALUE), inline=False)
     return embed
+
+
+def follow_notice_embed(match: FollowMatch, public_url: str = "") -> discord.Embed:
+    """The notice a follow gets: the new article's best quote for the follow's query, with its citation."""
+    quote, follow = match.quote, match.follow
+    cite = f"— {_cited(quote, public_url)} · id {_code(quote.article_id)}"
+    text = archive_text(quote.text.strip(), limits.EMBED_DESCRIPTION - len(cite) - 8)
+    embed = discord.Embed(
+        title=limits.trim(f"New on your follow: {one_line(follow.query)}", limits.EMBED_TITLE),
+        description=f"“{text}”\n{cite}",
+        colour=ANSWER_COLOUR,
+    )
+    embed.set_footer(text=f"Follow {follow.id} · confidence {match.answer.confidence:.0%} · /unfollow {follow.id}")
+    return embed
+
+
+def feeds_text(feeds: list[FeedState]) -> str:
+    """/feeds list: each feed with its interval and, when failing, its last error (fits one message)."""
+    if not feeds:
+        return "No feeds yet. An admin can add one with /feeds add."
+    lines = []
+    for feed in feeds:
+        line = f"• <{feed.url}> every {feed.interval_seconds / 60:g} min"
+        if feed.failures:
+            line += f" — failing ({feed.failures}×): {one_line(feed.last_error or '?')}"
+        lines.append(limits.trim(line, 300))
+    return limits.trim("\n".join(lines), limits.CONTENT)
 
 
 def progress_text(progress: Progress) -> str:

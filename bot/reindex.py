@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from index import Archive, IndexBusyError, Progress, RemovalRefusedError
+from index import Archive, IndexBusyError, IndexSummary, Progress, RemovalRefusedError
 
 from .discord_format import progress_text, summary_text
 from .text import PHASES
@@ -54,6 +54,8 @@ class ReindexJob:
         self.clock = clock
         self.task: asyncio.Task[None] | None = None
         self.progress: Progress | None = None  # the latest report of the running reindex
+        # Called with each finished reindex's summary (the feed task tells the follows its new articles answer).
+        self.on_indexed: Callable[[IndexSummary], Awaitable[None]] | None = None
 
     @property
     def running(self) -> bool:
@@ -62,6 +64,8 @@ class ReindexJob:
 
     def busy_text(self) -> str:
         """What a second /reindex is told while one runs."""
+        if self.task is None or self.task.done():  # not this job's: the feed task's reindex, or a direct one
+            return "A reindex is already running; it indexes new feed articles. Try again when it has finished."
         progress = self.progress
         where = (
             f" ({PHASES.get(progress.phase, progress.phase).lower()}, {progress.done:,}/{progress.total:,})"
@@ -129,4 +133,9 @@ class ReindexJob:
             logger.error("reindex failed", exc_info=error)
             return FAILED
         logger.info("reindex done: %s", summary.to_dict())
+        if self.on_indexed is not None:
+            try:
+                await self.on_indexed(summary)
+            except Exception:
+                logger.exception("after the reindex: telling the follows failed")
         return summary_text(summary)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import discord
 
-from index import ArticleNotFoundError, Quote
+from index import ArticleNotFoundError, FollowError, Quote
 
 from . import limits
 from .answers import AnsweredQuestion
 from .app import archive_bot
 from .context import CUSTOM_ID_TEMPLATE, QuotePlace, context_of, render_context
 from .discord_format import context_embed, user_message
+from .follows import followed_text
 
 logger = logging.getLogger("archivebot.bot")
 
@@ -158,8 +160,54 @@ class ContextButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
+class FollowButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"archivebot:follow:(?P<key>[0-9a-f]{16})"
+):
+    """ "Follow" under an answer: "tell me when this story moves", a follow of the answer's question for the
+    clicker, in this channel (as /follow). Persistent like 👍/👎: the answer key is in the custom id."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Follow", emoji="🔔", style=discord.ButtonStyle.secondary, custom_id=f"archivebot:follow:{key}"
+            )
+        )
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FollowButton:
+        return cls(match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = archive_bot(interaction.client)
+        answered = bot.answers.get(self.key) or FeedbackButton.recover(interaction.message)
+        if answered is None or not answered.question or interaction.channel_id is None:
+            text = "Sorry, I can't tell which answer this was; use /follow with your question."
+        else:
+            try:
+                made = await bot.follow_store.add_follow(
+                    interaction.user.id,
+                    interaction.guild_id,
+                    interaction.channel_id,
+                    answered.question,
+                    time.time(),
+                    bot.config.follows,
+                )
+            except FollowError as error:
+                text = str(error)
+            except Exception as error:
+                logger.exception("a follow from an answer failed (answer %s)", self.key)
+                text = user_message(error)
+            else:
+                text = followed_text(made)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
 def answer_view(key: str, quotes: Sequence[Quote]) -> discord.ui.View:
-    """Under an answer: 👍/👎, then "Context n" for each quote. Fully dynamic, so discord.py stores nothing."""
+    """Under an answer: 👍/👎, "Context n" for each quote, then Follow. Fully dynamic, so discord.py stores
+    nothing."""
     view = discord.ui.View(timeout=None)
     view.add_item(FeedbackButton(key, True))
     view.add_item(FeedbackButton(key, False))
@@ -167,6 +215,7 @@ def answer_view(key: str, quotes: Sequence[Quote]) -> discord.ui.View:
         place = QuotePlace.of(quote)
         if place.fits_a_button:  # an id too long for Discord's 100-character custom ids: no button
             view.add_item(ContextButton(place, number))
+    view.add_item(FollowButton(key))
     return view
 
 

@@ -152,6 +152,9 @@ class IndexSummary:
     sentences_embedded: int = 0
     seconds: float = 0.0
     warnings: tuple[FileWarning, ...] = ()
+    # The articles added, or whose content changed, in this run (not those only re-embedded for a model change
+    # or moved): what follows are matched against (docs/feeds.md#follows).
+    changed_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

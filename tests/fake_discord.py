@@ -537,13 +537,19 @@ class FakeDiscord:
     async def slash(
         self, user: dict[str, Any], name: str, *, dm: bool = False, guild_id: str | None = None, **options: Any
     ) -> Interaction:
+        # "feeds add": the subcommand `add` of the command `feeds` (its options nest under it, as Discord sends them)
+        name, _, sub = name.partition(" ")
         command = self._command(name, guild_id)
-        types = {o["name"]: o["type"] for o in command.get("options", [])}
+        declared = command.get("options", [])
+        if sub:
+            declared = next(o for o in declared if o["name"] == sub and o["type"] == 1).get("options", [])
+        types = {o["name"]: o["type"] for o in declared}
+        given = [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
         data = {
             "id": command["id"],
             "name": name,
             "type": 1,
-            "options": [{"name": k, "type": types[k], "value": v} for k, v in options.items()],
+            "options": [{"name": sub, "type": 1, "options": given}] if sub else given,
         }
         if command.get("guild_id") and not dm:
             data["guild_id"] = command["guild_id"]

@@ -18,6 +18,7 @@ from bot_fixtures import (
     Harness,
 )
 from conftest import SEED_FILE
+from discord import app_commands
 from fake_discord import EPHEMERAL
 from storage_queries import feedback_rows
 
@@ -54,7 +55,7 @@ async def test_mention_gets_a_reply_with_verbatim_quotes(harness: Harness):
     assert f"id `{seed[0].article_id}`" in embed["description"]
     assert re.search(r"Confidence \d+%", embed["footer"]["text"])
     labels = [c.get("label") for row in reply["components"] for c in row["components"]]
-    assert labels == ["Helpful", "Not helpful", *(f"Context {n}" for n in range(1, len(quotes) + 1))]
+    assert labels == ["Helpful", "Not helpful", *(f"Context {n}" for n in range(1, len(quotes) + 1)), "Follow"]
 
 
 async def followup(h: Harness, interaction, count: int = 1) -> dict:
@@ -79,7 +80,8 @@ async def test_ask_defers_then_follows_up(harness: Harness):
     quotes = quoted_sentences(message["embeds"][0]["description"])
     assert quotes and all(q in SEED_TEXT for q in quotes)
     assert message["allowed_mentions"]["parse"] == []
-    assert set(buttons(message)) == {"Helpful", "Not helpful"} | {f"Context {n}" for n in range(1, len(quotes) + 1)}
+    contexts = {f"Context {n}" for n in range(1, len(quotes) + 1)}
+    assert set(buttons(message)) == {"Helpful", "Not helpful", "Follow"} | contexts
 
 
 async def test_ask_private_is_ephemeral(harness: Harness):
@@ -432,9 +434,18 @@ async def test_reindex_longer_than_the_interaction_token_posts_its_summary_in_th
 
 async def test_slash_descriptions_come_from_the_command_docstrings(harness: Harness):
     synced = {c["name"]: c for c in harness.fake.commands[harness.fake.guild_id]}
-    cog = harness.bot.get_cog("Archive")
-    assert cog is not None and {command.name for command in cog.get_app_commands()} == set(synced)
-    for command in cog.get_app_commands():
+    cogs = [harness.bot.get_cog("Archive"), harness.bot.get_cog("Feeds")]
+    commands = [command for cog in cogs if cog is not None for command in cog.get_app_commands()]
+    assert {command.name for command in commands} == set(synced)
+    for command in commands:
+        if isinstance(command, app_commands.Group):  # /feeds add|list|remove: each subcommand's docstring
+            assert synced[command.name]["description"] == command.description
+            options = {option["name"]: option["description"] for option in synced[command.name]["options"]}
+            for sub in command.commands:
+                assert (
+                    isinstance(sub, app_commands.Command) and options[sub.name] == (sub.callback.__doc__ or "").strip()
+                )
+            continue
         docstring = (command.callback.__doc__ or "").strip()
         assert docstring and synced[command.name]["description"] == docstring
     assert synced["ask"]["description"] == "Ask a question; the answer quotes the archive verbatim, with sources."

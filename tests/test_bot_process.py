@@ -56,7 +56,18 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: 
     try:
         await fake.wait_for(lambda: fake.commands.get(fake.guild_id), timeout=60)
         names = {c["name"] for c in fake.commands[fake.guild_id]}
-        assert names == {"ask", "search", "article", "stats", "reindex", "gaps"}
+        assert names == {
+            "ask",
+            "search",
+            "article",
+            "stats",
+            "reindex",
+            "gaps",
+            "feeds",
+            "follow",
+            "follows",
+            "unfollow",
+        }
         assert all(c["description"] for c in fake.commands[fake.guild_id])
         await fake.wait_ready(timeout=30)
         assert fake.identify["intents"] & (1 << 15)  # the message-content intent
@@ -73,7 +84,7 @@ async def test_python_m_bot_connects_syncs_and_answers(tmp_path: Path, command: 
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
         assert process.returncode == 0, stderr.decode()
         log = stderr.decode()
-        assert "synced 6 slash commands" in log and TOKEN not in log
+        assert "synced 10 slash commands" in log and TOKEN not in log
         assert all(TOKEN not in str(r.body) for r in fake.requests)
     finally:
         if process.returncode is None:

@@ -142,6 +142,8 @@ class Concrete:
             "P": "0",
             "HOST:PORT": "127.0.0.1:0",
             "NAME": "archive",
+            "URL": "https://news.example/rss.xml",
+            "MINUTES": "30",
         }
         self.option_values = {
             "--source": "Washington Times",

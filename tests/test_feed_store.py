@@ -4,23 +4,36 @@ behaviour (feeds, seen items, leases, two handles on one store as two processes 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from index import Settings, open_feed_store
 from index.feeds import FeedState, FeedStore, JsonFeedStore, SeenItem
 
-# name -> a function making the store for a data directory (two calls: two handles on the same store)
-STORES: dict[str, Callable[[Path], FeedStore]] = {
-    "json": JsonFeedStore.in_data_dir,
+# name -> a function making the store for (a data directory, a PostgreSQL URL or ""); two calls: two handles
+# on the same store, as two processes would have
+STORES: dict[str, Callable[[Path, str], FeedStore]] = {
+    "json": lambda data, url: JsonFeedStore.in_data_dir(data),
+    "sqlite": lambda data, url: open_feed_store(Settings(data_dir=data)),
+    "postgres": lambda data, url: open_feed_store(Settings(data_dir=data, database_url=url)),
 }
 
 
 @pytest.fixture(params=sorted(STORES))
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], FeedStore]:
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], FeedStore]]:
     make = STORES[request.param]
-    return lambda: make(tmp_path / "data")
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    opened: list[FeedStore] = []
+
+    def open_one() -> FeedStore:
+        opened.append(make(tmp_path / "data", url))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        await store.close()
 
 
 def item(url: str, **changes: object) -> SeenItem:

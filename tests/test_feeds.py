@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from feed_support import HUGE_BYTES, SITE, FeedServer, make_story, running_feed_server
 
-from index import Archive, ConfigurationError
+from index import Archive, ConfigurationError, Settings, open_feed_store
 from index.feeds import AddressPolicy, FeedPoller, FeedSettings, JsonFeedStore, address_kind, backoff_seconds
 from index.feeds.addresses import GuardedResolver, RefusedAddress, guarded_socket_factory
 from index.feeds.fetch import Fetcher, FetchError
@@ -396,11 +396,19 @@ async def test_one_request_at_a_time_per_host_with_a_gap(server: FeedServer, tmp
     assert len(gaps) == 5 and min(gaps) >= 0.19
 
 
-async def test_a_leased_feed_is_polled_by_one_process_only(server: FeedServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["json", "sqlite", "postgres"])
+async def test_a_leased_feed_is_polled_by_one_process_only(
+    server: FeedServer, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     clock = Clock()
     path = tmp_path / "data" / "feeds.json"
     settings = settings_for(f"{server.base}/rss.xml")
-    first, second = JsonFeedStore(path), JsonFeedStore(path)  # two processes sharing one file
+    if backend == "json":
+        first, second = JsonFeedStore(path), JsonFeedStore(path)  # two processes sharing one file
+    else:  # two processes sharing the archive's database (feeds.sqlite3, or PostgreSQL)
+        url = request.getfixturevalue("postgres_url") if backend == "postgres" else ""
+        archive = Settings(data_dir=tmp_path / "data", database_url=url)
+        first, second = open_feed_store(archive), open_feed_store(archive)  # type: ignore[assignment]
     async with (
         FeedPoller(first, tmp_path / "archive", settings, clock=clock) as one,
         FeedPoller(second, tmp_path / "archive", settings, clock=clock) as other,
@@ -414,6 +422,8 @@ async def test_a_leased_feed_is_polled_by_one_process_only(server: FeedServer, t
         assert (await other.poll(f"{server.base}/rss.xml")).status == "busy"
         clock.now += 601  # the crashed process's lease ran out
         assert (await other.poll(f"{server.base}/rss.xml")).status == "not-modified"
+    await first.close()
+    await second.close()
 
 
 def test_settings_from_the_environment(tmp_path: Path) -> None:

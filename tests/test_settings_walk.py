@@ -55,6 +55,11 @@ FRONT_END_BAD = {
     "ARCHIVEBOT_ADMIN_ROLE_IDS": "admins",
     "ARCHIVEBOT_CHANNELS": "general",
     "ARCHIVEBOT_EXAMPLE_QUESTIONS": "|".join(f"Question {number}?" for number in range(6)),
+    "ARCHIVEBOT_FEEDS": "ftp://news.example/rss",
+    "ARCHIVEBOT_FEEDS_ALLOW_PRIVATE": "maybe",
+    "ARCHIVEBOT_FEEDS_INTERVAL": "0",
+    "ARCHIVEBOT_FOLLOWS_PER_SERVER": "lots",
+    "ARCHIVEBOT_FOLLOWS_PER_USER": "-1",
     "ARCHIVEBOT_GUILD_RATE": "lots",
     "ARCHIVEBOT_LOG_LEVEL": "chatty",
     "ARCHIVEBOT_MAX_QUOTES": "11",
@@ -79,11 +84,6 @@ NOT_WALKED = {
     "DISCORD_API_BASE",  # any URL (the tests point it at the fake Discord)
     "DISCORD_GATEWAY_URL",
     "DISCORD_TOKEN",  # checked by Discord itself at login (tests/test_bot_process.py)
-    # Read by index.feeds.FeedSettings, which no command reads yet: their bad values are walked in
-    # tests/test_feeds.py::test_settings_from_the_environment until the bot or the CLI reads them.
-    "ARCHIVEBOT_FEEDS",
-    "ARCHIVEBOT_FEEDS_INTERVAL",
-    "ARCHIVEBOT_FEEDS_ALLOW_PRIVATE",
 }
 
 

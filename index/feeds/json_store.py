@@ -101,6 +101,9 @@ class JsonFeedStore:
 
         self._change(release)
 
+    async def close(self) -> None:
+        """Nothing to let go: each change opens the file."""
+
     # ---- the file ----------------------------------------------------------------------------------
 
     def _read(self) -> dict[str, Any]:

@@ -80,3 +80,7 @@ class FeedStore(Protocol):
     async def release_lease(self, feed_url: str, owner: str) -> None:
         """Let the feed go, if `owner` holds it."""
         ...
+
+    async def close(self) -> None:
+        """Let go of its connection (a store used after closing connects again)."""
+        ...

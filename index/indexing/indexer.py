@@ -245,6 +245,7 @@ def _summary(plan: Plan, passages: int, embedded: int, seconds: float) -> IndexS
         sentences_embedded=embedded,
         seconds=seconds,
         warnings=tuple(plan.warnings),
+        changed_ids=tuple(plan.changed_ids),
     )
 
 

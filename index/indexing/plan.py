@@ -44,6 +44,7 @@ class Plan:
     skipped: int = 0
     remove_rows: list[int] = field(default_factory=list)  # stored articles that are gone (not replaced)
     new_articles: list[PlannedArticle] = field(default_factory=list)  # in file order
+    changed_ids: list[str] = field(default_factory=list)  # of those, the ones new or with other content
     fingerprint_updates: dict[int, str] = field(default_factory=dict)
     warnings: list[FileWarning] = field(default_factory=list)
 
@@ -124,6 +125,8 @@ class Planner:
                 self.plan.fingerprint_updates[previous.row] = fingerprint
             return article.article_id
         replaces = previous.row if previous else None
+        if previous is None or previous.content_hash != article.content_hash:
+            self.plan.changed_ids.append(article.article_id)
         self.plan.new_articles.append(
             PlannedArticle(
                 file, article.article_id, article.content_hash, fingerprint, replaces, article if keep else None

@@ -31,6 +31,7 @@ class DoctorReport:
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # worth a look, not a problem of the index (failing feeds)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +48,7 @@ class DoctorReport:
             "problems": [problem.to_dict() for problem in self.problems],
             "repaired": list(self.repaired),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
     def text(self) -> str:
@@ -56,6 +58,7 @@ class DoctorReport:
         ]
         lines += [f"repaired   {item}" for item in self.repaired]
         lines += [f"note       {note}" for note in self.notes]
+        lines += [f"warning    {warning}" for warning in self.warnings]
         if self.ok:
             lines.append("ok         rows, vectors and full text agree")
         for problem in self.problems:

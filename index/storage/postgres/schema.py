@@ -16,7 +16,7 @@ from psycopg import sql
 from index._errors import ConfigurationError, IndexMismatchError
 from index._rows import KINDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TEXT_SEARCH_CONFIG = "archivebot_english"
 TITLE_SEARCH_CONFIG = "simple"
 # HNSW build parameters, chosen on the BBC archive's real vectors (docs/scale-out.md, "HNSW parameters").
@@ -187,9 +187,34 @@ CREATE TABLE copy_content_groups (
 CREATE INDEX copy_content_groups_group ON copy_content_groups (group_hash);
 """
 
+# Feeds and follows (index.storage.feed_tables): a feed's state and each seen item as JSON with the columns
+# looked up by; the per-feed lease that keeps two bot processes from polling one feed at once.
+_MIGRATION_3 = """
+CREATE TABLE feed_sources (url text PRIMARY KEY, position bigint NOT NULL, data text NOT NULL);
+CREATE TABLE feed_items (
+    url text PRIMARY KEY, canonical_url text NOT NULL, content_hash text NOT NULL, data text NOT NULL
+);
+CREATE INDEX feed_items_canonical_url ON feed_items (canonical_url);
+CREATE INDEX feed_items_content_hash ON feed_items (content_hash);
+CREATE TABLE feed_leases (feed_url text PRIMARY KEY, owner text NOT NULL, until double precision NOT NULL);
+CREATE TABLE follows (
+    id text PRIMARY KEY,
+    owner_id bigint NOT NULL,
+    guild_id bigint,
+    channel_id bigint NOT NULL,
+    query text NOT NULL,
+    created double precision NOT NULL
+);
+CREATE INDEX follows_owner ON follows (owner_id);
+CREATE INDEX follows_guild ON follows (guild_id);
+CREATE TABLE follow_notices (follow_id text NOT NULL, article_id text NOT NULL, PRIMARY KEY (follow_id, article_id));
+CREATE TABLE follow_channels_off (channel_id bigint PRIMARY KEY);
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "articles, passages, sentences, postings, feedback, copies, questions", _MIGRATION_1 + _COPIES_AND_QUESTIONS),
     (2, "syndicated copies keyed by content (body hash)", _MIGRATION_2),
+    (3, "feeds, seen items, feed leases, follows", _MIGRATION_3),
 )
 
 

@@ -1,0 +1,96 @@
+"""The embedded backend's feed and follow tables (`index.storage.feed_tables`), in their own file
+`feeds.sqlite3` beside the archive (as `feedback.sqlite3`), so a reindex never blocks a poll or a follow.
+
+Each statement runs in a worker thread on one connection per store (WAL, a 30 s busy timeout); an exclusive
+transaction is `BEGIN IMMEDIATE`, which several processes sharing the file take one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from index._errors import IndexNotBuiltError
+
+FILE_NAME = "feeds.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_sources (url TEXT PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_items (
+    url TEXT PRIMARY KEY, canonical_url TEXT NOT NULL, content_hash TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feed_items_canonical_url ON feed_items (canonical_url);
+CREATE INDEX IF NOT EXISTS feed_items_content_hash ON feed_items (content_hash);
+CREATE TABLE IF NOT EXISTS feed_leases (feed_url TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS follows (
+    id TEXT PRIMARY KEY, owner_id INTEGER NOT NULL, guild_id INTEGER, channel_id INTEGER NOT NULL,
+    query TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS follows_owner ON follows (owner_id);
+CREATE INDEX IF NOT EXISTS follows_guild ON follows (guild_id);
+CREATE TABLE IF NOT EXISTS follow_notices (
+    follow_id TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (follow_id, article_id)
+);
+CREATE TABLE IF NOT EXISTS follow_channels_off (channel_id INTEGER PRIMARY KEY);
+"""
+
+
+class _Runner:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    async def fetch(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return await asyncio.to_thread(lambda: self._connection.execute(statement, tuple(parameters)).fetchall())
+
+    async def execute(self, statement: str, parameters: Sequence[object] = ()) -> int:
+        return await asyncio.to_thread(lambda: self._connection.execute(statement, tuple(parameters)).rowcount)
+
+
+class SqliteFeedDatabase:
+    """`FeedDatabase` in `<data_dir>/feeds.sqlite3` (created on first use, mode 0600)."""
+
+    def __init__(self, data_dir: Path, *, create: bool = True) -> None:
+        self.path = Path(data_dir) / FILE_NAME
+        self.create = create
+        self._connection: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()  # one transaction at a time on the connection
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.create:
+            if not self.path.is_file():
+                raise IndexNotBuiltError(f"no feeds yet ({self.path} does not exist)")
+            return sqlite3.connect(
+                f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # created private, like the archive
+        os.close(descriptor)
+        connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(SCHEMA)
+        return connection
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, exclusive: bool = False) -> AsyncIterator[_Runner]:
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await asyncio.to_thread(self._open)
+            connection = self._connection
+            await asyncio.to_thread(connection.execute, "BEGIN IMMEDIATE" if exclusive else "BEGIN")
+            try:
+                yield _Runner(connection)
+            except BaseException:
+                await asyncio.to_thread(connection.execute, "ROLLBACK")
+                raise
+            await asyncio.to_thread(connection.execute, "COMMIT")
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

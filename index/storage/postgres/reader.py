@@ -1,7 +1,9 @@
 """A read snapshot of the PostgreSQL archive: the `ArchiveReader` the question path uses.
 
 One `REPEATABLE READ READ ONLY` transaction: rows, vectors and full-text data all come from the same
-committed state, so a question never sees half a reindex. Lexical ranking is BM25 computed in SQL with the
+committed state, so a question never sees half a reindex. Lexical ranking is BM25 (`meta.lexical` names the
+path, see index.storage.postgres.lexical: a pg_textsearch index, or the best postings of each stem by stored
+weight; every posting aggregated, `_BM25`, for a snapshot without the key) with the
 same formula, parameters (k1 1.2, b 0.75) and title weight (2x) as SQLite FTS5's `bm25()`, so both backends
 rank passages alike; matching uses English Snowball stems (FTS5 uses Porter's). A question word that is
 several stems ("company's") matches passages holding all of them, where FTS5 asks for the phrase.
@@ -19,7 +21,14 @@ from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_ve
 from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import copies_of
-from index.storage.postgres.schema import HNSW_EF_SEARCH, TEXT_SEARCH_CONFIG, TITLE_SEARCH_CONFIG
+from index.storage.postgres.lexical import (
+    BM25_INDEX_QUERY,
+    PG_TEXTSEARCH,
+    POSTINGS,
+    TEXT_SEARCH_CONFIG,
+    TOP_POSTINGS_QUERY,
+)
+from index.storage.postgres.schema import HNSW_EF_SEARCH, TITLE_SEARCH_CONFIG
 from index.storage.sql import ARTICLE_BY_ID, ARTICLE_COLUMNS, LATEST_ARTICLES, article_row, postgres
 
 BM25_K1 = 1.2
@@ -45,7 +54,9 @@ LIMIT %(limit)s
 # Passages holding every stem of a question word (a word like "company's" is two stems).
 _FREQUENCIES = f"""
 SELECT t.term, CASE
-    WHEN cardinality(l.lexemes) = 1 THEN (SELECT count(*) FROM postings WHERE lexeme = l.lexemes[1])
+    WHEN cardinality(l.lexemes) = 1 THEN (
+        SELECT coalesce(max(passages), 0) FROM lexeme_passages WHERE lexeme = l.lexemes[1]
+    )
     WHEN cardinality(l.lexemes) > 1 THEN (
         SELECT count(*) FROM (
             SELECT passage_id FROM postings WHERE lexeme = ANY(l.lexemes)
@@ -108,11 +119,11 @@ class PostgresReader:
         if not terms or k <= 0 or not self._total:
             return []
         average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
-        rows = await self._rows(
-            _BM25,
-            {"text": " ".join(terms), "total": self._total, "average": average, "limit": k},
-        )
-        return [(int(passage_id), float(score)) for passage_id, score in rows]
+        params = {"text": " ".join(terms), "total": self._total, "average": average, "limit": k}
+        mode = self.meta.get("lexical")
+        query = BM25_INDEX_QUERY if mode == PG_TEXTSEARCH else TOP_POSTINGS_QUERY if mode == POSTINGS else _BM25
+        rows = await self._rows(query, params)
+        return [(int(passage_id), float(score)) for passage_id, score in rows if score > 0]
 
     async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
         if not terms or k <= 0:

@@ -15,9 +15,16 @@ from psycopg import sql
 
 from index._errors import ConfigurationError, IndexMismatchError
 from index._rows import KINDS
+from index.storage.postgres.lexical import (
+    BM25_B,
+    BM25_K1,
+    NOMINAL_PASSAGE_WORDS,
+    TEXT_SEARCH_CONFIG,
+    choose_lexical_mode,
+    drop_lexical_index,
+)
 
-SCHEMA_VERSION = 3
-TEXT_SEARCH_CONFIG = "archivebot_english"
+SCHEMA_VERSION = 4
 TITLE_SEARCH_CONFIG = "simple"
 # HNSW build parameters, chosen on the BBC archive's real vectors (docs/scale-out.md, "HNSW parameters").
 HNSW_M = 16
@@ -211,10 +218,50 @@ CREATE TABLE follow_notices (follow_id text NOT NULL, article_id text NOT NULL, 
 CREATE TABLE follow_channels_off (channel_id bigint PRIMARY KEY);
 """
 
+# BM25 that does not read every posting (index.storage.postgres.lexical): the text a pg_textsearch index ranks
+# (the title twice, as FTS5 weighs it, then the passage), each posting's BM25 term weight for a nominal length
+# with an index to read a stem's best postings first, and document frequencies kept in a table by triggers.
+_MIGRATION_4 = f"""
+CREATE FUNCTION archivebot_bm25_text(title text, body text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT title || E'\\n' || title || E'\\n' || body $$;
+ALTER TABLE passages ADD COLUMN words text;
+UPDATE passages p SET words = archivebot_bm25_text(a.title, substr(a.body, p.start + 1, p."end" - p.start))
+FROM articles a WHERE a.id = p.article_row;
+ALTER TABLE passages ALTER COLUMN words SET NOT NULL;
+ALTER TABLE postings ADD COLUMN weight real GENERATED ALWAYS AS (
+    frequency * ({BM25_K1} + 1)
+    / (frequency + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length / {NOMINAL_PASSAGE_WORDS}.0))
+) STORED;
+CREATE INDEX postings_impact ON postings (lexeme, weight DESC) INCLUDE (passage_id, frequency, length);
+CREATE TABLE lexeme_passages (lexeme text PRIMARY KEY, passages bigint NOT NULL);
+INSERT INTO lexeme_passages SELECT lexeme, count(*) FROM postings GROUP BY lexeme;
+CREATE FUNCTION archivebot_count_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO lexeme_passages (lexeme, passages) SELECT lexeme, count(*) FROM new_postings GROUP BY lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET passages = lexeme_passages.passages + excluded.passages;
+    ELSE
+        UPDATE lexeme_passages l SET passages = l.passages - d.n
+        FROM (SELECT lexeme, count(*) AS n FROM old_postings GROUP BY lexeme) d WHERE l.lexeme = d.lexeme;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER postings_counted_in AFTER INSERT ON postings REFERENCING NEW TABLE AS new_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION archivebot_count_postings();
+CREATE TRIGGER postings_counted_out AFTER DELETE ON postings REFERENCING OLD TABLE AS old_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION archivebot_count_postings();
+CREATE FUNCTION archivebot_clear_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN TRUNCATE lexeme_passages; RETURN NULL; END $$;
+CREATE TRIGGER postings_truncated AFTER TRUNCATE ON postings
+    FOR EACH STATEMENT EXECUTE FUNCTION archivebot_clear_counts();
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "articles, passages, sentences, postings, feedback, copies, questions", _MIGRATION_1 + _COPIES_AND_QUESTIONS),
     (2, "syndicated copies keyed by content (body hash)", _MIGRATION_2),
     (3, "feeds, seen items, feed leases, follows", _MIGRATION_3),
+    (4, "BM25 top-k: passage words for pg_textsearch, stored posting weights, document frequencies", _MIGRATION_4),
 )
 
 
@@ -238,6 +285,7 @@ async def ensure_schema(connection: psycopg.AsyncConnection[tuple[object, ...]])
                 await connection.execute(
                     "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
                 )
+        await choose_lexical_mode(connection)
         return max(current, MIGRATIONS[-1][0])
 
 
@@ -304,6 +352,7 @@ async def type_embeddings(connection: psycopg.AsyncConnection[tuple[object, ...]
         if row and row[0]:
             return False  # incremental: the index stays and grows with the inserts
     await connection.execute("DROP INDEX IF EXISTS passages_embedding")
+    await drop_lexical_index(connection)  # built once at the end too (PostgresWrite._finish_vectors)
     await connection.execute(
         sql.SQL("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec({})").format(sql.Literal(dimension))
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 # A passage's words from its article's title and its own text (see `archivebot_words` in the schema).
 PASSAGE_WORDS = 'archivebot_words(a.title, substr(a.body, p.start + 1, p."end" - p.start))'
+# The same for the text the pg_textsearch index ranks (`passages.words`; see `archivebot_bm25_text`).
+PASSAGE_BM25_TEXT = 'a.title, substr(a.body, p.start + 1, p."end" - p.start)'
 
 # The stems of an article's passages into the inverted index BM25 reads (title words counted twice).
 POSTINGS_OF_ARTICLE = f"""
@@ -21,7 +23,8 @@ FROM passages p JOIN articles a ON a.id = p.article_row,
 WHERE p.id = ANY(%s::bigint[])
 """
 WORD_COUNTS_OF_PASSAGES = f"""
-UPDATE passages p SET token_count = archivebot_word_count({PASSAGE_WORDS})
+UPDATE passages p
+SET token_count = archivebot_word_count({PASSAGE_WORDS}), words = archivebot_bm25_text({PASSAGE_BM25_TEXT})
 FROM articles a WHERE a.id = p.article_row AND p.id = ANY(%s::bigint[])
 """
 # Passages whose postings or length are not what their title and text give.
@@ -36,6 +39,7 @@ WHERE s.stored IS NOT NULL AND (
         SELECT coalesce(jsonb_object_agg(e.key, e.value::real), '{{}}'::jsonb)
         FROM jsonb_each_text(archivebot_term_frequencies({PASSAGE_WORDS})) e)
     OR p.token_count IS DISTINCT FROM archivebot_word_count({PASSAGE_WORDS})
+    OR p.words IS DISTINCT FROM archivebot_bm25_text({PASSAGE_BM25_TEXT})
     OR s.low IS DISTINCT FROM s.high OR s.low IS DISTINCT FROM p.token_count
 )
 ORDER BY p.id

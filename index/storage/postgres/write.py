@@ -21,6 +21,7 @@ from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
 from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import PostgresCopies
+from index.storage.postgres.lexical import create_lexical_index, describe
 from index.storage.postgres.schema import REINDEX_LOCK, create_vector_index, has_vector_index, type_embeddings
 from index.storage.postgres.sql import (
     PASSAGE_VECTOR_SOURCES,
@@ -39,8 +40,10 @@ from index.storage.sql import (
 )
 
 _INSERT_PASSAGE = """
-INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence, token_count, embedding)
-VALUES (%s, %s, %s, %s, %s, %s, %s, archivebot_word_count(archivebot_words(%s, %s)), %s)
+INSERT INTO passages (
+    id, article_row, ordinal, start, "end", first_sentence, last_sentence, token_count, words, embedding
+)
+VALUES (%s, %s, %s, %s, %s, %s, %s, archivebot_word_count(archivebot_words(%s, %s)), archivebot_bm25_text(%s, %s), %s)
 """
 
 
@@ -124,13 +127,18 @@ class PostgresWrite:
                 _INSERT_PASSAGE,
                 [
                     (pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
-                    + (article.title, p.text, HalfVector(vector))
+                    + (article.title, p.text, article.title, p.text, HalfVector(vector))
                     for pid, p, vector in zip(ids, passages, passage_vectors, strict=True)
                 ],
             )
         await self._connection.execute(POSTINGS_OF_ARTICLE, (article_row,))
         self.inserted_passages += len(ids)
         return ids
+
+    async def _lexical_mode(self) -> str | None:
+        """The archive's lexical path, from the table (a copy starts from empty meta, see migrate.py)."""
+        rows = await self._fetch("SELECT value FROM meta WHERE key = 'lexical'")
+        return str(rows[0][0]) if rows else None
 
     async def _next_passage_ids(self, count: int) -> list[int]:
         if not count:
@@ -154,7 +162,7 @@ class PostgresWrite:
                 "model": model,
                 "dimension": dimension,
                 "schema_version": SCHEMA_VERSION,
-                "index_factory": index_description(),
+                "index_factory": index_description(await self._lexical_mode()),
             }
         )
 
@@ -162,6 +170,7 @@ class PostgresWrite:
         if not await has_vector_index(self._connection):
             await create_vector_index(self._connection)
             await self._connection.execute("ANALYZE passages")
+        await create_lexical_index(self._connection, await self._lexical_mode())
         await self.refresh_totals()
 
     async def refresh_totals(self) -> None:
@@ -204,6 +213,8 @@ class PostgresWrite:
                 await writer.executemany("UPDATE passages SET embedding = %s WHERE id = %s", updates)
             fixed = len(updates)
         rebuilt_index = not await vector_index_valid(self._connection)
+        if await create_lexical_index(self._connection, await self._lexical_mode()):
+            rebuilt_index = True
         if rebuilt_index:
             await self._connection.execute("DROP INDEX IF EXISTS passages_embedding")
             await create_vector_index(self._connection)
@@ -239,10 +250,12 @@ class PostgresWrite:
 _WITHOUT_POSTINGS = "SELECT p.id FROM passages p WHERE NOT EXISTS (SELECT 1 FROM postings o WHERE o.passage_id = p.id)"
 
 
-def index_description() -> str:
+def index_description(lexical: str | None) -> str:
+    """What `stats` shows as the index type: the vector index and the lexical path (`meta.lexical`)."""
     from index.storage.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
 
-    return f"pgvector HNSW halfvec cosine (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION})"
+    vectors = f"pgvector HNSW halfvec cosine (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION})"
+    return f"{vectors}; {describe(lexical)}"
 
 
 async def vector_index_valid(connection: Connection) -> bool:

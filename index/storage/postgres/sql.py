@@ -8,13 +8,6 @@ PASSAGE_WORDS = 'archivebot_words(a.title, substr(a.body, p.start + 1, p."end" -
 PASSAGE_BM25_TEXT = 'a.title, substr(a.body, p.start + 1, p."end" - p.start)'
 
 # The stems of an article's passages into the inverted index BM25 reads (title words counted twice).
-POSTINGS_OF_ARTICLE = f"""
-INSERT INTO postings (lexeme, passage_id, frequency, length)
-SELECT e.key, p.id, e.value::real, p.token_count
-FROM passages p JOIN articles a ON a.id = p.article_row,
-     jsonb_each_text(archivebot_term_frequencies({PASSAGE_WORDS})) e
-WHERE p.article_row = %s
-"""
 POSTINGS_OF_PASSAGES = f"""
 INSERT INTO postings (lexeme, passage_id, frequency, length)
 SELECT e.key, p.id, e.value::real, p.token_count

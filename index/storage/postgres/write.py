@@ -25,7 +25,6 @@ from index.storage.postgres.lexical import create_lexical_index, describe
 from index.storage.postgres.schema import REINDEX_LOCK, create_vector_index, has_vector_index, type_embeddings
 from index.storage.postgres.sql import (
     PASSAGE_VECTOR_SOURCES,
-    POSTINGS_OF_ARTICLE,
     POSTINGS_OF_PASSAGES,
     WORD_COUNTS_OF_PASSAGES,
 )
@@ -39,12 +38,36 @@ from index.storage.sql import (
     sentence_values,
 )
 
-_INSERT_PASSAGE = """
-INSERT INTO passages (
-    id, article_row, ordinal, start, "end", first_sentence, last_sentence, token_count, words, embedding
+FLUSH_PASSAGES = 5_000  # held passages sent by COPY at a time (bounded memory on the server's side too)
+# An article's row id and its passages' ids, taken before its rows are sent (by COPY, with their ids).
+_NEW_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('articles', 'id')),"
+    " (SELECT array_agg(nextval('passage_ids')) FROM generate_series(1, %s))"
 )
-VALUES (%s, %s, %s, %s, %s, %s, %s, archivebot_word_count(archivebot_words(%s, %s)), archivebot_bm25_text(%s, %s), %s)
+_ARTICLE_INSERT_COLUMNS = postgres(INSERT_ARTICLE).split("(", 1)[1].split(")", 1)[0]
+_COPY_ARTICLES = f"COPY articles (id, {_ARTICLE_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_ARTICLE_TYPES = ["bigint"] + ["text"] * 7 + ["boolean"] + ["text"] * 6 + ["bytea", "text"]
+_SENTENCE_INSERT_COLUMNS = postgres(INSERT_SENTENCE).split("(", 1)[1].split(")", 1)[0]
+_COPY_SENTENCES = f"COPY sentences ({_SENTENCE_INSERT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_SENTENCE_TYPES = ["bigint", "integer", "integer", "integer", "text", "bytea"]
+_PASSAGE_COLUMNS = 'id, article_row, ordinal, start, "end", first_sentence, last_sentence'
+_PASSAGE_ROWS_TABLE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS archivebot_passage_rows (
+    id bigint, article_row bigint, ordinal integer, start integer, "end" integer, first_sentence integer,
+    last_sentence integer, title text, text text, embedding halfvec
+) ON COMMIT DELETE ROWS
 """
+_COPY_PASSAGES = f"COPY archivebot_passage_rows ({_PASSAGE_COLUMNS}, title, text, embedding) FROM STDIN (FORMAT BINARY)"
+_PASSAGE_TYPES = ["bigint", "bigint"] + ["integer"] * 5 + ["text", "text", "halfvec"]
+_PASSAGES_FROM_ROWS = f"""
+INSERT INTO passages ({_PASSAGE_COLUMNS}, token_count, words, embedding)
+SELECT {_PASSAGE_COLUMNS}, archivebot_word_count(archivebot_words(title, text)), archivebot_bm25_text(title, text),
+    embedding
+FROM archivebot_passage_rows
+"""
+_POSTINGS_FROM_ROWS = POSTINGS_OF_PASSAGES.replace(
+    "p.id = ANY(%s::bigint[])", "p.id IN (SELECT id FROM archivebot_passage_rows)"
+)
 
 
 async def try_reindex_lock(connection: Connection) -> None:
@@ -80,23 +103,29 @@ class PostgresWrite:
         self._connection = connection
         self._meta = meta
         self._typed = False  # the vector column checked (and typed) for this write's vectors
+        self._pending: list[tuple[int, NewArticleRow, list[int]]] = []  # held for COPY (see `flush`)
+        self._pending_passages = 0
         self.inserted_passages = 0
 
     async def _fetch(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        await self.flush()  # every statement sees the held rows
         cursor = await self._connection.execute(query, params)
         return await cursor.fetchall()
 
     async def set_meta(self, values: dict[str, Any]) -> None:
+        await self.flush()
         async with self._connection.cursor() as cursor:
             await cursor.executemany(postgres(SET_META), [(key, str(value)) for key, value in values.items()])
 
     async def update_fingerprints(self, fingerprints: dict[int, str]) -> None:
+        await self.flush()
         if fingerprints:
             async with self._connection.cursor() as cursor:
                 await cursor.executemany(postgres(UPDATE_FINGERPRINT), [(fp, row) for row, fp in fingerprints.items()])
 
     async def delete_articles(self, rows: Sequence[int]) -> None:
         """Articles with their passages (so their vectors and postings) and sentences, by foreign-key cascade."""
+        await self.flush()
         if rows:
             await self._connection.execute("DELETE FROM articles WHERE id = ANY(%s::bigint[])", (list(rows),))
 
@@ -113,27 +142,53 @@ class PostgresWrite:
 
     async def insert_article(self, new: NewArticleRow, passage_ids: Sequence[int] | None = None) -> list[int]:
         """One article with its sentences, passages (and their vectors) and postings. Returns the passage ids:
-        new ones from a sequence that never repeats an id, or `passage_ids` when copying an archive."""
-        article, passages, passage_vectors = new.article, new.passages, new.passage_vectors
+        new ones from a sequence that never repeats an id, or `passage_ids` when copying an archive. The rows
+        are held and sent by COPY, `FLUSH_PASSAGES` passages at a time, before any other statement of this
+        write (or at `commit_vectors`): same transaction, so readers still see them all at COMMIT or none."""
+        passages, passage_vectors = new.passages, new.passage_vectors
         if len(passages):
             await self._type_vectors(int(np.asarray(passage_vectors).shape[1]))
-        rows = await self._fetch(postgres(INSERT_ARTICLE) + " RETURNING id", article_values(new))
-        article_row = int(rows[0][0])
-        async with self._connection.cursor() as cursor:
-            await cursor.executemany(postgres(INSERT_SENTENCE), sentence_values(article_row, new))
-        ids = list(passage_ids) if passage_ids is not None else await self._next_passage_ids(len(passages))
-        async with self._connection.cursor() as cursor:
-            await cursor.executemany(
-                _INSERT_PASSAGE,
-                [
-                    (pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
-                    + (article.title, p.text, article.title, p.text, HalfVector(vector))
-                    for pid, p, vector in zip(ids, passages, passage_vectors, strict=True)
-                ],
-            )
-        await self._connection.execute(POSTINGS_OF_ARTICLE, (article_row,))
+        count = 0 if passage_ids is not None else len(passages)
+        cursor = await self._connection.execute(_NEW_IDS, (count,))
+        row = await cursor.fetchone()
+        assert row is not None
+        article_row = int(row[0])
+        ids = list(passage_ids) if passage_ids is not None else [int(i) for i in row[1] or []]
+        self._pending.append((article_row, new, ids))
+        self._pending_passages += len(ids)
         self.inserted_passages += len(ids)
+        if self._pending_passages >= FLUSH_PASSAGES:
+            await self.flush()
         return ids
+
+    async def flush(self) -> None:
+        """Send the held articles: COPY of articles, sentences and passages (through a temporary table, where
+        the server counts each passage's words), then their postings in one statement."""
+        pending, self._pending, self._pending_passages = self._pending, [], 0
+        if not pending:
+            return
+        await self._connection.execute(_PASSAGE_ROWS_TABLE)
+        async with self._connection.cursor() as cursor:
+            async with cursor.copy(_COPY_ARTICLES) as copy:
+                copy.set_types(_ARTICLE_TYPES)
+                for article_row, new, _ in pending:
+                    await copy.write_row((article_row, *article_values(new)))
+            async with cursor.copy(_COPY_SENTENCES) as copy:
+                copy.set_types(_SENTENCE_TYPES)
+                for article_row, new, _ in pending:
+                    for values in sentence_values(article_row, new):
+                        await copy.write_row(values)
+            async with cursor.copy(_COPY_PASSAGES) as copy:
+                copy.set_types(_PASSAGE_TYPES)
+                for article_row, new, ids in pending:
+                    for pid, p, vector in zip(ids, new.passages, new.passage_vectors, strict=True):
+                        await copy.write_row(
+                            (pid, article_row, p.ordinal, p.start, p.end, p.first_sentence, p.last_sentence)
+                            + (new.article.title, p.text, HalfVector(vector))
+                        )
+        await self._connection.execute(_PASSAGES_FROM_ROWS)
+        await self._connection.execute(_POSTINGS_FROM_ROWS)
+        await self._connection.execute("TRUNCATE archivebot_passage_rows")
 
     async def _lexical_mode(self) -> str | None:
         """The archive's lexical path, from the table (a copy starts from empty meta, see migrate.py)."""
@@ -147,12 +202,14 @@ class PostgresWrite:
         return [int(row[0]) for row in rows]
 
     def copies(self) -> PostgresCopies:
-        """The copy tables on this write's connection (inside its transaction)."""
+        """The copy tables on this write's connection (inside its transaction). Held articles are sent by
+        `commit_vectors` (the indexer and `migrate` call it, or `advance_passage_ids`, before grouping copies)."""
         return PostgresCopies(self._connection)
 
     async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
         """The vectors went in with their rows: build the HNSW index if this write dropped it, record the totals
         BM25 needs and the next generation with model, dimension and schema version."""
+        await self.flush()
         del factory, rebuild  # the server keeps one HNSW index whatever the archive's size
         await self._finish_vectors()
         generation = int(self._meta.get("generation", "0") or 0) + 1
@@ -176,6 +233,7 @@ class PostgresWrite:
     async def refresh_totals(self) -> None:
         """The passage count and their total length in words (BM25's N and average length), recorded in the
         transaction that changed them, so every snapshot carries its own."""
+        await self.flush()
         rows = await self._fetch("SELECT count(*), coalesce(sum(token_count), 0) FROM passages")
         await self.set_meta({"passage_count": int(rows[0][0]), "token_total": int(rows[0][1])})
 
@@ -186,6 +244,7 @@ class PostgresWrite:
 
     async def repair_full_text(self, stale: set[int]) -> FullTextRepair:
         """Rewrite the postings (and word counts) of the `stale` passages and of passages without any."""
+        await self.flush()
         missing = {int(row[0]) for row in await self._fetch(_WITHOUT_POSTINGS)}
         rewrite = sorted(stale | missing)
         if rewrite:
@@ -198,6 +257,7 @@ class PostgresWrite:
     async def repair_vectors(self, wrong: set[int], unusable: bool) -> VectorRepair | None:
         """Recompute the `wrong` passages' vectors (every passage's when `unusable`) from their stored sentence
         vectors, and rebuild the HNSW index if it is missing or invalid."""
+        await self.flush()
         fixed = 0
         if wrong or unusable:
             params = None if unusable else (sorted(wrong),)
@@ -226,6 +286,7 @@ class PostgresWrite:
     # ---- copying an embedded archive (migrate) -------------------------------------------------------
 
     async def delete_everything(self) -> None:
+        await self.flush()
         await self._connection.execute(
             "TRUNCATE articles, passages, sentences, postings, feedback, copy_content_keys, copy_content_pairs,"
             " copy_content_groups, questions"
@@ -233,6 +294,7 @@ class PostgresWrite:
 
     async def insert_feedback(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Votes as (created_at, user_id, guild_id, question, article_ids, helpful, answer_key)."""
+        await self.flush()
         async with self._connection.cursor() as cursor:
             await cursor.executemany(
                 "INSERT INTO feedback (created_at, user_id, guild_id, question, article_ids, helpful, answer_key)"
@@ -242,6 +304,7 @@ class PostgresWrite:
 
     async def advance_passage_ids(self) -> None:
         """After copying passages with their ids: new ones start above the highest."""
+        await self.flush()
         await self._connection.execute(
             "SELECT setval('passage_ids', greatest((SELECT coalesce(max(id), 0) FROM passages), 1))"
         )

@@ -4,10 +4,15 @@ choice recorded in meta and shown by stats and doctor, and the migration from sc
 
 from __future__ import annotations
 
+import asyncio
+
+import numpy as np
 import psycopg
 import pytest
+import test_postgres_storage
 from test_postgres_storage import _article, _insert
 
+from index._rows import NewArticleRow
 from index.storage.postgres import lexical
 from index.storage.postgres import reader as reader_module
 from index.storage.postgres.schema import MIGRATIONS, SCHEMA_VERSION
@@ -30,6 +35,11 @@ async def _search(storage: PostgresStorage, terms: list[str]) -> list[int]:
         return [pid for pid, _ in await reader.lexical_passages(terms, 10)]
 
 
+async def _meta(storage: PostgresStorage) -> dict[str, str]:
+    async with storage.reader() as reader:  # a snapshot's meta holds the set-up's keys too
+        return reader.meta
+
+
 async def _scalar(url: str, query: str) -> object:
     async with await psycopg.AsyncConnection.connect(url) as connection:
         cursor = await connection.execute(query)
@@ -41,8 +51,8 @@ async def test_the_test_server_ranks_with_the_pg_textsearch_index_kept_increment
     storage = await PostgresStorage.open(postgres_url)
     try:
         ids = await _fill(storage)
-        assert storage.meta["lexical"] == lexical.PG_TEXTSEARCH
-        assert "pg_textsearch" in storage.meta["index_factory"]
+        assert (await _meta(storage))["lexical"] == lexical.PG_TEXTSEARCH
+        assert "pg_textsearch" in (await _meta(storage))["index_factory"]
         assert await _scalar(postgres_url, f"SELECT to_regclass('{lexical.BM25_INDEX}') IS NOT NULL")
         async with storage.reader() as reader:
             plan = await reader._rows(
@@ -74,8 +84,8 @@ async def test_without_the_extension_the_stored_weight_top_k_ranks_alike(
     storage = await PostgresStorage.open(postgres_url)
     try:
         ids = await _fill(storage)
-        assert storage.meta["lexical"] == lexical.POSTINGS
-        assert "top-1024" in storage.meta["index_factory"]
+        assert (await _meta(storage))["lexical"] == lexical.POSTINGS
+        assert "top-1024" in (await _meta(storage))["index_factory"]
         assert not await _scalar(postgres_url, f"SELECT to_regclass('{lexical.BM25_INDEX}') IS NOT NULL")
         found = await _search(storage, ["bridge", "river"])
         assert set(found) == set(ids["s1"]) | set(ids["s4"])
@@ -142,8 +152,8 @@ async def test_a_schema_2_archive_is_migrated_and_searchable(postgres_url: str) 
     storage = await PostgresStorage.open(postgres_url)
     try:
         assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 3
-        assert storage.meta["lexical"] == lexical.PG_TEXTSEARCH
-        assert "pg_textsearch" in storage.meta["index_factory"]
+        assert (await _meta(storage))["lexical"] == lexical.PG_TEXTSEARCH
+        assert "pg_textsearch" in (await _meta(storage))["index_factory"]
         words = await _scalar(postgres_url, "SELECT words FROM passages WHERE id = 1")
         assert words == "Bridge approved\nBridge approved\nThe council approved a new bridge over the river."
         assert await _scalar(postgres_url, "SELECT passages FROM lexeme_passages WHERE lexeme = 'bridg'") == 1
@@ -151,5 +161,32 @@ async def test_a_schema_2_archive_is_migrated_and_searchable(postgres_url: str) 
         assert await _search(storage, ["bridge"]) == [1]
         new = await _insert(storage, _article("s2", *STORIES["s2"]))
         assert await _search(storage, ["rain"]) == new
+    finally:
+        await storage.close()
+
+
+async def test_a_question_during_an_open_index_commit_is_answered_at_once(postgres_url: str) -> None:
+    """pg_textsearch 1.0 holds its index lock for a writing transaction's whole life: a question then goes to
+    the postings path instead of waiting (uninterruptibly) for the commit."""
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        ids = await _fill(storage)
+        async with storage.index_session() as session, session.write() as write:
+            await write.delete_articles([int(str(await _scalar(postgres_url, "SELECT min(id) FROM articles")))])
+            for number in range(3):  # enough new rows for pg_textsearch to hold its lock until COMMIT
+                body = " ".join(f"The bridge number {number} {i} carried trains." for i in range(200))
+                sentences, passages = test_postgres_storage._rows(body)
+                vectors = np.stack([np.ones(8, np.float32) for _ in passages])
+                await write.insert_article(
+                    NewArticleRow(_article(f"n{number}", "Bridge", body), fingerprint="f", body_hash=f"n{number}",
+                                  title_vector=None, indexed_at="2024-05-02", sentences=sentences,
+                                  passages=passages, passage_vectors=vectors)
+                )  # fmt: skip
+            await write.flush()
+            found = await asyncio.wait_for(_search(storage, ["bridge"]), timeout=10)
+            assert set(found) == set(ids["s1"]) | set(ids["s4"])  # the committed archive, s1 not yet deleted
+            await write.commit_vectors(model="test-model", dimension=8, factory="")
+        found = await asyncio.wait_for(_search(storage, ["bridge"]), timeout=10)
+        assert found and not set(found) & set(ids["s1"])  # committed: s1 deleted
     finally:
         await storage.close()

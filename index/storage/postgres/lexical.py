@@ -21,12 +21,22 @@ Connection = psycopg.AsyncConnection[tuple[object, ...]]  # as schema.py types i
 PG_TEXTSEARCH = "pg_textsearch"
 POSTINGS = "postings"
 LEXICAL_MODES = (PG_TEXTSEARCH, POSTINGS)
+SET_UP_KEYS = frozenset({"lexical"})  # meta written by the schema set-up, not by an index run
 TEXT_SEARCH_CONFIG = "archivebot_english"  # created by migration 1 (schema.py)
 BM25_INDEX = "passages_words_bm25"
 BM25_K1 = 1.2
 BM25_B = 0.75
 NOMINAL_PASSAGE_WORDS = 120  # the length stored weights assume (only which postings are read depends on it)
 TOP_POSTINGS = 1024  # postings read per question stem by the `postings` path
+# pg_textsearch 1.0 takes a per-index lock for the whole of a transaction that writes the index (shared for
+# readers, exclusive for writers; not interruptible, so `statement_timeout` does not end the wait): a question
+# asked during an index commit would wait for the commit, and forever behind a paused one. So every write
+# transaction first takes this advisory lock (exclusive, transaction level; it waits for questions already
+# in the index, a few ms), and a question uses the index only if it gets the lock shared at once; otherwise
+# it is answered by the postings path, which the same transaction keeps current.
+BM25_WRITE_LOCK = 0x61726368_69766503  # "archive" + 3
+TRY_BM25_READ = "SELECT pg_try_advisory_xact_lock_shared(%s)"
+TAKE_BM25_WRITE = "SELECT pg_advisory_xact_lock(%s)"
 
 
 async def _one(connection: Connection, query: str) -> object:

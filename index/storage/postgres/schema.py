@@ -285,8 +285,10 @@ async def ensure_schema(connection: psycopg.AsyncConnection[tuple[object, ...]])
                 await connection.execute(
                     "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
                 )
-        await choose_lexical_mode(connection)
-        return max(current, MIGRATIONS[-1][0])
+        newest = max(current, MIGRATIONS[-1][0])
+        if newest >= 3:  # the lexical path needs migration 3's columns
+            await choose_lexical_mode(connection)
+        return newest
 
 
 MIGRATION_LOCK = 0x61726368_69766501  # "archive" + 1: serialises schema migrations

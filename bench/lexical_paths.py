@@ -1,5 +1,5 @@
 """`python -m bench.lexical_paths URL QUESTIONS.jsonl...`: the PostgreSQL lexical paths side by side on one
-archive (schema 3): every posting aggregated (schema 2's query), the stored-weight top-k (`postings`) and the
+archive (schema 4): every posting aggregated (the query before schema 4), the stored-weight top-k (`postings`) and the
 pg_textsearch index, each run on the same snapshot with the engine's own query terms (`content_terms`, then
 `lexical_terms` with the stored document frequencies), top-64, the second of two passes. Prints p50 / p95 and
 each path's top-10 / top-64 agreement with every posting aggregated."""
@@ -32,7 +32,7 @@ async def _measure(url: str, questions: list[str]) -> None:
                 frequencies, count = await reader.document_frequencies(terms)
                 chosen.append(lexical_terms(terms, frequencies, count))
             paths = {
-                "every posting aggregated (schema 2)": reader_module._BM25,
+                "every posting aggregated (before schema 4)": reader_module._BM25,
                 "postings top-1024 by stored weight": lexical.TOP_POSTINGS_QUERY,
                 "pg_textsearch": lexical.BM25_INDEX_QUERY,
             }
@@ -47,7 +47,7 @@ async def _measure(url: str, questions: list[str]) -> None:
                         rows = await reader._rows(query, params) if terms else []
                         latency[name].append((time.perf_counter() - start) * 1000)
                         found[name].append([int(row[0]) for row in rows if row[1] > 0])
-            exact = found["every posting aggregated (schema 2)"]
+            exact = found["every posting aggregated (before schema 4)"]
             for name in paths:
                 at10 = [
                     len(set(a[:10]) & set(b[:10])) / min(10, len(b))

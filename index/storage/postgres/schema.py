@@ -286,7 +286,7 @@ async def ensure_schema(connection: psycopg.AsyncConnection[tuple[object, ...]])
                     "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
                 )
         newest = max(current, MIGRATIONS[-1][0])
-        if newest >= 3:  # the lexical path needs migration 3's columns
+        if newest >= 4:  # the lexical path needs migration 4's columns
             await choose_lexical_mode(connection)
         return newest
 

@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from index.reading.format_html import extract_main_text
+
 from .entries import html_to_text, normalise_url
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def extract_page(html: bytes, url: str, charset: str | None) -> tuple[PageArticl
     if tags > MAX_PAGE_TAGS:
         return None, f"page has {tags:,} tags, over {MAX_PAGE_TAGS:,}: not extracted"
     try:
-        fields = _extract(text, url)
+        fields = extract_main_text(text, url)
     except Exception as error:  # trafilatura can fail on odd markup: the feed's own text is used instead
         logger.debug("trafilatura failed on %s: %s", url, error)
         return None, f"text extraction failed ({type(error).__name__})"
@@ -51,26 +53,6 @@ def extract_page(html: bytes, url: str, charset: str | None) -> tuple[PageArticl
         ),
         None,
     )
-
-
-def _extract(text: str | bytes, url: str) -> dict[str, str | None]:
-    import trafilatura
-
-    extracted = trafilatura.bare_extraction(
-        text,
-        url=url,
-        include_comments=False,
-        include_tables=False,
-        with_metadata=True,
-        favor_precision=True,
-        # Only dates the page states as such: htmldate's extensive search otherwise takes a footer's
-        # "Copyright 2020" for the article's date (as in index/_format_html.py).
-        date_extraction_params={"extensive_search": False, "original_date": True},
-    )
-    if extracted is None:
-        return {}
-    data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
-    return {name: data.get(name) for name in ("text", "title", "date", "author", "url", "sitename")}
 
 
 def _canonical(found: str | None, page_url: str) -> str | None:

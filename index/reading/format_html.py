@@ -25,7 +25,7 @@ def parse_html(
     fields: dict[str, str | None] = {}
     if extract:
         try:
-            fields = _extract(text)
+            fields = extract_main_text(text)
         except Exception as error:  # trafilatura can fail on odd markup; fall back to plain tag stripping
             logger.debug("trafilatura failed on %s: %s", file.path, error)
             fields = {}
@@ -44,12 +44,14 @@ def parse_html(
     )
 
 
-def _extract(text: str) -> dict[str, str | None]:
-    """trafilatura's text and metadata for a page (empty when it finds no main text)."""
+def extract_main_text(text: str | bytes, url: str | None = None) -> dict[str, str | None]:
+    """trafilatura's text and metadata for a page (empty when it finds no main text); `url` helps it resolve
+    the page's canonical address. Archive .html files and fetched feed pages both go through here."""
     import trafilatura
 
     extracted = trafilatura.bare_extraction(
         text,
+        url=url,
         include_comments=False,
         include_tables=False,
         with_metadata=True,

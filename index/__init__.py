@@ -40,6 +40,7 @@ from index._models import (
 from index._rows import ReindexStatus
 from index._settings import BUNDLED_MODEL, Environment, Settings, use_offline_defaults
 from index.answering.conversation import Turn
+from index.answering.lexical import STOPWORDS
 from index.answering.query import Filters
 from index.embedding.embedder import Embedder, make_embedder
 from index.embedding.hash_embedder import HashEmbedder
@@ -77,6 +78,7 @@ from index.operations.evaluation import (
 from index.operations.migrate import migrate_archive
 
 __all__ = [
+    "STOPWORDS",
     "Answer",
     "Archive",
     "ArchivebotError",

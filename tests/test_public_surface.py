@@ -20,6 +20,7 @@ PUBLIC = {
     "Environment",
     "BUNDLED_MODEL",
     "use_offline_defaults",
+    "STOPWORDS",  # the words search leaves out (the reading room marks the others)
     # what it returns
     "Answer",
     "Article",

@@ -9,71 +9,13 @@ from __future__ import annotations
 import re
 from html import escape
 
+from index import STOPWORDS  # the words the engine's search leaves out are the ones not worth marking
+
 SNIPPET_CHARS = 240
 MAX_TERMS = 12
 _OPTION = re.compile(r"\b\w+:(?:\"[^\"]*\"|'[^']*'|\S+)")  # inline options: source:"…", after:2009-01-01
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
-STOPWORDS = frozenset(
-    [
-        "about",
-        "after",
-        "all",
-        "also",
-        "and",
-        "any",
-        "are",
-        "been",
-        "before",
-        "being",
-        "but",
-        "can",
-        "did",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "her",
-        "his",
-        "how",
-        "into",
-        "its",
-        "more",
-        "not",
-        "now",
-        "our",
-        "out",
-        "she",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
 
 
 def query_terms(query: str) -> tuple[str, ...]:

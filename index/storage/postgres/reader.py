@@ -80,9 +80,10 @@ def or_query(terms: Sequence[str]) -> str:
 class PostgresReader:
     """The question path's view of one snapshot (see `ArchiveReader`)."""
 
-    def __init__(self, connection: Connection, meta: dict[str, str]) -> None:
+    def __init__(self, connection: Connection, meta: dict[str, str], *, bm25_index: bool = True) -> None:
         self._connection = connection
         self.meta = meta
+        self._bm25_index = bm25_index  # False on a streaming replica: pg_textsearch's index is not replicated
 
     async def _rows(self, query: str, params: Any = None, *, binary: bool = False) -> list[TupleRow]:
         cursor = self._connection.cursor(binary=binary)
@@ -123,6 +124,8 @@ class PostgresReader:
         average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
         params = {"text": " ".join(terms), "total": self._total, "average": average, "limit": k}
         mode = self.meta.get("lexical")
+        if mode == PG_TEXTSEARCH and not self._bm25_index:
+            mode = POSTINGS
         if mode == PG_TEXTSEARCH:  # unless an index commit is under way (see lexical.BM25_WRITE_LOCK)
             (free,) = await self._rows(TRY_BM25_READ, (BM25_WRITE_LOCK,))
             mode = PG_TEXTSEARCH if free[0] else POSTINGS

@@ -152,24 +152,27 @@ class PostgresStorage:
                     return
 
     @contextlib.asynccontextmanager
-    async def _read_snapshot(self) -> AsyncIterator[tuple[Connection, dict[str, str]]]:
-        """A snapshot for questions: on the replica when there is one and it may be used, else the primary's."""
+    async def _read_snapshot(self) -> AsyncIterator[tuple[Connection, dict[str, str], bool]]:
+        """A snapshot for questions: on the replica when there is one and it may be used, else the primary's
+        (the last value: whether it is the replica's)."""
         if self.replica is not None:
             async with self.replica.snapshot(self._newest_generation) as on_replica:
                 if on_replica is not None:
                     async with translated(self.replica.url):
-                        yield on_replica
+                        yield (*on_replica, True)
                     return
         async with self._snapshot() as on_primary:
-            yield on_primary
+            yield (*on_primary, False)
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresReader]:
-        async with self._read_snapshot() as (connection, meta):
+        async with self._read_snapshot() as (connection, meta, on_replica):
             if "generation" in meta:
                 self._meta = meta
                 self._seen(meta)
-            yield PostgresReader(connection, meta)
+            # pg_textsearch 1.0 writes no WAL for its index: a streaming replica has the index's name, not its
+            # pages ("could not read blocks"), so questions read there rank by the postings, kept by every commit.
+            yield PostgresReader(connection, meta, bm25_index=not on_replica)
 
     async def warm_up(self) -> None:
         """Pull the HNSW index's pages into the server's cache (pg_prewarm is not always installed: a few
@@ -200,7 +203,7 @@ class PostgresStorage:
             yield PostgresCheck(connection, meta)
 
     async def stats(self) -> StorageStats:
-        async with self._read_snapshot() as (connection, meta):
+        async with self._read_snapshot() as (connection, meta, _on_replica):
             check = PostgresCheck(connection, meta)
             counts = await check.counts()
             cursor = await connection.execute(

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +41,28 @@ CREATE TABLE IF NOT EXISTS follow_channels_off (channel_id INTEGER PRIMARY KEY);
 """
 
 
+# Every use of the connection holds this lock in its worker thread: a caller cancelled while its statement runs
+# (the bot's feed task stopped at shutdown) leaves the statement running in its thread, and closing the
+# connection under it crashed the process (a segfault in sqlite3_last_insert_rowid, found by the CI run).
+_NATIVE = threading.Lock()
+
+
+def _locked(work: Callable[[], Any]) -> Any:
+    with _NATIVE:
+        return work()
+
+
 class _Runner:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
     async def fetch(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        return await asyncio.to_thread(lambda: self._connection.execute(statement, tuple(parameters)).fetchall())
+        return await asyncio.to_thread(
+            _locked, lambda: self._connection.execute(statement, tuple(parameters)).fetchall()
+        )
 
     async def execute(self, statement: str, parameters: Sequence[object] = ()) -> int:
-        return await asyncio.to_thread(lambda: self._connection.execute(statement, tuple(parameters)).rowcount)
+        return await asyncio.to_thread(_locked, lambda: self._connection.execute(statement, tuple(parameters)).rowcount)
 
 
 class SqliteFeedDatabase:
@@ -81,16 +95,17 @@ class SqliteFeedDatabase:
             if self._connection is None:
                 self._connection = await asyncio.to_thread(self._open)
             connection = self._connection
-            await asyncio.to_thread(connection.execute, "BEGIN IMMEDIATE" if exclusive else "BEGIN")
+            begin = "BEGIN IMMEDIATE" if exclusive else "BEGIN"
+            await asyncio.to_thread(_locked, lambda: connection.execute(begin))
             try:
                 yield _Runner(connection)
             except BaseException:
-                await asyncio.to_thread(connection.execute, "ROLLBACK")
+                await asyncio.to_thread(_locked, lambda: connection.execute("ROLLBACK"))
                 raise
-            await asyncio.to_thread(connection.execute, "COMMIT")
+            await asyncio.to_thread(_locked, lambda: connection.execute("COMMIT"))
 
     async def close(self) -> None:
         async with self._lock:
             if self._connection is not None:
-                self._connection.close()
+                await asyncio.to_thread(_locked, self._connection.close)  # after any statement still running
                 self._connection = None

@@ -10,6 +10,7 @@ import pytest
 # Helper modules the test modules import: their asserts get pytest's explanations too (and pytest does not
 # warn that a module it loads as a plugin, `pytest_plugins = ["bot_fixtures"]`, was imported before).
 pytest.register_assert_rewrite("bot_fixtures", "fake_discord")
+pytest_plugins = ["thread_guard"]  # a leaked non-daemon thread fails the run, naming its test, instead of hanging it
 
 from index import Archive, HashEmbedder, Settings  # noqa: E402 - after the assert rewrite registration
 from index._settings import use_offline_defaults  # noqa: E402

@@ -41,28 +41,25 @@ CREATE TABLE IF NOT EXISTS follow_channels_off (channel_id INTEGER PRIMARY KEY);
 """
 
 
-# Every use of the connection holds this lock in its worker thread: a caller cancelled while its statement runs
-# (the bot's feed task stopped at shutdown) leaves the statement running in its thread, and closing the
-# connection under it crashed the process (a segfault in sqlite3_last_insert_rowid, found by the CI run).
-_NATIVE = threading.Lock()
-
-
-def _locked(work: Callable[[], Any]) -> Any:
-    with _NATIVE:
+def _locked(lock: threading.Lock, work: Callable[[], Any]) -> Any:
+    with lock:
         return work()
 
 
 class _Runner:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
         self._connection = connection
+        self._lock = lock
 
     async def fetch(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(
-            _locked, lambda: self._connection.execute(statement, tuple(parameters)).fetchall()
+            _locked, self._lock, lambda: self._connection.execute(statement, tuple(parameters)).fetchall()
         )
 
     async def execute(self, statement: str, parameters: Sequence[object] = ()) -> int:
-        return await asyncio.to_thread(_locked, lambda: self._connection.execute(statement, tuple(parameters)).rowcount)
+        return await asyncio.to_thread(
+            _locked, self._lock, lambda: self._connection.execute(statement, tuple(parameters)).rowcount
+        )
 
 
 class SqliteFeedDatabase:
@@ -73,6 +70,12 @@ class SqliteFeedDatabase:
         self.create = create
         self._connection: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()  # one transaction at a time on the connection
+        # Every use of the connection holds this lock in its worker thread: a caller cancelled while its
+        # statement runs (the bot's feed task stopped at shutdown) leaves the statement running in its thread,
+        # and closing the connection under it crashed the process (a segfault in sqlite3_last_insert_rowid,
+        # found by the CI run). One lock per connection: a lock shared by every store made a statement waiting
+        # out SQLite's busy timeout for another store's transaction hold up that store's COMMIT.
+        self._native = threading.Lock()
 
     def _open(self) -> sqlite3.Connection:
         if not self.create:
@@ -85,8 +88,16 @@ class SqliteFeedDatabase:
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # created private, like the archive
         os.close(descriptor)
         connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.executescript(SCHEMA)
+        try:
+            # Switch to WAL only when the file is not in it yet: the switch needs the file to itself, waits
+            # out the busy timeout behind any other connection's transaction and then fails ("database is
+            # locked", seen once in the suite when the follow button opened the file); a WAL file needs none.
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(SCHEMA)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     @contextlib.asynccontextmanager
@@ -96,16 +107,17 @@ class SqliteFeedDatabase:
                 self._connection = await asyncio.to_thread(self._open)
             connection = self._connection
             begin = "BEGIN IMMEDIATE" if exclusive else "BEGIN"
-            await asyncio.to_thread(_locked, lambda: connection.execute(begin))
+            await asyncio.to_thread(_locked, self._native, lambda: connection.execute(begin))
             try:
-                yield _Runner(connection)
+                yield _Runner(connection, self._native)
             except BaseException:
-                await asyncio.to_thread(_locked, lambda: connection.execute("ROLLBACK"))
+                await asyncio.to_thread(_locked, self._native, lambda: connection.execute("ROLLBACK"))
                 raise
-            await asyncio.to_thread(_locked, lambda: connection.execute("COMMIT"))
+            await asyncio.to_thread(_locked, self._native, lambda: connection.execute("COMMIT"))
 
     async def close(self) -> None:
         async with self._lock:
             if self._connection is not None:
-                await asyncio.to_thread(_locked, self._connection.close)  # after any statement still running
+                # After any statement still running:
+                await asyncio.to_thread(_locked, self._native, self._connection.close)
                 self._connection = None

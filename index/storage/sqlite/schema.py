@@ -11,6 +11,7 @@ their own database file, so a long reindex never blocks them). The FAISS vector 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -151,7 +152,7 @@ async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection
     except BaseException:
         # A file that is not a database fails here: close, or aiosqlite's (non-daemon) thread keeps the
         # process alive after everything else ended (the test suite hung at exit on a damaged file).
-        await connection.close()
+        await asyncio.shield(connection.close())
         raise
     return connection
 
@@ -167,17 +168,30 @@ async def open_database(path: Path, *, create: bool = True) -> aiosqlite.Connect
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path} is not a readable SQLite database ({error})") from error
     connection = await connect(path)
-    await connection.executescript(SCHEMA + COPIES_SCHEMA)
-    if path.exists():
-        private_file(path)
+    async with _closed_on_failure(connection):
+        await connection.executescript(SCHEMA + COPIES_SCHEMA)
+        if path.exists():
+            private_file(path)
     return connection
 
 
 async def open_feedback_database(path: Path) -> aiosqlite.Connection:
     connection = await connect(path)
-    await connection.executescript(FEEDBACK_SCHEMA + QUESTIONS_SCHEMA)
-    private_file(path)
+    async with _closed_on_failure(connection):
+        await connection.executescript(FEEDBACK_SCHEMA + QUESTIONS_SCHEMA)
+        private_file(path)
     return connection
+
+
+@contextlib.asynccontextmanager
+async def _closed_on_failure(connection: aiosqlite.Connection) -> AsyncIterator[None]:
+    """Close `connection` if the block fails or is cancelled (a reindex cancelled at shutdown while its writer
+    was being set up left aiosqlite's non-daemon thread running, and the process never exited)."""
+    try:
+        yield
+    except BaseException:
+        await asyncio.shield(connection.close())
+        raise
 
 
 @contextlib.asynccontextmanager

@@ -41,6 +41,7 @@ class SqliteStorage:
         self._parameters = parameters
         self._served = ServedVectors(data_dir, parameters)
         self._feedback: SqliteFeedback | None = None
+        self._feedback_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, settings: Settings, *, create: bool = True) -> SqliteStorage:
@@ -52,10 +53,14 @@ class SqliteStorage:
         db = await schema.open_database(data_dir / DATABASE_FILE, create=create)
         parameters = SearchParameters(settings.faiss_nprobe, settings.faiss_ef_search)
         storage = cls(data_dir, db, parameters)
-        with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
-            storage._served.meta = await schema.get_meta(db)
-        if create and storage._served.meta.get("generation"):
-            await asyncio.to_thread(collect_settled, data_dir, int(storage._served.meta["generation"]))
+        try:
+            with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
+                storage._served.meta = await schema.get_meta(db)
+            if create and storage._served.meta.get("generation"):
+                await asyncio.to_thread(collect_settled, data_dir, int(storage._served.meta["generation"]))
+        except BaseException:
+            await asyncio.shield(storage.close())
+            raise
         return storage
 
     @property
@@ -68,9 +73,11 @@ class SqliteStorage:
         return self._served.meta
 
     async def close(self) -> None:
-        await self._db.close()
-        if self._feedback is not None:
-            await self._feedback.close()
+        try:
+            await self._db.close()
+        finally:
+            if self._feedback is not None:
+                await self._feedback.close()
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[SqliteReader]:
@@ -89,12 +96,16 @@ class SqliteStorage:
     async def index_session(self) -> AsyncIterator[SqliteSession]:
         with index_lock(self.data_dir):
             writer = await schema.open_database(self._path)
-            session = SqliteSession(writer, await schema.get_meta(writer), self._served)
+            session: SqliteSession | None = None
             try:
+                session = SqliteSession(writer, await schema.get_meta(writer), self._served)
                 yield session
             finally:
-                await session.close()
-                await writer.close()
+                # Shielded: a reindex cancelled at shutdown must still close its writer (aiosqlite's thread
+                # is not a daemon; left open, it keeps the process alive after everything else ended).
+                if session is not None:
+                    await asyncio.shield(session.close())
+                await asyncio.shield(writer.close())
 
     @contextlib.asynccontextmanager
     async def check(self) -> AsyncIterator[SqliteCheck]:
@@ -122,8 +133,11 @@ class SqliteStorage:
         return StorageStats(counts, meta, database_bytes, vector_bytes)
 
     async def feedback(self) -> SqliteFeedback:
-        if self._feedback is None:
-            self._feedback = await SqliteFeedback.open(self.data_dir / FEEDBACK_FILE)
+        # Opened once under a lock: two first callers at once (a vote and a logged question) each opened a
+        # connection, and the one overwritten was never closed (its non-daemon thread outlived the process).
+        async with self._feedback_lock:
+            if self._feedback is None:
+                self._feedback = await SqliteFeedback.open(self.data_dir / FEEDBACK_FILE)
         return self._feedback
 
     async def questions(self) -> SqliteFeedback:

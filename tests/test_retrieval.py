@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
+from index.answering.candidates import Candidate, Scored
 from index.answering.query import Filters, Query
-from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, rank_articles, retrieve
-from index.answering.selection import select
+from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, Retrieval, rank_articles, retrieve
+from index.answering.selection import _quotes, select
 from index.reading.dates import DateRange
 
 
@@ -194,3 +195,47 @@ def test_candidates_take_one_of_each_passage_of_a_story_held_in_many_copies():
     chosen = [passage_id for passage_id, _ in retrieval.candidates]
     assert chosen[:2] == [10, 11]  # the best copy's two passages, once each
     assert chosen[2:] == [1000 + number for number in range(CANDIDATE_PASSAGES - 2)]
+
+
+def _three_sentence_retrieval() -> tuple[Retrieval, list[str]]:
+    sentences = ["Kuznetsova tested positive for a banned drug.", "It was the stimulant ephedrine.", "She denies it."]
+    body = " ".join(sentences)
+    starts = [body.index(sentence) for sentence in sentences]
+    article = _article(1, body)
+    rows = [
+        SentenceRow(n, 1, n, start, start + len(s), _unit(1, 0, 0))
+        for n, (start, s) in enumerate(zip(starts, sentences, strict=True))
+    ]
+    passage = PassageRow(1, 1, 0, len(body), 0, 2)
+    return Retrieval([(1, 1.0)], {1: passage}, {1: article}, [], {}, 1, {1: rows}), sentences
+
+
+def _scored(*probabilities: float) -> list[Scored]:
+    """Sentence n of article 1 with probability `probabilities[n]`, best first."""
+    items = [
+        Scored(Candidate((1, ordinal), f"s{ordinal}", None), probability, 0.0, 0.0, 0.0, False)
+        for ordinal, probability in enumerate(probabilities)
+    ]
+    return sorted(items, key=lambda item: -item.score)
+
+
+def test_a_sentence_whose_next_sentence_is_nearly_as_likely_is_quoted_with_it() -> None:
+    retrieval, sentences = _three_sentence_retrieval()
+    # The lede restates the question; the next sentence holds the detail asked for, scored a hair lower.
+    quotes = _quotes(_scored(0.962, 0.961, 0.2), retrieval, 3, lambda item: True)
+    assert quotes[0].text == f"{sentences[0]} {sentences[1]}"  # one verbatim span, as the article has them
+    assert all(quote.text != sentences[1] for quote in quotes)  # and not quoted a second time
+
+
+def test_a_clearly_weaker_next_sentence_is_not_added() -> None:
+    retrieval, sentences = _three_sentence_retrieval()
+    quotes = _quotes(_scored(0.962, 0.90, 0.2), retrieval, 3, lambda item: True)
+    assert quotes[0].text == sentences[0]
+
+
+def test_a_next_sentence_scored_higher_is_its_own_quote_not_an_extension() -> None:
+    retrieval, sentences = _three_sentence_retrieval()
+    # Sentence 1 is best and quoted first; sentence 0 (its predecessor, nearly as likely) must not swallow it.
+    quotes = _quotes(_scored(0.960, 0.962, 0.2), retrieval, 3, lambda item: True)
+    assert quotes[0].text.startswith(sentences[1])
+    assert sentences[0] in [quote.text for quote in quotes]

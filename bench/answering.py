@@ -24,15 +24,23 @@ ENCODERS: dict[str, dict[str, Any]] = {
 
 
 async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
-    from index import Archive, IndexMismatchError, Settings
+    from index import Archive, Settings
 
     settings = Settings(data_dir=data_dir, archive_roots=(CORPUS,), **ENCODERS[backend])
     archive = await Archive.open(settings)
+    try:  # closed however it ends: an archive left open kept this worker process from exiting
+        return await _measure_open(archive, backend, rounds)
+    finally:
+        await archive.close()
+
+
+async def _measure_open(archive: Any, backend: str, rounds: int) -> dict[str, Any]:
+    from index import IndexMismatchError
+
     started = time.perf_counter()
     try:
         await archive.warm_up()
     except IndexMismatchError as error:  # an int8 index answers int8 questions only, and fp32 fp32
-        await archive.close()
         return {"skipped": str(error)}
     warm_s = time.perf_counter() - started
     asked = questions()
@@ -64,7 +72,6 @@ async def _measure(data_dir: Path, backend: str, rounds: int) -> dict[str, Any]:
             "articles": summary.unchanged,
             "embedded": summary.sentences_embedded,
         }
-    await archive.close()
     return result
 
 

@@ -12,6 +12,8 @@ import dataclasses
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -295,3 +297,41 @@ async def test_sigkill_midway_through_a_chunked_update(tmp_path: Path, backend_s
     assert len(orchard) == 1 and "cider makers" in orchard[0]
     assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
     assert (await check_index(settings)).counts["articles"] == len(TOPICS) - 1 + 40
+
+
+ABANDONING_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from index import Archive, HashEmbedder, Settings
+
+async def main():
+    settings = Settings(data_dir=Path(sys.argv[1]), model="hash:256", archive_roots=(Path(sys.argv[2]),))
+    archive = await Archive.open(settings, embedder=HashEmbedder(256))
+    await archive.reindex([Path(sys.argv[2])])
+    await archive.record_question("Who won the 2007 Bafta?", kind="not_found")  # the feedback database too
+    raise SystemExit("the program ends without closing its archive")
+
+asyncio.run(main())
+"""
+
+
+async def test_a_program_that_never_closes_its_archive_still_exits_and_the_archive_opens(
+    tmp_path: Path, seed_archive_dir: Path
+) -> None:
+    # aiosqlite's connection threads are not daemons: before connections were made with daemon threads, this
+    # process never exited (the bench's answering worker hung so after an error skipped its close()).
+    data_dir = tmp_path / "data"
+    run = subprocess.run(
+        [sys.executable, "-c", ABANDONING_SCRIPT, str(data_dir), str(seed_archive_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert "without closing" in run.stderr, run.stderr
+    settings = Settings(data_dir=data_dir, model="hash:256", archive_roots=(seed_archive_dir,), min_confidence=0.05)
+    async with await Archive.open(settings, embedder=HashEmbedder(256)) as archive:
+        assert (await archive.stats()).articles == 1
+        assert (await archive.gaps()).groups[0].questions == ("Who won the 2007 Bafta?",)
+    report = await check_index(data_dir)
+    assert report.ok, report.problems

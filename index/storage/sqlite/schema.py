@@ -140,9 +140,18 @@ Item = TypeVar("Item")
 
 async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection:
     if readonly:
-        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        pending = aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     else:
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        pending = aiosqlite.connect(str(path), isolation_level=None)
+    # aiosqlite runs each connection in a thread that is not a daemon: an Archive its program never closed (a
+    # script that raised before `close()`, the bench once) kept the process alive after everything else had
+    # ended. A daemon thread lets it exit; what a connection abandoned at exit had not committed is rolled back
+    # by SQLite's own recovery, as after a crash (the archive is crash-safe by design, tests/test_crash_safety).
+    # `_thread` is aiosqlite's (0.20-0.22); tests/test_crash_safety.py fails if this stops taking effect.
+    worker = getattr(pending, "_thread", None)
+    if worker is not None and not worker.is_alive():
+        worker.daemon = True
+    connection = await pending
     try:
         await connection.execute("PRAGMA busy_timeout = 30000")
         await connection.execute("PRAGMA foreign_keys = ON")

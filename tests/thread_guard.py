@@ -1,9 +1,10 @@
 """A leaked thread fails the run with the test that started it, instead of hanging the process at exit.
 
-aiosqlite runs each connection in a non-daemon thread: a connection that is never closed keeps the interpreter
-alive after the last test (CI once waited out its 90 minutes on two of them after "799 passed"). Each test's new
-non-daemon threads are recorded; at the end of the session those still alive are reported, the run fails, and
-the process exits instead of waiting for them.
+aiosqlite ran each connection in a non-daemon thread: a connection never closed kept the interpreter alive after
+the last test (CI once waited out its 90 minutes on two of them after "799 passed"). The archive's connections
+are daemon threads now (index/storage/sqlite/schema.py), and any other non-daemon thread a test leaves behind
+is caught here: each test's new non-daemon threads are recorded; at the end of the session those still alive
+are reported with their test, the run fails, and the process exits instead of waiting for them.
 """
 
 from __future__ import annotations

@@ -152,17 +152,12 @@ async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection
     if worker is not None and not worker.is_alive():
         worker.daemon = True
     connection = await pending
-    try:
+    async with _closed_on_failure(connection):  # a file that is not a database fails here
         await connection.execute("PRAGMA busy_timeout = 30000")
         await connection.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             await connection.execute("PRAGMA journal_mode = WAL")
             await connection.execute("PRAGMA synchronous = NORMAL")
-    except BaseException:
-        # A file that is not a database fails here: close, or aiosqlite's (non-daemon) thread keeps the
-        # process alive after everything else ended (the test suite hung at exit on a damaged file).
-        await asyncio.shield(connection.close())
-        raise
     return connection
 
 
@@ -194,8 +189,9 @@ async def open_feedback_database(path: Path) -> aiosqlite.Connection:
 
 @contextlib.asynccontextmanager
 async def _closed_on_failure(connection: aiosqlite.Connection) -> AsyncIterator[None]:
-    """Close `connection` if the block fails or is cancelled (a reindex cancelled at shutdown while its writer
-    was being set up left aiosqlite's non-daemon thread running, and the process never exited)."""
+    """Close `connection` if the block fails or is cancelled, so no open file outlives the error (a reindex
+    cancelled at shutdown while its writer was being set up, a damaged file: before connections ran in daemon
+    threads, either kept the process alive after everything else had ended)."""
     try:
         yield
     except BaseException:

@@ -161,6 +161,10 @@ def _quotes(
     seen_stories: dict[str, int] = {}
     best = scored[0].score
     by_key = {item.candidate.key: item for item in scored}
+
+    def overlaps_a_quote(row: int, start: int, end: int) -> bool:
+        return any(r == row and start < e and s < end for r, s, e in used)
+
     for item in _quote_order(scored):
         if len(quotes) >= max_quotes:
             break
@@ -175,14 +179,14 @@ def _quotes(
         start, end = sentence.start, sentence.end
         if ordinal > 0 and (needs_predecessor(item.candidate.text) or leans_on_previous(item)):
             start = article_sentences[ordinal - 1].start
-        if any(r == row and start < e and s < end for r, s, e in used):
+        if overlaps_a_quote(row, start, end):
             continue
         successor = by_key.get((row, ordinal + 1))
         if successor is not None and 0 <= _log_odds(item.score) - _log_odds(successor.score) <= SUCCESSOR_MARGIN:
             # The next sentence is nearly as likely to answer (a lede restating the question, then the detail
             # asked for): quote the two as the article has them, unless the next is quoted already.
             following = article_sentences[ordinal + 1].end
-            if not any(r == row and start < e and s < following for r, s, e in used):
+            if not overlaps_a_quote(row, start, following):
                 end = following
         text = article.body[start:end]
         if any(near_duplicate(text, quote.text) for quote in quotes):

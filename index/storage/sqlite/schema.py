@@ -16,7 +16,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -152,7 +152,7 @@ async def connect(path: Path, *, readonly: bool = False) -> aiosqlite.Connection
     if worker is not None and not worker.is_alive():
         worker.daemon = True
     connection = await pending
-    async with _closed_on_failure(connection):  # a file that is not a database fails here
+    async with closed_on_failure(connection):  # a file that is not a database fails here
         await connection.execute("PRAGMA busy_timeout = 30000")
         await connection.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -172,7 +172,7 @@ async def open_database(path: Path, *, create: bool = True) -> aiosqlite.Connect
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path} is not a readable SQLite database ({error})") from error
     connection = await connect(path)
-    async with _closed_on_failure(connection):
+    async with closed_on_failure(connection):
         await connection.executescript(SCHEMA + COPIES_SCHEMA)
         if path.exists():
             private_file(path)
@@ -181,21 +181,25 @@ async def open_database(path: Path, *, create: bool = True) -> aiosqlite.Connect
 
 async def open_feedback_database(path: Path) -> aiosqlite.Connection:
     connection = await connect(path)
-    async with _closed_on_failure(connection):
+    async with closed_on_failure(connection):
         await connection.executescript(FEEDBACK_SCHEMA + QUESTIONS_SCHEMA)
         private_file(path)
     return connection
 
 
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
 @contextlib.asynccontextmanager
-async def _closed_on_failure(connection: aiosqlite.Connection) -> AsyncIterator[None]:
-    """Close `connection` if the block fails or is cancelled, so no open file outlives the error (a reindex
-    cancelled at shutdown while its writer was being set up, a damaged file: before connections ran in daemon
-    threads, either kept the process alive after everything else had ended)."""
+async def closed_on_failure(resource: _Closable) -> AsyncIterator[None]:
+    """Close `resource` (a connection, a storage) if the block fails or is cancelled, so no open file outlives
+    the error (a reindex cancelled at shutdown while its writer was being set up, a damaged file: before
+    connections ran in daemon threads, either kept the process alive after everything else had ended)."""
     try:
         yield
     except BaseException:
-        await asyncio.shield(connection.close())
+        await asyncio.shield(resource.close())
         raise
 
 

@@ -53,14 +53,11 @@ class SqliteStorage:
         db = await schema.open_database(data_dir / DATABASE_FILE, create=create)
         parameters = SearchParameters(settings.faiss_nprobe, settings.faiss_ef_search)
         storage = cls(data_dir, db, parameters)
-        try:
+        async with schema.closed_on_failure(storage):
             with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
                 storage._served.meta = await schema.get_meta(db)
             if create and storage._served.meta.get("generation"):
                 await asyncio.to_thread(collect_settled, data_dir, int(storage._served.meta["generation"]))
-        except BaseException:
-            await asyncio.shield(storage.close())
-            raise
         return storage
 
     @property
@@ -101,8 +98,8 @@ class SqliteStorage:
                 session = SqliteSession(writer, await schema.get_meta(writer), self._served)
                 yield session
             finally:
-                # Shielded: a reindex cancelled at shutdown must still close its writer (aiosqlite's thread
-                # is not a daemon; left open, it keeps the process alive after everything else ended).
+                # Shielded: a reindex cancelled at shutdown must still close its writer (left open, it held
+                # its file and, before connections ran in daemon threads, kept the process alive).
                 if session is not None:
                     await asyncio.shield(session.close())
                 await asyncio.shield(writer.close())
@@ -134,7 +131,7 @@ class SqliteStorage:
 
     async def feedback(self) -> SqliteFeedback:
         # Opened once under a lock: two first callers at once (a vote and a logged question) each opened a
-        # connection, and the one overwritten was never closed (its non-daemon thread outlived the process).
+        # connection, and the one overwritten was never closed.
         async with self._feedback_lock:
             if self._feedback is None:
                 self._feedback = await SqliteFeedback.open(self.data_dir / FEEDBACK_FILE)

@@ -112,6 +112,16 @@ async def test_without_the_extension_the_stored_weight_top_k_ranks_alike(
         async with storage.reader() as reader:
             frequencies, _ = await reader.document_frequencies(["river", "bridge"])
         assert frequencies == {"river": len(ids["s1"]), "bridge": len(ids["s1"])}
+        # A word of several stems counts as its rarest stem (an upper bound of the passages holding all of them;
+        # one stem absent: none, as for FTS5's phrase); a word with no stem counts none.
+        async with storage.reader() as reader:
+            frequencies, _ = await reader.document_frequencies(["rain-bridge", "bridge's", "--"])
+        rain = await _scalar(postgres_url, "SELECT passages FROM lexeme_passages WHERE lexeme = 'rain'")
+        assert rain == 1 == len(ids["s1"])  # "rain" only in s2 now, "bridge" only in s1: held together by none
+        assert frequencies == {"rain-bridge": 0, "bridge's": 0, "--": 0}  # 'rain-bridge' and 's' are in no passage
+        async with storage.reader() as reader:
+            frequencies, _ = await reader.document_frequencies(["rain bridge"])
+        assert frequencies == {"rain bridge": 1}
     finally:
         await storage.close()
 

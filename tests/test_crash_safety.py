@@ -213,6 +213,25 @@ def _articles(settings: Settings, like: str) -> list[str]:
     return [body for (body,) in sql(settings.data_dir, statement.format("?"), (like,))]
 
 
+SEARCH_INDEXES = ("passages_embedding", "passages_words_bm25", "postings_pkey", "postings_impact")
+SEARCH_KEYS = ("postings_pkey", "postings_passage_id_fkey")
+
+
+def _postgres_build_state(settings: Settings) -> tuple[set[str], str | None]:
+    """PostgreSQL: which of the search indexes and keys a first build leaves to its last commit exist, and the meta
+    flag that says they are still to be built."""
+    assert settings.database_url
+    with psycopg.connect(settings.database_url) as connection:
+        found = connection.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) UNION SELECT conname FROM pg_constraint"
+            " WHERE conname = ANY(%s)",
+            (list(SEARCH_INDEXES), list(SEARCH_KEYS)),
+        )
+        present = {str(name) for (name,) in found.fetchall()}
+        row = connection.execute("SELECT value FROM meta WHERE key = 'build_unfinished'").fetchone()
+    return present, row[0] if row else None
+
+
 def _chunked_env(settings: Settings, **extra: str) -> dict[str, str]:
     return backend_env(settings, ARCHIVEBOT_INDEX_CHUNK_ARTICLES=CHUNK, **extra)
 
@@ -246,6 +265,8 @@ async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path, back
         assert "lighthouse number 13 keepers" in _quoted(answer)
         answer = await _ask(settings, NEW_Q)  # lighthouse 7 comes in a later chunk: not quoted yet
         assert "lighthouse number 7 keepers" not in _quoted(answer)
+        if settings.database_url:  # the search indexes come with the build's last commit; answered without them
+            assert _postgres_build_state(settings) == (set(), "1")
     finally:
         _kill(process)
 
@@ -259,6 +280,37 @@ async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path, back
     await assert_consistent(settings)
     assert (await check_index(settings)).counts["articles"] == 47
     assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
+    if settings.database_url:
+        assert _postgres_build_state(settings) == (set(SEARCH_INDEXES + SEARCH_KEYS), None)
+
+
+async def test_a_first_build_killed_then_resumed_with_nothing_new_still_builds_its_indexes(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL leaves a first build's search indexes to its last commit: when the build is killed and the
+    files it had not reached are gone, the next run (nothing to add) builds them."""
+    settings = Settings(data_dir=tmp_path / "data", model="hash:256", min_confidence=0.05, database_url=postgres_url)
+    root = tmp_path / "news"
+    root.mkdir()
+    _change_archive(write_archive(root))
+    marker = tmp_path / "paused"
+    env = _chunked_env(settings, ARCHIVEBOT_TEST_PAUSE_AT="committed:2", ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    process = start_cli(["index", str(root), "--json"], env)
+    try:
+        _wait_for_pause(process, marker)
+    finally:
+        _kill(process)
+    assert _postgres_build_state(settings) == (set(), "1")
+    with psycopg.connect(postgres_url) as connection:
+        indexed = {Path(path).name for (path,) in connection.execute("SELECT path FROM articles").fetchall()}
+    for path in root.iterdir():
+        if path.name not in indexed:
+            path.unlink()
+    result = run_cli(["index", str(root), "--json"], _chunked_env(settings))
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["added"], json.loads(result.stdout)["unchanged"]) == (0, 10)
+    assert _postgres_build_state(settings) == (set(SEARCH_INDEXES + SEARCH_KEYS), None)
+    assert (await check_index(settings)).ok
 
 
 async def test_sigkill_midway_through_a_chunked_update(tmp_path: Path, backend_settings: Settings) -> None:

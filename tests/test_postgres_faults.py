@@ -121,7 +121,7 @@ async def test_tables_that_do_not_match_the_schema_are_a_typed_error_not_a_drive
     try:
         await archive.reindex([seed_archive_dir])
         with psycopg.connect(postgres_url, autocommit=True) as connection:  # as a foreign or damaged schema
-            connection.execute("DROP TABLE postings")
+            connection.execute("DROP TABLE lexeme_passages")  # read by every question with words
         with pytest.raises(IndexMismatchError, match="not the ones this version expects"):
             await archive.ask(QUESTION)
     finally:

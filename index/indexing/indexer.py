@@ -46,7 +46,7 @@ from index.indexing.pause import pause_for_tests
 from index.indexing.plan import ArticleReader, NewArticle, Plan, PlannedArticle, Planner, ScanLimits, chunked
 from index.reading.files import discover
 from index.reading.parse import PARSER_VERSION
-from index.storage import IndexSession, VectorStaging, mismatches
+from index.storage import UNFINISHED_BUILD, IndexSession, VectorStaging, mismatches
 
 __all__ = [
     "DEFAULT_CHUNK_ARTICLES",
@@ -203,7 +203,9 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         removals = plan.remove_rows + removals
     if rebuild:  # a model change: every old article goes in the first commit (the rest come back chunk by chunk)
         removals = plan.remove_rows + [item.replaces for item in plan.new_articles if item.replaces is not None]
-    changed = bool(removals or prepared) or (first and (run.full or "generation" not in run.session.meta))
+    meta = run.session.meta
+    changed = bool(removals or prepared) or (first and (run.full or "generation" not in meta))
+    changed = changed or (last and UNFINISHED_BUILD in meta)  # a first build's indexes still to build
     now = datetime.now(UTC).isoformat(timespec="seconds")
     detail = run.chunk_detail(number)
     run.report("commit", number - 1, run.chunks, detail, fraction=run.commit_fraction())
@@ -220,6 +222,7 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
                 dimension=run.embedder.dimension,
                 factory=run.options.faiss_factory,
                 rebuild=rebuild,
+                final=last,
             )
         # Syndicated copies: the inserted articles (and, once, all of an archive indexed before copies were
         # grouped) are keyed and compared in this same commit; a removed article's keys and pairs went with it.

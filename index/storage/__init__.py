@@ -25,7 +25,13 @@ from index.storage.base import (
     VectorStaging,
     VectorsUnusableError,
 )
-from index.storage.common import SCHEMA_VERSION, mismatches, passage_vector, passage_vector_from_blobs
+from index.storage.common import (
+    SCHEMA_VERSION,
+    UNFINISHED_BUILD,
+    mismatches,
+    passage_vector,
+    passage_vector_from_blobs,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -45,6 +51,7 @@ __all__ = [
     "VectorRepair",
     "VectorSet",
     "VectorStaging",
+    "UNFINISHED_BUILD",
     "VectorsUnusableError",
     "mismatches",
     "open_storage",

@@ -173,9 +173,13 @@ class IndexWrite(Protocol):
         with the rows as changed through this write (`index.indexing.copies.update_copy_groups`)."""
         ...
 
-    async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
+    async def commit_vectors(
+        self, *, model: str, dimension: int, factory: str, rebuild: bool = False, final: bool = True
+    ) -> None:
         """Make the vector side agree with the rows changed through this write (all of them when `rebuild`)
-        and record model, dimension, schema version and vector generation in meta. Called once, last."""
+        and record model, dimension, schema version and vector generation in meta. Called once, last.
+        `final` is false for a run's commits before its last: a backend may leave building its search
+        indexes to the last commit of a first build (`common.UNFINISHED_BUILD`)."""
         ...
 
     async def delete_orphan_rows(self) -> int:

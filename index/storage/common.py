@@ -10,6 +10,10 @@ import numpy as np
 from index._rows import CopyRef, blob_to_vector
 
 SCHEMA_VERSION = 1
+# Recorded by a backend that builds its search indexes once at the end of a first build (PostgreSQL): set while
+# the build's chunks are committed without them, removed by the commit that builds them. The indexer's last
+# commit finishes such a build even when it brings nothing new (a first build interrupted, then resumed).
+UNFINISHED_BUILD = "build_unfinished"
 TITLE_WEIGHT = 0.5  # how far a passage's vector is nudged toward its article's title
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from psycopg.rows import TupleRow
 
 from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_vector
+from index.storage.common import UNFINISHED_BUILD
 from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import copies_of
@@ -119,8 +120,8 @@ class PostgresReader:
         average = float(self.meta.get("token_total", "0") or 0) / self._total or 1.0
         params = {"text": " ".join(terms), "total": self._total, "average": average, "limit": k}
         mode = self.meta.get("lexical")
-        if mode == PG_TEXTSEARCH and not self._bm25_index:
-            mode = POSTINGS
+        if mode == PG_TEXTSEARCH and (not self._bm25_index or UNFINISHED_BUILD in self.meta):
+            mode = POSTINGS  # a replica (the index is not replicated) or a first build's chunks (not built yet)
         if mode == PG_TEXTSEARCH:  # unless an index commit is under way (see lexical.BM25_WRITE_LOCK)
             (free,) = await self._rows(TRY_BM25_READ, (BM25_WRITE_LOCK,))
             mode = PG_TEXTSEARCH if free[0] else POSTINGS

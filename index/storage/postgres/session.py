@@ -12,6 +12,7 @@ import numpy as np
 from index._models import ParsedArticle
 from index._rows import StoredArticleState
 from index.storage.base import FullTextFindings, UnfinishedWork
+from index.storage.common import UNFINISHED_BUILD
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.lexical import BM25_WRITE_LOCK, SET_UP_KEYS, TAKE_BM25_WRITE
 from index.storage.postgres.schema import SCHEMA_VERSION as DATABASE_SCHEMA_VERSION
@@ -215,7 +216,8 @@ class PostgresCheck:
         await cursor.execute("SELECT id, embedding FROM passages")
         vectors = {int(pid): vector for pid, vector in await cursor.fetchall()}
         dimension = await embedding_dimension(self._connection) or int(self.meta.get("dimension", "0") or 0)
-        if not await vector_index_valid(self._connection) and vectors:
+        building = UNFINISHED_BUILD in self.meta  # a first build's chunks: the index comes with its last commit
+        if not building and vectors and not await vector_index_valid(self._connection):
             from index.storage.base import VectorsUnusableError
 
             raise VectorsUnusableError("the HNSW index on passages.embedding is missing or invalid")

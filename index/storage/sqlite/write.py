@@ -114,7 +114,10 @@ class SqliteWrite:
     def copies(self) -> SqliteCopies:
         return SqliteCopies(self._db)
 
-    async def commit_vectors(self, *, model: str, dimension: int, factory: str, rebuild: bool = False) -> None:
+    async def commit_vectors(
+        self, *, model: str, dimension: int, factory: str, rebuild: bool = False, final: bool = True
+    ) -> None:
+        del final  # each commit writes its FAISS generation: readers between chunks search an index as always
         started = time.perf_counter()
         plan = NextIndex(
             db=self._db,

@@ -161,7 +161,7 @@ async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) 
         )
     storage = await PostgresStorage.open(postgres_url)
     try:
-        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 4
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5
         assert (await _meta(storage))["lexical"] == lexical.PG_TEXTSEARCH
         assert "pg_textsearch" in (await _meta(storage))["index_factory"]
         words = await _scalar(postgres_url, "SELECT words FROM passages WHERE id = 1")
@@ -171,6 +171,53 @@ async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) 
         assert await _search(storage, ["bridge"]) == [1]
         new = await _insert(storage, _article("s2", *STORIES["s2"]))
         assert await _search(storage, ["rain"]) == new
+    finally:
+        await storage.close()
+
+
+async def test_a_schema_4_archive_with_copies_is_migrated_to_one_vector_per_text(postgres_url: str) -> None:
+    """Schema 5: of the articles sharing a body only the oldest one's passages are in the HNSW index, which the
+    migration builds again as a partial index."""
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await connection.execute(
+            "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
+            " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for version, description, statements in MIGRATIONS[:4]:
+            await connection.execute(statements)
+            await connection.execute(
+                "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
+            )
+        await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
+        for number, article_id in enumerate(("original", "copy", "other"), start=1):
+            body_hash = "other" if article_id == "other" else "same"
+            await connection.execute(
+                "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title, body,"
+                " indexed_at) VALUES (%s, %s, %s, 'f', %s, %s, 'Title', 'Body text.', '2024-05-02')",
+                (article_id, f"test/{article_id}", f"/archive/{article_id}.txt", article_id, body_hash),
+            )
+            await connection.execute(
+                'INSERT INTO passages (id, article_row, ordinal, start, "end", first_sentence, last_sentence,'
+                " token_count, words, embedding) SELECT %s, id, 0, 0, 10, 0, 0, 2, 'Body text.',"
+                " %s::halfvec FROM articles WHERE article_id = %s",
+                (number, "[1,0,0,0,0,0,0,0]" if article_id != "other" else "[0,1,0,0,0,0,0,0]", article_id),
+            )
+        await connection.execute(
+            "CREATE INDEX passages_embedding ON passages USING hnsw (embedding halfvec_cosine_ops)"
+        )
+        await connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1'), ('model', 'test-model'), ('dimension', '8'),"
+            " ('passage_count', '3'), ('token_total', '6'), ('index_factory', 'pgvector HNSW')"
+        )
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5
+        assert await _scalar(postgres_url, "SELECT array_agg(id ORDER BY id) FROM passages WHERE first_copy") == [1, 3]
+        definition = await _scalar(postgres_url, "SELECT pg_get_indexdef('passages_embedding'::regclass)")
+        assert "WHERE first_copy" in str(definition)  # built again, over first copies only
+        async with storage.reader() as reader:
+            assert await reader.nearest_passages(np.asarray([1, 0, 0, 0, 0, 0, 0, 0], np.float32), 5) == [1, 3]
     finally:
         await storage.close()
 

@@ -12,6 +12,7 @@ from index._models import ParsedArticle
 from index._rows import NewArticleRow, NewPassage, NewSentence
 from index.reading.text import build_passages, split_sentences
 from index.storage import passage_vector
+from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.storage import PostgresStorage
 from index.storage.postgres.url import parse_database_url
 
@@ -55,7 +56,7 @@ def _rows(body: str, dimension: int = 8) -> tuple[list[NewSentence], list[NewPas
     return sentences, passages
 
 
-async def _insert(storage: PostgresStorage, article: ParsedArticle) -> list[int]:
+async def _insert(storage: PostgresStorage, article: ParsedArticle, body_hash: str | None = None) -> list[int]:
     sentences, passages = _rows(article.body)
     title = np.ones(8, np.float32)
     vectors = np.stack(
@@ -66,7 +67,7 @@ async def _insert(storage: PostgresStorage, article: ParsedArticle) -> list[int]
             NewArticleRow(
                 article,
                 fingerprint="f",
-                body_hash=article.content_hash,
+                body_hash=body_hash or article.content_hash,
                 title_vector=title,
                 indexed_at="2024-05-02",
                 sentences=sentences,
@@ -206,5 +207,40 @@ async def test_rows_sent_by_copy_in_batches_become_visible_together_at_commit(
             assert found == set(ids)
             frequencies, _ = await reader.document_frequencies(["harbour"])
             assert frequencies == {"harbour": len(ids)}
+    finally:
+        await storage.close()
+
+
+async def test_the_vector_index_holds_one_copy_of_each_text_and_the_next_oldest_when_it_goes(
+    postgres_url: str,
+) -> None:
+    """Syndicated copies (one body, `body_hash`) are one text in the HNSW index: its oldest article's
+    passages; the others are found through it (cited as copies). Deleting the oldest puts the next in."""
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        first = await _insert(storage, _article("c1", "Bridge approved"), body_hash="same-body")
+        second = await _insert(storage, _article("c2", "Bridge approved (copy)"), body_hash="same-body")
+        other = await _insert(storage, _article("o1", "Weather", "Rain is expected tomorrow. Winds will be strong."))
+        async with storage.reader() as reader:
+            vectors = await reader.passage_vectors(first + second)
+            found = await reader.nearest_passages(vectors[second[0]].astype(np.float32), 10)
+            await reader._rows("SELECT set_config('enable_seqscan', 'off', true)")  # 6 rows: a scan is cheaper
+            plan = await reader._rows(
+                "EXPLAIN SELECT id FROM passages WHERE first_copy ORDER BY embedding <=> %s LIMIT 10",
+                (HalfVector(vectors[first[0]]),),
+            )
+        assert set(found) == set(first) | set(other)  # the copy's passages are not in the index
+        assert "passages_embedding" in " ".join(str(row[0]) for row in plan)  # the partial index answers
+        async with storage.index_session() as session, session.write() as write:
+            (row,) = (await write._fetch("SELECT id FROM articles WHERE article_id = 'c1'"))[0]
+            await write.delete_articles([int(row)])
+            await write.commit_vectors(model="test-model", dimension=8, factory="")
+        async with storage.reader() as reader:
+            found = await reader.nearest_passages(vectors[second[0]].astype(np.float32), 10)
+        assert set(found) == set(second) | set(other)
+        third = await _insert(storage, _article("c3", "Bridge approved (third)"), body_hash="same-body")
+        async with storage.reader() as reader:
+            found = await reader.nearest_passages(vectors[second[0]].astype(np.float32), 10)
+        assert set(found) == set(second) | set(other) and not set(found) & set(third)
     finally:
         await storage.close()

@@ -96,7 +96,9 @@ class PostgresReader:
         if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more
             await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(k),))
         rows = await self._rows(
-            "SELECT id FROM passages ORDER BY embedding <=> %s LIMIT %s", (HalfVector(vector), k), binary=True
+            "SELECT id FROM passages WHERE first_copy ORDER BY embedding <=> %s LIMIT %s",
+            (HalfVector(vector), k),
+            binary=True,
         )
         return [int(row[0]) for row in rows]
 

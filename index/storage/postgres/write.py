@@ -77,8 +77,11 @@ WITH held AS MATERIALIZED (
 ), counted AS MATERIALIZED (
     SELECT h.*, archivebot_word_count(h.lexemes) AS token_count FROM held h
 ), inserted AS (
-    INSERT INTO passages ({_PASSAGE_COLUMNS}, token_count, words, embedding)
-    SELECT {_PASSAGE_COLUMNS}, token_count, archivebot_bm25_text(title, text), embedding FROM counted
+    INSERT INTO passages ({_PASSAGE_COLUMNS}, token_count, words, embedding, first_copy)
+    SELECT {_PASSAGE_COLUMNS}, token_count, archivebot_bm25_text(title, text), embedding, NOT EXISTS (
+        SELECT 1 FROM articles a JOIN articles b ON b.body_hash = a.body_hash AND b.id < a.id
+        WHERE a.id = counted.article_row
+    ) FROM counted
 )
 INSERT INTO postings (lexeme, passage_id, frequency, length)
 SELECT u.lexeme, c.id, (
@@ -152,7 +155,11 @@ class PostgresWrite:
                 " (SELECT id FROM passages WHERE article_row = ANY(%s::bigint[]))",
                 (list(rows),),
             )
-            await self._connection.execute("DELETE FROM articles WHERE id = ANY(%s::bigint[])", (list(rows),))
+            cursor = await self._connection.execute(
+                "DELETE FROM articles WHERE id = ANY(%s::bigint[]) RETURNING body_hash", (list(rows),)
+            )
+            bodies = sorted({str(body) for (body,) in await cursor.fetchall()})
+            await self._connection.execute(_PROMOTE_FIRST_COPIES, (bodies,))
 
     async def _type_vectors(self, dimension: int) -> None:
         """Before the first insert: a first build (or a new dimension) types the vector column and drops the
@@ -350,6 +357,12 @@ class PostgresWrite:
         )
 
 
+# A deleted article's copies: the oldest one left holds the body's passages in the HNSW index now.
+_PROMOTE_FIRST_COPIES = """
+UPDATE passages SET first_copy = true WHERE NOT first_copy AND article_row IN (
+    SELECT min(id) FROM articles WHERE body_hash = ANY(%s::text[]) GROUP BY body_hash
+)
+"""
 _WITHOUT_POSTINGS = "SELECT p.id FROM passages p WHERE NOT EXISTS (SELECT 1 FROM postings o WHERE o.passage_id = p.id)"
 
 

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from index._errors import ArchiveUnavailableError, ConfigurationError, IndexCorruptError, IndexMismatchError
 from index.storage.postgres import codec as _postgres_codec
-from index.storage.postgres.schema import HNSW_EF_SEARCH
+from index.storage.postgres.search_indexes import HNSW_EF_SEARCH
 from index.storage.postgres.url import DatabaseUrl
 
 logger = logging.getLogger(__name__)

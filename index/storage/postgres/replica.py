@@ -30,7 +30,7 @@ import psycopg
 
 from index.storage.postgres import codec as _postgres_codec
 from index.storage.postgres.connect import POOL_SIZE, Connection, application_name, first_line
-from index.storage.postgres.schema import HNSW_EF_SEARCH
+from index.storage.postgres.search_indexes import HNSW_EF_SEARCH
 from index.storage.postgres.url import DatabaseUrl
 from index.storage.sql import META
 

@@ -16,7 +16,8 @@ from index.storage.common import UNFINISHED_BUILD
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.lexical import BM25_WRITE_LOCK, SET_UP_KEYS, TAKE_BM25_WRITE
 from index.storage.postgres.schema import SCHEMA_VERSION as DATABASE_SCHEMA_VERSION
-from index.storage.postgres.schema import embedding_dimension, schema_version
+from index.storage.postgres.schema import schema_version
+from index.storage.postgres.search_indexes import embedding_dimension
 from index.storage.postgres.sql import PASSAGE_VECTOR_SOURCES, STALE_POSTINGS
 from index.storage.postgres.write import PostgresWrite, vector_index_valid
 from index.storage.sql import ARTICLE_STATES, COUNTS, META, PASSAGE_IDS

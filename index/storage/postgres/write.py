@@ -22,9 +22,8 @@ from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
 from index.storage.postgres.extras import PostgresCopies
 from index.storage.postgres.lexical import create_lexical_index, describe
-from index.storage.postgres.schema import (
-    REINDEX_LOCK,
-    TITLE_TERM_WEIGHT,
+from index.storage.postgres.schema import REINDEX_LOCK, TITLE_TERM_WEIGHT
+from index.storage.postgres.search_indexes import (
     create_posting_indexes,
     create_vector_index,
     drop_posting_indexes,
@@ -368,7 +367,7 @@ _WITHOUT_POSTINGS = "SELECT p.id FROM passages p WHERE NOT EXISTS (SELECT 1 FROM
 
 def index_description(lexical: str | None) -> str:
     """What `stats` shows as the index type: the vector index and the lexical path (`meta.lexical`)."""
-    from index.storage.postgres.schema import HNSW_EF_CONSTRUCTION, HNSW_M
+    from index.storage.postgres.search_indexes import HNSW_EF_CONSTRUCTION, HNSW_M
 
     vectors = f"pgvector HNSW halfvec cosine (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION})"
     return f"{vectors}; {describe(lexical)}"

@@ -3,19 +3,19 @@ version, and the BM25 passage search, split in two at scale.
 
 Where a question's full-text time went at 1M passages (the 53-copy archive of `python -m bench --parts million`,
 119 dev and held-out questions, 2026-12-07; the numbers are in bench/HISTORY.md): FTS5's bm25() costs about
-1 µs for every passage the OR-query matches (a nested lookup of the row's length per row), against ~0.03 µs to
-merely count one; a `count(*)` per term costs that ~0.03 µs per passage of the term, so the common words of a
-question ("year" in 200k passages: 6 ms) made the document frequencies. Hence:
+1 µs for every passage the OR-query matches (not verified inside SQLite, likely its per-row read of the row's
+length), against ~0.03 µs to merely count one; a `count(*)` per term costs that ~0.03 µs per passage of the
+term, so the common words of a question ("year", in 200k passages: 6 ms) made the document frequencies. Hence:
 
 - `TermFrequencies`: each term's count is kept for the database version it was counted in (SQLite's
   `data_version` of this connection, read inside the snapshot, and the connection's own changes), so a common word
   is counted once per commit, not once per question. The counts are the same numbers, only not recounted.
 - `split_passages`: above SPLIT_FROM passages, the terms are split into the rarest (whose passages add up to at
   most ESSENTIAL_SHARE of the archive) and the rest. One query ranks the passages holding a rare term by the rare
-  terms, a second scores, by every term, only the passages that hold both a rare and a common term; together
-  that is the exact BM25 top k among every passage holding a rare term (see the function). What it leaves out is
-  a passage holding only common terms, which may rank in the exact top k (2 of 119 questions at 1M passages
-  changed their top 64, none their top 10). Below SPLIT_FROM one query ranks everything, as always.
+  terms, a second scores, by every term, only the passages that hold both a rare and a common term, and a third
+  (the passages holding common terms only) runs only when a bound says one of them could rank: the OR-query's
+  top k either way (see the function; all 119 questions' top 64 identical at 1M). Below SPLIT_FROM the one
+  OR-query runs, as always.
 """
 
 from __future__ import annotations

@@ -87,3 +87,19 @@ async def test_remembered_frequencies_follow_commits_of_other_connections(tmp_pa
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_remembered_frequencies_start_again_when_too_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fulltext, "REMEMBERED_TERMS", 3)
+    db = await _archive(tmp_path / "archive.sqlite3", 200)
+    remembered = TermFrequencies()
+    try:
+        async with transaction(db, write=False):
+            expected, _ = await document_frequencies(db, ["w0", "w1", "w2", "w3"])
+            assert (await remembered.of(db, ["w0", "w1"], 200))[0] == {"w0": expected["w0"], "w1": expected["w1"]}
+            assert (await remembered.of(db, ["w0", "w2", "w3"], 200))[0] == {t: expected[t] for t in ("w0", "w2", "w3")}
+            assert (await remembered.of(db, ["w1", "w0"], 200))[0] == {"w1": expected["w1"], "w0": expected["w0"]}
+    finally:
+        await db.close()

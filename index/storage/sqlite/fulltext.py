@@ -72,10 +72,11 @@ class TermFrequencies:
                     counted |= (await self._count(db, stale))[1]
         except sqlite3.OperationalError:
             return {term: 0 for term in terms}, 0
+        found = {term: counted[term] if term in counted else self._counts[term] for term in terms}
         if len(self._counts) + len(counted) > REMEMBERED_TERMS:
             self._counts = {}
         self._counts |= counted
-        return {term: self._counts[term] for term in terms}, passages
+        return found, passages
 
     @staticmethod
     async def _count(db: aiosqlite.Connection, terms: list[str]) -> tuple[tuple[int, int], dict[str, int]]:

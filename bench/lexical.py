@@ -49,7 +49,7 @@ def _replicate(database: Path, size: int) -> int:
 
 async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
     from index.answering.lexical import content_terms, fts_query, lexical_terms
-    from index.storage.sqlite.read import document_frequencies, fts_passages
+    from index.storage.sqlite.fulltext import document_frequencies, fts_passages
     from index.storage.sqlite.schema import open_database
 
     db = await open_database(database, create=False)  # no vector file to go with it: the queries alone

@@ -55,7 +55,7 @@ TOP_K = 64
 # tantivy scores the short title field higher per match. `--tantivy-title-boost` sets it.
 TITLE_BOOST = 1.0
 UPDATE_BATCH = 1_000
-FTS5_SQL = (  # the SQLite backend's passage search (index/storage/sqlite/read.py `fts_passages`)
+FTS5_SQL = (  # the SQLite backend's passage search (index/storage/sqlite/fulltext.py `fts_passages`)
     "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS score FROM passages_fts"
     " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?"
 )

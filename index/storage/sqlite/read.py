@@ -15,23 +15,25 @@ from index.storage import sql
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.sql import ARTICLE_COLUMNS, article_row
 from index.storage.sqlite import copies
-from index.storage.sqlite.schema import (
-    chunks,
-    fetch,
-    fetch_one,
-    fts_match,
-    like_pattern,
-    marks,
-)
+from index.storage.sqlite.fulltext import SPLIT_FROM, TermFrequencies, fts_passages, split_passages
+from index.storage.sqlite.schema import chunks, fetch, fts_match, like_pattern, marks
 from index.storage.sqlite.vectors import ServedVectors
 
 
 class SqliteReader:
     """One read snapshot: rows from the open read transaction on `db`, vectors of its generation."""
 
-    def __init__(self, db: aiosqlite.Connection, meta: dict[str, str], served: ServedVectors) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        meta: dict[str, str],
+        served: ServedVectors,
+        frequencies: TermFrequencies | None = None,
+    ) -> None:
         self._db = db
         self._served = served
+        self._frequencies = frequencies or TermFrequencies()
+        self._counted: dict[str, int] = {}  # this snapshot's document frequencies, for the lexical search's split
         self.meta = meta
 
     async def vectors(self) -> VectorIndex:
@@ -49,10 +51,19 @@ class SqliteReader:
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         # The snapshot's vector index holds one vector per passage (checked when it is loaded): counting the
         # passages table instead cost 4 ms per question at 1M passages.
-        return await document_frequencies(self._db, terms, (await self.vectors()).size)
+        frequencies, total = await self._frequencies.of(self._db, terms, (await self.vectors()).size)
+        self._counted |= frequencies
+        return frequencies, total
 
     async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        return await fts_passages(self._db, fts_match(terms), k) if terms else []
+        if not terms:
+            return []
+        total = (await self.vectors()).size
+        if total <= SPLIT_FROM:
+            return await fts_passages(self._db, fts_match(terms), k)
+        if any(term not in self._counted for term in terms):
+            await self.document_frequencies(terms)
+        return await split_passages(self._db, terms, self._counted, total, k)
 
     async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
         if not terms:
@@ -122,34 +133,3 @@ class SqliteReader:
                 (f"%{like_pattern(text)}%", text, f"{like_pattern(text)}%", limit),
             )
         return [article_row(row) for row in rows]
-
-
-# The full-text side of a question, also timed on its own by `bench/lexical.py` (on a database without vectors).
-
-
-async def document_frequencies(
-    db: aiosqlite.Connection, terms: Sequence[str], passages: int | None = None
-) -> tuple[dict[str, int], int]:
-    """How many passages contain each term (FTS5 applies its own stemmer to the term), and the passage
-    count (counted here unless the caller knows it), in one round trip."""
-    parts = ["(SELECT count(*) FROM passages)" if passages is None else str(int(passages))]
-    parts += ["(SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?)"] * len(terms)
-    try:
-        total, *counts = await fetch_one(db, "SELECT " + ", ".join(parts), [fts_match([term]) for term in terms])
-    except sqlite3.OperationalError:
-        return {term: 0 for term in terms}, 0
-    return {term: int(count) for term, count in zip(terms, counts, strict=True)}, int(total)
-
-
-async def fts_passages(db: aiosqlite.Connection, match: str, limit: int) -> list[tuple[int, float]]:
-    """Passages matching an FTS5 expression, best first, with a positive BM25 score (title weighs 2x)."""
-    try:
-        rows = await fetch(
-            db,
-            "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS score FROM passages_fts"
-            " WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
-            (match, limit),
-        )
-    except sqlite3.OperationalError:
-        return []
-    return [(int(row), float(score)) for row, score in rows]

@@ -23,6 +23,7 @@ from index.storage.layout import DATABASE_FILE, FEEDBACK_FILE, index_lock, prepa
 from index.storage.sqlite import schema
 from index.storage.sqlite.check import SqliteCheck
 from index.storage.sqlite.feedback import SqliteFeedback
+from index.storage.sqlite.fulltext import TermFrequencies
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
 from index.storage.sqlite.vectors import ServedVectors, collect_settled
@@ -40,6 +41,7 @@ class SqliteStorage:
         self._path = data_dir / DATABASE_FILE
         self._parameters = parameters
         self._served = ServedVectors(data_dir, parameters)
+        self._frequencies = TermFrequencies()  # document frequencies, kept while the database is unchanged
         self._feedback: SqliteFeedback | None = None
         self._feedback_lock = asyncio.Lock()
 
@@ -82,7 +84,7 @@ class SqliteStorage:
             meta = await schema.get_meta(self._db)
             if "generation" in meta:
                 self._served.meta = meta
-            yield SqliteReader(self._db, meta, self._served)
+            yield SqliteReader(self._db, meta, self._served, self._frequencies)
 
     async def warm_up(self) -> None:
         async with self.reader() as reader:

@@ -122,19 +122,24 @@ async def test_without_the_extension_the_stored_weight_top_k_ranks_alike(
         await storage.close()
 
 
+async def _at_schema(connection: psycopg.AsyncConnection[tuple[object, ...]], version: int) -> None:
+    """An archive database as an older version left it: its first `version` migrations, vectors typed (8)."""
+    await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    await connection.execute(
+        "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
+        " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    for number, description, statements in MIGRATIONS[:version]:
+        await connection.execute(statements)
+        await connection.execute(
+            "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (number, description)
+        )
+    await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
+
+
 async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
-        await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        await connection.execute(
-            "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
-            " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version, description, statements in MIGRATIONS[:3]:
-            await connection.execute(statements)
-            await connection.execute(
-                "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
-            )
-        await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
+        await _at_schema(connection, 3)
         # One article as schema 3 stored it (passage without `words`, postings without weights).
         await connection.execute(
             "INSERT INTO articles (article_id, location, path, fingerprint, content_hash, body_hash, title, body,"
@@ -175,17 +180,7 @@ async def test_a_schema_4_archive_with_copies_is_migrated_to_one_vector_per_text
     """Schema 5: of the articles sharing a body only the oldest one's passages are in the HNSW index, which the
     migration builds again as a partial index."""
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
-        await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        await connection.execute(
-            "CREATE TABLE archivebot_schema (version integer PRIMARY KEY,"
-            " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version, description, statements in MIGRATIONS[:4]:
-            await connection.execute(statements)
-            await connection.execute(
-                "INSERT INTO archivebot_schema (version, description) VALUES (%s, %s)", (version, description)
-            )
-        await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
+        await _at_schema(connection, 4)
         for number, article_id in enumerate(("original", "copy", "other"), start=1):
             body_hash = "other" if article_id == "other" else "same"
             await connection.execute(

@@ -58,9 +58,9 @@ LIMIT %(limit)s
 # Passages holding a question word: its stem's document frequency from `lexeme_passages`. A word of several
 # stems ("Chelsea's") is estimated from its stems' frequencies as if they occurred independently, instead of
 # intersecting their postings, which took 225-455 ms for one word on the 1M-passage archive (53 copies per
-# story). On the BBC archive the estimate is close to the intersection it replaces ("chelsea" + "s": 113
-# against 119 passages; "bbc" + "s": 437 against 563), where the rarest stem's count alone (245) cost the
-# development set one first quote.
+# story). On the BBC archive (a one-off query) the estimate is close to the intersection it replaces
+# ("chelsea" + "s": 113 against 119 passages; "bbc" + "s": 437 against 563), where the rarest stem's count
+# alone (245) cost the development set one first quote.
 _FREQUENCIES = f"""
 SELECT t.term, (
     SELECT coalesce(array_agg(coalesce(f.passages, 0)), '{{}}') FROM (

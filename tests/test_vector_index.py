@@ -80,6 +80,24 @@ def test_ivf_sq8_recall_at_10_against_exact_search() -> None:
     assert recall >= 0.95
 
 
+def test_one_question_is_searched_on_one_thread_and_the_thread_setting_is_put_back() -> None:
+    data = _clustered(2000)
+    ids = np.arange(2000, dtype=np.int64)
+    index = VectorIndex.create(64, "Flat")
+    index.add(ids, data)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        together = index.search(data[:5], 10)  # several queries: FAISS's own threads
+        for row in range(5):
+            alone = index.search(data[row], 10)  # one query: one thread, the same answer
+            assert np.array_equal(alone[1][0], together[1][row])
+            assert np.allclose(alone[0][0], together[0][row])
+            assert faiss.omp_get_max_threads() == 2  # this thread's setting is what it was
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def test_ivf_removes_reconstructs_lists_ids_and_survives_save_load_clone(tmp_path: Path) -> None:
     data = _clustered(3000)
     ids = np.arange(3000, dtype=np.int64) * 5 + 11

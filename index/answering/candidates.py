@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.answering.conversation import CONTEXT_TERM_WEIGHT
-from index.answering.lexical import answer_type, content_terms, stem, words
+from index.answering.lexical import answer_type, content_terms, stem, stemmed_words
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class QuestionAnalysis:
         self.kind = answer_type(question)
 
     def coverage(self, *texts: str) -> float:
-        present = {stem(word) for text in texts for word in words(text)}
+        present = stemmed_words(texts[0]) if len(texts) == 1 else frozenset().union(*map(stemmed_words, texts))
         return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
 
 

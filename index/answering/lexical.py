@@ -168,7 +168,18 @@ def clean_text(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    if "\u0130" in text or "\u03a3" in text:  # "İ" and "Σ": the only letters whose lower case depends on
+        return [w.lower().replace("’", "'") for w in _WORD.findall(text)]  # what is around them
+    # Otherwise lowering the whole text first finds the same words (half the time of lowering each one).
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+@functools.lru_cache(maxsize=4096)
+def stemmed_words(text: str) -> frozenset[str]:
+    """The stems of a text's words, kept for the texts one question reads again and again: scoring one
+    question's ~125 candidates re-read the same sentences, titles and article bodies, and tokenising them
+    was 1.2 of 2.7 s of selection in a profile of the 119 dev + held-out questions (BBC archive)."""
+    return frozenset(map(stem, words(text)))
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -241,6 +241,30 @@ async def test_passage_vector_sources_take_any_number_of_ids(indexed: Archive, s
         await db.close()
 
 
+async def test_a_questions_two_sides_load_the_vector_file_once(
+    indexed: Archive, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retrieval asks for the vectors from its dense and lexical sides at once: one load, not two copies.
+    import index.storage.sqlite.vectors as served_vectors
+
+    loads: list[object] = []
+    original = served_vectors.load_generation
+
+    def counted(*args: object) -> VectorIndex:
+        loads.append(args)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(served_vectors, "load_generation", counted)
+    served = ServedVectors(settings.data_dir, SearchParameters())
+    db = await schema.open_database(settings.data_dir / DATABASE_FILE, create=False)
+    try:
+        meta = dict(indexed._storage.meta)
+        first, second = await asyncio.gather(served.of(db, meta), served.of(db, meta))
+        assert first is second and len(loads) == 1
+    finally:
+        await db.close()
+
+
 async def test_boilerplate_is_not_indexed(indexed: Archive, archive_dir: Path, settings: Settings) -> None:
     source = (archive_dir / "seeds" / SEED_FILE.name).read_text(encoding="utf-8")
     state = await consistency(settings)

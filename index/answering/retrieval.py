@@ -8,6 +8,7 @@ snapshot; building the backend's query syntax (FTS5 MATCH, tsquery) is the backe
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -79,13 +80,20 @@ async def retrieve(reader: ArchiveReader, query: Query, *, with_sentences: bool 
     articles (in the same snapshot), for choosing quotes."""
     terms = list(dict.fromkeys([*content_terms(query.text), *query.context.terms]))
     widen = FILTERED_WIDENING if query.filters else 1
-    dense_ids = await reader.nearest_passages(query.vector, DENSE_K * widen)
-    frequencies, total = await reader.document_frequencies(terms) if terms else ({}, 0)
-    searched = lexical_terms(terms, frequencies, total)
-    lexical = await reader.lexical_passages(searched, LEXICAL_K * widen) if searched else []
+
+    async def lexical_side() -> tuple[dict[str, int], int, list[tuple[int, float]]]:
+        frequencies, total = await reader.document_frequencies(terms) if terms else ({}, 0)
+        searched = lexical_terms(terms, frequencies, total)
+        return frequencies, total, await reader.lexical_passages(searched, LEXICAL_K * widen) if searched else []
+
+    # The two sides at once: on the embedded backend the vector search runs in a thread beside SQLite's
+    # (PostgreSQL's connection takes the statements in turn): the vector search was 2.2 ms p50 of retrieval's
+    # 12 on the BBC archive (dev + held-out questions).
+    dense_ids, (frequencies, total, lexical) = await asyncio.gather(
+        reader.nearest_passages(query.vector, DENSE_K * widen), lexical_side()
+    )
     proposed = list(dict.fromkeys(dense_ids + [pid for pid, _ in lexical]))
-    stored = await reader.passage_vectors(proposed)
-    passages = await reader.passages(proposed)
+    stored, passages = await asyncio.gather(reader.passage_vectors(proposed), reader.passages(proposed))
     articles = await reader.articles_by_rows([p.article_row for p in passages.values()])
     ranked = _fuse(query, proposed, stored, dict(lexical), passages, articles) if proposed else []
     copies = await reader.copies_of(list(dict.fromkeys(passages[pid].article_row for pid, _ in ranked)))

@@ -223,6 +223,7 @@ class ServedVectors:
         self.data_dir = data_dir
         self.parameters = parameters
         self.lock = asyncio.Lock()
+        self._loading = asyncio.Lock()
         self.index: VectorIndex | None = None
         self.meta: dict[str, str] = {}
 
@@ -232,6 +233,12 @@ class ServedVectors:
         if "generation" not in meta:
             raise IndexNotBuiltError("the archive has not been indexed yet: run `archivebot index`")
         generation = int(meta["generation"])
+        if self.index is None or self.index.generation != generation:
+            async with self._loading:  # one load when a question's two sides ask for the vectors at once
+                return await self._load(db, meta, generation)
+        return self.index
+
+    async def _load(self, db: aiosqlite.Connection, meta: dict[str, str], generation: int) -> VectorIndex:
         if self.index is None or self.index.generation != generation:
             try:
                 loaded = await asyncio.to_thread(load_generation, self.data_dir, meta, self.parameters)

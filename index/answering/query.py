@@ -46,12 +46,15 @@ class Filters:
         return {k: v for k, v in (("source", self.source), ("after", self.after), ("before", self.before)) if v}
 
 
+NO_VECTOR = np.zeros(0, np.float32)  # a query whose vector is still being computed (`retrieve(..., encoding=…)`)
+
+
 @dataclass(frozen=True)
 class Query:
     """One question (or search query) ready to retrieve for."""
 
     text: str  # cleaned, inline options removed
-    vector: np.ndarray  # the text's embedding, unit length
+    vector: np.ndarray  # the text's embedding, unit length (NO_VECTOR while retrieval is handed it separately)
     filters: Filters
     period: DateRange | None  # a period the text names ("in March 2005"): passages inside it rank higher
     context: Context = Context()  # earlier turns of a conversation it follows up (empty: asked alone)

@@ -11,6 +11,7 @@ implementations live beside this module, one job each:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,13 @@ class Embedder(Protocol):
     dimension: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+async def mean_vector(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The texts' mean vector, unit length, encoded in a thread (a question, or a follow-up with its history)."""
+    vectors = await asyncio.to_thread(embedder.embed, list(texts))
+    vector: np.ndarray = vectors.mean(axis=0)
+    return vector / (float(np.linalg.norm(vector)) or 1.0)
 
 
 def resolve_backend(settings: Settings) -> str:

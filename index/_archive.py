@@ -22,7 +22,7 @@ from index.answering.lexical import clean_text
 from index.answering.query import NO_VECTOR, Query, date_note, iso_date, parse_request
 from index.answering.retrieval import rank_articles, retrieve
 from index.answering.selection import select
-from index.embedding.embedder import Embedder, make_embedder, mean_vector
+from index.embedding.embedder import Embedder, make_embedder, mean_vector, settle
 from index.indexing.indexer import ProgressCallback, reindex
 from index.operations.gaps import distinct_questions, group_questions
 from index.operations.reindex_status import publishing, running_reindex
@@ -188,7 +188,7 @@ class Archive:
                 retrieval = await retrieve(reader, query, with_sentences=True, encoding=encoding)
                 timings["retrieve"] = (time.perf_counter() - mark) * 1000
         finally:
-            encoding.cancel()  # nothing when it is done; a failed retrieval leaves no encoding behind
+            settle(encoding)
         query = replace(query, vector=encoding.result())
         mark = time.perf_counter()
         selection = select(query, retrieval, max_quotes=max_quotes, min_confidence=self.settings.min_confidence)
@@ -223,7 +223,7 @@ class Archive:
             async with self._reader() as reader:
                 return await rank_articles(reader, prepared, limit, encoding=encoding)
         finally:
-            encoding.cancel()
+            settle(encoding)
 
     async def _query(
         self,

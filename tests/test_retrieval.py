@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
 from index.answering.candidates import Candidate, Scored
-from index.answering.query import Filters, Query
+from index.answering.query import NO_VECTOR, Filters, Query
 from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, Retrieval, rank_articles, retrieve
 from index.answering.selection import _quotes, select
 from index.reading.dates import DateRange
@@ -37,6 +38,9 @@ class MemoryReader:
         self.vectors = {article.row: vector for article, vector in articles}
         self.asked_k: list[int] = []
         self.copies = copies  # groups of rows that are copies of one story
+
+    def articles_and_vectors(self) -> list[tuple[ArticleRow, np.ndarray]]:
+        return [(article, self.vectors[row]) for row, article in self.articles.items()]
 
     async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
         self.asked_k.append(k)
@@ -106,6 +110,33 @@ def test_filters_widen_both_proposals_and_keep_only_allowed_articles() -> None:
     assert reader.asked_k == [DENSE_K * FILTERED_WIDENING, LEXICAL_K * FILTERED_WIDENING]
     assert {pid for pid, _ in plain.ranked} == {1, 2, 3, 4}
     assert [pid for pid, _ in filtered.ranked] == [2]
+
+
+class _UnreadableFullText(MemoryReader):
+    async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        raise RuntimeError("the full-text index is unreadable")
+
+
+async def test_the_question_is_encoded_while_the_full_text_side_runs() -> None:
+    reader = _reader()
+    encoding = asyncio.get_running_loop().create_future()
+    started = asyncio.ensure_future(retrieve(reader, replace(_query(), vector=NO_VECTOR), encoding=encoding))
+    for _ in range(10):  # let the started retrieval run as far as it can without the vector
+        await asyncio.sleep(0)
+    assert reader.asked_k == [LEXICAL_K]  # the full-text side did not wait for the vector…
+    encoding.set_result(QUESTION)
+    waited = await started
+    assert reader.asked_k == [LEXICAL_K, DENSE_K]  # …the vector side did
+    assert waited.ranked == (await retrieve(_reader(), _query())).ranked
+
+
+async def test_when_one_side_fails_nothing_of_the_question_keeps_running() -> None:
+    reader = _UnreadableFullText(_reader().articles_and_vectors())
+    encoding = asyncio.get_running_loop().create_future()  # an encoding that has not finished
+    with pytest.raises(RuntimeError, match="unreadable"):
+        await retrieve(reader, replace(_query(), vector=NO_VECTOR), encoding=encoding)
+    assert encoding.cancelled()  # the vector side was cancelled, not left waiting on the reader
+    assert all(task.done() for task in asyncio.all_tasks() if task is not asyncio.current_task())
 
 
 def test_a_named_period_boosts_passages_inside_it_and_lowers_those_outside() -> None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from index.answering.conversation import PRIOR_ARTICLE_BOOST
 from index.answering.lexical import content_terms, lexical_terms
 from index.answering.query import Query
 from index.storage import ArchiveReader
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 DENSE_K = 64  # passages the vector side proposes
 LEXICAL_K = 64  # passages the full-text side proposes
@@ -101,10 +105,10 @@ async def retrieve(
     # The two sides at once: on the embedded backend the encoding and the vector search run in threads beside
     # SQLite's (PostgreSQL's connection takes the statements in turn); on the BBC archive the encoding was 5 ms
     # p50 and the vector search 2.2 ms of a 25 ms question (dev + held-out questions).
-    (vector, dense_ids), (frequencies, total, lexical) = await asyncio.gather(dense_side(), lexical_side())
+    (vector, dense_ids), (frequencies, total, lexical) = await _together(dense_side(), lexical_side())
     query = replace(query, vector=vector)
     proposed = list(dict.fromkeys(dense_ids + [pid for pid, _ in lexical]))
-    stored, passages = await asyncio.gather(reader.passage_vectors(proposed), reader.passages(proposed))
+    stored, passages = await _together(reader.passage_vectors(proposed), reader.passages(proposed))
     articles = await reader.articles_by_rows([p.article_row for p in passages.values()])
     ranked = _fuse(query, proposed, stored, dict(lexical), passages, articles) if proposed else []
     copies = await reader.copies_of(list(dict.fromkeys(passages[pid].article_row for pid, _ in ranked)))
@@ -113,6 +117,23 @@ async def retrieve(
         return retrieval
     sentences = await reader.sentences_of([passages[pid].article_row for pid, _ in retrieval.candidates])
     return replace(retrieval, sentences=sentences)
+
+
+async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both results; when one side fails the other is cancelled and waited for before the error is raised, so
+    nothing of the question still runs on the reader once the caller has let go of its snapshot."""
+    tasks = (asyncio.ensure_future(first), asyncio.ensure_future(second))
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and (error := task.exception()):
+                raise error
+        return tasks[0].result(), tasks[1].result()
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _fuse(

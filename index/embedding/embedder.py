@@ -49,6 +49,15 @@ async def mean_vector(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return vector / (float(np.linalg.norm(vector)) or 1.0)
 
 
+def settle(encoding: asyncio.Future[np.ndarray]) -> None:
+    """`mean_vector`'s task once its caller is done with it: cancelled if it was never needed (retrieval
+    failed first), and a failure of its own marked as seen (the caller's error is the one reported)."""
+    if not encoding.done():
+        encoding.cancel()
+    elif not encoding.cancelled():
+        encoding.exception()
+
+
 def resolve_backend(settings: Settings) -> str:
     """`auto` means ONNX Runtime when it is installed and the model folder has a `tokenizer.json` (the bundled
     model has), else sentence-transformers on torch. Any other name than auto, onnx or torch is refused."""

@@ -327,6 +327,26 @@ async def test_asking_before_indexing_is_a_typed_error(archive: Archive) -> None
         await archive.search("north korea")
 
 
+async def test_an_encoder_failure_is_what_ask_and_search_report(
+    indexed: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The question is encoded while retrieval's full-text side runs: its failure must still be the error raised.
+    class EncoderDown(RuntimeError):
+        pass
+
+    async def failing(embedder: object, texts: Sequence[str]) -> np.ndarray:
+        await asyncio.sleep(0.01)  # fails after the full-text side has started
+        raise EncoderDown("the encoder is down")
+
+    monkeypatch.setattr("index._archive.mean_vector", failing)
+    with pytest.raises(EncoderDown):
+        await indexed.ask("What did Obama propose to North Korea?")
+    with pytest.raises(EncoderDown):
+        await indexed.search("north korea")
+    monkeypatch.undo()
+    assert (await indexed.ask("What did Obama propose to North Korea?")).question  # the archive still answers
+
+
 async def test_unrelated_question_on_a_one_passage_archive_is_not_answered(archive: Archive, tmp_path: Path) -> None:
     root = tmp_path / "tiny"
     root.mkdir()

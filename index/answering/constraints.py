@@ -171,10 +171,11 @@ class _Text:
         return " " + " ".join(_bare(w) for w in words(phrase)) + " " in self.joined
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=128)
 def _text(text: str) -> _Text:
     """One `_Text` per text: a question's candidates share passages and articles, and building their word sets
-    again for each was 0.7 of 2.7 s of selection in a profile of the 119 dev + held-out questions (BBC)."""
+    again for each was 0.7 of 2.7 s of selection in a profile of the 119 dev + held-out questions (BBC). A
+    question checks ~7 distinct texts (an article's word list and sets are tens of kB): a small cache."""
     return _Text(text)
 
 

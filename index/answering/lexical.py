@@ -174,11 +174,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def stemmed_words(text: str) -> frozenset[str]:
     """The stems of a text's words, kept for the texts one question reads again and again: scoring one
     question's ~125 candidates re-read the same sentences, titles and article bodies, and tokenising them
-    was 1.2 of 2.7 s of selection in a profile of the 119 dev + held-out questions (BBC archive)."""
+    was 1.2 of 2.7 s of selection in a profile of the 119 dev + held-out questions (BBC archive). A question
+    reads ~60 distinct texts: the cache holds the last dozen questions' (a few MB at most), not the archive's."""
     return frozenset(map(stem, words(text)))
 
 

@@ -62,7 +62,7 @@ class QuestionAnalysis:
         self.kind = answer_type(question)
 
     def coverage(self, *texts: str) -> float:
-        present = stemmed_words(texts[0]) if len(texts) == 1 else frozenset().union(*map(stemmed_words, texts))
+        present = frozenset().union(*map(stemmed_words, texts))
         return sum(weight for term, weight in self.weights.items() if term in present) / self.total_weight
 
 

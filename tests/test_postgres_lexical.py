@@ -137,6 +137,15 @@ async def _at_schema(connection: psycopg.AsyncConnection[tuple[object, ...]], ve
     await connection.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec(8)")
 
 
+async def _built_meta(connection: psycopg.AsyncConnection[tuple[object, ...]], *, passages: int, tokens: int) -> None:
+    """The meta an older schema's build left: generation 1 of an 8-dimensional test model over pgvector HNSW."""
+    await connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', '1'), ('model', 'test-model'), ('dimension', '8'),"
+        " ('passage_count', %s), ('token_total', %s), ('index_factory', 'pgvector HNSW')",
+        (str(passages), str(tokens)),
+    )
+
+
 async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) -> None:
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
         await _at_schema(connection, 3)
@@ -156,10 +165,7 @@ async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) 
             "INSERT INTO postings (lexeme, passage_id, frequency, length) SELECT e.key, 1, e.value::real, 11"
             " FROM articles a, jsonb_each_text(archivebot_term_frequencies(archivebot_words(a.title, a.body))) e"
         )
-        await connection.execute(
-            "INSERT INTO meta (key, value) VALUES ('generation', '1'), ('model', 'test-model'), ('dimension', '8'),"
-            " ('passage_count', '1'), ('token_total', '11'), ('index_factory', 'pgvector HNSW')"
-        )
+        await _built_meta(connection, passages=1, tokens=11)
     storage = await PostgresStorage.open(postgres_url)
     try:
         assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5
@@ -197,10 +203,7 @@ async def test_a_schema_4_archive_with_copies_is_migrated_to_one_vector_per_text
         await connection.execute(
             "CREATE INDEX passages_embedding ON passages USING hnsw (embedding halfvec_cosine_ops)"
         )
-        await connection.execute(
-            "INSERT INTO meta (key, value) VALUES ('generation', '1'), ('model', 'test-model'), ('dimension', '8'),"
-            " ('passage_count', '3'), ('token_total', '6'), ('index_factory', 'pgvector HNSW')"
-        )
+        await _built_meta(connection, passages=3, tokens=6)
     storage = await PostgresStorage.open(postgres_url)
     try:
         assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5

@@ -213,8 +213,8 @@ def _articles(settings: Settings, like: str) -> list[str]:
     return [body for (body,) in sql(settings.data_dir, statement.format("?"), (like,))]
 
 
-SEARCH_INDEXES = ("passages_embedding", "passages_words_bm25", "postings_pkey", "postings_impact")
-SEARCH_KEYS = ("postings_pkey", "postings_passage_id_fkey")
+SEARCH_INDEXES = ("passages_embedding", "passages_words_bm25", "postings_impact")
+SEARCH_KEYS = ("postings_passage_id_fkey",)
 
 
 def _postgres_build_state(settings: Settings) -> tuple[set[str], str | None]:

@@ -168,7 +168,7 @@ async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) 
         await _built_meta(connection, passages=1, tokens=11)
     storage = await PostgresStorage.open(postgres_url)
     try:
-        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 6
         assert (await _meta(storage))["lexical"] == lexical.PG_TEXTSEARCH
         assert "pg_textsearch" in (await _meta(storage))["index_factory"]
         words = await _scalar(postgres_url, "SELECT words FROM passages WHERE id = 1")
@@ -176,6 +176,8 @@ async def test_a_schema_3_archive_is_migrated_and_searchable(postgres_url: str) 
         assert await _scalar(postgres_url, "SELECT passages FROM lexeme_passages WHERE lexeme = 'bridg'") == 1
         assert await _scalar(postgres_url, "SELECT count(*) FROM postings WHERE weight IS NULL OR weight <= 0") == 0
         assert await _search(storage, ["bridge"]) == [1]
+        # Migration 6: the postings' primary key (which no query read) is gone; postings_impact serves the stems.
+        assert await _scalar(postgres_url, "SELECT count(*) FROM pg_constraint WHERE conname = 'postings_pkey'") == 0
         new = await _insert(storage, _article("s2", *STORIES["s2"]))
         assert await _search(storage, ["rain"]) == new
     finally:
@@ -206,7 +208,7 @@ async def test_a_schema_4_archive_with_copies_is_migrated_to_one_vector_per_text
         await _built_meta(connection, passages=3, tokens=6)
     storage = await PostgresStorage.open(postgres_url)
     try:
-        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 5
+        assert await _scalar(postgres_url, "SELECT max(version) FROM archivebot_schema") == SCHEMA_VERSION == 6
         assert await _scalar(postgres_url, "SELECT array_agg(id ORDER BY id) FROM passages WHERE first_copy") == [1, 3]
         definition = await _scalar(postgres_url, "SELECT pg_get_indexdef('passages_embedding'::regclass)")
         assert "WHERE first_copy" in str(definition)  # built again, over first copies only

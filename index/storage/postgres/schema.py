@@ -23,7 +23,7 @@ from index.storage.postgres.lexical import (
 )
 from index.storage.postgres.search_indexes import create_vector_index, embedding_dimension
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TITLE_SEARCH_CONFIG = "simple"
 
 TITLE_TERM_WEIGHT = 2  # a title word counts twice, as SQLite's bm25(passages_fts, 2.0, 1.0) weighs it
@@ -263,12 +263,22 @@ WHERE a.id = p.article_row AND EXISTS (SELECT 1 FROM articles b WHERE b.body_has
 DROP INDEX IF EXISTS passages_embedding;
 """
 
+# No primary key on the postings: no query reads `(lexeme, passage_id)` (a stem's postings are read through
+# postings_impact, a passage's through postings_passage, which the deletes use), and building it at the end of a
+# first build was 52 of the 954 s PostgreSQL took for 1M passages (bench/HISTORY.md, 2026-12-07 (late)); an
+# incremental commit also keeps one index fewer. A passage's postings come from the distinct stems of its words
+# (`archivebot_words`), once per passage, so there is nothing for the key to refuse.
+_MIGRATION_6 = """
+ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_pkey;
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "articles, passages, sentences, postings, feedback, copies, questions", _MIGRATION_1 + _COPIES_AND_QUESTIONS),
     (2, "syndicated copies keyed by content (body hash)", _MIGRATION_2),
     (3, "feeds, seen items, feed leases, follows", _MIGRATION_3),
     (4, "BM25 top-k: passage words for pg_textsearch, stored posting weights, document frequencies", _MIGRATION_4),
     (5, "one vector per text: the HNSW index holds the first copy of each body", _MIGRATION_5),
+    (6, "postings without a primary key (no query reads it)", _MIGRATION_6),
 )
 
 

@@ -53,17 +53,12 @@ async def create_vector_index(connection: psycopg.AsyncConnection[tuple[object, 
     )
 
 
-# The postings' two lexeme-ordered indexes and their foreign key: each posting lands at a random place in the
-# indexes, and the key is checked posting by posting (3.4 of the 4.2 s that inserting the BBC archive's 1M
+# The postings' lexeme-ordered index and their foreign key: each posting lands at a random place in the
+# index, and the key is checked posting by posting (3.4 of the 4.2 s that inserting the BBC archive's 1M
 # postings took; adding the key afterwards checks them all in one join). So a first build drops them with the
 # HNSW and BM25 indexes and builds them once at its end (`postings_passage`, in passage order, stays: deletes
 # use it; `PostgresWrite.delete_articles` deletes postings itself for the time the key is absent).
 _POSTING_INDEXES = (
-    (
-        "postings_pkey",
-        "ALTER TABLE postings ADD CONSTRAINT postings_pkey"
-        " PRIMARY KEY (lexeme, passage_id) INCLUDE (frequency, length)",
-    ),
     (
         "postings_impact",
         "CREATE INDEX postings_impact ON postings (lexeme, weight DESC) INCLUDE (passage_id, frequency, length)",
@@ -80,7 +75,6 @@ INDEX_BUILD_MEMORY = "1GB"
 
 
 async def drop_posting_indexes(connection: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-    await connection.execute("ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_pkey")
     await connection.execute("DROP INDEX IF EXISTS postings_impact")
     await connection.execute("ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_passage_id_fkey")
 

@@ -282,6 +282,17 @@ async def test_sigkill_midway_through_a_chunked_first_build(tmp_path: Path, back
     assert "lighthouse number 7 keepers" in _quoted(await _ask(settings, NEW_Q))
     if settings.database_url:
         assert _postgres_build_state(settings) == (set(SEARCH_INDEXES + SEARCH_KEYS), None)
+        assert _postings_all_visible(settings)  # vacuumed after the last commit: BM25's index-only scans
+
+
+def _postings_all_visible(settings: Settings) -> bool:
+    """Whether every page of the postings is marked all-visible (what an index-only scan needs to skip the heap)."""
+    assert settings.database_url
+    with psycopg.connect(settings.database_url) as connection:
+        row = connection.execute(
+            "SELECT relpages > 0 AND relallvisible = relpages FROM pg_class WHERE relname = 'postings'"
+        ).fetchone()
+    return bool(row and row[0])
 
 
 async def test_a_first_build_killed_then_resumed_with_nothing_new_still_builds_its_indexes(
@@ -310,6 +321,7 @@ async def test_a_first_build_killed_then_resumed_with_nothing_new_still_builds_i
     assert result.returncode == 0, result.stderr
     assert (json.loads(result.stdout)["added"], json.loads(result.stdout)["unchanged"]) == (0, 10)
     assert _postgres_build_state(settings) == (set(SEARCH_INDEXES + SEARCH_KEYS), None)
+    assert _postings_all_visible(settings)
     assert (await check_index(settings)).ok
 
 

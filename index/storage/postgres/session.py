@@ -74,6 +74,7 @@ class PostgresSession:
     def __init__(self, connection: Connection, meta: dict[str, str]) -> None:
         self._connection = connection
         self.meta = meta
+        self._unvacuumed = 0  # passages this session committed since its last VACUUM
 
     async def article_states(self) -> list[StoredArticleState]:
         rows = await _fetch(self._connection, ARTICLE_STATES)
@@ -115,14 +116,24 @@ class PostgresSession:
     async def write(self) -> AsyncIterator[PostgresWrite]:
         """One transaction: everything written through it becomes visible at COMMIT, or not at all. After a
         large one, VACUUM ANALYZE: BM25 reads the postings by index-only scans, which need the visibility map
-        (a freshly migrated BBC archive answered its full-text half in 156 ms p50 before, 2 ms after)."""
+        (a freshly migrated BBC archive answered its full-text half in 156 ms p50 before, 2 ms after).
+
+        A first build's chunks are vacuumed once, after its last commit (which builds the indexes the scans
+        read): a VACUUM after each of the 56 chunks of the 1M-passage build took 70 of its 954 s (bench/HISTORY.md,
+        2026-12-07 (late)), and while the build runs there is no lexeme index to scan; autovacuum still
+        analyses the growing tables for the questions answered meanwhile."""
+        building = UNFINISHED_BUILD in self.meta
         write = PostgresWrite(self._connection, self.meta)
         async with self._connection.transaction():
             await self._connection.execute(TAKE_BM25_WRITE, (BM25_WRITE_LOCK,))  # see lexical.BM25_WRITE_LOCK
             yield write
         self.meta = await read_meta(self._connection)
-        if write.inserted_passages >= VACUUM_AFTER_PASSAGES:
+        self._unvacuumed += write.inserted_passages
+        if UNFINISHED_BUILD in self.meta:
+            return
+        if self._unvacuumed >= VACUUM_AFTER_PASSAGES or building:
             await self._connection.execute("VACUUM (ANALYZE) passages, postings, sentences, articles")
+            self._unvacuumed = 0
 
 
 class PostgresVectorSet:

@@ -1,5 +1,6 @@
 """The rows storage hands out and takes in, whatever the backend (plain frozen dataclasses): the article,
-passage and sentence rows, the copies of an article (`CopyRef`), a recorded question (`AskedQuestion`) and
+passage and sentence rows, the filters a question puts on articles (`Filters`), the copies of an article
+(`CopyRef`), a recorded question (`AskedQuestion`) and
 a running reindex's status (`ReindexStatus`). Defined here, below the storage boundary, so storage never
 imports from the stages that use them.
 
@@ -85,6 +86,30 @@ class ArticleRow(Article):
 
     row: int
     body_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions on what may be quoted or listed (an article's source contains `source`,
+    case-insensitively; it was published within `after`..`before`). The engine filters every passage it
+    proposes by `allows`; a storage backend that can search within them does so first (`ArchiveReader`)."""
+
+    source: str | None = None
+    after: str | None = None  # ISO date, inclusive
+    before: str | None = None  # ISO date, inclusive
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.after or self.before)
+
+    def allows(self, article: ArticleRow) -> bool:
+        if self.source and self.source.lower() not in (article.source or "").lower():
+            return False
+        if self.after and (not article.published or article.published < self.after):
+            return False
+        return not (self.before and (not article.published or article.published > self.before))
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("source", self.source), ("after", self.after), ("before", self.before)) if v}
 
 
 @dataclass(frozen=True)

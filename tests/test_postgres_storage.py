@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import psycopg
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from index import ConfigurationError, IndexBusyError, IndexMismatchError
 from index._errors import ArchiveUnavailableError
 from index._models import ParsedArticle
-from index._rows import NewArticleRow, NewPassage, NewSentence
+from index._rows import Filters, NewArticleRow, NewPassage, NewSentence
 from index.reading.text import build_passages, split_sentences
 from index.storage import passage_vector
 from index.storage.postgres.codec import HalfVector
@@ -207,6 +209,58 @@ async def test_rows_sent_by_copy_in_batches_become_visible_together_at_commit(
             assert found == set(ids)
             frequencies, _ = await reader.document_frequencies(["harbour"])
             assert frequencies == {"harbour": len(ids)}
+    finally:
+        await storage.close()
+
+
+async def test_a_filtered_vector_search_scans_on_until_enough_passages_pass_the_filter(postgres_url: str) -> None:
+    """`nearest_passages(..., within=filters)`: the nearest passages of the allowed articles (source contained,
+    case-insensitively; dates inclusive), found by the HNSW index scanned iteratively even when every
+    passage its first `ef_search` candidates hold is filtered out."""
+    storage = await PostgresStorage.open(postgres_url)
+    try:
+        articles = [
+            replace(
+                _article(f"c{n}", f"Courier story {n}", f"{BODY} Story number {n} of the Courier."), source="Courier"
+            )
+            for n in range(60)
+        ]
+        articles += [
+            replace(
+                _article(f"g{n}", f"Gazette story {n}", f"{BODY} Gazette {n}."),
+                source="Evening Gazette",
+                published="2024-06-10",
+            )
+            for n in range(2)
+        ]
+        rows: dict[str, list[int]] = {}
+        for article in articles:
+            rows[article.article_id] = await _insert(storage, article)
+        gazette = {pid for article_id, ids in rows.items() if article_id.startswith("g") for pid in ids}
+        async with storage.reader() as reader:
+            vectors = await reader.passage_vectors([pid for ids in rows.values() for pid in ids])
+            query = vectors[rows["c0"][0]].astype(np.float32)
+            cosine = {
+                pid: float(np.dot(v, query) / np.linalg.norm(v) / np.linalg.norm(query)) for pid, v in vectors.items()
+            }
+            exact = sorted(cosine, key=lambda pid: -cosine[pid])
+            assert not set(exact[:10]) & gazette  # the allowed passages are far from the question
+            await reader._rows("SELECT set_config('enable_seqscan', 'off', true)")  # the HNSW index: not a scan,
+            await reader._rows("SELECT set_config('enable_sort', 'off', true)")  # not an exact sort of 190 rows
+            await reader._rows("SELECT set_config('hnsw.ef_search', '10', true)")  # 10 candidates a round
+            found = await reader.nearest_passages(query, 10, Filters(source="gazette"))
+            by_date = await reader.nearest_passages(query, 10, Filters(after="2024-06-01", before="2024-06-30"))
+            neither = await reader.nearest_passages(query, 5, Filters(source="gazette", before="2024-05-31"))
+            courier = await reader.nearest_passages(query, 5, Filters(source="COURIER", before="2024-05-01"))
+            unfiltered = await reader.nearest_passages(query, 5)
+
+        def distances(ids: list[int]) -> list[float]:  # several passages share a vector here: ties in any order
+            return [round(cosine[pid], 3) for pid in ids]
+
+        assert set(found) == gazette and distances(found) == distances([pid for pid in exact if pid in gazette])
+        assert by_date == found and neither == []
+        assert distances(courier) == distances(exact[:5])
+        assert not set(unfiltered) & gazette
     finally:
         await storage.close()
 

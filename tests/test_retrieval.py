@@ -12,9 +12,10 @@ import pytest
 from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow
 from index.answering.candidates import Candidate, Scored
 from index.answering.query import NO_VECTOR, Filters, Query
-from index.answering.retrieval import DENSE_K, FILTERED_WIDENING, LEXICAL_K, Retrieval, rank_articles, retrieve
+from index.answering.retrieval import DENSE_K, LEXICAL_K, Retrieval, rank_articles, retrieve
 from index.answering.selection import _quotes, select
 from index.reading.dates import DateRange
+from index.storage.common import FILTERED_WIDENING
 
 
 def _unit(*values: float) -> np.ndarray:
@@ -37,13 +38,15 @@ class MemoryReader:
         self.articles = {article.row: article for article, _ in articles}
         self.vectors = {article.row: vector for article, vector in articles}
         self.asked_k: list[int] = []
+        self.asked_within: list[Filters | None] = []
         self.copies = copies  # groups of rows that are copies of one story
 
     def articles_and_vectors(self) -> list[tuple[ArticleRow, np.ndarray]]:
         return [(article, self.vectors[row]) for row, article in self.articles.items()]
 
-    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+    async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
         self.asked_k.append(k)
+        self.asked_within.append(within)
         ranked = sorted(self.vectors, key=lambda pid: -float(np.dot(self.vectors[pid], vector)))
         return ranked[:k]
 
@@ -107,7 +110,10 @@ def test_filters_widen_both_proposals_and_keep_only_allowed_articles() -> None:
     assert reader.asked_k == [DENSE_K, LEXICAL_K]
     reader.asked_k.clear()
     filtered = asyncio.run(retrieve(reader, _query(Filters(source="guardian"))))
-    assert reader.asked_k == [DENSE_K * FILTERED_WIDENING, LEXICAL_K * FILTERED_WIDENING]
+    # The vector search is handed the filters (a backend that cannot search inside them widens itself: the
+    # embedded one, tests/test_vector_index.py); the full-text search asks for more.
+    assert reader.asked_k == [DENSE_K, LEXICAL_K * FILTERED_WIDENING]
+    assert reader.asked_within == [None, Filters(source="guardian")]
     assert {pid for pid, _ in plain.ranked} == {1, 2, 3, 4}
     assert [pid for pid, _ in filtered.ranked] == [2]
 

@@ -179,3 +179,33 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
         assert (await archive.stats()).articles == stats.articles - 1
     finally:
         await archive.close()
+
+
+async def test_with_filters_the_embedded_vector_search_proposes_more_for_the_engine_to_filter(tmp_path: Path) -> None:
+    """FAISS cannot search inside a question's source or date filter: handed one, the embedded reader returns
+    FILTERED_WIDENING times as many of the nearest passages (PostgreSQL searches inside it instead:
+    tests/test_postgres_storage.py)."""
+    from index import Archive, Filters
+    from index.storage import open_storage
+    from index.storage.common import FILTERED_WIDENING
+
+    archive_dir = tmp_path / "news"
+    archive_dir.mkdir()
+    for number in range(12):
+        body = " ".join(f"Report {number} sentence {s} says the story moved on day {s}." for s in range(3))
+        (archive_dir / f"story-{number:02d}.txt").write_text(f"Story number {number}\n\n{body}\n")
+    settings = Settings(data_dir=tmp_path / "data", model="hash:64", archive_roots=(archive_dir,))
+    archive = await Archive.open(settings, embedder=HashEmbedder(64))
+    try:
+        await archive.reindex([archive_dir])
+    finally:
+        await archive.close()
+    storage = await open_storage(settings, create=False)
+    try:
+        async with storage.reader() as reader:
+            query = HashEmbedder(64).embed(["the story moved"])[0]
+            plain = await reader.nearest_passages(query, 1)
+            filtered = await reader.nearest_passages(query, 1, Filters(source="gazette"))
+    finally:
+        await storage.close()
+    assert len(plain) == 1 and len(filtered) == FILTERED_WIDENING and filtered[:1] == plain  # of 12 passages

@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 
 from index._errors import QuestionError
-from index._rows import ArticleRow
+from index._rows import Filters as Filters  # defined below storage, which searches within them
 from index.answering.conversation import Context
 from index.answering.lexical import clean_text, content_terms
 from index.reading.dates import DateRange, QuestionOptions, parse_date, parse_question, relative_phrase
@@ -22,28 +22,6 @@ from index.reading.dates import DateRange, QuestionOptions, parse_date, parse_qu
 # `source:"bbc"`, only emoji, punctuation or stop words): the engine raises it as a QuestionError.
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>")  # a chat mention left in the text (<@123>, <#456>) is no question
 NO_QUESTION = 'there is no question in that: ask one, e.g. "Who won best actor at the Baftas?"'
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Optional restrictions on what may be quoted or listed."""
-
-    source: str | None = None
-    after: str | None = None  # ISO date, inclusive
-    before: str | None = None  # ISO date, inclusive
-
-    def __bool__(self) -> bool:
-        return bool(self.source or self.after or self.before)
-
-    def allows(self, article: ArticleRow) -> bool:
-        if self.source and self.source.lower() not in (article.source or "").lower():
-            return False
-        if self.after and (not article.published or article.published < self.after):
-            return False
-        return not (self.before and (not article.published or article.published > self.before))
-
-    def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("source", self.source), ("after", self.after), ("before", self.before)) if v}
 
 
 NO_VECTOR = np.zeros(0, np.float32)  # a query whose vector is still being computed (`retrieve(..., encoding=…)`)

@@ -22,13 +22,13 @@ from index.answering.conversation import PRIOR_ARTICLE_BOOST
 from index.answering.lexical import content_terms, lexical_terms
 from index.answering.query import Query
 from index.storage import ArchiveReader
+from index.storage.common import FILTERED_WIDENING
 
 A = TypeVar("A")
 B = TypeVar("B")
 
 DENSE_K = 64  # passages the vector side proposes
 LEXICAL_K = 64  # passages the full-text side proposes
-FILTERED_WIDENING = 8  # with a source or date filter, each side proposes this many times more: most are filtered out
 DENSE_WEIGHT = 0.5
 LEXICAL_WEIGHT = 0.5
 IN_PERIOD_BOOST = 1.15  # a passage from the period the question names ("in March 2005") ranks higher…
@@ -100,7 +100,7 @@ async def retrieve(
 
     async def dense_side() -> tuple[np.ndarray, list[int]]:
         vector = query.vector if encoding is None else await encoding
-        return vector, await reader.nearest_passages(vector, DENSE_K * widen)
+        return vector, await reader.nearest_passages(vector, DENSE_K, query.filters or None)  # widened if need be
 
     # The two sides at once: on the embedded backend the encoding and the vector search run in threads beside
     # SQLite's (PostgreSQL's connection takes the statements in turn); on the BBC archive the encoding was 5 ms

@@ -30,6 +30,7 @@ from index._rows import (
     ArticleRow,
     AskedQuestion,
     CopyRef,
+    Filters,
     NewArticleRow,
     PassageRow,
     ReindexStatus,
@@ -43,8 +44,11 @@ class ArchiveReader(Protocol):
 
     meta: dict[str, str]  # the snapshot's meta (model, dimension, generation, index_factory, ...)
 
-    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
-        """Passage ids, best first (approximate nearest neighbours by cosine)."""
+    async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
+        """Passage ids, best first (approximate nearest neighbours by cosine). `within`: a backend that can
+        search inside the filters' articles returns the nearest `k` of those (PostgreSQL); one that cannot
+        returns the nearest `k * FILTERED_WIDENING` of all (the embedded FAISS index). The caller filters
+        either way."""
         ...
 
     async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:

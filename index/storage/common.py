@@ -14,6 +14,9 @@ SCHEMA_VERSION = 1
 # the build's chunks are committed without them, removed by the commit that builds them. The indexer's last
 # commit finishes such a build even when it brings nothing new (a first build interrupted, then resumed).
 UNFINISHED_BUILD = "build_unfinished"
+# How many times more passages a search proposes when a question has a source or date filter and the search
+# cannot look inside it (FAISS; every full-text search): most of them are then filtered out.
+FILTERED_WIDENING = 8
 TITLE_WEIGHT = 0.5  # how far a passage's vector is nudged toward its article's title
 
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from psycopg import sql
 from psycopg.rows import TupleRow
 
-from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_vector
+from index._rows import ArticleRow, CopyRef, Filters, PassageRow, SentenceRow, blob_to_vector
 from index.storage.common import UNFINISHED_BUILD
 from index.storage.postgres.codec import HalfVector
 from index.storage.postgres.connect import Connection
@@ -55,6 +56,32 @@ GROUP BY o.passage_id
 ORDER BY score DESC, o.passage_id
 LIMIT %(limit)s
 """
+
+
+def _nearest_within(within: Filters) -> tuple[sql.Composed, list[str]]:
+    """The nearest passages of the articles `within` allows (as `Filters.allows` reads them: the source
+    contains the text, case-insensitively; published within the dates, inclusive), by the HNSW index scanned
+    iteratively (pgvector's `hnsw.iterative_scan`: it keeps scanning until LIMIT rows pass the filter,
+    instead of filtering the first `ef_search` and returning fewer), re-sorted since `relaxed_order` may
+    return them slightly out of order. Only the conditions given are written, so the planner sees each."""
+    conditions, params = [sql.SQL("p.first_copy")], []
+    if within.source:
+        conditions.append(sql.SQL("strpos(lower(coalesce(a.source, '')), lower(%s)) > 0"))
+        params.append(within.source)
+    if within.after:
+        conditions.append(sql.SQL("a.published >= %s"))
+        params.append(within.after)
+    if within.before:
+        conditions.append(sql.SQL("a.published <= %s"))
+        params.append(within.before)
+    query = sql.SQL(
+        "WITH nearest AS MATERIALIZED (SELECT p.id, p.embedding <=> %s AS distance"
+        " FROM passages p JOIN articles a ON a.id = p.article_row WHERE {} ORDER BY distance LIMIT %s)"
+        " SELECT id FROM nearest ORDER BY distance"
+    ).format(sql.SQL(" AND ").join(conditions))
+    return query, params
+
+
 # Passages holding a question word: its stem's document frequency from `lexeme_passages`. A word of several
 # stems ("Chelsea's") is estimated from its stems' frequencies as if they occurred independently, instead of
 # intersecting their postings, which took 225-455 ms for one word on the 1M-passage archive (53 copies per
@@ -94,7 +121,7 @@ class PostgresReader:
         self.meta = meta
         self._bm25_index = bm25_index  # False on a streaming replica: pg_textsearch's index is not replicated
 
-    async def _rows(self, query: str, params: Any = None, *, binary: bool = False) -> list[TupleRow]:
+    async def _rows(self, query: str | sql.Composed, params: Any = None, *, binary: bool = False) -> list[TupleRow]:
         cursor = self._connection.cursor(binary=binary)
         await cursor.execute(query, params)
         return await cursor.fetchall()
@@ -103,11 +130,16 @@ class PostgresReader:
     def _total(self) -> int:
         return int(self.meta.get("passage_count", "0") or 0)
 
-    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+    async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
         if k <= 0:
             return []
         if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more
             await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(k),))
+        if within:
+            query, params = _nearest_within(within)
+            await self._rows("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+            rows = await self._rows(query, (HalfVector(vector), *params, k), binary=True)
+            return [int(row[0]) for row in rows]
         rows = await self._rows(
             "SELECT id FROM passages WHERE first_copy ORDER BY embedding <=> %s LIMIT %s",
             (HalfVector(vector), k),

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 import aiosqlite
 import numpy as np
 
-from index._rows import ArticleRow, CopyRef, PassageRow, SentenceRow, blob_to_vector
+from index._rows import ArticleRow, CopyRef, Filters, PassageRow, SentenceRow, blob_to_vector
 from index.storage import sql
+from index.storage.common import FILTERED_WIDENING
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.sql import ARTICLE_COLUMNS, article_row
 from index.storage.sqlite import copies
@@ -39,7 +40,9 @@ class SqliteReader:
     async def vectors(self) -> VectorIndex:
         return await self._served.of(self._db, self.meta)
 
-    async def nearest_passages(self, vector: np.ndarray, k: int) -> list[int]:
+    async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
+        if within:  # FAISS searches every vector: more of them, for the engine to filter
+            k *= FILTERED_WIDENING
         vectors = await self.vectors()
         _, ids = await asyncio.to_thread(vectors.search, vector[None, :], k)
         return [int(i) for i in ids[0] if i >= 0]

@@ -1,0 +1,110 @@
+"""`python -m bench.filtered WORK_DIR`: a filtered question's vector search on PostgreSQL, as the engine did it
+(the nearest 512 of every passage, then the filter) against what it does now (the HNSW index scanned
+iteratively inside the filter, `nearest_passages(..., within=filters)`), on the PostgreSQL archive a
+`--parts million --million-work WORK_DIR` run left (its private server is started again and stopped).
+
+That archive has one source and no dates, so inside one transaction that is rolled back at the end every
+article is given one of SOURCES sources (by its row, so each source holds 1/SOURCES of the archive) and each
+of the dev and held-out questions asks for one of them (`source:"paper NN"`, NN by the question's number;
+two digits, so no source's name holds another's).
+The truth is brute force over the first copies the index holds, restricted to the source; recall@10 by
+score as in `bench/million.py`; "allowed" is how many of the 64 passages the dense side proposes survive the
+filter (the engine asks for 8x as many with a filter: 512)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .million import SCORE_TIE, _questions
+
+SOURCES = 50  # each source holds 2% of the archive
+WIDENED = 512  # DENSE_K (64) x FILTERED_WIDENING (8), what a filtered question asks the dense side for
+NEEDED = 64
+
+
+async def _compare(url: str, queries: np.ndarray) -> None:
+    import psycopg
+
+    from index._rows import Filters
+    from index.storage.postgres.codec import HalfVector, register
+    from index.storage.postgres.reader import _nearest_within
+    from index.storage.postgres.search_indexes import HNSW_EF_SEARCH
+
+    async with await psycopg.AsyncConnection.connect(url) as connection:
+        await register(connection)
+        cursor = connection.cursor(binary=True)
+        await cursor.execute(
+            f"UPDATE articles SET source = 'Paper ' || lpad((id % {SOURCES})::text, 2, '0')"
+        )  # rolled back below
+        await cursor.execute("SELECT p.id, p.article_row, p.embedding FROM passages p WHERE first_copy ORDER BY p.id")
+        rows = await cursor.fetchall()
+        ids = np.asarray([int(row[0]) for row in rows])
+        source_of = np.asarray([int(row[1]) % SOURCES for row in rows])
+        matrix = np.stack([row[2] for row in rows]).astype(np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        results: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
+        for number, query in enumerate(queries):
+            source = number % SOURCES
+            inside = source_of == source
+            scores = matrix[inside] @ query
+            tenth = float(np.sort(scores)[-10])
+            score_of = dict(zip(ids[inside].tolist(), scores.tolist(), strict=True))
+            started = time.perf_counter()
+            await cursor.execute(f"SET LOCAL hnsw.ef_search = {WIDENED}")  # as the engine set it for k = 512
+            await cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+            await cursor.execute(
+                "SELECT p.id FROM passages p WHERE first_copy ORDER BY embedding <=> %s LIMIT %s",
+                (HalfVector(query), WIDENED),
+            )
+            before = [int(row[0]) for row in await cursor.fetchall()]
+            before = [pid for pid in before if pid in score_of][:NEEDED]  # the engine's filter, afterwards
+            before_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            await cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")  # k = 64: the engine's default
+            await cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            statement, params = _nearest_within(Filters(source=f"paper {source:02d}"))
+            await cursor.execute(statement, (HalfVector(query), *params, NEEDED))
+            now = [int(row[0]) for row in await cursor.fetchall()]
+            now = [pid for pid in now if pid in score_of][:NEEDED]
+            now_ms = (time.perf_counter() - started) * 1000
+            for name, found, spent in (("before", before, before_ms), ("now", now, now_ms)):
+                figures = results[name]
+                hits = sum(1 for pid in found[:10] if score_of[pid] >= tenth - SCORE_TIE)
+                figures.setdefault("recall", []).append(hits / 10)
+                figures.setdefault("allowed", []).append(len(found))
+                figures.setdefault("ms", []).append(spent)
+        await connection.rollback()
+    print(f"{len(queries)} questions, each filtered to one of {SOURCES} sources ({len(ids)} first copies)")
+    for name, figures in results.items():
+        print(
+            f"{name}: recall@10 by score {np.mean(figures['recall']):.3f}, passages proposed (of {NEEDED})"
+            f" mean {np.mean(figures['allowed']):.1f} min {min(figures['allowed']):.0f},"
+            f" p50 {np.percentile(figures['ms'], 50):.1f} ms, p95 {np.percentile(figures['ms'], 95):.1f} ms",
+            flush=True,
+        )
+
+
+def main(work: Path) -> None:
+    import pgserver
+
+    from index._settings import Settings, use_offline_defaults
+    from index.embedding.embedder import make_embedder
+
+    use_offline_defaults()
+    server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")
+    try:
+        environment = {"ARCHIVEBOT_DATA_DIR": str(work / "data-postgres"), "ARCHIVEBOT_EMBED_WORKERS": "1"}
+        embedder = make_embedder(Settings.from_env(environment, load_dotenv=False), None)
+        queries = np.asarray(embedder.embed(_questions()), dtype=np.float32)
+        asyncio.run(_compare(server.get_uri("million"), queries))
+    finally:
+        server._cleanup()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +55,9 @@ async def _sweep(url: str, queries: np.ndarray) -> None:
             )
 
 
-def main(work: Path) -> None:
+def on_kept_postgres(work: Path, measure: Callable[[str, np.ndarray], Coroutine[Any, Any, None]]) -> None:
+    """Start the private server a `--parts million --million-work WORK` run left, embed the dev and held-out
+    questions with the shipped model, `measure(url, question vectors)`, and stop the server."""
     import pgserver
 
     from index._settings import Settings, use_offline_defaults
@@ -65,10 +69,10 @@ def main(work: Path) -> None:
         environment = {"ARCHIVEBOT_DATA_DIR": str(work / "data-postgres"), "ARCHIVEBOT_EMBED_WORKERS": "1"}
         embedder = make_embedder(Settings.from_env(environment, load_dotenv=False), None)
         queries = np.asarray(embedder.embed(_questions()), dtype=np.float32)
-        asyncio.run(_sweep(server.get_uri("million"), queries))
+        asyncio.run(measure(server.get_uri("million"), queries))
     finally:
         server._cleanup()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    on_kept_postgres(Path(sys.argv[1]), _sweep)

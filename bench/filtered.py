@@ -13,14 +13,14 @@ filter (the engine asks for 8x as many with a filter: 512)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .million import SCORE_TIE, _questions
+from .ef_search import on_kept_postgres
+from .million import SCORE_TIE
 
 SOURCES = 50  # each source holds 2% of the archive
 WIDENED = 512  # DENSE_K (64) x FILTERED_WIDENING (8), what a filtered question asks the dense side for
@@ -89,22 +89,5 @@ async def _compare(url: str, queries: np.ndarray) -> None:
         )
 
 
-def main(work: Path) -> None:
-    import pgserver
-
-    from index._settings import Settings, use_offline_defaults
-    from index.embedding.embedder import make_embedder
-
-    use_offline_defaults()
-    server = pgserver.get_server(work / "pgdata", cleanup_mode="stop")
-    try:
-        environment = {"ARCHIVEBOT_DATA_DIR": str(work / "data-postgres"), "ARCHIVEBOT_EMBED_WORKERS": "1"}
-        embedder = make_embedder(Settings.from_env(environment, load_dotenv=False), None)
-        queries = np.asarray(embedder.embed(_questions()), dtype=np.float32)
-        asyncio.run(_compare(server.get_uri("million"), queries))
-    finally:
-        server._cleanup()
-
-
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    on_kept_postgres(Path(sys.argv[1]), _compare)

@@ -1,9 +1,11 @@
-"""`python -m bench.stages DATA_DIR [--rounds 2] [--onnx-threads 2]`: where a warm question's time goes on an
-indexed embedded archive — `Archive.ask`'s own `timings_ms` (encode, retrieve, select, total) and each read the
-question makes through the SQLite reader (vector search, document frequencies, full-text search, row reads),
-over the dev and held-out questions after 3 warm-up questions; then one question's FAISS search on one OpenMP
-thread against two. Prints JSON (p50 / p95 ms). Run it from two checkouts in turn on the same DATA_DIR for a
-before / after (bench/HISTORY.md, 2026-12-07 late)."""
+"""`python -m bench.stages DATA_DIR [--rounds 2] [--onnx-threads 2] [--model M]`: where a warm question's time
+goes on an indexed embedded archive — `Archive.ask`'s own `timings_ms` (encode, retrieve, select, total) and
+each read the question makes through the SQLite reader (vector search, document frequencies, full-text search,
+row reads), over the dev and held-out questions after 3 warm-up questions; then one question's FAISS search on
+one OpenMP thread against two. Prints JSON (p50 / p95 ms). Run it from two checkouts in turn on the same
+DATA_DIR for a before / after (bench/HISTORY.md, 2026-12-07 late). `--model`: an archive indexed with another
+model than the bundled one (e.g. `hash:384`, the fake embedder, for full-text timings at a size the real
+model would take an hour to index)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,7 @@ def _timed(method: Callable[..., Any], name: str, spent: dict[str, list[float]])
     return timed
 
 
-async def _stages(data_dir: Path, rounds: int, onnx_threads: int) -> dict[str, Any]:
+async def _stages(data_dir: Path, rounds: int, onnx_threads: int, model: str | None = None) -> dict[str, Any]:
     import faiss
     import numpy as np
 
@@ -51,7 +54,8 @@ async def _stages(data_dir: Path, rounds: int, onnx_threads: int) -> dict[str, A
     originals = {name: getattr(SqliteReader, name) for name in READS}
     for name, method in originals.items():
         setattr(SqliteReader, name, _timed(method, name, spent))
-    archive = await Archive.open(Settings(data_dir=data_dir, onnx_threads=onnx_threads))
+    settings = Settings(data_dir=data_dir, onnx_threads=onnx_threads)
+    archive = await Archive.open(replace(settings, model=model) if model else settings)
     try:
         await archive.warm_up()
         asked = questions(DEV_QUESTIONS, HELD_OUT_QUESTIONS)
@@ -98,8 +102,9 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path, help="an embedded archive's data directory (indexed)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--onnx-threads", type=int, default=2)
+    parser.add_argument("--model", help="the model the archive was indexed with, if not the bundled one (hash:384)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(_stages(args.data_dir, args.rounds, args.onnx_threads)), indent=1))
+    print(json.dumps(asyncio.run(_stages(args.data_dir, args.rounds, args.onnx_threads, args.model)), indent=1))
 
 
 if __name__ == "__main__":

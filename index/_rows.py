@@ -1,8 +1,7 @@
 """The rows storage hands out and takes in, whatever the backend (plain frozen dataclasses): the article,
 passage and sentence rows, the filters a question puts on articles (`Filters`), the copies of an article
-(`CopyRef`), a recorded question (`AskedQuestion`) and
-a running reindex's status (`ReindexStatus`). Defined here, below the storage boundary, so storage never
-imports from the stages that use them.
+(`CopyRef`), a recorded question (`AskedQuestion`) and a running reindex's status (`ReindexStatus`). Defined
+here, below the storage boundary, so storage never imports from the stages that use them.
 
 Vectors travel between the indexer and storage as float16 bytes (`vector_to_blob`): half the memory of
 float32 arrays while an index run holds them, and the form the embedded backend stores them in.

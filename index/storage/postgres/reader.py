@@ -133,7 +133,7 @@ class PostgresReader:
     async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
         if k <= 0:
             return []
-        if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows: a filtered question asks for up to 8x more
+        if k > HNSW_EF_SEARCH:  # HNSW returns at most ef_search rows (the engine asks for 64; benches for more)
             await self._rows("SELECT set_config('hnsw.ef_search', %s, true)", (str(k),))
         if within:
             query, params = _nearest_within(within)

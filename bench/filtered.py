@@ -8,8 +8,8 @@ article is given one of SOURCES sources (by its row, so each source holds 1/SOUR
 of the dev and held-out questions asks for one of them (`source:"paper NN"`, NN by the question's number;
 two digits, so no source's name holds another's).
 The truth is brute force over the first copies the index holds, restricted to the source; recall@10 by
-score as in `bench/million.py`; "allowed" is how many of the 64 passages the dense side proposes survive the
-filter (the engine asks for 8x as many with a filter: 512)."""
+score as in `bench/million.py`; "passages proposed" is how many of the 64 the dense side needs pass the filter
+(before, the engine asked for 8x as many, 512, and filtered them; now it asks for 64 inside the filter)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .ef_search import on_kept_postgres
 from .million import SCORE_TIE
 
 SOURCES = 50  # each source holds 2% of the archive
-WIDENED = 512  # DENSE_K (64) x FILTERED_WIDENING (8), what a filtered question asks the dense side for
+WIDENED = 512  # DENSE_K (64) x FILTERED_WIDENING (8): what a filtered question asked the dense side for before
 NEEDED = 64
 
 

@@ -1,11 +1,12 @@
-"""`python -m bench.stages DATA_DIR [--rounds 2] [--onnx-threads 2] [--model M]`: where a warm question's time
-goes on an indexed embedded archive — `Archive.ask`'s own `timings_ms` (encode, retrieve, select, total) and
-each read the question makes through the SQLite reader (vector search, document frequencies, full-text search,
-row reads), over the dev and held-out questions after 3 warm-up questions; then one question's FAISS search on
+"""`python -m bench.stages DATA_DIR [--rounds 2] [--onnx-threads 2] [--model M] [--full-text E]`: where a warm
+question's time goes on an indexed embedded archive — `Archive.ask`'s own `timings_ms` (encode, retrieve, select,
+total) and each read the question makes through the SQLite reader (vector search, document frequencies, full-text
+search, row reads), over the dev and held-out questions after 3 warm-up questions; then one question's FAISS search on
 one OpenMP thread against two. Prints JSON (p50 / p95 ms). Run it from two checkouts in turn on the same
 DATA_DIR for a before / after (bench/HISTORY.md, 2026-12-07 late). `--model`: an archive indexed with another
 model than the bundled one (e.g. `hash:384`, the fake embedder, for full-text timings at a size the real
-model would take an hour to index)."""
+model would take an hour to index). `--full-text`: which passage search the embedded reader uses (the setting
+`ARCHIVEBOT_FULL_TEXT`; `auto` is tantivy from 200,000 passages), for FTS5 against tantivy on one archive."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def _timed(method: Callable[..., Any], name: str, spent: dict[str, list[float]])
     return timed
 
 
-async def _stages(data_dir: Path, rounds: int, onnx_threads: int, model: str | None = None) -> dict[str, Any]:
+async def _stages(
+    data_dir: Path, rounds: int, onnx_threads: int, model: str | None = None, full_text: str = "auto"
+) -> dict[str, Any]:
     import faiss
     import numpy as np
 
@@ -54,7 +57,7 @@ async def _stages(data_dir: Path, rounds: int, onnx_threads: int, model: str | N
     originals = {name: getattr(SqliteReader, name) for name in READS}
     for name, method in originals.items():
         setattr(SqliteReader, name, _timed(method, name, spent))
-    settings = Settings(data_dir=data_dir, onnx_threads=onnx_threads)
+    settings = Settings(data_dir=data_dir, onnx_threads=onnx_threads, full_text=full_text)
     archive = await Archive.open(replace(settings, model=model) if model else settings)
     try:
         await archive.warm_up()
@@ -69,6 +72,7 @@ async def _stages(data_dir: Path, rounds: int, onnx_threads: int, model: str | N
                     spent.setdefault(f"ask.{stage}", []).append(milliseconds)
         async with archive._storage.reader() as reader:
             vectors = await reader.vectors()
+            searched = "tantivy" if await reader.text_index() is not None else "fts5"
     finally:
         await archive.close()
         for name, method in originals.items():
@@ -92,6 +96,7 @@ async def _stages(data_dir: Path, rounds: int, onnx_threads: int, model: str | N
         "rounds": rounds,
         "onnx_threads": onnx_threads,
         "factory": vectors.factory,
+        "full_text": searched,
         **{name: percentiles(values) for name, values in spent.items()},
         **threads,
     }
@@ -103,8 +108,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--onnx-threads", type=int, default=2)
     parser.add_argument("--model", help="the model the archive was indexed with, if not the bundled one (hash:384)")
+    parser.add_argument("--full-text", choices=("auto", "tantivy", "fts5"), default="auto")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(_stages(args.data_dir, args.rounds, args.onnx_threads, args.model)), indent=1))
+    print(
+        json.dumps(
+            asyncio.run(_stages(args.data_dir, args.rounds, args.onnx_threads, args.model, args.full_text)), indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

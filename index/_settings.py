@@ -149,6 +149,8 @@ class Settings:
     index_chunk_articles: int = 2000  # an index run commits every this many new articles (bounded memory)
     faiss_nprobe: int = 0  # IVF lists searched per question; 0: the built-in choice (~1.5% of the lists)
     faiss_ef_search: int = 0  # HNSW efSearch; 0: the built-in choice (256)
+    # The embedded backend's passage search: auto (tantivy from 200,000 passages, FTS5 below) | tantivy | fts5
+    full_text: str = "auto"
     passage_sentences: int = 3
     record_questions: bool = True  # keep declined and 👎 questions (text, time, server) for `archivebot gaps`
     retain_questions_days: int = 90  # recorded questions older than this are deleted
@@ -216,6 +218,7 @@ class Settings:
             index_chunk_articles=env.whole_number("ARCHIVEBOT_INDEX_CHUNK_ARTICLES", 2000, minimum=1),
             faiss_nprobe=env.whole_number("ARCHIVEBOT_FAISS_NPROBE", 0),
             faiss_ef_search=env.whole_number("ARCHIVEBOT_FAISS_EF_SEARCH", 0),
+            full_text=env.choice("ARCHIVEBOT_FULL_TEXT", "auto", ("auto", "tantivy", "fts5")),
             passage_sentences=env.whole_number("ARCHIVEBOT_PASSAGE_SENTENCES", 3, minimum=1),
             record_questions=env.switch("ARCHIVEBOT_RECORD_QUESTIONS", True),
             retain_questions_days=env.whole_number("ARCHIVEBOT_RETAIN_QUESTIONS_DAYS", 90, minimum=1),

@@ -216,6 +216,10 @@ async def _check_fts(check: ArchiveCheck, findings: _Findings) -> None:
     ):
         if rows:
             problems.append(Problem(code, f"{len(rows)} {what}", len(rows)))
+    if found.search_index:
+        problems.append(Problem("search_index", found.search_index))
+    if found.search_note:
+        findings.report.notes.append(f"full-text search: {found.search_note}")
     if found.title_problems:
         count = found.title_problems
         problems.append(Problem("title_fts", f"{count} article title row(s) are missing, orphaned or stale", count))

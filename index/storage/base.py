@@ -231,6 +231,8 @@ class FullTextFindings:
     orphan: set[int]  # rows of no passage
     stale: set[int]  # rows holding other text than their passage
     title_problems: int  # title rows missing, orphaned or stale
+    search_index: str = ""  # what is wrong with a separate passage search index (embedded: tantivy), if anything
+    search_note: str = ""  # which passage search answers questions (embedded: FTS5 or tantivy, by size)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from index.storage.layout import STAGING_FILE
 from index.storage.sqlite import schema
 from index.storage.sqlite.schema import fetch
 from index.storage.sqlite.staging import staged_count
+from index.storage.sqlite.tantivy_text import META_KEY, TANTIVY_FROM, TextIndex, path_for
 from index.storage.sqlite.vectors import load_generation
 
 
@@ -84,7 +85,26 @@ class SqliteCheck:
             title_problems=len(set(titles) - set(stored_titles))
             + len(set(stored_titles) - set(titles))
             + len(stale_titles),
+            search_index=await asyncio.to_thread(self._search_index, len(passage_ids)),
+            search_note=f"FTS5 below {TANTIVY_FROM:,} passages, tantivy ({self._search_index_name()}) from there"
+            " (ARCHIVEBOT_FULL_TEXT=auto)",
         )
+
+    def _search_index_name(self) -> str:
+        value = self.meta.get(META_KEY, "")
+        return path_for(self._data_dir, int(value)).name if value.isdigit() else "not built yet"
+
+    def _search_index(self, passages: int) -> str:
+        """The tantivy generation's problem, if any: missing, unreadable, or not holding every passage."""
+        value = self.meta.get(META_KEY, "")
+        if not value.isdigit():
+            return f"no tantivy full-text index yet for {passages} passages" if passages else ""
+        path = path_for(self._data_dir, int(value))
+        try:
+            held = TextIndex(path, int(value)).size
+        except Exception as error:
+            return f"the full-text index {path.name} is missing or unreadable ({error})"
+        return "" if held == passages else f"the full-text index {path.name} holds {held} passages, not {passages}"
 
     async def vectors(self) -> VectorIndex:
         try:

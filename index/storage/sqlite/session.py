@@ -16,6 +16,7 @@ from index._rows import StoredArticleState
 from index.storage import sql
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.layout import STAGING_FILE
+from index.storage.sqlite import tantivy_text
 from index.storage.sqlite.schema import chunks, fetch, get_meta, marks, transaction
 from index.storage.sqlite.staging import Staging
 from index.storage.sqlite.vectors import ServedVectors, collect_garbage, collect_settled
@@ -89,13 +90,15 @@ class SqliteSession:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteWrite]:
-        """One `BEGIN IMMEDIATE` transaction; after its COMMIT, readers of this process switch to the new
-        vector index and vector files no reader can need any more are deleted."""
+        """One `BEGIN IMMEDIATE` transaction, which ends by committing the full-text changes' tantivy generation;
+        after its COMMIT, readers of this process switch to the new vector index and the vector files and
+        full-text generations no reader can need any more are deleted."""
         current = self._vectors if self._vectors is not None else self._served.index
         write = SqliteWrite(self._db, self._served, self.meta, current, private=self._vectors is not None)
         try:
             async with transaction(self._db):
                 yield write
+                await write.commit_full_text()
         except BaseException:
             self._vectors = None  # it may hold changes the rollback undid: the next write loads the file
             raise
@@ -104,6 +107,8 @@ class SqliteSession:
         if write.committed is not None:
             self._vectors = write.committed
             await collect_garbage(self._data_dir, write.committed.generation)
+        if write.committed_text is not None:
+            await asyncio.to_thread(tantivy_text.collect_garbage, self._data_dir, write.committed_text)
 
     async def close(self) -> None:
         """Hand the latest vectors to the storage's readers (saves them loading the file) and close."""
@@ -111,5 +116,7 @@ class SqliteSession:
             await self._served.committed(self._vectors, self.meta)
         if self.meta.get("generation"):
             await asyncio.to_thread(collect_settled, self._data_dir, int(self.meta["generation"]))
+        if self.meta.get(tantivy_text.META_KEY, "").isdigit():
+            await asyncio.to_thread(tantivy_text.collect_settled, self._data_dir, int(self.meta[tantivy_text.META_KEY]))
         for staging in self._staging:
             staging.close()

@@ -26,6 +26,8 @@ from index.storage.sqlite.feedback import SqliteFeedback
 from index.storage.sqlite.fulltext import TermFrequencies
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
+from index.storage.sqlite.tantivy_text import META_KEY, ServedText
+from index.storage.sqlite.tantivy_text import collect_settled as collect_settled_text
 from index.storage.sqlite.vectors import ServedVectors, collect_settled
 from index.storage.status_file import FileStatusBoard
 
@@ -34,7 +36,9 @@ class SqliteStorage:
     """The `Storage` of a data directory. One read connection (questions take turns on it, each in its own
     read transaction); the index session writes through a connection of its own."""
 
-    def __init__(self, data_dir: Path, db: aiosqlite.Connection, parameters: SearchParameters) -> None:
+    def __init__(
+        self, data_dir: Path, db: aiosqlite.Connection, parameters: SearchParameters, full_text: str = "auto"
+    ) -> None:
         self.data_dir = data_dir
         self.location = str(data_dir)
         self._db = db
@@ -42,6 +46,7 @@ class SqliteStorage:
         self._parameters = parameters
         self._served = ServedVectors(data_dir, parameters)
         self._frequencies = TermFrequencies()  # document frequencies, kept while the database is unchanged
+        self._text = ServedText(data_dir, full_text)
         self._feedback: SqliteFeedback | None = None
         self._feedback_lock = asyncio.Lock()
 
@@ -54,12 +59,15 @@ class SqliteStorage:
             prepare_data_dir(data_dir)
         db = await schema.open_database(data_dir / DATABASE_FILE, create=create)
         parameters = SearchParameters(settings.faiss_nprobe, settings.faiss_ef_search)
-        storage = cls(data_dir, db, parameters)
+        storage = cls(data_dir, db, parameters, settings.full_text)
         async with schema.closed_on_failure(storage):
             with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
                 storage._served.meta = await schema.get_meta(db)
-            if create and storage._served.meta.get("generation"):
-                await asyncio.to_thread(collect_settled, data_dir, int(storage._served.meta["generation"]))
+            meta = storage._served.meta
+            if create and meta.get("generation"):
+                await asyncio.to_thread(collect_settled, data_dir, int(meta["generation"]))
+            if create and meta.get(META_KEY, "").isdigit():
+                await asyncio.to_thread(collect_settled_text, data_dir, int(meta[META_KEY]))
         return storage
 
     @property
@@ -84,7 +92,7 @@ class SqliteStorage:
             meta = await schema.get_meta(self._db)
             if "generation" in meta:
                 self._served.meta = meta
-            yield SqliteReader(self._db, meta, self._served, self._frequencies)
+            yield SqliteReader(self._db, meta, self._served, self._frequencies, self._text)
 
     async def warm_up(self) -> None:
         async with self.reader() as reader:

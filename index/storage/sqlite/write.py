@@ -1,5 +1,6 @@
 """The embedded backend's `IndexWrite` (`SqliteWrite`): row changes inside the session's `BEGIN IMMEDIATE`
-transaction, and the vector changes they imply (the next FAISS generation, recorded in the same commit)."""
+transaction, and the vector and full-text changes they imply (the next FAISS generation and the next tantivy
+generation, recorded in the same commit)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from index.storage.faiss_vectors import VectorIndex
 from index.storage.sqlite import schema
 from index.storage.sqlite.copies import SqliteCopies
 from index.storage.sqlite.schema import chunks, fetch, fetch_one, marks
+from index.storage.sqlite.tantivy_text import META_KEY, GenerationBuilder, TextChanges, path_for
 from index.storage.sqlite.vectors import (
     NextIndex,
     ServedVectors,
@@ -55,7 +57,10 @@ class SqliteWrite:
         self._private = private
         self._meta = meta
         self._changes = VectorChanges()
+        self._text_changes = TextChanges()
         self.committed: VectorIndex | None = None
+        self.committed_text: int | None = None  # the full-text generation this write committed
+        self._text_verify = False  # a repair: patch and count the tantivy generation even with no changes
 
     async def set_meta(self, values: dict[str, Any]) -> None:
         await schema.set_meta(self._db, values)
@@ -138,6 +143,54 @@ class SqliteWrite:
         logger.debug("vectors: index %.2f s, save %.2f s", built - started, time.perf_counter() - built)
         self.committed = index
 
+    async def commit_full_text(self) -> None:
+        """The next tantivy generation, recorded in this transaction: the current one's files with this write's
+        full-text changes, or one built from every passage when there is none yet (a first build, an archive
+        indexed before tantivy) or the patched one does not hold exactly the transaction's passages (damaged
+        or deleted files: a full build is the repair). Nothing when nothing changed and the generation exists."""
+        value = (await schema.get_meta(self._db)).get(META_KEY, "")
+        previous = int(value) if value.isdigit() else None
+        usable = previous is not None and path_for(self._data_dir, previous).is_dir()
+        if usable and not self._text_changes and not self._text_verify:
+            return
+        passages = (await schema.counts(self._db))["passages"]
+        if previous is None and not passages:
+            return
+        generation = (previous or 0) + 1
+        started = time.perf_counter()
+        if usable:
+            builder = await asyncio.to_thread(GenerationBuilder, self._data_dir, previous, generation)
+            try:
+                await asyncio.to_thread(builder.apply, self._text_changes)
+                held = await asyncio.to_thread(builder.commit)
+            except BaseException:
+                await asyncio.to_thread(builder.abandon)
+                raise
+            if held != passages:
+                logger.warning(
+                    "full-text generation %d would hold %d passages, not %d: rebuilding", generation, held, passages
+                )
+                await asyncio.to_thread(builder.abandon)
+                usable = False
+        if not usable:
+            builder = await self._build_full_text(generation)
+        self._text_changes = TextChanges()
+        await asyncio.to_thread(builder.finish)
+        await schema.set_meta(self._db, {META_KEY: generation})
+        self.committed_text = generation
+        logger.debug("full text: generation %d in %.2f s", generation, time.perf_counter() - started)
+
+    async def _build_full_text(self, generation: int) -> GenerationBuilder:
+        builder = await asyncio.to_thread(GenerationBuilder, self._data_dir, None, generation)
+        try:
+            for chunk in chunks(await schema.all_passage_ids(self._db), 5_000):
+                await asyncio.to_thread(builder.add, await self._passage_texts(chunk))
+            await asyncio.to_thread(builder.commit)
+        except BaseException:
+            await asyncio.to_thread(builder.abandon)
+            raise
+        return builder
+
     # ---- repairs ----------------------------------------------------------------------------------
 
     async def delete_orphan_rows(self) -> int:
@@ -150,10 +203,12 @@ class SqliteWrite:
         return removed
 
     async def _delete_fts_rows(self, rowids: Sequence[int]) -> None:
+        self._text_changes.deleted(rowids)
         for chunk in chunks(list(rowids)):
             await self._db.execute(f"DELETE FROM passages_fts WHERE rowid IN ({marks(chunk)})", chunk)
 
     async def _insert_fts_rows(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        self._text_changes.added(rows)
         await self._db.executemany("INSERT INTO passages_fts(rowid, title, text) VALUES (?, ?, ?)", rows)
 
     async def _passage_texts(self, passage_ids: Sequence[int]) -> list[tuple[int, str, str]]:
@@ -171,7 +226,9 @@ class SqliteWrite:
 
     async def repair_full_text(self, stale: set[int]) -> FullTextRepair:
         """Full-text rows rebuilt to match the current passages and titles (rows of articles replaced in this
-        transaction are compared afresh)."""
+        transaction are compared afresh); the tantivy generation is counted at the commit, and rebuilt when it
+        does not hold every passage."""
+        self._text_verify = True
         current = {int(row[0]) for row in await fetch(self._db, sql.PASSAGE_IDS)}
         stored = {int(row[0]) for row in await fetch(self._db, "SELECT rowid FROM passages_fts")}
         drop = (stored - current) | (stale & current)

@@ -4,8 +4,8 @@ Optional parts: `updates` (10 changed articles in a large archive), `postgres` (
 embedded one over the prebuilt BBC archive), `memory` (peak RSS of `archivebot index` at two archive sizes;
 `--memory-backends embedded,postgres` for PostgreSQL too),
 `million` (a real 1M-passage archive end to end on both backends), `peer` (txtai beside Archivebot over the BBC
-archive: indexing, warm latency, first-answer quality; needs the `bench` extra), `lexical-engines` (tantivy
-against the project's FTS5 BM25 path over the same passages and query terms; needs the `bench` extra).
+archive: indexing, warm latency, first-answer quality; needs the `bench` extra), `lexical-engines` (the
+shipped tantivy index against the project's FTS5 BM25 path over the same passages and query terms).
 
 Prints one JSON document on stdout (progress on stderr) and saves it under bench/results/.
 """
@@ -156,9 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         help="'lexical-engines': bbc (the real-model archive) and/or passage counts of near copies of it"
         " (built with the fast fake embedder: lexical figures do not depend on the vectors)",
     )
-    parser.add_argument(
-        "--tantivy-title-boost", type=float, default=1.0, help="'lexical-engines': tantivy's title field boost"
-    )
     parser.add_argument("--sizes", default=None, help="scale sizes, e.g. 100000,1000000")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the dev questions (default 3)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the JSON (default bench/results/)")
@@ -224,13 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import peer
 
         report["peer"] = peer.run(rounds=rounds, keep_data=args.bbc_data, threads=args.peer_threads, articles=articles)
-    if "lexical-engines" in parts:  # not in the default set: needs tantivy (the bench extra)
+    if "lexical-engines" in parts:  # not in the default set: the BBC archive and a 200k one
         from . import lexical_engines
 
         sizes_wanted = tuple(s.strip() for s in args.lexical_sizes.split(",") if s.strip())
-        report["lexical_engines"] = lexical_engines.run(
-            sizes_wanted, bbc_data=args.bbc_data, seed=args.million_seed, title_boost=args.tantivy_title_boost
-        )
+        report["lexical_engines"] = lexical_engines.run(sizes_wanted, bbc_data=args.bbc_data, seed=args.million_seed)
     report["targets"] = _targets(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2)

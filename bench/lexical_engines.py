@@ -1,22 +1,23 @@
 """tantivy against the project's FTS5 BM25 path, measured inside the project (`--parts lexical-engines`, issue 20).
 
-tantivy is installed only for the bench (`pip install 'archivebot[bench]'`: `tantivy==0.27.*`); without it the
-part is skipped.
+Since 2026-12-08 the tantivy side is the shipped index (`index/storage/sqlite/tantivy_text.py`, which the embedded
+reader searches from 200,000 passages); the runs before measured a first design with two fields (`title`, `text`,
+the title boosted by `--tantivy-title-boost`), whose figures are in bench/HISTORY.md.
 
 The passages of a built embedded archive are read through the public storage boundary (`open_storage` with
 `create=False`, `ArchiveCheck.passage_ids`, `ArchiveReader.passages` and `articles_by_rows`: a passage's text is
 its article's body between its offsets, its title the article's, exactly the rows the SQLite backend puts in
-`passages_fts`) and indexed into a tantivy index (fields `title` and `text` with tantivy's `en_stem` tokenizer,
-Snowball English; FTS5 here is `porter unicode61 remove_diacritics 2`; an unsigned fast field `id`). One commit.
+`passages_fts`) and indexed into a tantivy generation as the backend builds it (one field: the title twice, then the
+passage; Snowball English stems, where FTS5 here is `porter unicode61 remove_diacritics 2`). One commit.
 
 Per question of the dev and held-out sets, the query terms are those the engine's retrieval sends
 (`content_terms`, then `lexical_terms` over FTS5's document frequencies: above 200k passages the terms in more
 than 1% of passages are left out), and the same terms go to both engines:
 - **search only**: FTS5 via `ArchiveReader.lexical_passages(terms, 64)` (`-bm25(passages_fts, 2.0, 1.0)`), and
-  tantivy's OR of the quoted terms over both fields, title boosted `TITLE_BOOST` (query parsing, search and reading the
-  64 ids from the fast field included); p50/p95 ms;
-- **as shipped**: the document frequencies included (FTS5 `document_frequencies`, as `retrieve` calls it; tantivy
-  `Searcher.doc_freq` of the stemmed term, the larger of title and text, and its own `lexical_terms`);
+  `TextIndex.search` (an OR of term queries, a phrase for a term of several words; the 64 ids read from the fast
+  field); p50/p95 ms;
+- **as shipped**: the document frequencies included (FTS5 `document_frequencies`, as `retrieve` calls it;
+  `TextIndex.frequencies`, and its own `lexical_terms`);
 - the overlap of the two top-10s and top-64s (shared passage ids over the longer of the two lists);
 - **candidate answer recall**: the share of answerable questions (those naming an article) for which some passage of
   the top 64 (and of the top 10) holds an expected answer (case-insensitive substring), per engine;
@@ -50,10 +51,6 @@ from typing import Any
 from ._common import DEV_QUESTIONS, HELD_OUT_QUESTIONS, PREBUILT, REPO, log, percentiles
 
 TOP_K = 64
-# FTS5 weighs the title 2x (bm25(passages_fts, 2.0, 1.0)); in tantivy 2x cost candidate recall on BBC (answer in
-# top 10 / top 64 passages: 0.816 / 0.932 at 2x, 0.893 / 0.971 at 1x, 0.903 / 0.951 text only; FTS5 0.913 / 0.981):
-# tantivy scores the short title field higher per match. `--tantivy-title-boost` sets it.
-TITLE_BOOST = 1.0
 UPDATE_BATCH = 1_000
 FTS5_SQL = (  # the SQLite backend's passage search (index/storage/sqlite/fulltext.py `fts_passages`)
     "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS score FROM passages_fts"
@@ -98,82 +95,49 @@ async def read_passages(data_dir: Path) -> list[tuple[int, str, str]]:
 
 
 class Tantivy:
-    """A tantivy index of passages: build, search and document frequencies as the engine would ask for them."""
+    """The shipped tantivy passage index (`index/storage/sqlite/tantivy_text.py`: one field, the title twice and
+    the passage, Snowball stems), built and updated as the embedded backend's writes do, outside a transaction."""
 
     def __init__(self, path: Path) -> None:
-        import tantivy
-
-        builder = tantivy.SchemaBuilder()
-        builder.add_unsigned_field("id", stored=False, indexed=True, fast=True)
-        builder.add_text_field("title", stored=False, tokenizer_name="en_stem")
-        builder.add_text_field("text", stored=False, tokenizer_name="en_stem")
-        self.schema = builder.build()
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.index = tantivy.Index(self.schema, path=str(path))
-        self._tantivy = tantivy
-        # en_stem: simple tokenizer, remove_long(40), lowercase, Snowball English
-        self._analyzer = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40))
-            .filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.stemmer("english"))
-            .build()
-        )
+        self.generation = 0
+        self.index: Any = None
+
+    def _next(self, rows: Sequence[tuple[int, str, str]], *, replace: bool) -> float:
+        from index.storage.sqlite.tantivy_text import GenerationBuilder, TextChanges, TextIndex, path_for
+
+        started = time.perf_counter()
+        builder = GenerationBuilder(self.path, self.generation if replace else None, self.generation + 1)
+        changes = TextChanges()
+        if replace:
+            changes.deleted([pid for pid, _, _ in rows])
+        changes.added(rows)
+        builder.apply(changes)
+        builder.commit()
+        builder.finish()
+        self.generation += 1
+        self.index = TextIndex(path_for(self.path, self.generation), self.generation)
+        return time.perf_counter() - started
 
     def add(self, rows: Sequence[tuple[int, str, str]]) -> float:
-        started = time.perf_counter()
-        writer = self.index.writer(heap_size=256_000_000, num_threads=1)
-        for pid, title, text in rows:
-            writer.add_document(self._document(pid, title, text))
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
-        return time.perf_counter() - started
+        return self._next(rows, replace=False)
 
     def replace(self, rows: Sequence[tuple[int, str, str]]) -> float:
-        """Delete these passages and add them again, in one commit (an incremental update)."""
-        started = time.perf_counter()
-        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
-        for pid, _, _ in rows:
-            writer.delete_documents_by_term("id", pid)
-        for pid, title, text in rows:
-            writer.add_document(self._document(pid, title, text))
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
-        return time.perf_counter() - started
-
-    def _document(self, pid: int, title: str, text: str) -> Any:
-        document = self._tantivy.Document()
-        document.add_unsigned("id", pid)
-        document.add_text("title", title)
-        document.add_text("text", text)
-        return document
+        """Delete these passages and add them again, in one generation (an incremental update)."""
+        return self._next(rows, replace=True)
 
     def size_mb(self) -> float:
-        return round(sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file()) / 2**20, 1)
+        from index.storage.sqlite.tantivy_text import path_for
+
+        files = path_for(self.path, self.generation).rglob("*")
+        return round(sum(p.stat().st_size for p in files if p.is_file()) / 2**20, 1)
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        if not terms:
-            return []
-        text = " OR ".join('"' + term.replace('"', " ") + '"' for term in terms)
-        query = self.index.parse_query(text, ["title", "text"], field_boosts={"title": TITLE_BOOST})
-        searcher = self.index.searcher()
-        hits = searcher.search(query, k, count=False).hits
-        ids = searcher.fast_field_values("id", [address for _, address in hits])
-        return [(int(pid), float(score)) for (score, _), pid in zip(hits, ids, strict=True)]
+        return list(self.index.search(terms, k))
 
     def frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """Passages holding each term: the larger of its title and text document frequencies (a term of several
-        tokens, "o'neill": its rarest token's), and the passage count."""
-        searcher = self.index.searcher()
-        out: dict[str, int] = {}
-        for term in terms:
-            tokens = self._analyzer.analyze(term)
-            counts = [max(searcher.doc_freq("title", t), searcher.doc_freq("text", t)) for t in tokens]
-            out[term] = min(counts) if counts else 0
-        return out, int(searcher.num_docs)
+        return self.index.frequencies(terms), int(self.index.size)
 
 
 # ---- the engine's pipeline with tantivy plugged in -----------------------------------------------------------
@@ -435,19 +399,12 @@ def run(
     *,
     bbc_data: Path | None = None,
     seed: int = 0,
-    title_boost: float = TITLE_BOOST,
 ) -> dict[str, Any]:
-    try:
-        import tantivy  # noqa: F401
-    except ImportError:
-        return {"skipped": "tantivy is not installed (pip install 'archivebot[bench]')"}
     from importlib.metadata import version
 
     work = Path(tempfile.mkdtemp(prefix="archivebot-bench-lexical-engines-"))
     try:
-        global TITLE_BOOST
-        TITLE_BOOST = title_boost
-        out: dict[str, Any] = {"tantivy": version("tantivy"), "title_boost": title_boost}
+        out: dict[str, Any] = {"tantivy": version("tantivy")}
         bbc_passages = 0
         for size in sizes:
             if size == "bbc":

@@ -110,11 +110,14 @@ async def _reference_embeddings(reference: Settings, root: Path) -> int:
         await archive.close()
 
 
-@pytest.mark.parametrize("point", ["embed", "commit:rows", "commit:vectors", "committed"])
+@pytest.mark.parametrize("point", ["embed", "commit:rows", "commit:vectors", "commit:full-text", "committed"])
 async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finishes(
     tmp_path: Path, point: str, backend_settings: Settings
 ) -> None:
-    settings = dataclasses.replace(backend_settings, archive_roots=())
+    # Questions search the embedded backend's tantivy generation at any size here (in this process and in the
+    # CLI processes), so a generation left uncommitted by the kill would show in the answers.
+    settings = dataclasses.replace(backend_settings, archive_roots=(), full_text="tantivy")
+    tantivy = {"ARCHIVEBOT_FULL_TEXT": "tantivy"}
     root = write_archive(tmp_path / "news")
     archive = await Archive.open(settings, embedder=HashEmbedder(256))
     await archive.reindex([root])
@@ -125,7 +128,7 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     _change_archive(root)
     reference = await _reference_embeddings(reference_index, root)
     marker = tmp_path / "paused"
-    env = backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker))
+    env = backend_env(settings, ARCHIVEBOT_TEST_PAUSE_AT=point, ARCHIVEBOT_TEST_PAUSE_FILE=str(marker), **tantivy)
     process = start_cli(["index", str(root), "--json"], env)
     try:
         _wait_for_pause(process, marker)
@@ -145,8 +148,12 @@ async def test_sigkill_during_reindex_keeps_the_old_index_and_the_next_run_finis
     staged = await _staged(settings)
     assert staged > 0  # the embedded vectors survived the kill
 
+    if point == "commit:full-text" and not settings.database_url:
+        committed = dict(sql(settings.data_dir, "SELECT key, value FROM meta"))["fulltext_generation"]
+        assert (settings.data_dir / f"fulltext.{int(committed) + 1}").is_dir()  # written, never committed
+
     # The next run completes the work, embedding only what the staging cache did not keep.
-    result = run_cli(["index", str(root), "--json"], backend_env(settings))
+    result = run_cli(["index", str(root), "--json"], backend_env(settings, **tantivy))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     if point == "committed":

@@ -19,14 +19,17 @@ def test_new_fields_are_read_from_the_environment() -> None:
             "ARCHIVEBOT_FAISS_EF_SEARCH": "128",
             "ARCHIVEBOT_ONNX_THREADS": "1",
             "ARCHIVEBOT_TORCH_THREADS": "3",
+            "ARCHIVEBOT_FULL_TEXT": "fts5",
         },
         load_dotenv=False,
     )
+    assert settings.full_text == "fts5"
     assert (settings.max_article_sentences, settings.faiss_nprobe, settings.faiss_ef_search) == (50, 64, 128)
     assert (settings.onnx_threads, settings.torch_threads) == (1, 3)  # two runtimes, two settings
     defaults = Settings.from_env({}, load_dotenv=False)
     assert defaults.max_article_sentences == MAX_ARTICLE_SENTENCES
     assert (defaults.faiss_nprobe, defaults.faiss_ef_search, defaults.onnx_threads) == (0, 0, 0)
+    assert defaults.full_text == "auto"
 
 
 @pytest.mark.parametrize(
@@ -37,6 +40,7 @@ def test_new_fields_are_read_from_the_environment() -> None:
         ("ARCHIVEBOT_FAISS_NPROBE", "-1"),
         ("ARCHIVEBOT_FAISS_EF_SEARCH", "wide"),
         ("ARCHIVEBOT_ONNX_THREADS", "two"),
+        ("ARCHIVEBOT_FULL_TEXT", "lucene"),
     ],
 )
 def test_a_bad_value_is_a_configuration_error_naming_the_variable(name: str, value: str) -> None:

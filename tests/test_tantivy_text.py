@@ -72,7 +72,25 @@ async def test_auto_searches_tantivy_only_from_its_threshold(tmp_path: Path, mon
     assert (await _search(replace(settings, full_text="fts5"), QUESTION_TERMS))[0] == "fts5"
 
 
-async def test_an_update_commits_the_next_generation_and_the_last_still_opens(tmp_path: Path) -> None:
+def test_a_generation_deletes_and_adds_passages_by_id(tmp_path: Path) -> None:
+    first = tantivy_text.GenerationBuilder(tmp_path, None, 1)
+    first.add([(1, "Harbour plan", "The harbour authority approved the plan."), (2, "Bakery", "Bay Bakery was sold.")])
+    assert first.commit() == 2
+    first.finish()
+    second = tantivy_text.GenerationBuilder(tmp_path, 1, 2)
+    changes = tantivy_text.TextChanges()
+    changes.deleted([2])
+    changes.added([(2, "Bakery", "Harbor Foods bought it."), (3, "Ferries", "The ferry timetable changed.")])
+    second.apply(changes)
+    assert second.commit() == 3  # passage 2 replaced, not doubled
+    second.finish()
+    index = tantivy_text.TextIndex(tantivy_text.path_for(tmp_path, 2), 2)
+    assert [pid for pid, _ in index.search(["bakery"], 5)] == [2]
+    assert index.search(["sold"], 5) == [] and index.frequencies(["ferry", "nothing"]) == {"ferry": 1, "nothing": 0}
+    assert tantivy_text.TextIndex(tantivy_text.path_for(tmp_path, 1), 1).search(["sold"], 5)  # the last one whole
+
+
+async def test_an_update_commits_the_next_generation_and_the_last_still_opens(tmp_path: Path, caplog) -> None:
     settings = _settings(tmp_path)
     root = write_archive(tmp_path / "news")
     await _index(settings, root)
@@ -80,7 +98,9 @@ async def test_an_update_commits_the_next_generation_and_the_last_still_opens(tm
     old_size = tantivy_text.TextIndex(tantivy_text.path_for(settings.data_dir, before), before).size
     changed = next(iter(sorted(root.glob("*.txt"))))
     changed.write_text("Zanzibar ferries\n\nThe zanzibar ferry timetable changed on Monday.\n", encoding="utf-8")
-    await _index(settings, root)
+    with caplog.at_level(logging.WARNING, logger="index.storage.sqlite.write"):
+        await _index(settings, root)
+    assert not [record for record in caplog.records if "rebuilding" in record.getMessage()]  # patched, not rebuilt
     after = _generation(settings)
     assert after == before + 1
     # A reader of the last snapshot still opens its generation, whole (hard links, not shared files changed).

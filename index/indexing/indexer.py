@@ -230,6 +230,8 @@ async def _commit(run: _Run, planned: list[PlannedArticle], prepared: list[Prepa
         if last:
             await write.set_meta({"roots": run.roots_value, "last_indexed": now, "parser_version": PARSER_VERSION})
         pause_for_tests("commit:vectors")
+        await write.commit_full_text()
+        pause_for_tests("commit:full-text")
     run.committed += len(planned)
     run.report("commit", number, run.chunks, detail, fraction=run.commit_fraction() if run.articles else 1.0)
     pause_for_tests("committed")

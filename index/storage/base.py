@@ -186,6 +186,12 @@ class IndexWrite(Protocol):
         indexes to the last commit of a first build (`common.UNFINISHED_BUILD`)."""
         ...
 
+    async def commit_full_text(self) -> None:
+        """Bring a full-text index kept outside the database (embedded: the tantivy generation) in line with
+        this write's full-text rows, recorded in this transaction. The write does it as it ends anyway; the
+        indexer calls it first so a crash test can stop a run just after it."""
+        ...
+
     async def delete_orphan_rows(self) -> int:
         """Delete passages and sentences of no article; returns how many."""
         ...

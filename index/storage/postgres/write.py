@@ -285,6 +285,9 @@ class PostgresWrite:
 
     # ---- repairs (doctor) ---------------------------------------------------------------------------
 
+    async def commit_full_text(self) -> None:
+        return None  # PostgreSQL's full-text rows and indexes are tables, committed with the rows
+
     async def delete_orphan_rows(self) -> int:
         return 0  # foreign keys with ON DELETE CASCADE: the server never keeps a row of no article
 

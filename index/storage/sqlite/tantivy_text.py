@@ -130,14 +130,22 @@ class GenerationBuilder:
         self._index = _open(self.partial, create=True)
         self._writer = self._index.writer(WRITER_HEAP, 1)
         self._tantivy = _tantivy()
+        self._schema = _schema()
 
     def apply(self, changes: TextChanges) -> None:
         for kind, payload in changes.steps:
             if kind == "delete":
-                for passage_id in payload:
-                    self._writer.delete_documents_by_term("passage", int(passage_id))
+                self.delete(payload)
             else:
                 self.add(payload)
+
+    def delete(self, passage_ids: Sequence[int]) -> None:
+        # A term-set query, not `delete_documents_by_term("passage", id)`: tantivy-py 0.27 makes a Python int an
+        # i64 term, which matches no document of a u64 field, and deletes nothing without an error.
+        ids = [int(passage_id) for passage_id in passage_ids]
+        for start in range(0, len(ids), 10_000):
+            query = self._tantivy.Query.term_set_query(self._schema, "passage", ids[start : start + 10_000])
+            self._writer.delete_documents_by_query(query)
 
     def add(self, rows: Sequence[tuple[int, str, str]]) -> None:
         for passage_id, title, text in rows:
@@ -154,6 +162,9 @@ class GenerationBuilder:
         return int(self._index.searcher().num_docs)
 
     def finish(self) -> Path:
+        for entry in os.scandir(self.partial):  # tantivy creates its files by the umask: owner-only, as the rest
+            if entry.is_file():
+                os.chmod(entry.path, 0o600)
         _sync_directory(self.partial)
         os.replace(self.partial, self.target)
         _sync_directory(self.data_dir)
@@ -229,7 +240,8 @@ class TextIndex:
         return [(int(passage_id), float(score)) for (score, _), passage_id in zip(hits, ids, strict=True)]
 
     def frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """Passages holding each term (a phrase's: counted)."""
+        """Passages holding each term (a phrase's: counted). As in Lucene, a deleted passage's terms still count
+        until tantivy merges its segment away: the figures can run a little above FTS5's after updates."""
         searcher = self._index.searcher()
         found: dict[str, int] = {}
         for term in terms:

@@ -126,7 +126,8 @@ def stats_text(stats: Stats, running: ReindexStatus | None = None, location: str
             f"index type    {stats.index_type}",
             f"last indexed  {stats.last_indexed or 'never'}",
             f"roots         {', '.join(stats.roots) or '-'}",
-            f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB",
+            f"database      {stats.database_bytes / 1e6:.1f} MB; vectors {stats.vector_bytes / 1e6:.1f} MB"
+            + (f"; full text {stats.search_index_bytes / 1e6:.1f} MB" if stats.search_index_bytes else ""),
             f"feedback      👍 {stats.feedback.get('helpful', 0)}  👎 {stats.feedback.get('unhelpful', 0)}",
             *(
                 [f"reindexing    {reindex_status_text(running)} (process {running.pid} on {running.host})"]

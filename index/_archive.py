@@ -326,6 +326,7 @@ class Archive:
             last_indexed=meta.get("last_indexed"),
             database_bytes=stats.database_bytes,
             vector_bytes=stats.vector_bytes,
+            search_index_bytes=stats.search_index_bytes,
             roots=tuple(filter(None, meta.get("roots", "").split(":"))),
             feedback=feedback,
         )

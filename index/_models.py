@@ -203,6 +203,7 @@ class Stats:
     database_bytes: int
     vector_bytes: int
     roots: tuple[str, ...] = ()
+    search_index_bytes: int = 0  # the embedded backend's tantivy generation (the live one)
     feedback: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

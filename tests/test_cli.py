@@ -317,6 +317,7 @@ def test_stats(built: Cli, archive_dir: Path) -> None:
     assert figures["model"] == "hash:256" and figures["dimension"] == 256
     assert figures["index_type"] and figures["last_indexed"]
     assert figures["database_bytes"] > 0 and figures["vector_bytes"] > 0
+    assert (figures["search_index_bytes"] > 0) == (not built.settings.database_url)  # embedded: tantivy's files
     assert str(archive_dir.resolve()) in figures["roots"]
 
 

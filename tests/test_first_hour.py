@@ -69,19 +69,24 @@ async def test_a_finished_build_leaves_one_vector_file_and_stats_counts_it(
     """A chunked build commits a vector generation per chunk; once no reader can need the older ones (their
     successor is SETTLED_SECONDS old) they go, and `stats` counts only the live file (it reported 56.9 MB for a
     29 MB index, old generations included)."""
-    from index.storage.sqlite import vectors
+    from index.storage.sqlite import tantivy_text, vectors
 
     settings = Settings(data_dir=tmp_path / "data", model="hash:256", index_chunk_articles=1, min_confidence=0.05)
     root = undated_archive(tmp_path / "archive")
     async with await Archive.open(settings, embedder=HashEmbedder(256)) as archive:
         monkeypatch.setattr(vectors, "SETTLED_SECONDS", 3600.0)  # a reader could still need them
+        monkeypatch.setattr(tantivy_text, "SETTLED_SECONDS", 3600.0)
         await archive.reindex([root])
         assert len(list(settings.data_dir.glob("vectors.*.faiss"))) == 3  # three chunks, three generations kept
         stats = await archive.stats()
         live = settings.data_dir / "vectors.3.faiss"
         assert stats.vector_bytes == live.stat().st_size  # only the live one counted
+        assert len(list(settings.data_dir.glob("fulltext.*"))) == 3  # the full-text generations likewise
+        assert stats.search_index_bytes == tantivy_text.generation_bytes(settings.data_dir, 3) > 0
         monkeypatch.setattr(vectors, "SETTLED_SECONDS", 0.0)  # every reader has moved on
+        monkeypatch.setattr(tantivy_text, "SETTLED_SECONDS", 0.0)
         (root / "harbour-3.txt").write_text("More harbour news\n\nThe ferry from Oban left at noon.\n")
         await archive.reindex([root])
         assert sorted(p.name for p in settings.data_dir.glob("vectors.*.faiss")) == ["vectors.4.faiss"]
+        assert sorted(p.name for p in settings.data_dir.glob("fulltext.*")) == ["fulltext.4"]
         assert (await archive.ask("When did the ferry from Oban leave?")).answered

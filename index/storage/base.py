@@ -350,6 +350,7 @@ class StorageStats:
     meta: dict[str, str]
     database_bytes: int
     vector_bytes: int
+    search_index_bytes: int = 0  # a passage search index kept beside the database (embedded: tantivy)
 
 
 class Storage(Protocol):

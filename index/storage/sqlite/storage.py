@@ -26,7 +26,7 @@ from index.storage.sqlite.feedback import SqliteFeedback
 from index.storage.sqlite.fulltext import TermFrequencies
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
-from index.storage.sqlite.tantivy_text import META_KEY, ServedText
+from index.storage.sqlite.tantivy_text import META_KEY, ServedText, generation_bytes
 from index.storage.sqlite.tantivy_text import collect_settled as collect_settled_text
 from index.storage.sqlite.vectors import ServedVectors, collect_settled
 from index.storage.status_file import FileStatusBoard
@@ -137,7 +137,11 @@ class SqliteStorage:
             await asyncio.to_thread(collect_settled, self.data_dir, generation)
             with contextlib.suppress(OSError):
                 vector_bytes = VectorIndex.path_for(self.data_dir, generation).stat().st_size
-        return StorageStats(counts, meta, database_bytes, vector_bytes)
+        text_bytes = 0
+        if meta.get(META_KEY, "").isdigit():  # the live generation only, as the vectors
+            await asyncio.to_thread(collect_settled_text, self.data_dir, int(meta[META_KEY]))
+            text_bytes = await asyncio.to_thread(generation_bytes, self.data_dir, int(meta[META_KEY]))
+        return StorageStats(counts, meta, database_bytes, vector_bytes, text_bytes)
 
     async def feedback(self) -> SqliteFeedback:
         # Opened once under a lock: two first callers at once (a vote and a logged question) each opened a

@@ -182,6 +182,14 @@ def _sync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
+def generation_bytes(data_dir: Path, generation: int) -> int:
+    """The size of one generation's files (hard links shared with its neighbours counted in full)."""
+    try:
+        return sum(entry.stat().st_size for entry in os.scandir(path_for(data_dir, generation)) if entry.is_file())
+    except OSError:
+        return 0
+
+
 def collect_garbage(data_dir: Path, generation: int) -> None:
     """After a COMMIT, under the reindex lock: remove generations older than the two before `generation`, and
     any unfinished or uncommitted directory (a crashed write's)."""

@@ -1,5 +1,5 @@
-"""`python -m bench.filtered WORK_DIR`: a filtered question's vector search on PostgreSQL, as the engine did it
-(the nearest 512 of every passage, then the filter) against what it does now (the HNSW index scanned
+"""`python -m bench.filtered WORK_DIR [--embedded]`: a filtered question's vector search on PostgreSQL, as the
+engine did it (the nearest 512 of every passage, then the filter) against what it does now (the HNSW index scanned
 iteratively inside the filter, `nearest_passages(..., within=filters)`), on the PostgreSQL archive a
 `--parts million --million-work WORK_DIR` run left (its private server is started again and stopped).
 
@@ -9,10 +9,17 @@ of the dev and held-out questions asks for one of them (`source:"paper NN"`, NN 
 two digits, so no source's name holds another's).
 The truth is brute force over the first copies the index holds, restricted to the source; recall@10 by
 score as in `bench/million.py`; "passages proposed" is how many of the 64 the dense side needs pass the filter
-(before, the engine asked for 8x as many, 512, and filtered them; now it asks for 64 inside the filter)."""
+(before, the engine asked for 8x as many, 512, and filtered them; now it asks for 64 inside the filter).
+
+`--embedded`: the same on the embedded archive of that run (`WORK_DIR/data-embedded`): FAISS's nearest 512 of
+all, filtered (what a filter broader than `WITHIN_LIMIT` passages still gets), against `SqliteReader.
+nearest_passages(..., within=filters)`, which finds the filter's passages in SQLite and searches only them (an id
+selector over every IVF list). The sources are given inside a write transaction that is rolled back; the truth is
+brute force over every passage's exact vector (the stored sentence vectors), restricted to the source."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -80,6 +87,68 @@ async def _compare(url: str, queries: np.ndarray) -> None:
                 figures.setdefault("ms", []).append(spent)
         await connection.rollback()
     print(f"{len(queries)} questions, each filtered to one of {SOURCES} sources ({len(ids)} first copies)")
+    _print(results)
+
+
+def _recall(found: list[int], score_of: dict[int, float], tenth: float) -> float:
+    return sum(1 for pid in found[:10] if score_of[pid] >= tenth - SCORE_TIE) / 10
+
+
+async def _compare_embedded(data_dir: Path, queries: np.ndarray) -> None:
+    from index._rows import Filters
+    from index._settings import Settings
+    from index.storage import open_storage
+    from index.storage.faiss_vectors import SearchParameters
+    from index.storage.layout import DATABASE_FILE
+    from index.storage.sqlite.read import SqliteReader
+    from index.storage.sqlite.schema import fetch, get_meta, open_database
+    from index.storage.sqlite.vectors import ServedVectors
+
+    from .million import _exact_vectors
+
+    storage = await open_storage(Settings(data_dir=data_dir), create=False)
+    try:
+        ids, matrix = await _exact_vectors(storage, queries.shape[1])
+    finally:
+        await storage.close()
+    db = await open_database(data_dir / DATABASE_FILE)  # creates the source index of this version if missing
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        await db.execute(f"UPDATE articles SET source = 'Paper ' || printf('%02d', id % {SOURCES})")  # rolled back
+        row_of = dict(await fetch(db, "SELECT id, article_row FROM passages"))
+        source_of = np.asarray([int(row_of[int(pid)]) % SOURCES for pid in ids])
+        reader = SqliteReader(db, await get_meta(db), ServedVectors(data_dir, SearchParameters()))
+        vectors = await reader.vectors()
+        results: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
+        for number, query in enumerate(queries):
+            source = number % SOURCES
+            inside = source_of == source
+            scores = matrix[inside] @ query
+            tenth = float(np.sort(scores)[-10])
+            score_of = dict(zip(ids[inside].tolist(), scores.tolist(), strict=True))
+            started = time.perf_counter()
+            _, nearest = await asyncio.to_thread(vectors.search, query[None, :], WIDENED)
+            before = [int(pid) for pid in nearest[0] if int(pid) in score_of][:NEEDED]
+            before_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            now = await reader.nearest_passages(query, NEEDED, Filters(source=f"paper {source:02d}"))
+            now_ms = (time.perf_counter() - started) * 1000
+            now = [pid for pid in now if pid in score_of][:NEEDED]
+            for name, found, spent in (("before", before, before_ms), ("now", now, now_ms)):
+                figures = results[name]
+                figures.setdefault("recall", []).append(_recall(found, score_of, tenth))
+                figures.setdefault("allowed", []).append(len(found))
+                figures.setdefault("ms", []).append(spent)
+        await db.execute("ROLLBACK")
+    finally:
+        await db.close()
+    print(
+        f"{len(queries)} questions, each filtered to one of {SOURCES} sources ({len(ids)} passages, {vectors.factory})"
+    )
+    _print(results)
+
+
+def _print(results: dict[str, dict[str, list[float]]]) -> None:
     for name, figures in results.items():
         print(
             f"{name}: recall@10 by score {np.mean(figures['recall']):.3f}, passages proposed (of {NEEDED})"
@@ -89,5 +158,20 @@ async def _compare(url: str, queries: np.ndarray) -> None:
         )
 
 
+def _on_embedded(work: Path) -> None:
+    from index._settings import Settings, use_offline_defaults
+    from index.embedding.embedder import make_embedder
+
+    from ._common import DEV_QUESTIONS, HELD_OUT_QUESTIONS, questions
+
+    use_offline_defaults()
+    embedder = make_embedder(Settings(data_dir=work / "data-embedded", embed_workers=1), None)
+    queries = np.asarray(embedder.embed(questions(DEV_QUESTIONS, HELD_OUT_QUESTIONS)), dtype=np.float32)
+    asyncio.run(_compare_embedded(work / "data-embedded", queries))
+
+
 if __name__ == "__main__":
-    on_kept_postgres(Path(sys.argv[1]), _compare)
+    if "--embedded" in sys.argv[2:]:
+        _on_embedded(Path(sys.argv[1]))
+    else:
+        on_kept_postgres(Path(sys.argv[1]), _compare)

@@ -4,6 +4,7 @@ removal, persistence and in-place patching by an incremental reindex. Determinis
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import faiss
@@ -181,25 +182,73 @@ async def test_incremental_reindex_patches_an_ivf_index_in_place(
         await archive.close()
 
 
-async def test_with_filters_the_embedded_vector_search_proposes_more_for_the_engine_to_filter(tmp_path: Path) -> None:
-    """FAISS cannot search inside a question's source or date filter: handed one, the embedded reader returns
-    FILTERED_WIDENING times as many of the nearest passages (PostgreSQL searches inside it instead:
-    tests/test_postgres_storage.py)."""
-    from index import Archive, Filters
-    from index.storage import open_storage
-    from index.storage.common import FILTERED_WIDENING
+async def _filtered_archive(tmp_path: Path) -> Settings:
+    """Twelve one-passage stories in a JSONL file: even ones from the Gazette, odd ones from the Herald, one a
+    month through 2005."""
+    from index import Archive
 
     archive_dir = tmp_path / "news"
     archive_dir.mkdir()
+    lines = []
     for number in range(12):
         body = " ".join(f"Report {number} sentence {s} says the story moved on day {s}." for s in range(3))
-        (archive_dir / f"story-{number:02d}.txt").write_text(f"Story number {number}\n\n{body}\n")
+        source = "The Gazette" if number % 2 == 0 else "Herald"
+        record = {
+            "title": f"Story number {number}",
+            "text": body,
+            "source": source,
+            "date": f"2005-{number + 1:02d}-15",
+        }
+        lines.append(json.dumps(record))
+    (archive_dir / "stories.jsonl").write_text("\n".join(lines) + "\n")
     settings = Settings(data_dir=tmp_path / "data", model="hash:64", archive_roots=(archive_dir,))
     archive = await Archive.open(settings, embedder=HashEmbedder(64))
     try:
         await archive.reindex([archive_dir])
     finally:
         await archive.close()
+    return settings
+
+
+async def test_with_a_narrow_filter_the_embedded_vector_search_searches_inside_it(tmp_path: Path) -> None:
+    """A source or date filter that allows few passages is searched inside (an id selector over FAISS): the
+    nearest allowed passages, exactly, however far the nearest of all are."""
+    from index import Filters
+    from index.storage import open_storage
+
+    settings = await _filtered_archive(tmp_path)
+    storage = await open_storage(settings, create=False)
+    try:
+        async with storage.reader() as reader:
+            query = HashEmbedder(64).embed(["the story moved"])[0]
+            everything = await reader.nearest_passages(query, 12)
+            rows = await reader.passages(everything)
+            articles = await reader.articles_by_rows([row.article_row for row in rows.values()])
+            source_of = {pid: articles[rows[pid].article_row].source for pid in everything}
+            date_of = {pid: articles[rows[pid].article_row].published for pid in everything}
+            gazette = await reader.nearest_passages(query, 3, Filters(source="GAZETTE"))
+            spring = await reader.nearest_passages(query, 2, Filters(after="2005-03-01", before="2005-05-31"))
+            nothing = await reader.nearest_passages(query, 3, Filters(source="Times"))
+    finally:
+        await storage.close()
+    assert len(everything) == 12
+    assert gazette == [pid for pid in everything if source_of[pid] == "The Gazette"][:3]  # in distance order
+    assert spring == [pid for pid in everything if "2005-03-01" <= date_of[pid] <= "2005-05-31"][:2]
+    assert nothing == []
+
+
+async def test_with_a_broad_filter_the_embedded_vector_search_proposes_more_for_the_engine_to_filter(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Above WITHIN_LIMIT allowed passages the reader returns FILTERED_WIDENING times as many of the nearest
+    passages of all, for the engine to filter (most of them pass a broad filter)."""
+    from index import Filters
+    from index.storage import open_storage
+    from index.storage.common import FILTERED_WIDENING
+    from index.storage.sqlite import read
+
+    settings = await _filtered_archive(tmp_path)
+    monkeypatch.setattr(read, "WITHIN_LIMIT", 5)  # the Gazette's 6 passages are "broad" now
     storage = await open_storage(settings, create=False)
     try:
         async with storage.reader() as reader:

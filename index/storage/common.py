@@ -17,6 +17,10 @@ UNFINISHED_BUILD = "build_unfinished"
 # How many times more passages a search proposes when a question has a source or date filter and the search
 # cannot look inside it (FAISS; every full-text search): most of them are then filtered out.
 FILTERED_WIDENING = 8
+# The embedded backend searches inside a filter when it allows at most this many passages (the FAISS search then
+# skips every other passage's code); a broader filter keeps the widened search, whose nearest passages are then
+# mostly allowed anyway.
+WITHIN_LIMIT = 100_000
 TITLE_WEIGHT = 0.5  # how far a passage's vector is nudged toward its article's title
 
 

@@ -242,6 +242,31 @@ class VectorIndex:
         finally:
             faiss.omp_set_num_threads(threads)
 
+    def search_within(self, query: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest `k` of the `allowed` passage ids only: every IVF list is scanned, the others' codes
+        skipped by an id selector (exact for Flat, as exact as the codes for IVF; HNSW searches its graph with
+        the selector). 2% of the 53-copy 1M archive (20k ids, IVF2048,SQ8): see `python -m bench.filtered`."""
+        query = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        if not self.size or not len(allowed):
+            return np.zeros((len(query), 0), np.float32), np.zeros((len(query), 0), np.int64)
+        selector = faiss.IDSelectorBatch(allowed)
+        inner = _inner(self.index)
+        parameters: faiss.SearchParameters
+        if isinstance(inner, faiss.IndexIVF):
+            parameters = faiss.SearchParametersIVF(sel=selector, nprobe=int(inner.nlist))
+        elif isinstance(inner, faiss.IndexHNSW):
+            parameters = faiss.SearchParametersHNSW(sel=selector, efSearch=max(int(inner.hnsw.efSearch), k))
+        else:
+            parameters = faiss.SearchParameters(sel=selector)
+        k = max(1, min(k, len(allowed), self.size))
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # one question, one thread (see `search`)
+        try:
+            return self.index.search(query, k, params=parameters)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
     def reconstruct(self, ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors by passage id (approximate for compressed index types); unknown ids are left out."""
         found: dict[int, np.ndarray] = {}

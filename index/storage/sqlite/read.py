@@ -12,7 +12,7 @@ import numpy as np
 
 from index._rows import ArticleRow, CopyRef, Filters, PassageRow, SentenceRow, blob_to_vector
 from index.storage import sql
-from index.storage.common import FILTERED_WIDENING
+from index.storage.common import FILTERED_WIDENING, WITHIN_LIMIT
 from index.storage.faiss_vectors import VectorIndex
 from index.storage.sql import ARTICLE_COLUMNS, article_row
 from index.storage.sqlite import copies
@@ -44,11 +44,41 @@ class SqliteReader:
         return await self._served.of(self._db, self.meta)
 
     async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
-        if within:  # FAISS searches every vector: more of them, for the engine to filter
-            k *= FILTERED_WIDENING
         vectors = await self.vectors()
-        _, ids = await asyncio.to_thread(vectors.search, vector[None, :], k)
+        allowed = await self.passages_within(within, WITHIN_LIMIT) if within else None
+        if allowed is not None:  # a narrow filter: search its passages only
+            _, ids = await asyncio.to_thread(vectors.search_within, vector[None, :], k, np.asarray(allowed))
+        else:  # none, or a broad one: more of the nearest of all, for the engine to filter
+            _, ids = await asyncio.to_thread(vectors.search, vector[None, :], k * FILTERED_WIDENING if within else k)
         return [int(i) for i in ids[0] if i >= 0]
+
+    async def passages_within(self, within: Filters, limit: int) -> list[int] | None:
+        """The passages of the articles `within` allows (`Filters.allows`: the source contains the text,
+        case-insensitively, as Python compares it; published within the dates, inclusive), or None when there
+        are more than `limit`."""
+        conditions: list[str] = []
+        params: list[str | int] = []
+        if within.source:
+            wanted = within.source.lower()
+            rows = await fetch(self._db, "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
+            sources = [str(source) for (source,) in rows if wanted in str(source).lower()]
+            if not sources:
+                return []
+            conditions.append(f"a.source IN ({marks(sources)})")
+            params.extend(sources)
+        if within.after:
+            conditions.append("a.published >= ?")
+            params.append(within.after)
+        if within.before:
+            conditions.append("a.published != '' AND a.published <= ?")
+            params.append(within.before)
+        rows = await fetch(
+            self._db,
+            "SELECT p.id FROM articles a JOIN passages p ON p.article_row = a.id"
+            f" WHERE {' AND '.join(conditions)} LIMIT ?",
+            [*params, limit + 1],
+        )
+        return None if len(rows) > limit else [int(row[0]) for row in rows]
 
     async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
         vectors = await self.vectors()

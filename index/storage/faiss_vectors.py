@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -252,13 +253,15 @@ class VectorIndex:
             return np.zeros((len(query), 0), np.float32), np.zeros((len(query), 0), np.int64)
         selector = faiss.IDSelectorBatch(allowed)
         inner = _inner(self.index)
-        parameters: faiss.SearchParameters
+        # faiss's bundled type stubs lack these keyword arguments and SearchParametersHNSW (all in the module).
+        parameters: Any
         if isinstance(inner, faiss.IndexIVF):
-            parameters = faiss.SearchParametersIVF(sel=selector, nprobe=int(inner.nlist))
+            parameters = faiss.SearchParametersIVF(sel=selector, nprobe=int(inner.nlist))  # type: ignore[call-arg]
         elif isinstance(inner, faiss.IndexHNSW):
-            parameters = faiss.SearchParametersHNSW(sel=selector, efSearch=max(int(inner.hnsw.efSearch), k))
+            efsearch = max(int(inner.hnsw.efSearch), k)
+            parameters = faiss.SearchParametersHNSW(sel=selector, efSearch=efsearch)  # type: ignore[attr-defined]
         else:
-            parameters = faiss.SearchParameters(sel=selector)
+            parameters = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         k = max(1, min(k, len(allowed), self.size))
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)  # one question, one thread (see `search`)

@@ -40,6 +40,8 @@ class MemoryReader:
         self.asked_k: list[int] = []
         self.asked_within: list[Filters | None] = []
         self.copies = copies  # groups of rows that are copies of one story
+        self.cheap_common_terms = False
+        self.searched: list[list[str]] = []
 
     def articles_and_vectors(self) -> list[tuple[ArticleRow, np.ndarray]]:
         return [(article, self.vectors[row]) for row, article in self.articles.items()]
@@ -59,11 +61,15 @@ class MemoryReader:
 
     async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         self.asked_k.append(k)
+        self.searched.append(list(terms))
         scores = {row: float(sum(t in a.body.lower().split() for t in terms)) for row, a in self.articles.items()}
         return sorted(((row, s) for row, s in scores.items() if s > 0), key=lambda item: -item[1])[:k]
 
     async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
         return []
+
+    async def keeps_common_terms(self) -> bool:
+        return self.cheap_common_terms
 
     async def passages(self, passage_ids: Sequence[int]) -> dict[int, PassageRow]:
         return {pid: PassageRow(pid, pid, 0, len(self.articles[pid].body), 0, 0) for pid in passage_ids}
@@ -276,3 +282,20 @@ def test_a_next_sentence_scored_higher_is_its_own_quote_not_an_extension() -> No
     quotes = _quotes(_scored(0.960, 0.962, 0.2), retrieval, 3, lambda item: True)
     assert quotes[0].text.startswith(sentences[1])
     assert sentences[0] in [quote.text for quote in quotes]
+
+
+class _LargeArchive(MemoryReader):
+    """The same articles, counted as a 1M-passage archive in which "minister" is in half the passages."""
+
+    async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return {term: 500_000 if term == "minister" else 10 for term in terms}, 1_000_000
+
+
+@pytest.mark.parametrize("cheap", [False, True])
+def test_at_scale_common_terms_are_searched_only_where_the_search_keeps_them_cheap(cheap: bool) -> None:
+    reader = _LargeArchive(_reader().articles_and_vectors())
+    reader.cheap_common_terms = cheap
+    asyncio.run(retrieve(reader, Query("When did the minister resign from the cabinet?", QUESTION, Filters(), None)))
+    [searched] = reader.searched
+    assert ("minister" in searched) == cheap  # the embedded tantivy index: every term; else the rare ones
+    assert "resign" in searched and "cabinet" in searched

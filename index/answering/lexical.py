@@ -244,7 +244,10 @@ def lexical_terms(terms: list[str], frequencies: dict[str, int], total: int) -> 
     terms took 116/324 ms p50/p95, of the terms in at most 1% of passages 24/42 ms, document-frequency counts
     included (`python -m bench --parts lexical`).
     Leaving them out costs recall (forced on the 19k-passage BBC archive: held-out answer-in-quote 0.867 ->
-    0.833), so it applies only above LEXICAL_LIMIT_FROM passages, and never keeps fewer than the two rarest."""
+    0.833), so it applies only above LEXICAL_LIMIT_FROM passages, and never keeps fewer than the two rarest.
+    A reader whose search does not pay for common words (`ArchiveReader.keeps_common_terms`: the embedded
+    tantivy index) is sent every term instead: at 1M passages that gave the development sets their answers back
+    (dev answer in the first quote 0.773 -> 0.864) for 1-4 ms (bench/HISTORY.md, 2026-12-08)."""
     if total <= LEXICAL_LIMIT_FROM:
         return terms
     kept = [term for term in terms if frequencies.get(term, 0) <= LEXICAL_MAX_SHARE * total]

@@ -95,7 +95,7 @@ async def retrieve(
 
     async def lexical_side() -> tuple[dict[str, int], int, list[tuple[int, float]]]:
         frequencies, total = await reader.document_frequencies(terms) if terms else ({}, 0)
-        searched = lexical_terms(terms, frequencies, total)
+        searched = terms if await reader.keeps_common_terms() else lexical_terms(terms, frequencies, total)
         return frequencies, total, await reader.lexical_passages(searched, LEXICAL_K * widen) if searched else []
 
     async def dense_side() -> tuple[np.ndarray, list[int]]:

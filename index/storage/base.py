@@ -46,9 +46,9 @@ class ArchiveReader(Protocol):
 
     async def nearest_passages(self, vector: np.ndarray, k: int, within: Filters | None = None) -> list[int]:
         """Passage ids, best first (approximate nearest neighbours by cosine). `within`: a backend that can
-        search inside the filters' articles returns the nearest `k` of those (PostgreSQL); one that cannot
-        returns the nearest `k * FILTERED_WIDENING` of all (the embedded FAISS index). The caller filters
-        either way."""
+        search inside the filters' articles returns the nearest `k` of those (PostgreSQL; the embedded backend
+        when they allow at most `common.WITHIN_LIMIT` passages); otherwise the nearest `k * FILTERED_WIDENING`
+        of all. The caller filters either way."""
         ...
 
     async def passage_vectors(self, passage_ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -61,6 +61,12 @@ class ArchiveReader(Protocol):
 
     async def lexical_passages(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(passage id, score), higher is better: a full-text OR-search of the terms over title and text."""
+        ...
+
+    async def keeps_common_terms(self) -> bool:
+        """True when the full-text search costs little for a word found in many passages at any size (the
+        embedded backend's tantivy index, whose top-k skips the passages that cannot rank): the engine then
+        searches every term instead of leaving the very common ones out (`answering.lexical.lexical_terms`)."""
         ...
 
     async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:

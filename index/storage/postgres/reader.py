@@ -155,6 +155,9 @@ class PostgresReader:
         )
         return {int(row[0]): row[1] for row in rows}
 
+    async def keeps_common_terms(self) -> bool:
+        return False  # BM25 top-k over pg_textsearch or the stored weights: a common word's postings still cost
+
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         if not terms:
             return {}, self._total

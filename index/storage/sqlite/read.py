@@ -94,6 +94,9 @@ class SqliteReader:
             return None
         return self._text.loaded(self.meta, total) or await asyncio.to_thread(self._text.of, self.meta, total)
 
+    async def keeps_common_terms(self) -> bool:
+        return await self.text_index() is not None
+
     async def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         text = await self.text_index()
         if text is not None:

@@ -48,9 +48,9 @@ def _replicate(database: Path, size: int) -> int:
 
 
 async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
-    from index.answering.lexical import content_terms, fts_query, lexical_terms
+    from index.answering.lexical import content_terms, lexical_terms
     from index.storage.sqlite.fulltext import document_frequencies, fts_passages
-    from index.storage.sqlite.schema import open_database
+    from index.storage.sqlite.schema import fts_match, open_database
 
     db = await open_database(database, create=False)  # no vector file to go with it: the queries alone
     try:
@@ -64,12 +64,12 @@ async def _measure(database: Path, questions: list[str]) -> dict[str, Any]:
             started = time.perf_counter()
             frequencies, total = await document_frequencies(db, terms)
             searched = lexical_terms(terms, frequencies, total)
-            await fts_passages(db, fts_query(searched), 64)
+            await fts_passages(db, fts_match(searched), 64)
             limited.append((time.perf_counter() - started) * 1000)
             kept_share.append(len(searched) / len(terms))
             started = time.perf_counter()
             frequencies, total = await document_frequencies(db, terms)
-            await fts_passages(db, fts_query(terms), 64)
+            await fts_passages(db, fts_match(terms), 64)
             everything.append((time.perf_counter() - started) * 1000)
         return {
             "questions": len(limited),

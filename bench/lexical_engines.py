@@ -207,8 +207,9 @@ async def _pipeline(data_dir: Path, engine: Tantivy | None, items: list[dict[str
 
 async def _compare(data_dir: Path, work: Path, label: str, *, pipeline: bool) -> dict[str, Any]:
     from index import Settings
-    from index.answering.lexical import content_terms, fts_query, lexical_terms
+    from index.answering.lexical import content_terms, lexical_terms
     from index.storage import open_storage
+    from index.storage.sqlite.schema import fts_match
 
     started = time.perf_counter()
     rows = await read_passages(data_dir)
@@ -262,7 +263,7 @@ async def _compare(data_dir: Path, work: Path, label: str, *, pipeline: bool) ->
                 found = engine.search(searched, TOP_K)
                 tantivy_search.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
-                direct.execute(FTS5_SQL, (fts_query(searched), TOP_K)).fetchall() if searched else None
+                direct.execute(FTS5_SQL, (fts_match(searched), TOP_K)).fetchall() if searched else None
                 fts_direct.append((time.perf_counter() - started) * 1000)
                 a, b = [pid for pid, _ in fts], [pid for pid, _ in found]
                 overlap10.append(_overlap(a[:10], b[:10]))

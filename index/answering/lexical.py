@@ -228,11 +228,6 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 OR-query of quoted terms (quoting neutralises FTS syntax in user input)."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
 LEXICAL_MAX_SHARE = 0.01  # above LEXICAL_LIMIT_FROM passages, terms in more than this share are not searched
 LEXICAL_LIMIT_FROM = 200_000
 LEXICAL_MIN_TERMS = 2
@@ -255,15 +250,6 @@ def lexical_terms(terms: list[str], frequencies: dict[str, int], total: int) -> 
         rarest = sorted(terms, key=lambda term: frequencies.get(term, 0))[:LEXICAL_MIN_TERMS]
         kept = [term for term in terms if term in rarest]
     return kept
-
-
-def fts_prefix_query(text: str) -> str:
-    terms = words(text)
-    if not terms:
-        return ""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    quoted[-1] += "*"
-    return " ".join(quoted)
 
 
 # ---- answer types ---------------------------------------------------------------------------------

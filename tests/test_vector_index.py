@@ -258,3 +258,50 @@ async def test_with_a_broad_filter_the_embedded_vector_search_proposes_more_for_
     finally:
         await storage.close()
     assert len(plain) == 1 and len(filtered) == FILTERED_WIDENING and filtered[:1] == plain  # of 12 passages
+
+
+async def test_a_filtered_question_sees_a_source_written_after_the_sources_were_read(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The distinct sources are read once per database version: unchanged, a second filtered question does not
+    read them again; after another connection adds an article from a new source, the filter finds it."""
+    from index import Archive, Filters
+    from index.storage import open_storage
+    from index.storage.sqlite import sources
+
+    settings = await _filtered_archive(tmp_path)
+    reads: list[str] = []
+    original = sources.fetch
+
+    async def counting(db, sql, params=()):
+        reads.append(sql)
+        return await original(db, sql, params)
+
+    monkeypatch.setattr(sources, "fetch", counting)
+    query = HashEmbedder(64).embed(["the story moved"])[0]
+    storage = await open_storage(settings, create=False)
+    try:
+        async with storage.reader() as reader:
+            before = await reader.nearest_passages(query, 3, Filters(source="times"))
+        async with storage.reader() as reader:
+            assert await reader.nearest_passages(query, 3, Filters(source="gazette"))
+        assert len(reads) == 1  # the second question used the sources read for the first
+        news = settings.archive_roots[0]
+        (news / "times.jsonl").write_text(
+            json.dumps({"title": "A Times story", "text": "The story moved on in the Times.", "source": "The Times"})
+            + "\n"
+        )
+        writer = await Archive.open(settings, embedder=HashEmbedder(64))
+        try:
+            await writer.reindex([news])
+        finally:
+            await writer.close()
+        async with storage.reader() as reader:
+            after = await reader.nearest_passages(query, 3, Filters(source="times"))
+            rows = await reader.passages(after)
+            articles = await reader.articles_by_rows([row.article_row for row in rows.values()])
+    finally:
+        await storage.close()
+    assert before == []
+    assert len(reads) == 2
+    assert after and {article.source for article in articles.values()} == {"The Times"}

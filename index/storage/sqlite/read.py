@@ -18,6 +18,7 @@ from index.storage.sql import ARTICLE_COLUMNS, article_row
 from index.storage.sqlite import copies
 from index.storage.sqlite.fulltext import SPLIT_FROM, TermFrequencies, fts_passages, split_passages
 from index.storage.sqlite.schema import chunks, fetch, fts_match, like_pattern, marks
+from index.storage.sqlite.sources import KnownSources
 from index.storage.sqlite.tantivy_text import ServedText, TextIndex
 from index.storage.sqlite.vectors import ServedVectors
 
@@ -32,12 +33,14 @@ class SqliteReader:
         served: ServedVectors,
         frequencies: TermFrequencies | None = None,
         text: ServedText | None = None,
+        sources: KnownSources | None = None,
     ) -> None:
         self._db = db
         self._served = served
         self._frequencies = frequencies or TermFrequencies()
         self._counted: dict[str, int] = {}  # this snapshot's document frequencies, for the lexical search's split
         self._text = text
+        self._sources = sources or KnownSources()
         self.meta = meta
 
     async def vectors(self) -> VectorIndex:
@@ -60,8 +63,7 @@ class SqliteReader:
         params: list[str | int] = []
         if within.source:
             wanted = within.source.lower()
-            rows = await fetch(self._db, "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
-            sources = [str(source) for (source,) in rows if wanted in str(source).lower()]
+            sources = [source for source in await self._sources.of(self._db) if wanted in source.lower()]
             if not sources:
                 return []
             conditions.append(f"a.source IN ({marks(sources)})")

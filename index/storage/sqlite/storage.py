@@ -26,6 +26,7 @@ from index.storage.sqlite.feedback import SqliteFeedback
 from index.storage.sqlite.fulltext import TermFrequencies
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
+from index.storage.sqlite.sources import KnownSources
 from index.storage.sqlite.tantivy_text import META_KEY, ServedText, generation_bytes
 from index.storage.sqlite.tantivy_text import collect_settled as collect_settled_text
 from index.storage.sqlite.vectors import ServedVectors, collect_settled
@@ -47,6 +48,7 @@ class SqliteStorage:
         self._served = ServedVectors(data_dir, parameters)
         self._frequencies = TermFrequencies()  # document frequencies, kept while the database is unchanged
         self._text = ServedText(data_dir, full_text)
+        self._sources = KnownSources()  # the distinct sources a filtered question matches, kept likewise
         self._feedback: SqliteFeedback | None = None
         self._feedback_lock = asyncio.Lock()
 
@@ -92,7 +94,7 @@ class SqliteStorage:
             meta = await schema.get_meta(self._db)
             if "generation" in meta:
                 self._served.meta = meta
-            yield SqliteReader(self._db, meta, self._served, self._frequencies, self._text)
+            yield SqliteReader(self._db, meta, self._served, self._frequencies, self._text, self._sources)
 
     async def warm_up(self) -> None:
         async with self.reader() as reader:

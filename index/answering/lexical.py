@@ -241,8 +241,10 @@ def lexical_terms(terms: list[str], frequencies: dict[str, int], total: int) -> 
     Leaving them out costs recall (forced on the 19k-passage BBC archive: held-out answer-in-quote 0.867 ->
     0.833), so it applies only above LEXICAL_LIMIT_FROM passages, and never keeps fewer than the two rarest.
     A reader whose search does not pay for common words (`ArchiveReader.keeps_common_terms`: the embedded
-    tantivy index) is sent every term instead: at 1M passages that gave the development sets their answers back
-    (dev answer in the first quote 0.773 -> 0.864) for 1-4 ms (bench/HISTORY.md, 2026-12-08)."""
+    tantivy index, PostgreSQL) is sent every term instead: at 1M passages that gave the development sets their
+    answers back (dev answer in the first quote, embedded 0.773 -> 0.864 for 1-4 ms; PostgreSQL 0.682 -> 0.773
+    for 12-24 ms p95; bench/HISTORY.md, 2026-12-08). So only FTS5 answering above the limit (the embedded
+    backend with `ARCHIVEBOT_FULL_TEXT=fts5`, or without a current tantivy generation) leaves them out."""
     if total <= LEXICAL_LIMIT_FROM:
         return terms
     kept = [term for term in terms if frequencies.get(term, 0) <= LEXICAL_MAX_SHARE * total]

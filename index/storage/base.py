@@ -64,9 +64,10 @@ class ArchiveReader(Protocol):
         ...
 
     async def keeps_common_terms(self) -> bool:
-        """True when the full-text search costs little for a word found in many passages at any size (the
-        embedded backend's tantivy index, whose top-k skips the passages that cannot rank): the engine then
-        searches every term instead of leaving the very common ones out (`answering.lexical.lexical_terms`)."""
+        """True when the full-text search costs little for a word found in many passages at any size (a top-k
+        that skips the passages that cannot rank: the embedded backend's tantivy index, PostgreSQL's BM25 paths;
+        not FTS5's bm25(), which scores every match): the engine then searches every term instead of leaving the
+        very common ones out (`answering.lexical.lexical_terms`)."""
         ...
 
     async def lexical_titles(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:

@@ -57,10 +57,7 @@ async def _compare(url: str, queries: np.ndarray) -> None:
         results: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
         for number, query in enumerate(queries):
             source = number % SOURCES
-            inside = source_of == source
-            scores = matrix[inside] @ query
-            tenth = float(np.sort(scores)[-10])
-            score_of = dict(zip(ids[inside].tolist(), scores.tolist(), strict=True))
+            score_of, tenth = _truth(matrix, ids, source_of == source, query)
             started = time.perf_counter()
             await cursor.execute(f"SET LOCAL hnsw.ef_search = {WIDENED}")  # as the engine set it for k = 512
             await cursor.execute("SET LOCAL hnsw.iterative_scan = off")
@@ -88,6 +85,14 @@ async def _compare(url: str, queries: np.ndarray) -> None:
         await connection.rollback()
     print(f"{len(queries)} questions, each filtered to one of {SOURCES} sources ({len(ids)} first copies)")
     _print(results)
+
+
+def _truth(
+    matrix: np.ndarray, ids: np.ndarray, inside: np.ndarray, query: np.ndarray
+) -> tuple[dict[int, float], float]:
+    """Brute force over the passages `inside` the filter: each one's score, and the tenth best score."""
+    scores = matrix[inside] @ query
+    return dict(zip(ids[inside].tolist(), scores.tolist(), strict=True)), float(np.sort(scores)[-10])
 
 
 def _recall(found: list[int], score_of: dict[int, float], tenth: float) -> float:
@@ -122,10 +127,7 @@ async def _compare_embedded(data_dir: Path, queries: np.ndarray) -> None:
         results: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
         for number, query in enumerate(queries):
             source = number % SOURCES
-            inside = source_of == source
-            scores = matrix[inside] @ query
-            tenth = float(np.sort(scores)[-10])
-            score_of = dict(zip(ids[inside].tolist(), scores.tolist(), strict=True))
+            score_of, tenth = _truth(matrix, ids, source_of == source, query)
             started = time.perf_counter()
             _, nearest = await asyncio.to_thread(vectors.search, query[None, :], WIDENED)
             before = [int(pid) for pid in nearest[0] if int(pid) in score_of][:NEEDED]

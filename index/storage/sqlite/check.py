@@ -15,7 +15,7 @@ from index.storage.layout import STAGING_FILE
 from index.storage.sqlite import schema
 from index.storage.sqlite.schema import fetch
 from index.storage.sqlite.staging import staged_count
-from index.storage.sqlite.tantivy_text import META_KEY, TANTIVY_FROM, TextIndex, path_for
+from index.storage.sqlite.tantivy_text import TANTIVY_FROM, TextIndex, path_for, recorded_generation
 from index.storage.sqlite.vectors import load_generation
 
 
@@ -91,17 +91,17 @@ class SqliteCheck:
         )
 
     def _search_index_name(self) -> str:
-        value = self.meta.get(META_KEY, "")
-        return path_for(self._data_dir, int(value)).name if value.isdigit() else "not built yet"
+        generation = recorded_generation(self.meta)
+        return path_for(self._data_dir, generation).name if generation is not None else "not built yet"
 
     def _search_index(self, passages: int) -> str:
         """The tantivy generation's problem, if any: missing, unreadable, or not holding every passage."""
-        value = self.meta.get(META_KEY, "")
-        if not value.isdigit():
+        generation = recorded_generation(self.meta)
+        if generation is None:
             return f"no tantivy full-text index yet for {passages} passages" if passages else ""
-        path = path_for(self._data_dir, int(value))
+        path = path_for(self._data_dir, generation)
         try:
-            held = TextIndex(path, int(value)).size
+            held = TextIndex(path, generation).size
         except Exception as error:
             return f"the full-text index {path.name} is missing or unreadable ({error})"
         return "" if held == passages else f"the full-text index {path.name} holds {held} passages, not {passages}"

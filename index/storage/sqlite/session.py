@@ -116,7 +116,8 @@ class SqliteSession:
             await self._served.committed(self._vectors, self.meta)
         if self.meta.get("generation"):
             await asyncio.to_thread(collect_settled, self._data_dir, int(self.meta["generation"]))
-        if self.meta.get(tantivy_text.META_KEY, "").isdigit():
-            await asyncio.to_thread(tantivy_text.collect_settled, self._data_dir, int(self.meta[tantivy_text.META_KEY]))
+        text_generation = tantivy_text.recorded_generation(self.meta)
+        if text_generation is not None:
+            await asyncio.to_thread(tantivy_text.collect_settled, self._data_dir, text_generation)
         for staging in self._staging:
             staging.close()

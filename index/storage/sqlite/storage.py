@@ -27,7 +27,7 @@ from index.storage.sqlite.fulltext import TermFrequencies
 from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
 from index.storage.sqlite.sources import KnownSources
-from index.storage.sqlite.tantivy_text import META_KEY, ServedText, generation_bytes
+from index.storage.sqlite.tantivy_text import ServedText, generation_bytes, recorded_generation
 from index.storage.sqlite.tantivy_text import collect_settled as collect_settled_text
 from index.storage.sqlite.vectors import ServedVectors, collect_settled
 from index.storage.status_file import FileStatusBoard
@@ -68,8 +68,9 @@ class SqliteStorage:
             meta = storage._served.meta
             if create and meta.get("generation"):
                 await asyncio.to_thread(collect_settled, data_dir, int(meta["generation"]))
-            if create and meta.get(META_KEY, "").isdigit():
-                await asyncio.to_thread(collect_settled_text, data_dir, int(meta[META_KEY]))
+            text_generation = recorded_generation(meta)
+            if create and text_generation is not None:
+                await asyncio.to_thread(collect_settled_text, data_dir, text_generation)
         return storage
 
     @property
@@ -140,9 +141,10 @@ class SqliteStorage:
             with contextlib.suppress(OSError):
                 vector_bytes = VectorIndex.path_for(self.data_dir, generation).stat().st_size
         text_bytes = 0
-        if meta.get(META_KEY, "").isdigit():  # the live generation only, as the vectors
-            await asyncio.to_thread(collect_settled_text, self.data_dir, int(meta[META_KEY]))
-            text_bytes = await asyncio.to_thread(generation_bytes, self.data_dir, int(meta[META_KEY]))
+        text_generation = recorded_generation(meta)
+        if text_generation is not None:  # the live generation only, as the vectors
+            await asyncio.to_thread(collect_settled_text, self.data_dir, text_generation)
+            text_bytes = await asyncio.to_thread(generation_bytes, self.data_dir, text_generation)
         return StorageStats(counts, meta, database_bytes, vector_bytes, text_bytes)
 
     async def feedback(self) -> SqliteFeedback:

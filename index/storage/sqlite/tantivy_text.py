@@ -38,6 +38,14 @@ KEPT_GENERATIONS = 3  # as the vector files: this generation and the two before 
 SETTLED_SECONDS = 10.0
 WRITER_HEAP = 128_000_000  # bytes: one writer thread's buffer (a 2,000-article chunk is ~20k passages)
 _PREFIX = "fulltext."
+
+
+def recorded_generation(meta: dict[str, str]) -> int | None:
+    """The generation the database records as live (`META_KEY`), or None when there is none yet."""
+    value = meta.get(META_KEY, "")
+    return int(value) if value.isdigit() else None
+
+
 _PARTIAL = ".partial"
 _LOCKS = (".tantivy-writer.lock", ".tantivy-meta.lock")
 _ANALYZER = "archive_words"
@@ -287,10 +295,9 @@ class ServedText:
     def of(self, meta: dict[str, str], passages: int) -> TextIndex | None:
         """The snapshot's generation when it holds exactly `passages` documents, else None (FTS5 answers;
         logged once per generation). Called in a worker thread."""
-        value = meta.get(META_KEY, "")
-        if not value.isdigit():
+        generation = recorded_generation(meta)
+        if generation is None:
             return None
-        generation = int(value)
         with self._lock:
             if self._index is not None and self._index.generation == generation:
                 return self._index if self._index.size == passages else None

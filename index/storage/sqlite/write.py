@@ -21,7 +21,7 @@ from index.storage.faiss_vectors import VectorIndex
 from index.storage.sqlite import schema
 from index.storage.sqlite.copies import SqliteCopies
 from index.storage.sqlite.schema import chunks, fetch, fetch_one, marks
-from index.storage.sqlite.tantivy_text import META_KEY, GenerationBuilder, TextChanges, path_for
+from index.storage.sqlite.tantivy_text import META_KEY, GenerationBuilder, TextChanges, path_for, recorded_generation
 from index.storage.sqlite.vectors import (
     NextIndex,
     ServedVectors,
@@ -148,8 +148,7 @@ class SqliteWrite:
         full-text changes, or one built from every passage when there is none yet (a first build, an archive
         indexed before tantivy) or the patched one does not hold exactly the transaction's passages (damaged
         or deleted files: a full build is the repair). Nothing when nothing changed and the generation exists."""
-        value = (await schema.get_meta(self._db)).get(META_KEY, "")
-        previous = int(value) if value.isdigit() else None
+        previous = recorded_generation(await schema.get_meta(self._db))
         usable = previous is not None and path_for(self._data_dir, previous).is_dir()
         if usable and not self._text_changes and not self._text_verify:
             return

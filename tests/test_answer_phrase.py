@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from index.answering.answer_phrase import answer_span
+from index.answering.lexical import has_answer_type
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,9 @@ from index.answering.answer_phrase import answer_span
         ("What share of firms grew?", "Some 43% of firms grew, up from 40% in 2003.", "43%"),
         ("Where was Arthur Hailey born?", "Hailey was born in Luton, England, in 1920.", "Luton"),
         ("How much oil will the world use each day?", "Demand will be 84 million barrels a day.", "84 million barrels"),
+        # a price in pence or cents is an amount: not "12" of the percentage before it
+        ("To what price did the shares drop?", "Shares fell 12 points to 44p on Tuesday.", "44p"),
+        ("How much is a stamp?", "A stamp now costs 32p, up from 30 cents.", "32p"),
     ],
 )
 def test_the_phrase_that_answers_is_found(question: str, quote: str, phrase: str) -> None:
@@ -36,3 +40,17 @@ def test_the_phrase_that_answers_is_found(question: str, quote: str, phrase: str
 )
 def test_no_phrase_when_the_question_asks_for_none_or_the_quote_has_none(question: str, quote: str) -> None:
     assert answer_span(question, quote) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("Shares in the firm fell to 44p.", True),
+        ("The levy is 3.5 pence a litre.", True),
+        ("Tickets cost 50 cents.", True),
+        ("The meeting ends at 3pm.", False),  # a time, not pence
+        ("The firm hired 44 people.", False),
+    ],
+)
+def test_pence_and_cents_are_amounts_for_the_scorer(sentence: str, holds: bool) -> None:
+    assert has_answer_type("money", sentence, "How much did it cost?") is holds

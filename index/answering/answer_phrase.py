@@ -16,6 +16,7 @@ _SCALE = r"(?:\s?(?:bn|m|k|billion|million|thousand|trillion)\b)?"
 _MONEY = re.compile(
     rf"[$£€¥]\s?\d[\d,]*(?:\.\d+)?{_SCALE}|\b\d[\d,]*(?:\.\d+)?{_SCALE}\s(?:dollars|pounds|euros|yen|francs)\b"
     rf"|\b\d[\d,]*(?:\.\d+)?\s?(?:bn|m)\b"
+    r"|\b\d+(?:\.\d+)?p\b|\b\d[\d,]*(?:\.\d+)?\s(?:pence|cents)\b"
 )
 _PERCENT = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?:%|per ?cent\b)")
 _NUMBER = re.compile(

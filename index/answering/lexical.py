@@ -260,7 +260,9 @@ _NUMBER = re.compile(
     r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:%|bn|m\b|k\b|billion|million|thousand|per cent|percent)|\b\d[\d,.]*\b)"
 )
 _MONEY = re.compile(
-    r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b(?:billion|million|dollars|pounds|euros|francs|yen)\b)", re.I
+    r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b\d+(?:\.\d+)?p\b"
+    r"|\b(?:billion|million|dollars|pounds|euros|francs|yen|pence|cents)\b)",
+    re.I,
 )
 _PERCENT = re.compile(r"\d\s?(?:%|per ?cent)", re.I)
 _YEAR_OR_DATE = re.compile(

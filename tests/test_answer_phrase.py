@@ -20,7 +20,7 @@ from index.answering.lexical import has_answer_type
         ("What share of firms grew?", "Some 43% of firms grew, up from 40% in 2003.", "43%"),
         ("Where was Arthur Hailey born?", "Hailey was born in Luton, England, in 1920.", "Luton"),
         ("How much oil will the world use each day?", "Demand will be 84 million barrels a day.", "84 million barrels"),
-        # a price in pence or cents is an amount: not "12" of the percentage before it
+        # a price in pence or cents is an amount: not the "12 points" before it
         ("To what price did the shares drop?", "Shares fell 12 points to 44p on Tuesday.", "44p"),
         ("How much is a stamp?", "A stamp now costs 32p, up from 30 cents.", "32p"),
     ],

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
-from index.answering.lexical import STOPWORDS, answer_type, content_terms, stem, words
+from index.answering.lexical import PENCE_FIGURE, STOPWORDS, answer_type, content_terms, stem, words
 
 _SCALE = r"(?:\s?(?:bn|m|k|billion|million|thousand|trillion)\b)?"
 _MONEY = re.compile(
     rf"[$£€¥]\s?\d[\d,]*(?:\.\d+)?{_SCALE}|\b\d[\d,]*(?:\.\d+)?{_SCALE}\s(?:dollars|pounds|euros|yen|francs)\b"
     rf"|\b\d[\d,]*(?:\.\d+)?\s?(?:bn|m)\b"
-    r"|\b\d+(?:\.\d+)?p\b|\b\d[\d,]*(?:\.\d+)?\s(?:pence|cents)\b"
+    rf"|{PENCE_FIGURE}|\b\d[\d,]*(?:\.\d+)?\s(?:pence|cents)\b"
 )
 _PERCENT = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?:%|per ?cent\b)")
 _NUMBER = re.compile(

@@ -259,8 +259,9 @@ def lexical_terms(terms: list[str], frequencies: dict[str, int], total: int) -> 
 _NUMBER = re.compile(
     r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:%|bn|m\b|k\b|billion|million|thousand|per cent|percent)|\b\d[\d,.]*\b)"
 )
+PENCE_FIGURE = r"\b\d+(?:\.\d+)?p\b"  # "44p": a UK share price or fare, an amount (not "3pm": no boundary after p)
 _MONEY = re.compile(
-    r"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|\b\d+(?:\.\d+)?p\b"
+    rf"(?:[$£€¥]\s?\d|\d[\d,.]*\s?(?:bn|m)\b|{PENCE_FIGURE}"
     r"|\b(?:billion|million|dollars|pounds|euros|francs|yen|pence|cents)\b)",
     re.I,
 )

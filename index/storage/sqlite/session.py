@@ -19,7 +19,7 @@ from index.storage.layout import STAGING_FILE
 from index.storage.sqlite import tantivy_text
 from index.storage.sqlite.schema import chunks, fetch, get_meta, marks, transaction
 from index.storage.sqlite.staging import Staging
-from index.storage.sqlite.vectors import ServedVectors, collect_garbage, collect_settled
+from index.storage.sqlite.vectors import ServedVectors, collect_garbage, collect_settled_generations
 from index.storage.sqlite.write import SqliteWrite
 
 
@@ -114,10 +114,6 @@ class SqliteSession:
         """Hand the latest vectors to the storage's readers (saves them loading the file) and close."""
         if self._vectors is not None and self.meta.get("generation") == str(self._vectors.generation):
             await self._served.committed(self._vectors, self.meta)
-        if self.meta.get("generation"):
-            await asyncio.to_thread(collect_settled, self._data_dir, int(self.meta["generation"]))
-        text_generation = tantivy_text.recorded_generation(self.meta)
-        if text_generation is not None:
-            await asyncio.to_thread(tantivy_text.collect_settled, self._data_dir, text_generation)
+        await asyncio.to_thread(collect_settled_generations, self._data_dir, self.meta)
         for staging in self._staging:
             staging.close()

@@ -28,8 +28,7 @@ from index.storage.sqlite.read import SqliteReader
 from index.storage.sqlite.session import SqliteSession
 from index.storage.sqlite.sources import KnownSources
 from index.storage.sqlite.tantivy_text import ServedText, generation_bytes, recorded_generation
-from index.storage.sqlite.tantivy_text import collect_settled as collect_settled_text
-from index.storage.sqlite.vectors import ServedVectors, collect_settled
+from index.storage.sqlite.vectors import ServedVectors, collect_settled_generations
 from index.storage.status_file import FileStatusBoard
 
 
@@ -65,12 +64,8 @@ class SqliteStorage:
         async with schema.closed_on_failure(storage):
             with contextlib.suppress(sqlite3.DatabaseError):  # a damaged file is reported by whoever reads it
                 storage._served.meta = await schema.get_meta(db)
-            meta = storage._served.meta
-            if create and meta.get("generation"):
-                await asyncio.to_thread(collect_settled, data_dir, int(meta["generation"]))
-            text_generation = recorded_generation(meta)
-            if create and text_generation is not None:
-                await asyncio.to_thread(collect_settled_text, data_dir, text_generation)
+            if create:
+                await asyncio.to_thread(collect_settled_generations, data_dir, storage._served.meta)
         return storage
 
     @property
@@ -134,16 +129,15 @@ class SqliteStorage:
             counts = await schema.counts(self._db)
             meta = await schema.get_meta(self._db)
         database_bytes = sum(p.stat().st_size for p in self.data_dir.glob(DATABASE_FILE + "*") if p.exists())
+        # The live generations only: older files are a reader's grace, then go.
+        await asyncio.to_thread(collect_settled_generations, self.data_dir, meta)
         vector_bytes = 0
-        if meta.get("generation"):  # the live generation only: older files are a reader's grace, then go
-            generation = int(meta["generation"])
-            await asyncio.to_thread(collect_settled, self.data_dir, generation)
+        if meta.get("generation"):
             with contextlib.suppress(OSError):
-                vector_bytes = VectorIndex.path_for(self.data_dir, generation).stat().st_size
+                vector_bytes = VectorIndex.path_for(self.data_dir, int(meta["generation"])).stat().st_size
         text_bytes = 0
         text_generation = recorded_generation(meta)
-        if text_generation is not None:  # the live generation only, as the vectors
-            await asyncio.to_thread(collect_settled_text, self.data_dir, text_generation)
+        if text_generation is not None:
             text_bytes = await asyncio.to_thread(generation_bytes, self.data_dir, text_generation)
         return StorageStats(counts, meta, database_bytes, vector_bytes, text_bytes)
 

@@ -24,6 +24,7 @@ from index._errors import IndexCorruptError, IndexNotBuiltError
 from index.storage.common import SCHEMA_VERSION, passage_vector_from_blobs
 from index.storage.faiss_vectors import SearchParameters, VectorIndex, default_factory, generation_of
 from index.storage.layout import private_file
+from index.storage.sqlite import tantivy_text
 from index.storage.sqlite.schema import all_passage_ids, counts, get_meta, passage_vector_sources, set_meta
 
 logger = logging.getLogger(__name__)
@@ -257,3 +258,13 @@ class ServedVectors:
             if index is not None:
                 self.index = index
             self.meta = meta
+
+
+def collect_settled_generations(data_dir: Path, meta: dict[str, str]) -> None:
+    """`collect_settled` for both kinds of generation kept beside the database, the vector files and the tantivy
+    full-text directories, at the generations `meta` records: they are always collected together."""
+    if meta.get("generation"):
+        collect_settled(data_dir, int(meta["generation"]))
+    text_generation = tantivy_text.recorded_generation(meta)
+    if text_generation is not None:
+        tantivy_text.collect_settled(data_dir, text_generation)
